@@ -1,0 +1,1 @@
+//! Token extraction, JWT verification and the session decision.

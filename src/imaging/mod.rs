@@ -1,0 +1,1 @@
+//! sniff → limits → decode → orient → crop → resize → encode.
