@@ -1,8 +1,23 @@
 //! Avatar upload service: AnqiCMS `POST /api/user/avatar` at the edge.
 //!
-//! The pure parts (`auth`, `config`, `envelope`, `imaging`) have no Worker
-//! types, so they compile and test natively; the Worker layer is thin.
+//! The pure parts (auth, config, envelope, imaging, multipart, paths, log)
+//! have no Worker types, so they compile and test natively and fast. The
+//! Worker layer (`entry`, `routes`, `storage`, `http`) is thin and only
+//! built for wasm32.
 pub mod auth;
 pub mod config;
 pub mod envelope;
 pub mod imaging;
+pub mod multipart;
+pub mod paths;
+pub mod request_log;
+pub mod upload_form;
+
+#[cfg(target_arch = "wasm32")]
+mod entry;
+#[cfg(target_arch = "wasm32")]
+mod http;
+#[cfg(target_arch = "wasm32")]
+mod routes;
+#[cfg(target_arch = "wasm32")]
+mod storage;

@@ -1,0 +1,60 @@
+//! The Worker entry point: one request in, one response and one log line out.
+
+use worker::{event, console_log, Context, Env, Request, Response, Result};
+
+use crate::envelope::{Envelope, Lang, RequestError};
+use crate::request_log::RequestLog;
+use crate::{http, routes};
+
+#[event(fetch)]
+pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let started = worker::js_sys::Date::now();
+    let mut log = RequestLog {
+        request_id: request_id(&req),
+        method: req.method().to_string(),
+        route: "other",
+        ..Default::default()
+    };
+    let origin = http::header(&req, "Origin");
+    let lang = Lang::from_accept_language(http::header(&req, "Accept-Language").as_deref());
+    let is_api = req.path().starts_with("/api");
+
+    let outcome = routes::handle(req, &env, &mut log).await;
+    let mut response = match outcome {
+        Ok(out) => {
+            log.code = out.code;
+            out.response
+        }
+        // A runtime error we did not map (should not happen): still answer
+        // API callers with an envelope, never a bare 500.
+        Err(e) if is_api => {
+            log.error = Some(e.to_string());
+            log.code = Some(-1);
+            let env_err = RequestError::Storage { what: "internal" };
+            http::envelope_response(&Envelope::error(&env_err, lang))?
+        }
+        Err(e) => {
+            log.error = Some(e.to_string());
+            Response::error("Internal Error", 500)?
+        }
+    };
+    if let Ok(config) = http::config(&env) {
+        http::apply_cors(&mut response, &config.allowed_origins, origin.as_deref())?;
+    }
+    log.status = response.status_code();
+    log.total_ms = worker::js_sys::Date::now() - started;
+    console_log!("{}", log.to_json());
+    Ok(response)
+}
+
+/// Cloudflare's ray id when present, else a random id.
+fn request_id(req: &Request) -> String {
+    if let Some(ray) = http::header(req, "cf-ray") {
+        return ray;
+    }
+    let mut buf = [0u8; 8];
+    if getrandom::fill(&mut buf).is_err() {
+        return "unknown".into();
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,64 @@
+//! `GET /uploads/user/{id}.{ext}`: the stored avatar from R2.
+
+use worker::{Env, Headers, Method, Request, Response, Result};
+
+use crate::http;
+use crate::paths;
+use crate::storage::Avatars;
+
+/// Versioned URLs (`?v=`) never change content: cache them for a year.
+const CACHE_VERSIONED: &str = "public, max-age=31536000, immutable";
+/// The bare URL changes with each upload: let caches revalidate.
+const CACHE_UNVERSIONED: &str = "public, max-age=60, must-revalidate";
+/// An image needs none of a page's powers.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
+
+pub async fn serve(req: &Request, env: &Env) -> Result<Response> {
+    let path = req.path();
+    let Some((user_id, ext)) = paths::parse_avatar_path(&path) else {
+        return Response::error("Not Found", 404);
+    };
+    let Ok(avatars) = Avatars::from_env(env) else {
+        return Response::error("Storage is not configured", 503);
+    };
+    let key = paths::avatar_key(user_id, ext);
+    let Ok(found) = avatars.bucket().get(&key).execute().await else {
+        return Response::error("Storage unavailable", 503);
+    };
+    let Some(object) = found else {
+        return Response::error("Not Found", 404);
+    };
+
+    let etag = object.http_etag();
+    let versioned = req.url().map(|u| u.query_pairs().any(|(k, _)| k == "v")).unwrap_or(false);
+    let headers = Headers::new();
+    headers.set("ETag", &etag)?;
+    headers.set("Cache-Control", if versioned { CACHE_VERSIONED } else { CACHE_UNVERSIONED })?;
+    headers.set("X-Content-Type-Options", "nosniff")?;
+    headers.set("Content-Security-Policy", CSP)?;
+    let content_type = object
+        .http_metadata()
+        .content_type
+        .unwrap_or_else(|| "application/octet-stream".to_string());
+    headers.set("Content-Type", &content_type)?;
+
+    if if_none_match_hits(http::header(req, "If-None-Match").as_deref(), &etag) {
+        return Ok(Response::empty()?.with_status(304).with_headers(headers));
+    }
+    headers.set("Content-Length", &object.size().to_string())?;
+    if req.method() == Method::Head {
+        return Ok(Response::empty()?.with_headers(headers));
+    }
+    match object.body() {
+        Some(body) => Ok(Response::from_body(body.response_body()?)?.with_headers(headers)),
+        None => Response::error("Storage unavailable", 503),
+    }
+}
+
+/// `If-None-Match` matches when any listed tag (weak or strong) equals ours.
+fn if_none_match_hits(header: Option<&str>, etag: &str) -> bool {
+    let Some(h) = header else { return false };
+    let bare = |t: &str| t.trim().trim_start_matches("W/").trim_matches('"').to_string();
+    let ours = bare(etag);
+    h.split(',').any(|t| t.trim() == "*" || bare(t) == ours)
+}

@@ -1,0 +1,124 @@
+//! `POST /api/user/avatar`: the whole upload, in the order that makes a
+//! failure change nothing.
+//!
+//! config → token and session → body (capped while reading) → multipart →
+//! image pipeline → R2 put → KV profile update (R2 restored if it fails).
+
+use futures_util::StreamExt;
+use serde_json::json;
+use worker::{Env, Request};
+
+use super::session::{authenticate, refreshed_token};
+use super::{Failure, Outcome};
+use crate::config::Config;
+use crate::envelope::{Envelope, Lang, RequestError};
+use crate::imaging::{self, Options};
+use crate::paths;
+use crate::request_log::RequestLog;
+use crate::storage::Avatars;
+use crate::{http, multipart, upload_form};
+
+fn now_ms() -> f64 {
+    worker::js_sys::Date::now()
+}
+
+pub async fn upload(req: &mut Request, env: &Env, lang: Lang, log: &mut RequestLog) -> Result<Outcome, Failure> {
+    let config = http::config(env)?;
+
+    let t0 = now_ms();
+    let session = authenticate(req, env, &config).await?;
+    let user_id = session.verified.user_id;
+    log.user_id = Some(user_id);
+    log.ms.auth = Some(now_ms() - t0);
+
+    let t0 = now_ms();
+    let content_type = http::header(req, "Content-Type").unwrap_or_default();
+    let boundary = multipart::boundary(&content_type).map_err(|_| RequestError::NotMultipart)?;
+    let body = read_capped_body(req, &config).await?;
+    log.bytes_in = body.len() as u64;
+    let parts = multipart::parse(&body, &boundary).map_err(|_| RequestError::BadMultipart)?;
+    let form = upload_form::read_form(&parts, config.max_upload_bytes)?;
+    log.ms.read = Some(now_ms() - t0);
+
+    let options = Options {
+        size: config.avatar_size,
+        format: config.output_format,
+        quality: config.output_quality,
+        max_pixels: config.max_pixels,
+    };
+    let (avatar, times) = imaging::process_timed(form.file, form.crop, &options, &now_ms)?;
+    log.source_format = Some(avatar.source.name());
+    log.source_size = Some(format!("{}x{}", avatar.width, avatar.height));
+    log.ms.decode = Some(times.decode_ms);
+    log.ms.orient = Some(times.orient_ms);
+    log.ms.resize = Some(times.resize_ms);
+    log.ms.encode = Some(times.encode_ms);
+    // The request body is no longer needed; free it before storing.
+    drop(parts);
+    drop(body);
+
+    let t0 = now_ms();
+    let ext = avatar.format.ext();
+    let key = paths::avatar_key(user_id, ext);
+    let version = paths::content_version(&avatar.bytes);
+    let base = config.public_base_url.clone().unwrap_or_else(|| request_origin(req));
+    let url = paths::avatar_url(&base, user_id, ext, &version);
+    log.bytes_out = avatar.bytes.len() as u64;
+
+    let avatars = Avatars::from_env(env)?;
+    // Keep the previous image so a failed profile write can be undone.
+    let previous = avatars.read(&key).await?;
+    avatars.write(&key, avatar.bytes, avatar.format.content_type()).await?;
+    let new_profile = session.profile.with_avatar_url(&url);
+    if let Err(e) = session.users.put_profile(user_id, &new_profile).await {
+        // Put the old image back (or remove the new one) so R2 and KV agree.
+        let _ = match previous {
+            Some(old) => {
+                let ct = old.content_type.unwrap_or_else(|| avatar.format.content_type().to_string());
+                avatars.write(&key, old.bytes, &ct).await
+            }
+            None => avatars.delete(&key).await,
+        };
+        return Err(e.into());
+    }
+    log.ms.store = Some(now_ms() - t0);
+
+    let mut response = http::envelope_response(&Envelope::ok(
+        lang.pick("上传成功", "Upload succeeded"),
+        json!({ "avatar_url": url }),
+    ))
+    .map_err(|_| RequestError::Storage { what: "response" })?;
+    if let Some(token) = refreshed_token(&session, &config) {
+        let _ = response.headers_mut().set("Update-Token", &token);
+    }
+    Ok(Outcome { response, code: Some(0) })
+}
+
+/// The origin of the request (`https://host`), for URLs when
+/// `PUBLIC_BASE_URL` is not set.
+fn request_origin(req: &Request) -> String {
+    req.url().map(|u| u.origin().ascii_serialization()).unwrap_or_default()
+}
+
+/// Reads the body, refusing it before reading when `Content-Length` is over
+/// the limit and stopping as soon as a chunked body passes it.
+async fn read_capped_body(req: &mut Request, config: &Config) -> Result<Vec<u8>, Failure> {
+    let cap = config.max_body_bytes();
+    let too_large = |actual| RequestError::TooLarge { limit: config.max_upload_bytes, actual };
+    let declared = http::header(req, "Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(len) = declared {
+        if len > cap {
+            return Err(too_large(Some(len)).into());
+        }
+    }
+    let mut stream = req.stream().map_err(|_| RequestError::BadMultipart)?;
+    let mut body = Vec::with_capacity(declared.unwrap_or(64 * 1024) as usize);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| RequestError::BadMultipart)?;
+        if (body.len() + chunk.len()) as u64 > cap {
+            return Err(too_large(None).into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
