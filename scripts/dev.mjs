@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// `npm run dev`: local KV and R2, a demo user, wrangler dev, and a
+// ready-to-paste upload request. Assumes scripts/setup.sh and build.sh ran.
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { mintToken, localSecret } from './lib/token.mjs';
+import { profileJson } from './user.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const port = Number(process.env.PORT || 8787);
+const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' };
+const wranglerBin = path.join(root, 'node_modules/.bin/wrangler');
+const DEMO_ID = 1;
+
+// Seed the demo user in the same local KV that wrangler dev uses, keeping an
+// existing profile (and its avatar) if there is one.
+const got = spawnSync(wranglerBin, ['kv', 'key', 'get', '--binding', 'USERS', '--local', `user:${DEMO_ID}`],
+  { cwd: root, env, encoding: 'utf8' });
+if (got.status !== 0 || !got.stdout.trim().startsWith('{')) {
+  const put = spawnSync(wranglerBin, ['kv', 'key', 'put', '--binding', 'USERS', '--local',
+    `user:${DEMO_ID}`, profileJson(DEMO_ID, 'demo')], { cwd: root, env, stdio: 'inherit' });
+  if (put.status !== 0) process.exit(put.status ?? 1);
+}
+
+const secret = await localSecret(root);
+const token = mintToken({ userId: DEMO_ID, secret, exp: Math.floor(Date.now() / 1000) + 7 * 86400 });
+
+// --var overrides [vars] from wrangler.toml for this run only.
+const child = spawn(wranglerBin, ['dev', '--ip', '127.0.0.1', '--port', String(port),
+  '--var', 'UPLOAD_PAGE:on', '--var', `DEV_DEMO_TOKEN:${token}`, ...process.argv.slice(2)],
+  { cwd: root, env, stdio: ['inherit', 'pipe', 'inherit'] });
+let announced = false;
+child.stdout.on('data', (chunk) => {
+  process.stdout.write(chunk);
+  if (!announced && /Ready on/.test(chunk.toString())) {
+    announced = true;
+    const sample = ['tests/fixtures/photo.jpg', 'tests/fixtures/photo-baseline.jpg']
+      .find((f) => existsSync(path.join(root, f))) ?? 'path/to/photo.jpg';
+    const base = `http://127.0.0.1:${port}`;
+    console.log(`
+────────────────────────────────────────────────────────────────────────
+ Avatar service running at ${base}  (local KV and R2 in .wrangler/state)
+ Demo user: id ${DEMO_ID} "demo". Upload page: ${base}/
+
+ Upload an avatar:
+
+   curl -s -H 'Token: ${token}' -F 'file=@${sample}' ${base}/api/user/avatar
+
+ More users and tokens: npm run user -- add 2 alice ; npm run token -- 2
+────────────────────────────────────────────────────────────────────────
+`);
+  }
+});
+const stop = () => child.kill('SIGINT');
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+child.on('exit', (code) => process.exit(code ?? 0));
