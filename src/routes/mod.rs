@@ -1,5 +1,7 @@
 //! Routing and the errors every route answers with.
 
+mod account;
+mod page;
 mod serve;
 mod session;
 mod upload;
@@ -119,12 +121,28 @@ pub async fn handle(mut req: Request, env: &Env, log: &mut RequestLog) -> Result
                 Err(f) => Outcome::failure(&f, lang, log),
             }
         }
-        ("/api/user/avatar", _) => {
-            log.route = "upload";
-            let f = Failure::Request(RequestError::MethodNotAllowed {
-                method: method.to_string(),
-                allowed: "POST",
-            });
+        ("/api/user/detail", Method::Get) => {
+            log.route = "detail";
+            match account::detail(&req, env, lang, log).await {
+                Ok(out) => Ok(out),
+                Err(f) => Outcome::failure(&f, lang, log),
+            }
+        }
+        ("/api/user/logout", Method::Post) => {
+            log.route = "logout";
+            match account::logout(&req, env, lang, log).await {
+                Ok(out) => Ok(out),
+                Err(f) => Outcome::failure(&f, lang, log),
+            }
+        }
+        ("/api/user/avatar" | "/api/user/logout", _) => {
+            log.route = if path.ends_with("avatar") { "upload" } else { "logout" };
+            let f = Failure::Request(RequestError::MethodNotAllowed { method: method.to_string(), allowed: "POST" });
+            Outcome::failure(&f, lang, log)
+        }
+        ("/api/user/detail", _) => {
+            log.route = "detail";
+            let f = Failure::Request(RequestError::MethodNotAllowed { method: method.to_string(), allowed: "GET" });
             Outcome::failure(&f, lang, log)
         }
         (p, Method::Get | Method::Head) if p.starts_with("/uploads/user/") => {
@@ -135,6 +153,13 @@ pub async fn handle(mut req: Request, env: &Env, log: &mut RequestLog) -> Result
             log.route = "unknown";
             let f = Failure::Request(RequestError::NotFound { path: p.to_string() });
             Outcome::failure(&f, lang, log)
+        }
+        ("/", Method::Get | Method::Head) => {
+            log.route = "page";
+            match http::config(env) {
+                Ok(config) => page::page(env, &config).map(|response| Outcome { response, code: None }),
+                Err(e) => Ok(Outcome { response: Response::error(e.to_string(), 500)?, code: None }),
+            }
         }
         _ => {
             log.route = "other";
