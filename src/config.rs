@@ -73,6 +73,9 @@ pub struct Config {
     /// `UPLOAD_PAGE` (`on`/`off`), default off; `wrangler.toml`'s dev
     /// environment turns it on.
     pub upload_page: UploadPage,
+    /// `RATE_LIMIT_PERIOD`: the rate-limit binding's period in seconds (10
+    /// or 60), used to tell a limited member when to retry.
+    pub rate_limit_period: u32,
 }
 
 /// A setting with a value we cannot use.
@@ -207,6 +210,16 @@ impl Config {
             },
         };
 
+        let rate_limit_period = match lookup("RATE_LIMIT_PERIOD").map(|s| s.trim().to_string()) {
+            None => 60,
+            Some(v) if v.is_empty() => 60,
+            Some(v) => match v.as_str() {
+                "10" => 10,
+                "60" => 60,
+                _ => return Err(invalid("RATE_LIMIT_PERIOD", &v, "10 or 60 (seconds, as the rate-limit binding)")),
+            },
+        };
+
         Ok(Config {
             token_secret,
             public_base_url,
@@ -217,6 +230,7 @@ impl Config {
             output_quality,
             allowed_origins,
             upload_page,
+            rate_limit_period,
         })
     }
 
@@ -258,6 +272,7 @@ mod tests {
         assert_eq!(c.output_quality, 85);
         assert_eq!(c.allowed_origins, AllowedOrigins::None);
         assert_eq!(c.upload_page, UploadPage::Off);
+        assert_eq!(c.rate_limit_period, 60);
     }
 
     #[test]
@@ -302,6 +317,7 @@ mod tests {
             ("PUBLIC_BASE_URL", "example.com"),
             ("ALLOWED_ORIGINS", "example.com"),
             ("UPLOAD_PAGE", "maybe"),
+            ("RATE_LIMIT_PERIOD", "30"),
         ] {
             let err = parse(&[(k, v)]).unwrap_err();
             assert_eq!(err.setting, k);

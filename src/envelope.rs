@@ -115,6 +115,8 @@ pub enum RequestError {
     IncompleteCrop,
     /// The service is misconfigured (e.g. no `TOKEN_SECRET`); names the setting.
     Misconfigured { detail: String },
+    /// Too many uploads by this user; retry after the period.
+    RateLimited { retry_after_secs: u32 },
     /// A storage operation failed; nothing was changed.
     Storage { what: &'static str },
 }
@@ -190,6 +192,10 @@ impl UserFacing for RequestError {
             Misconfigured { detail } => match lang {
                 Lang::Zh => format!("服务配置错误: {detail}"),
                 Lang::En => format!("The service is misconfigured: {detail}"),
+            },
+            RateLimited { retry_after_secs } => match lang {
+                Lang::Zh => format!("上传太频繁，请 {retry_after_secs} 秒后再试"),
+                Lang::En => format!("Too many uploads; try again in {retry_after_secs} seconds"),
             },
             Storage { what } => match lang {
                 Lang::Zh => format!("保存失败（{what}），头像未更改，请稍后重试"),

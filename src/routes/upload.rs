@@ -15,6 +15,7 @@ use crate::envelope::{Envelope, Lang, RequestError};
 use crate::imaging::{self, Options};
 use crate::paths;
 use crate::request_log::RequestLog;
+use crate::storage::rate_limit::{self, Verdict};
 use crate::storage::Avatars;
 use crate::{http, multipart, upload_form};
 
@@ -30,6 +31,13 @@ pub async fn upload(req: &mut Request, env: &Env, lang: Lang, log: &mut RequestL
     let user_id = session.verified.user_id;
     log.user_id = Some(user_id);
     log.ms.auth = Some(now_ms() - t0);
+    match rate_limit::check(env, &format!("user:{user_id}")).await {
+        Verdict::Limited => {
+            return Err(RequestError::RateLimited { retry_after_secs: config.rate_limit_period }.into())
+        }
+        Verdict::Failed => log.error = Some("rate limiter unavailable; allowed".into()),
+        Verdict::Allowed | Verdict::Unconfigured => {}
+    }
 
     let t0 = now_ms();
     let content_type = http::header(req, "Content-Type").unwrap_or_default();

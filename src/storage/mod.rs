@@ -3,6 +3,8 @@
 //! Thin wrappers: every failure becomes a [`StoreError`] naming what
 //! failed, so routes can answer with an envelope instead of a 500.
 
+pub mod rate_limit;
+
 use worker::{Bucket, Env, HttpMetadata, KvStore};
 
 /// KV namespace binding of profiles and revocations.
