@@ -16,12 +16,14 @@ export function markdown(report) {
   const names = cs.map((c) => c.name);
   const workers = cs.filter((c) => c.name !== 'sharp');
   const has = (n) => names.includes(n);
-  const notes = [];
-  // A failed cell shows ✗ with a footnote number; the same error text shares one.
+  const notes = []; // {key, contestant, error, fixtures: Set}
+  // A failed cell shows ✗ with a footnote number; one footnote per contestant
+  // and error text, listing the fixtures it happened on.
   const fail = (fx, c, r) => {
-    const text = `${c} on ${fx.label}: ${r.error}`;
-    let i = notes.indexOf(text);
-    if (i < 0) { notes.push(text); i = notes.length - 1; }
+    const key = `${c}\n${r.error}`;
+    let i = notes.findIndex((n) => n.key === key);
+    if (i < 0) { notes.push({ key, contestant: c, error: r.error, fixtures: new Set() }); i = notes.length - 1; }
+    notes[i].fixtures.add(fx.label);
     return `✗ [${i + 1}]`;
   };
   const cell = (fx, c, f) => {
@@ -114,7 +116,8 @@ export function markdown(report) {
   const contestantNotes = cs.filter((c) => c.note || c.unavailable).map((c) => `- ${c.label}: ${c.unavailable ?? c.note}.`);
   if (notes.length || contestantNotes.length) {
     L.push('Failures and notes:', '');
-    notes.forEach((n, i) => L.push(`${i + 1}. ${n.replace(/\|/g, '\\|').replace(/\n/g, ' ')}`));
+    notes.forEach((n, i) => L.push(`${i + 1}. ${label(n.contestant)}: ${n.error.replace(/\|/g, '\\|').replace(/\s+/g, ' ')} ` +
+      `(${[...n.fixtures].join('; ')})`));
     if (notes.length) L.push('');
     L.push(...contestantNotes);
     L.push('');

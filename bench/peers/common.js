@@ -132,7 +132,6 @@ export function centreSquare(width, height) {
 export function peerWorker(name, job) {
   return {
     async fetch(request, env) {
-      const t0 = Date.now();
       try {
         if (request.method !== 'POST') return new Response(`${name} peer: POST a multipart file`, { status: 405 });
         const form = await request.formData();
@@ -141,22 +140,21 @@ export function peerWorker(name, job) {
         const bytes = new Uint8Array(await file.arrayBuffer());
         const webp = await job(bytes);
         if (env.AVATARS) await env.AVATARS.put('uploads/user/1.webp', webp, { httpMetadata: { contentType: 'image/webp' } });
-        return new Response(webp, { headers: headers(name, t0, { 'Content-Type': 'image/webp' }) });
+        return new Response(webp, { headers: headers(name, { 'Content-Type': 'image/webp' }) });
       } catch (e) {
         const error = `${e && e.name ? e.name + ': ' : ''}${e && e.message ? e.message : String(e)}`;
-        return new Response(JSON.stringify({ error }), { status: 500, headers: headers(name, t0, { 'Content-Type': 'application/json' }) });
+        return new Response(JSON.stringify({ error }), { status: 500, headers: headers(name, { 'Content-Type': 'application/json' }) });
       }
     },
   };
 }
 
-function headers(name, t0, extra) {
+function headers(name, extra) {
   const mem = wasmMemory();
   return {
     ...extra,
     'X-Peer': name,
     'X-Wasm-Memory-Bytes': String(mem.total),
     'X-Wasm-Memory-Detail': mem.detail,
-    'X-Worker-Ms': String(Date.now() - t0), // coarse: workerd's clock only moves on I/O
   };
 }
