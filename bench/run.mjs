@@ -12,14 +12,16 @@
 // hands over to lib/main.mjs. miniflare and esbuild come from the main
 // project's node_modules (`npm install` at the root).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 
-if (!existsSync(path.join(benchDir, 'node_modules', 'sharp'))) {
+// Install when any dependency of bench/package.json is missing.
+const { dependencies = {} } = JSON.parse(readFileSync(path.join(benchDir, 'package.json'), 'utf8'));
+if (Object.keys(dependencies).some((d) => !existsSync(path.join(benchDir, 'node_modules', d, 'package.json')))) {
   const cmd = existsSync(path.join(benchDir, 'package-lock.json')) ? 'ci' : 'install';
   console.error(`[bench] installing the bench's dependencies (npm ${cmd} in bench/)...`);
   const r = spawnSync('npm', [cmd, '--no-audit', '--no-fund', '--loglevel=error'], { cwd: benchDir, stdio: 'inherit' });

@@ -13,6 +13,9 @@ import { gzipSync } from 'node:zlib';
 import { mintToken } from '../../scripts/lib/token.mjs';
 
 const ORIGIN = 'http://127.0.0.1';
+// One upload that takes longer than this is recorded as a failure (and the
+// instance is thrown away), so a hung worker cannot stall the run.
+const REQUEST_TIMEOUT_MS = Number(process.env.BENCH_REQUEST_TIMEOUT_MS || 180000);
 const SECRET = 'bench-secret';
 const MiB = 1048576;
 
@@ -70,11 +73,17 @@ class WorkerInstance {
     const t0 = performance.now();
     let res;
     try {
-      res = await this.mf.dispatchFetch(`${ORIGIN}${this.options.uploadPath}`, {
-        method: 'POST', body: req.body,
-        headers: { 'Content-Type': req.contentType, ...this.options.headers },
+      let timer;
+      const timeout = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)), REQUEST_TIMEOUT_MS);
       });
-      const buf = Buffer.from(await res.arrayBuffer());
+      const buf = await Promise.race([timeout, (async () => {
+        res = await this.mf.dispatchFetch(`${ORIGIN}${this.options.uploadPath}`, {
+          method: 'POST', body: req.body,
+          headers: { 'Content-Type': req.contentType, ...this.options.headers },
+        });
+        return Buffer.from(await res.arrayBuffer());
+      })()]).finally(() => clearTimeout(timer));
       const ms = performance.now() - t0;
       const memory = Number(res.headers.get('x-wasm-memory-bytes')) || null;
       const memoryDetail = res.headers.get('x-wasm-memory-detail') || undefined;

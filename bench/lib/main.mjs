@@ -68,8 +68,7 @@ async function runOne(contestant, fixture, req, ref, opt) {
     return { ...result, error: `did not start: ${e.message}` };
   }
   try {
-    const seen = [];
-    const note = (r) => { seen.push(r); if (r.memory) result.memory = Math.max(result.memory ?? 0, r.memory); if (r.memoryDetail) result.memoryDetail = r.memoryDetail; };
+    const note = (r) => { if (r.memory) result.memory = Math.max(result.memory ?? 0, r.memory); if (r.memoryDetail) result.memoryDetail = r.memoryDetail; };
     const first = await inst.upload(req);
     note(first);
     result.firstMs = first.ms;
@@ -144,7 +143,7 @@ export async function main(argv) {
       log(`${fixture.name.padEnd(26)} ${c.name.padEnd(8)} ` + (r.ok
         ? `first ${r.firstMs.toFixed(0)} ms, median ${r.median.toFixed(1)} ms of ${r.times.length}, ` +
           `${r.outputBytes} B, SSIM ${r.ssim?.toFixed(4) ?? r.note}` + (r.memory ? `, wasm ${(r.memory / MiB).toFixed(1)} MiB` : '')
-        : `FAILED: ${r.error}`));
+        : r.skipped ? `skipped: ${r.error}` : `FAILED: ${r.error}`));
     }
     results.push(row);
   }

@@ -58,7 +58,9 @@ export function markdown(report) {
 
   // 2. ratios
   const others = names.filter((n) => n !== 'ours');
-  if (has('ours') && others.length) {
+  const oursRan = report.fixtures.some((fx) => fx.results.ours && !fx.results.ours.skipped);
+  if (has('ours') && !oursRan) L.push('_Our worker was not available in this run, so there are no ours / peer ratios._', '');
+  if (has('ours') && oursRan && others.length) {
     L.push('### Ours / peer, median time (below 1× = ours faster)', '');
     L.push(head(['Fixture', ...others.map((n) => `ours / ${n}`)]));
     for (const fx of report.fixtures) {
