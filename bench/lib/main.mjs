@@ -1,0 +1,167 @@
+// The benchmark proper (bench/run.mjs installs bench/node_modules first).
+//
+// For every fixture, every contestant in turn (interleaved, so background
+// load on a shared machine hits all of them alike):
+//   fresh instance -> first request (cold) -> warm-up -> N timed requests,
+//   sequential -> peak wasm memory from the last response -> output bytes
+//   and SSIM against sharp's high-quality reference crop.
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { makeFixtures } from '../make-fixtures.mjs';
+import { PEERS, buildPeer } from './peers.mjs';
+import { ours, peer, sharpNative, multipart, MiB } from './contestants.mjs';
+import { referenceLuma, score } from './quality.mjs';
+import { markdown } from './report.mjs';
+
+const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = path.resolve(benchDir, '..');
+const log = (...a) => console.error('[bench]', ...a);
+
+/** Settings from the command line (--name=value) or BENCH_* variables. */
+function settings(argv) {
+  const arg = (name, env, dflt) => {
+    const hit = argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+    if (hit) return hit.includes('=') ? hit.slice(hit.indexOf('=') + 1) : 'true';
+    return process.env[env] ?? dflt;
+  };
+  const list = (v) => (v ? String(v).split(',').map((s) => s.trim()).filter(Boolean) : null);
+  const quick = arg('quick', 'BENCH_QUICK', 'false') === 'true';
+  return {
+    runs: Number(arg('runs', 'BENCH_RUNS', quick ? 2 : 5)),
+    warmup: Math.max(1, Number(arg('warmup', 'BENCH_WARMUP', 1))), // untimed requests, the cold one included
+    budgetMs: Number(arg('budget', 'BENCH_BUDGET_MS', quick ? 5000 : 20000)), // per fixture and contestant
+    only: list(arg('only', 'BENCH_ONLY', null)), // fixture name substrings
+    contestants: list(arg('contestants', 'BENCH_CONTESTANTS', 'ours,photon,jsquash,sharp')),
+    sharpThreads: Number(arg('sharp-threads', 'BENCH_SHARP_THREADS', 1)),
+    maxUploadBytes: Number(arg('max-upload', 'BENCH_MAX_UPLOAD_BYTES', 100 * MiB)),
+  };
+}
+
+/** compatibility_date / _flags of the project's wrangler.toml. */
+function wranglerCompat() {
+  const toml = readFileSync(path.join(root, 'wrangler.toml'), 'utf8');
+  const date = toml.match(/^\s*compatibility_date\s*=\s*"([^"]+)"/m)?.[1] ?? '2025-09-01';
+  const flags = toml.match(/^\s*compatibility_flags\s*=\s*\[([^\]]*)\]/m)?.[1]
+    ?.split(',').map((s) => s.trim().replace(/^"|"$/g, '')).filter(Boolean) ?? [];
+  return { compatibilityDate: date, compatibilityFlags: flags };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Runs one contestant on one fixture; failures come back as results. */
+async function runOne(contestant, fixture, req, ref, opt) {
+  if (contestant.available) return { ok: false, skipped: true, error: contestant.available };
+  const inst = contestant.instance();
+  const result = { ok: false, times: [], memory: null };
+  try {
+    await inst.start();
+    result.startupMs = inst.startupMs;
+  } catch (e) {
+    await inst.stop();
+    return { ...result, error: `did not start: ${e.message}` };
+  }
+  try {
+    const note = (r) => { if (r.memory) result.memory = Math.max(result.memory ?? 0, r.memory); if (r.memoryDetail) result.memoryDetail = r.memoryDetail; };
+    const first = await inst.upload(req);
+    note(first);
+    result.firstMs = first.ms;
+    if (!first.ok) return { ...result, error: first.error };
+    for (let i = 1; i < opt.warmup; i++) {
+      const r = await inst.upload(req);
+      note(r);
+      if (!r.ok) return { ...result, error: `warm-up: ${r.error}` };
+    }
+    let spent = 0;
+    let last = first;
+    for (let i = 0; i < opt.runs; i++) {
+      const r = await inst.upload(req);
+      note(r);
+      if (!r.ok) { result.error = `run ${i + 1}: ${r.error}`; break; }
+      result.times.push(r.ms);
+      last = r;
+      spent += r.ms;
+      if (spent > opt.budgetMs && result.times.length >= Math.min(3, opt.runs)) break;
+    }
+    if (result.times.length) {
+      result.median = median(result.times);
+      result.min = Math.min(...result.times);
+      result.max = Math.max(...result.times);
+    }
+    const output = await last.fetchOutput();
+    result.outputBytes = output.length;
+    Object.assign(result, await score(output, ref));
+    result.ok = !result.error;
+    return result;
+  } catch (e) {
+    return { ...result, error: `harness: ${e.message}` };
+  } finally {
+    await inst.stop();
+  }
+}
+
+export async function main(argv) {
+  const opt = settings(argv);
+  const compat = wranglerCompat();
+  for (const [k, v] of Object.entries({ CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' })) process.env[k] ??= v;
+
+  let fixtures = await makeFixtures({ log });
+  if (opt.only) fixtures = fixtures.filter((f) => opt.only.some((o) => f.name.includes(o)));
+
+  // Contestants, in report order. A peer that cannot be built is a result.
+  const peerInfo = {
+    photon: { label: '@cf-wasm/photon', note: 'photon can only write lossless WebP (no quality setting), so its output is lossless, not q85' },
+    jsquash: { label: 'jSquash', note: 'jSquash has no GIF decoder' },
+  };
+  const all = [ours({ root, ...compat, maxUploadBytes: opt.maxUploadBytes })];
+  for (const name of PEERS) {
+    let built;
+    try { built = await buildPeer(name); } catch (e) { built = { name, error: e.message }; }
+    all.push(peer(built, { ...compat, ...peerInfo[name] }));
+  }
+  all.push(sharpNative({ threads: opt.sharpThreads }));
+  const contestants = all.filter((c) => opt.contestants.includes(c.name));
+  for (const c of contestants) if (c.available) log(`${c.name}: ${c.available}`);
+
+  const results = [];
+  for (const fixture of fixtures) {
+    const bytes = readFileSync(fixture.path);
+    const meta = await sharp(bytes).metadata();
+    const ref = await referenceLuma(bytes);
+    const req = { ...multipart(bytes, fixture.name), bytes };
+    const row = { name: fixture.name, label: fixture.label, bytes: bytes.length, width: meta.width, height: meta.height,
+      format: meta.format, orientation: meta.orientation ?? null, results: {} };
+    for (const c of contestants) {
+      const r = await runOne(c, fixture, req, ref, opt);
+      row.results[c.name] = r;
+      log(`${fixture.name.padEnd(26)} ${c.name.padEnd(8)} ` + (r.ok
+        ? `first ${r.firstMs.toFixed(0)} ms, median ${r.median.toFixed(1)} ms of ${r.times.length}, ` +
+          `${r.outputBytes} B, SSIM ${r.ssim?.toFixed(4) ?? r.note}` + (r.memory ? `, wasm ${(r.memory / MiB).toFixed(1)} MiB` : '')
+        : r.skipped ? `skipped: ${r.error}` : `FAILED: ${r.error}`));
+    }
+    results.push(row);
+  }
+
+  const miniflareVersion = createRequire(import.meta.url)('miniflare/package.json').version;
+  const report = {
+    date: new Date().toISOString(),
+    machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), loadavg: os.loadavg() },
+    versions: { node: process.version, miniflare: miniflareVersion, sharp: sharp.versions.sharp, libvips: sharp.versions.vips },
+    settings: { ...opt, ...compat },
+    contestants: contestants.map((c) => ({ name: c.name, label: c.label, note: c.note ?? null, unavailable: c.available, wasm: c.wasm() })),
+    fixtures: results,
+  };
+  const md = markdown(report);
+  const outDir = path.join(benchDir, 'out');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(path.join(outDir, 'results.md'), md);
+  process.stdout.write(md);
+  log(`wrote ${path.relative(process.cwd(), path.join(outDir, 'results.json'))} and results.md`);
+}
