@@ -41,6 +41,11 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     if let Ok(config) = http::config(&env) {
         http::apply_cors(&mut response, &config.allowed_origins, origin.as_deref())?;
     }
+    if http::env_value(&env, "BENCH_HEADERS").as_deref() == Some("on") {
+        // Peak wasm memory so far (linear memory only grows), for the bench.
+        let bytes = core::arch::wasm32::memory_size(0) * 65536;
+        let _ = response.headers_mut().set("X-Wasm-Memory-Bytes", &bytes.to_string());
+    }
     log.status = response.status_code();
     log.total_ms = worker::js_sys::Date::now() - started;
     console_log!("{}", log.to_json());
