@@ -253,24 +253,27 @@ pub fn finish(region: &Region, size: u32) -> Result<(Vec<u8>, usize), String> {
         // what averaging needs); no second multiply/divide.
         .use_alpha(false);
     Resizer::new().resize(&src, &mut dst, &opts).map_err(|e| e.to_string())?;
-    let samples: Vec<u16> =
-        dst.buffer().chunks_exact(2).map(|b| u16::from_ne_bytes([b[0], b[1]])).collect();
     let keep_alpha = region.ch == 4 && region.transparent;
     let out_ch = if keep_alpha { 4 } else { 3 };
     let mut out = Vec::with_capacity(size as usize * size as usize * out_ch);
-    for px in samples.chunks_exact(region.ch) {
+    // Read the u16 samples straight from the resizer's byte buffer (no copy).
+    let sample = |px: &[u8], i: usize| -> u16 {
+        px.get(i * 2..i * 2 + 2).map_or(0, |b| u16::from_ne_bytes([b[0], b[1]]))
+    };
+    for px in dst.buffer().chunks_exact(region.ch * 2) {
         if region.ch == 4 {
-            let a = u32::from(px[3]);
-            for &v in &px[..3] {
+            let a = u32::from(sample(px, 3));
+            for i in 0..3 {
                 // Un-premultiply; a fully transparent pixel has no colour.
-                let lin = if a == 0 { 0 } else { (u32::from(v) * 65535 + a / 2) / a };
+                let v = u32::from(sample(px, i));
+                let lin = if a == 0 { 0 } else { (v * 65535 + a / 2) / a };
                 out.push(lin_to_u8(lin.min(65535) as u16));
             }
             if keep_alpha {
                 out.push(((a + 128) / 257).min(255) as u8);
             }
         } else {
-            out.extend(px.iter().map(|&v| lin_to_u8(v)));
+            out.extend((0..3).map(|i| lin_to_u8(sample(px, i))));
         }
     }
     Ok((out, out_ch))
