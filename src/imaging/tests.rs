@@ -652,22 +652,43 @@ fn large_progressive_jpeg_is_refused_with_a_way_out() {
     assert!(en.contains("progressive") && en.contains("baseline") && en.contains("10000×10000"), "{en}");
 }
 
+/// A valid baseline 4:2:0 JPEG of any size, uniformly grey (128), built by
+/// hand in a blink: one-symbol Huffman tables make every block two zero
+/// bits, so the entropy data is all zero bytes.
+fn big_grey_jpeg(w: u16, h: u16) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xD8];
+    out.extend_from_slice(&[0xFF, 0xDB, 0, 67, 0]);
+    out.extend_from_slice(&[1; 64]);
+    out.extend_from_slice(&[0xFF, 0xC0, 0, 17, 8]);
+    out.extend_from_slice(&h.to_be_bytes());
+    out.extend_from_slice(&w.to_be_bytes());
+    out.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 0, 3, 0x11, 0]);
+    for class in [0x00u8, 0x10] {
+        out.extend_from_slice(&[0xFF, 0xC4, 0, 20, class, 1]);
+        out.extend_from_slice(&[0; 15]);
+        out.push(0); // the one symbol: DC category 0 / AC end-of-block
+    }
+    out.extend_from_slice(&[0xFF, 0xDA, 0, 12, 3, 1, 0, 2, 0, 3, 0, 0, 63, 0]);
+    let mcus = u64::from(w).div_ceil(16) * u64::from(h).div_ceil(16);
+    out.resize(out.len() + (mcus * 6 * 2).div_ceil(8) as usize, 0);
+    out.extend_from_slice(&[0xFF, 0xD9]);
+    out
+}
+
 #[test]
 fn hundred_megapixel_baseline_jpeg_is_accepted() {
-    // Solid colour keeps the encode quick; the decode runs at 1/8 scale.
-    let w = 12_000u32;
-    let h = 8_000u32;
-    let img = RgbImage::from_pixel(w, h, Rgb([10, 200, 30]));
-    let mut jpeg = Vec::new();
-    JpegEncoder::new_with_quality(&mut jpeg, 50).encode(img.as_raw(), w, h, ExtendedColorType::Rgb8).unwrap();
-    drop(img);
+    let (w, h) = (12_000u32, 8_333u32); // 99.996 MP
+    let jpeg = big_grey_jpeg(w as u16, h as u16);
     assert!(jpeg.len() < 20 * 1024 * 1024);
     let a = process(&jpeg, None, &Options::default()).unwrap();
     assert_eq!((a.width, a.height), (w, h));
-    // Also a small crop (forces a finer scale, still within budget).
+    // A small crop forces a finer DCT scale, still within the budget.
     let crop = CropBox { x: 5000, y: 4000, w: 300, h: 300 };
     let out = decode_output(&process(&jpeg, Some(crop), &png_out(256)).unwrap());
-    assert_colour(&out, 128, 128, [10, 200, 30], 12);
+    assert_colour(&out, 128, 128, [128, 128, 128], 3);
+    // Over the limit by one row: refused.
+    let e = process(&big_grey_jpeg(12_000, 8_334), None, &Options::default()).unwrap_err();
+    assert!(matches!(e, ImageError::TooManyPixels { .. }));
 }
 
 // ---------------------------------------------------------- damaged data
