@@ -530,15 +530,15 @@ fn alpha_kept_for_png_and_webp_dropped_for_opaque_and_jpeg() {
 }
 
 #[test]
-fn transparent_edges_have_no_dark_fringe() {
-    // Transparent *black* next to opaque white: premultiplied averaging must
-    // not pull the white towards black where the two meet.
-    let img = RgbaImage::from_fn(64, 64, |x, _| if x < 32 { Rgba([0, 0, 0, 0]) } else { Rgba([255, 255, 255, 255]) });
+fn transparent_pixels_do_not_tint_edges() {
+    // Invisible *green* next to opaque red: premultiplied averaging must not
+    // tint the red where the two meet (the green has no weight).
+    let img = RgbaImage::from_fn(64, 64, |x, _| if x < 31 { Rgba([0, 255, 0, 0]) } else { Rgba([255, 0, 0, 255]) });
     let out = decode_output(&process(&enc_png(&DynamicImage::ImageRgba8(img)), None, &png_out(16)).unwrap());
     for x in 6..16 {
         let p = out.get_pixel(x, 8);
         if p[3] > 20 {
-            assert!(p[0] > 240, "fringe at x={x}: {p:?}");
+            assert!(p[0] > 240 && p[1] < 16, "fringe at x={x}: {p:?}");
         }
     }
 }
