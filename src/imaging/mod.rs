@@ -1,1 +1,186 @@
-//! sniff → limits → decode → orient → crop → resize → encode.
+//! The avatar image pipeline, pure Rust (native and wasm32):
+//!
+//! sniff → header & limits → decode (reduced, streamed, colour-managed,
+//! cropped) → Lanczos resize in linear light → orient → encode.
+//!
+//! Nothing here knows about HTTP or Workers; errors implement
+//! [`UserFacing`](crate::envelope::UserFacing).
+//!
+//! Modules, one job each: [`sniff`](sniff()) (magic bytes), `header`
+//! (dimensions and EXIF orientation without decoding), `limits` (pixel
+//! limit and memory budget), `decode` (per format), `colour` (ICC → sRGB),
+//! `resize` (crop + Lanczos in linear light), `orient`, `encode`, `error`.
+
+mod colour;
+mod decode;
+mod encode;
+mod error;
+mod format;
+mod header;
+pub mod limits;
+mod orient;
+mod resize;
+mod sniff;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{megapixels, ImageError};
+pub use format::{OutputFormat, SourceFormat, ACCEPTED_FORMATS};
+pub use orient::Orientation;
+pub use sniff::sniff;
+
+use decode::Plan;
+
+/// Crop box in pixels of the upright image (after EXIF orientation), as the
+/// client's crop tool sends it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CropBox {
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+}
+
+/// Settings of one run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Avatar edge in pixels (1..=[`limits::MAX_OUTPUT_SIZE`]).
+    pub size: u32,
+    pub format: OutputFormat,
+    /// 1..=100, for lossy output.
+    pub quality: u8,
+    /// Largest accepted width × height of the source.
+    pub max_pixels: u64,
+}
+
+impl Default for Options {
+    /// The contract's defaults: 256 px WebP at quality 85, 100 MP.
+    fn default() -> Self {
+        Options { size: 256, format: OutputFormat::Webp, quality: 85, max_pixels: 100_000_000 }
+    }
+}
+
+/// The encoded avatar and what was learnt about the source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Avatar {
+    pub bytes: Vec<u8>,
+    pub format: OutputFormat,
+    pub source: SourceFormat,
+    /// Upright source size.
+    pub width: u32,
+    pub height: u32,
+    /// The avatar carries an alpha channel (the kept square has real
+    /// transparency and the output format has alpha).
+    pub has_alpha: bool,
+}
+
+/// Milliseconds spent per stage, measured with the caller's clock.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StageTimes {
+    /// Sniffing, header parsing, limit checks.
+    pub header_ms: f64,
+    /// Decoding, colour conversion and the box pre-shrink (they run
+    /// interleaved, row by row).
+    pub decode_ms: f64,
+    /// Lanczos crop+resize and the conversion back to 8-bit sRGB.
+    pub resize_ms: f64,
+    /// Turning the final square upright.
+    pub orient_ms: f64,
+    pub encode_ms: f64,
+}
+
+impl StageTimes {
+    pub fn total_ms(&self) -> f64 {
+        self.header_ms + self.decode_ms + self.resize_ms + self.orient_ms + self.encode_ms
+    }
+}
+
+/// Turns uploaded bytes into the avatar. See [`process_timed`].
+pub fn process(bytes: &[u8], crop: Option<CropBox>, opts: &Options) -> Result<Avatar, ImageError> {
+    process_timed(bytes, crop, opts, &|| 0.0).map(|(a, _)| a)
+}
+
+/// [`process`], also reporting stage times measured with `now` (ms; the
+/// Worker passes `js_sys::Date::now`, since `std::time` panics on wasm32).
+pub fn process_timed(
+    bytes: &[u8],
+    crop: Option<CropBox>,
+    opts: &Options,
+    now: &dyn Fn() -> f64,
+) -> Result<(Avatar, StageTimes), ImageError> {
+    check_options(opts)?;
+    let mut times = StageTimes::default();
+    let mut t = now();
+    let mut lap = |slot: &mut f64| {
+        let n = now();
+        *slot = n - t;
+        t = n;
+    };
+
+    let source = sniff(bytes)?;
+    let header = header::read_header(bytes, source)?;
+    limits::check_header(&header, opts.max_pixels)?;
+    let (w, h) = (header.width, header.height);
+    let orientation = header.orientation;
+    let (uw, uh) = orientation.upright_size(w, h);
+    let (u, v, side) = crop_square(crop, uw, uh)?;
+    let (x, y) = orientation.to_stored_rect(u, v, side, w, h);
+    let plan = Plan { x, y, side, width: w, height: h, size: opts.size };
+    lap(&mut times.header_ms);
+
+    let region = decode::decode(bytes, source, &header, &plan)?;
+    lap(&mut times.decode_ms);
+
+    let (pixels, ch) =
+        resize::finish(&region, opts.size).map_err(|detail| ImageError::Encode { format: opts.format, detail })?;
+    drop(region);
+    lap(&mut times.resize_ms);
+
+    let pixels = orientation.apply_square(&pixels, opts.size as usize, ch);
+    lap(&mut times.orient_ms);
+
+    let has_alpha = ch == 4 && opts.format.supports_alpha();
+    let pixels = if ch == 4 && !has_alpha { encode::flatten_on_white(&pixels) } else { pixels };
+    let out = encode::encode(&pixels, opts.size, has_alpha, opts.format, opts.quality)?;
+    lap(&mut times.encode_ms);
+
+    let avatar = Avatar { bytes: out, format: opts.format, source, width: uw, height: uh, has_alpha };
+    Ok((avatar, times))
+}
+
+fn check_options(o: &Options) -> Result<(), ImageError> {
+    let max = limits::MAX_OUTPUT_SIZE;
+    if o.size == 0 || o.size > max {
+        return Err(ImageError::BadOptions { what: format!("AVATAR_SIZE={} (allowed 1..={max})", o.size) });
+    }
+    if o.quality == 0 || o.quality > 100 {
+        return Err(ImageError::BadOptions { what: format!("OUTPUT_QUALITY={} (allowed 1..=100)", o.quality) });
+    }
+    if o.max_pixels == 0 {
+        return Err(ImageError::BadOptions { what: "MAX_PIXELS=0".into() });
+    }
+    Ok(())
+}
+
+/// The square to keep, in upright pixels: `(left, top, side)`. A crop box
+/// must have positive size and lie inside the image; a non-square box is
+/// centre-cropped to a square; no box means the centre square.
+pub fn crop_square(crop: Option<CropBox>, width: u32, height: u32) -> Result<(u32, u32, u32), ImageError> {
+    let (x, y, w, h) = match crop {
+        None => (0, 0, width, height),
+        Some(c) => {
+            if c.w == 0 || c.h == 0 {
+                return Err(ImageError::CropEmpty { crop: c });
+            }
+            let inside = u64::from(c.x) + u64::from(c.w) <= u64::from(width)
+                && u64::from(c.y) + u64::from(c.h) <= u64::from(height);
+            if !inside {
+                return Err(ImageError::CropOutside { crop: c, width, height });
+            }
+            (c.x, c.y, c.w, c.h)
+        }
+    };
+    let side = w.min(h);
+    Ok((x + (w - side) / 2, y + (h - side) / 2, side))
+}

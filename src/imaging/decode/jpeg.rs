@@ -1,0 +1,101 @@
+//! JPEG via `jpeg-decoder` (no rayon), decoded in the DCT domain at the
+//! smallest of 1/8, 1/4, 1/2, 1 that still gives the crop square at least
+//! the avatar's size: a 100 MP photo for a 256 px avatar decodes at 1/8,
+//! about 1.6 MP, a few MB.
+
+use std::io::Cursor;
+
+use jpeg_decoder::{Decoder, PixelFormat};
+
+use super::{damaged, feed_buffer, Plan};
+use crate::imaging::colour::Layout;
+use crate::imaging::error::ImageError;
+use crate::imaging::format::SourceFormat;
+use crate::imaging::header::{Header, JpegFrame};
+use crate::imaging::limits::{too_much_memory, DECODE_BUDGET, MAX_ICC_BYTES};
+use crate::imaging::resize::Region;
+
+const F: SourceFormat = SourceFormat::Jpeg;
+
+/// Output length of `len` samples at scale `n`/8 (as jpeg-decoder rounds).
+fn scaled(len: u32, n: u32) -> u32 {
+    (len * n).div_ceil(8)
+}
+
+/// Estimated peak bytes of jpeg-decoder at scale `n`/8: progressive
+/// coefficients (all blocks, 64 × i16, full resolution), per-component
+/// planes at the decoded scale, and the interleaved output.
+fn memory_estimate(w: u32, h: u32, frame: &JpegFrame, n: u32) -> u64 {
+    let hmax = u64::from(frame.sampling.iter().map(|s| s.0).max().unwrap_or(1));
+    let vmax = u64::from(frame.sampling.iter().map(|s| s.1).max().unwrap_or(1));
+    let mcus_x = u64::from(w).div_ceil(8 * hmax);
+    let mcus_y = u64::from(h).div_ceil(8 * vmax);
+    let n = u64::from(n);
+    let mut total = 0u64;
+    for &(hs, vs) in &frame.sampling {
+        let blocks = mcus_x * u64::from(hs) * mcus_y * u64::from(vs);
+        if frame.progressive {
+            total += blocks * 64 * 2;
+        }
+        total += blocks * n * n;
+    }
+    let out_ch = match frame.sampling.len() {
+        1 => 1,
+        3 => 3,
+        _ => 4,
+    };
+    total + u64::from(scaled(w, n as u32)) * u64::from(scaled(h, n as u32)) * out_ch
+}
+
+pub fn decode(bytes: &[u8], header: &Header, plan: &Plan) -> Result<Region, ImageError> {
+    let frame = header.jpeg.as_ref().ok_or_else(|| damaged(F, "no frame header"))?;
+    let (w, h) = (header.width, header.height);
+    // Finest useful scale: the crop square keeps ≥ size pixels.
+    let side = u64::from(plan.side);
+    let mut n = [1u32, 2, 4, 8]
+        .into_iter()
+        .find(|&n| side * u64::from(n) >= 8 * u64::from(plan.size))
+        .unwrap_or(8);
+    // Coarser if that does not fit the budget (a tiny crop of a huge photo:
+    // better a softer avatar than an out-of-memory isolate).
+    while n > 1 && memory_estimate(w, h, frame, n) > DECODE_BUDGET {
+        n /= 2;
+    }
+    let need = memory_estimate(w, h, frame, n);
+    if need > DECODE_BUDGET {
+        let variant = if frame.progressive { "progressive" } else { "" };
+        return Err(too_much_memory(F, variant, w, h, need));
+    }
+
+    let mut dec = Decoder::new(Cursor::new(bytes));
+    dec.set_max_decoding_buffer_size(DECODE_BUDGET as usize);
+    dec.read_info().map_err(map_err)?;
+    if n < 8 {
+        let (rw, rh) = (scaled(w, n), scaled(h, n));
+        dec.scale(rw.min(65535) as u16, rh.min(65535) as u16).map_err(map_err)?;
+    }
+    let pixels = dec.decode().map_err(map_err)?;
+    let info = dec.info().ok_or_else(|| damaged(F, "no image info after decoding"))?;
+    let layout = match info.pixel_format {
+        PixelFormat::L8 => Layout::Gray,
+        PixelFormat::RGB24 => Layout::Rgb,
+        PixelFormat::CMYK32 => Layout::Cmyk,
+        PixelFormat::L16 => return Err(ImageError::UnsupportedVariant { format: F, what: "16-bit" }),
+    };
+    let (dw, dh) = (u32::from(info.width), u32::from(info.height));
+    if pixels.len() != dw as usize * dh as usize * layout.channels() {
+        return Err(damaged(F, "decoded size does not match the header"));
+    }
+    let icc = dec.icc_profile().filter(|p| p.len() <= MAX_ICC_BYTES);
+    let collector = plan.collector(dw, dh, layout, icc.as_deref());
+    feed_buffer(collector, &pixels, dw, layout, F)
+}
+
+fn map_err(e: jpeg_decoder::Error) -> ImageError {
+    match e {
+        jpeg_decoder::Error::Unsupported(_) => {
+            ImageError::UnsupportedVariant { format: F, what: "an unusual encoding" }
+        }
+        other => damaged(F, other.to_string()),
+    }
+}

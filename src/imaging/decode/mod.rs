@@ -1,0 +1,73 @@
+//! Decoding: file bytes → the crop square's [`Region`] in linear light.
+//!
+//! Each decoder picks the cheapest way to get the crop square at (at least)
+//! the avatar's resolution, within [`DECODE_BUDGET`](super::limits::DECODE_BUDGET):
+//! JPEG at a reduced DCT scale, PNG streamed row by row, the others in full.
+//! Rows are handed to a [`Collector`] which keeps only what the resize needs.
+
+mod generic;
+mod jpeg;
+mod png;
+
+use super::colour::{ColourConverter, Layout};
+use super::error::ImageError;
+use super::format::SourceFormat;
+use super::header::Header;
+use super::resize::{Collector, Region, RegionSpec};
+
+/// The crop square in the *stored* (not upright) image, at full resolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub x: u32,
+    pub y: u32,
+    pub side: u32,
+    /// Stored image size.
+    pub width: u32,
+    pub height: u32,
+    /// Avatar edge.
+    pub size: u32,
+}
+
+impl Plan {
+    /// A collector for an image decoded at `dw`×`dh` (maybe reduced from the
+    /// full size): the crop square is scaled to the decoded grid.
+    pub(crate) fn collector(&self, dw: u32, dh: u32, layout: Layout, icc: Option<&[u8]>) -> Collector {
+        let sx = f64::from(dw) / f64::from(self.width.max(1));
+        let sy = f64::from(dh) / f64::from(self.height.max(1));
+        let spec = RegionSpec {
+            x: f64::from(self.x) * sx,
+            y: f64::from(self.y) * sy,
+            w: f64::from(self.side) * sx,
+            h: f64::from(self.side) * sy,
+        };
+        Collector::new(ColourConverter::new(layout, icc), dw, dh, spec, self.size)
+    }
+}
+
+/// Decodes `bytes` (already sniffed, header checked) into the crop region.
+pub fn decode(bytes: &[u8], format: SourceFormat, header: &Header, plan: &Plan) -> Result<Region, ImageError> {
+    match format {
+        SourceFormat::Jpeg => jpeg::decode(bytes, header, plan),
+        SourceFormat::Png => png::decode(bytes, header, plan),
+        SourceFormat::Gif | SourceFormat::Webp | SourceFormat::Bmp => generic::decode(bytes, format, plan),
+    }
+}
+
+/// Feeds a fully decoded, tightly packed buffer to a collector.
+pub(crate) fn feed_buffer(mut c: Collector, buf: &[u8], width: u32, layout: Layout, format: SourceFormat) -> Result<Region, ImageError> {
+    let stride = width as usize * layout.channels();
+    if stride == 0 {
+        return Err(damaged(format, "empty row"));
+    }
+    for row in buf.chunks_exact(stride) {
+        c.push_row(row);
+        if c.done() {
+            break;
+        }
+    }
+    c.into_region().ok_or_else(|| damaged(format, "fewer rows than the header says"))
+}
+
+pub(crate) fn damaged(format: SourceFormat, detail: impl Into<String>) -> ImageError {
+    ImageError::Damaged { format, detail: detail.into() }
+}

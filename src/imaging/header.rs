@@ -1,0 +1,285 @@
+//! Cheap header parsing: dimensions, EXIF orientation and (for JPEG) the
+//! frame layout, read *before* any decoder allocates pixel memory, so limits
+//! are enforced on the file's claims and a 65000×65000 bomb costs nothing.
+//!
+//! Every read is bounds-checked; a short or inconsistent header is
+//! [`ImageError::Damaged`].
+
+use super::error::ImageError;
+use super::format::SourceFormat;
+use super::orient::Orientation;
+
+/// What the pipeline needs to know before decoding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Stored (not upright) dimensions.
+    pub width: u32,
+    pub height: u32,
+    pub orientation: Orientation,
+    /// JPEG frame details (for the memory estimate and scale choice).
+    pub jpeg: Option<JpegFrame>,
+    /// PNG: Adam7 interlacing (needs a full decode instead of streaming).
+    pub interlaced: bool,
+}
+
+/// The SOF segment of a JPEG.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JpegFrame {
+    pub progressive: bool,
+    /// (horizontal, vertical) sampling factors of each component.
+    pub sampling: Vec<(u8, u8)>,
+}
+
+fn damaged(format: SourceFormat, detail: &str) -> ImageError {
+    ImageError::Damaged { format, detail: detail.to_string() }
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(u16::from_be_bytes([s[0], s[1]]))
+}
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+fn le16(b: &[u8], at: usize) -> Option<u16> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(u16::from_le_bytes([s[0], s[1]]))
+}
+fn le32(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+fn le24(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(3)?)?;
+    Some(u32::from_le_bytes([s[0], s[1], s[2], 0]))
+}
+
+/// Reads the header of an already sniffed file.
+pub fn read_header(bytes: &[u8], format: SourceFormat) -> Result<Header, ImageError> {
+    match format {
+        SourceFormat::Jpeg => jpeg(bytes),
+        SourceFormat::Png => png(bytes),
+        SourceFormat::Gif => gif(bytes),
+        SourceFormat::Bmp => bmp(bytes),
+        SourceFormat::Webp => webp(bytes),
+    }
+}
+
+fn plain(width: u32, height: u32) -> Header {
+    Header { width, height, orientation: Orientation::Normal, jpeg: None, interlaced: false }
+}
+
+/// Walks the marker segments up to the first scan: APP1 Exif gives the
+/// orientation, SOFn the size and layout.
+fn jpeg(b: &[u8]) -> Result<Header, ImageError> {
+    const F: SourceFormat = SourceFormat::Jpeg;
+    let mut pos = 2usize; // after SOI
+    let mut orientation = Orientation::Normal;
+    let mut frame: Option<(u32, u32, JpegFrame)> = None;
+    loop {
+        // Markers may be preceded by any number of 0xFF fill bytes.
+        if b.get(pos) != Some(&0xFF) {
+            return Err(damaged(F, "expected a marker"));
+        }
+        while b.get(pos) == Some(&0xFF) {
+            pos += 1;
+        }
+        let marker = *b.get(pos).ok_or_else(|| damaged(F, "truncated before the image data"))?;
+        pos += 1;
+        match marker {
+            0xD8 | 0x01 | 0xD0..=0xD7 => continue, // no length
+            0xD9 => return Err(damaged(F, "end of image before any image data")),
+            _ => {}
+        }
+        let len = usize::from(be16(b, pos).ok_or_else(|| damaged(F, "truncated segment length"))?);
+        if len < 2 {
+            return Err(damaged(F, "segment length < 2"));
+        }
+        let body = b.get(pos + 2..pos + len).ok_or_else(|| damaged(F, "truncated segment"))?;
+        match marker {
+            0xE1 if body.starts_with(b"Exif\0\0") => {
+                if let Some(o) = body.get(6..).and_then(orientation_from_tiff) {
+                    orientation = o;
+                }
+            }
+            0xC0 | 0xC1 | 0xC2 => {
+                let precision = *body.first().ok_or_else(|| damaged(F, "short SOF"))?;
+                let height = be16(body, 1).ok_or_else(|| damaged(F, "short SOF"))?;
+                let width = be16(body, 3).ok_or_else(|| damaged(F, "short SOF"))?;
+                let n = usize::from(*body.get(5).ok_or_else(|| damaged(F, "short SOF"))?);
+                if precision != 8 {
+                    return Err(ImageError::UnsupportedVariant { format: F, what: "12-bit" });
+                }
+                if !matches!(n, 1 | 3 | 4) {
+                    return Err(ImageError::UnsupportedVariant { format: F, what: "unusual colour channels" });
+                }
+                if height == 0 {
+                    // Height given later by a DNL marker: legal but unheard of.
+                    return Err(ImageError::UnsupportedVariant { format: F, what: "height defined after the data (DNL)" });
+                }
+                let mut sampling = Vec::with_capacity(n);
+                for i in 0..n {
+                    let s = *body.get(6 + i * 3 + 1).ok_or_else(|| damaged(F, "short SOF"))?;
+                    let (h, v) = (s >> 4, s & 0x0F);
+                    if !(1..=4).contains(&h) || !(1..=4).contains(&v) {
+                        return Err(damaged(F, "invalid sampling factor"));
+                    }
+                    sampling.push((h, v));
+                }
+                if frame.is_some() {
+                    return Err(damaged(F, "two frame headers"));
+                }
+                let progressive = marker == 0xC2;
+                frame = Some((u32::from(width), u32::from(height), JpegFrame { progressive, sampling }));
+            }
+            0xC3 | 0xC5..=0xC7 => {
+                return Err(ImageError::UnsupportedVariant { format: F, what: "lossless or hierarchical" })
+            }
+            0xC9..=0xCB | 0xCD..=0xCF => {
+                return Err(ImageError::UnsupportedVariant { format: F, what: "arithmetic coding" })
+            }
+            0xDA => {
+                // Start of scan: everything we need comes before it.
+                let (width, height, jf) = frame.ok_or_else(|| damaged(F, "scan before frame header"))?;
+                return Ok(Header { width, height, orientation, jpeg: Some(jf), interlaced: false });
+            }
+            _ => {}
+        }
+        pos += len;
+    }
+}
+
+/// IHDR gives the size; an eXIf chunk before the image data the orientation.
+fn png(b: &[u8]) -> Result<Header, ImageError> {
+    const F: SourceFormat = SourceFormat::Png;
+    if b.get(12..16) != Some(b"IHDR") {
+        return Err(damaged(F, "no IHDR"));
+    }
+    let width = be32(b, 16).ok_or_else(|| damaged(F, "short IHDR"))?;
+    let height = be32(b, 20).ok_or_else(|| damaged(F, "short IHDR"))?;
+    let interlaced = *b.get(28).ok_or_else(|| damaged(F, "short IHDR"))? == 1;
+    let mut h = plain(width, height);
+    h.interlaced = interlaced;
+    // Walk chunks until the pixel data; eXIf must precede IDAT.
+    let mut pos = 8usize;
+    while pos < b.len() {
+        let (Some(len), Some(kind)) = (be32(b, pos), b.get(pos + 4..pos + 8)) else { break };
+        let start = pos + 8;
+        let Some(end) = start.checked_add(len as usize) else { break };
+        if kind == b"IDAT" || kind == b"IEND" {
+            break;
+        }
+        if kind == b"eXIf" {
+            if let Some(o) = b.get(start..end).and_then(orientation_from_tiff) {
+                h.orientation = o;
+            }
+        }
+        let Some(next) = end.checked_add(4) else { break }; // CRC
+        pos = next;
+    }
+    Ok(h)
+}
+
+fn gif(b: &[u8]) -> Result<Header, ImageError> {
+    let w = le16(b, 6).ok_or_else(|| damaged(SourceFormat::Gif, "short header"))?;
+    let h = le16(b, 8).ok_or_else(|| damaged(SourceFormat::Gif, "short header"))?;
+    Ok(plain(u32::from(w), u32::from(h)))
+}
+
+fn bmp(b: &[u8]) -> Result<Header, ImageError> {
+    const F: SourceFormat = SourceFormat::Bmp;
+    let dib = le32(b, 14).ok_or_else(|| damaged(F, "short header"))?;
+    if dib == 12 {
+        let w = le16(b, 18).ok_or_else(|| damaged(F, "short header"))?;
+        let h = le16(b, 20).ok_or_else(|| damaged(F, "short header"))?;
+        return Ok(plain(u32::from(w), u32::from(h)));
+    }
+    let w = le32(b, 18).ok_or_else(|| damaged(F, "short header"))? as i32;
+    let h = le32(b, 22).ok_or_else(|| damaged(F, "short header"))? as i32;
+    if w < 0 {
+        return Err(damaged(F, "negative width"));
+    }
+    // Negative height means top-down rows.
+    Ok(plain(w.unsigned_abs(), h.unsigned_abs()))
+}
+
+/// First chunk gives the size (VP8X canvas, VP8 key frame or VP8L header);
+/// an EXIF chunk, if any, the orientation.
+fn webp(b: &[u8]) -> Result<Header, ImageError> {
+    const F: SourceFormat = SourceFormat::Webp;
+    let kind = b.get(12..16).ok_or_else(|| damaged(F, "no chunk"))?;
+    let data = 20usize;
+    let (w, h) = match kind {
+        b"VP8X" => {
+            let w = le24(b, data + 4).ok_or_else(|| damaged(F, "short VP8X"))? + 1;
+            let h = le24(b, data + 7).ok_or_else(|| damaged(F, "short VP8X"))? + 1;
+            (w, h)
+        }
+        b"VP8 " => {
+            if b.get(data + 3..data + 6) != Some(&[0x9D, 0x01, 0x2A]) {
+                return Err(damaged(F, "bad VP8 start code"));
+            }
+            let w = le16(b, data + 6).ok_or_else(|| damaged(F, "short VP8"))? & 0x3FFF;
+            let h = le16(b, data + 8).ok_or_else(|| damaged(F, "short VP8"))? & 0x3FFF;
+            (u32::from(w), u32::from(h))
+        }
+        b"VP8L" => {
+            if b.get(data) != Some(&0x2F) {
+                return Err(damaged(F, "bad VP8L signature"));
+            }
+            let bits = le32(b, data + 1).ok_or_else(|| damaged(F, "short VP8L"))?;
+            ((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
+        }
+        _ => return Err(damaged(F, "unknown first chunk")),
+    };
+    let mut hd = plain(w, h);
+    // Chunks are padded to even length.
+    let mut pos = 12usize;
+    while pos < b.len() {
+        let (Some(kind), Some(len)) = (b.get(pos..pos + 4), le32(b, pos + 4)) else { break };
+        let start = pos + 8;
+        let Some(end) = start.checked_add(len as usize) else { break };
+        if kind == b"EXIF" {
+            if let Some(o) = b.get(start..end).and_then(orientation_from_tiff) {
+                hd.orientation = o;
+            }
+            break;
+        }
+        let Some(next) = end.checked_add((len & 1) as usize) else { break };
+        pos = next;
+    }
+    Ok(hd)
+}
+
+/// Orientation tag (0x0112) of IFD0 of a TIFF/EXIF block. Tolerates an
+/// "Exif\0\0" prefix (some writers put it in PNG/WebP chunks too). Any
+/// inconsistency gives `None` (= upright): a broken EXIF must not lose the photo.
+pub fn orientation_from_tiff(tiff: &[u8]) -> Option<Orientation> {
+    let t = tiff.strip_prefix(b"Exif\0\0").unwrap_or(tiff);
+    let le = match t.get(0..2)? {
+        b"II" => true,
+        b"MM" => false,
+        _ => return None,
+    };
+    let r16 = |at: usize| if le { le16(t, at) } else { be16(t, at) };
+    let r32 = |at: usize| if le { le32(t, at) } else { be32(t, at) };
+    if r16(2)? != 42 {
+        return None;
+    }
+    let ifd = r32(4)? as usize;
+    let count = usize::from(r16(ifd)?);
+    for i in 0..count {
+        let entry = ifd.checked_add(2)?.checked_add(i.checked_mul(12)?)?;
+        if r16(entry)? == 0x0112 {
+            let typ = r16(entry + 2)?;
+            let value = match typ {
+                3 => r16(entry + 8)?,              // SHORT, value inline
+                4 => r32(entry + 8)? as u16,       // LONG (non-standard writers)
+                _ => return None,
+            };
+            return Orientation::from_exif(value);
+        }
+    }
+    None
+}

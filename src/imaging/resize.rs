@@ -1,0 +1,280 @@
+//! Crop and resize, in linear light.
+//!
+//! Two steps, both averaging *light* (linear RGB, alpha-premultiplied) rather
+//! than sRGB code values, so dark/bright edges and transparent borders keep
+//! their brightness and do not get dark fringes:
+//!
+//! 1. [`Collector`] receives decoded rows in order, keeps only the bounding
+//!    box of the crop square, converts colour to sRGB and then to 16-bit
+//!    linear light, and box-averages k×k blocks when the square is much
+//!    larger than the avatar (k is chosen so ≥ 2× the avatar size remains
+//!    for the Lanczos step, and the kept region fits [`REGION_BUDGET`]).
+//!    Streaming decoders (PNG) therefore never hold more than a few rows.
+//! 2. [`finish`] runs a Lanczos3 convolution (`fast_image_resize`, SIMD incl.
+//!    wasm simd128) from the exact, sub-pixel crop square to `size`×`size`,
+//!    then converts back to 8-bit sRGB (un-premultiplying alpha).
+
+use std::sync::OnceLock;
+
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+
+use super::colour::ColourConverter;
+use super::limits::REGION_BUDGET;
+
+/// sRGB code value → 16-bit linear light.
+fn to_linear() -> &'static [u16; 256] {
+    static T: OnceLock<[u16; 256]> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut t = [0u16; 256];
+        for (i, v) in t.iter_mut().enumerate() {
+            let c = i as f64 / 255.0;
+            let l = if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) };
+            *v = (l * 65535.0).round() as u16;
+        }
+        t
+    })
+}
+
+/// 16-bit linear light → nearest sRGB code value (65 536-entry table built
+/// from the midpoints of [`to_linear`], no `powf` per entry).
+fn to_srgb() -> &'static [u8] {
+    static T: OnceLock<Vec<u8>> = OnceLock::new();
+    T.get_or_init(|| {
+        let lin = to_linear();
+        let mut t = vec![0u8; 65536];
+        let mut c = 0usize;
+        for (v, out) in t.iter_mut().enumerate() {
+            // Advance while the next code value is nearer.
+            while c < 255 && (v as u32) * 2 > u32::from(lin[c]) + u32::from(lin[c + 1]) {
+                c += 1;
+            }
+            *out = c as u8;
+        }
+        t
+    })
+}
+
+fn lin_to_u8(v: u16) -> u8 {
+    to_srgb().get(usize::from(v)).copied().unwrap_or(255)
+}
+
+/// The square to extract, in the decoded image's pixel coordinates
+/// (fractional: a JPEG decoded at 1/8 scale maps source pixels to eighths).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RegionSpec {
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+}
+
+/// The crop square's neighbourhood in linear light, ready for Lanczos.
+pub struct Region {
+    /// Linear-light samples; colour premultiplied by alpha when `ch == 4`.
+    pub buf: Vec<u16>,
+    pub width: u32,
+    pub height: u32,
+    pub ch: usize,
+    /// The exact crop square inside `buf`'s image.
+    pub crop: RegionSpec,
+    /// Some pixel of the kept region is not fully opaque.
+    pub transparent: bool,
+}
+
+/// Receives the decoded rows top to bottom; see the module docs.
+pub struct Collector {
+    conv: ColourConverter,
+    /// Bounding box of the crop square in decoded pixels.
+    bx: u32,
+    by: u32,
+    bw: u32,
+    bh: u32,
+    /// Box-shrink factor.
+    k: u32,
+    ch: usize,
+    out_w: u32,
+    out_h: u32,
+    acc: Vec<u64>,
+    acc_rows: u32,
+    out: Vec<u16>,
+    out_row: u32,
+    /// One converted row slice (sRGB 8-bit).
+    srgb: Vec<u8>,
+    next_y: u32,
+    transparent: bool,
+    crop: RegionSpec,
+}
+
+impl Collector {
+    /// `dw`×`dh`: decoded image size; `spec`: crop square in decoded pixels;
+    /// `size`: avatar edge.
+    pub fn new(conv: ColourConverter, dw: u32, dh: u32, spec: RegionSpec, size: u32) -> Self {
+        let clampf = |v: f64, max: u32| v.max(0.0).min(f64::from(max));
+        let x0 = clampf(spec.x, dw);
+        let y0 = clampf(spec.y, dh);
+        let x1 = clampf(spec.x + spec.w, dw);
+        let y1 = clampf(spec.y + spec.h, dh);
+        let bx = x0.floor() as u32;
+        let by = y0.floor() as u32;
+        let bw = ((x1.ceil() as u32).saturating_sub(bx)).max(1).min(dw.saturating_sub(bx).max(1));
+        let bh = ((y1.ceil() as u32).saturating_sub(by)).max(1).min(dh.saturating_sub(by).max(1));
+        let ch = conv.layout().out_channels();
+        // Leave at least 2× the avatar size for Lanczos; shrink more only if
+        // the region would not fit its budget.
+        let side = f64::from(bw.max(bh));
+        let mut k = ((side / (2.0 * f64::from(size.max(1)))).floor() as u32).max(1);
+        loop {
+            let (w, h) = (bw.div_ceil(k), bh.div_ceil(k));
+            if u64::from(w) * u64::from(h) * ch as u64 * 2 <= REGION_BUDGET || k >= bw.max(bh) {
+                break;
+            }
+            k += 1;
+        }
+        let (out_w, out_h) = (bw.div_ceil(k), bh.div_ceil(k));
+        let kf = f64::from(k);
+        let crop = RegionSpec {
+            x: (x0 - f64::from(bx)) / kf,
+            y: (y0 - f64::from(by)) / kf,
+            w: ((x1 - x0) / kf).max(f64::MIN_POSITIVE),
+            h: ((y1 - y0) / kf).max(f64::MIN_POSITIVE),
+        };
+        Collector {
+            conv,
+            bx,
+            by,
+            bw,
+            bh,
+            k,
+            ch,
+            out_w,
+            out_h,
+            acc: vec![0; out_w as usize * ch],
+            acc_rows: 0,
+            out: Vec::with_capacity(out_w as usize * out_h as usize * ch),
+            out_row: 0,
+            srgb: vec![0; bw as usize * ch],
+            next_y: 0,
+            transparent: false,
+            crop,
+        }
+    }
+
+    /// True once every row the region needs has arrived (the decoder may
+    /// stop early).
+    pub fn done(&self) -> bool {
+        self.next_y >= self.by.saturating_add(self.bh)
+    }
+
+    /// Takes the next decoded row (all of it, in the converter's layout).
+    pub fn push_row(&mut self, row: &[u8]) {
+        let y = self.next_y;
+        self.next_y = self.next_y.saturating_add(1);
+        if y < self.by || y >= self.by.saturating_add(self.bh) {
+            return;
+        }
+        let in_ch = self.conv.layout().channels();
+        let start = self.bx as usize * in_ch;
+        let Some(src) = row.get(start..start + self.bw as usize * in_ch) else { return };
+        self.conv.convert(src, &mut self.srgb);
+        let lin = to_linear();
+        let (k, ch) = (self.k as usize, self.ch);
+        for (i, px) in self.srgb.chunks_exact(ch).enumerate() {
+            let base = (i / k) * ch;
+            let Some(acc) = self.acc.get_mut(base..base + ch) else { continue };
+            if ch == 4 {
+                let a = u64::from(px[3]);
+                if a < 255 {
+                    self.transparent = true;
+                }
+                for c in 0..3 {
+                    acc[c] += u64::from(lin[usize::from(px[c])]) * a / 255;
+                }
+                acc[3] += a * 257;
+            } else {
+                for c in 0..3 {
+                    acc[c] += u64::from(lin[usize::from(px[c])]);
+                }
+            }
+        }
+        self.acc_rows += 1;
+        if self.acc_rows == self.k || y + 1 == self.by + self.bh {
+            self.flush();
+        }
+    }
+
+    /// Writes the averaged block row and resets the accumulators.
+    fn flush(&mut self) {
+        let (k, ch) = (u64::from(self.k), self.ch);
+        for (ox, acc) in self.acc.chunks_exact_mut(ch).enumerate() {
+            let cols = (u64::from(self.bw) - ox as u64 * k).min(k);
+            let n = (cols * u64::from(self.acc_rows)).max(1);
+            for a in acc.iter_mut() {
+                self.out.push(((*a + n / 2) / n).min(65535) as u16);
+                *a = 0;
+            }
+        }
+        self.acc_rows = 0;
+        self.out_row += 1;
+    }
+
+    /// The collected region; `None` if the decoder delivered too few rows.
+    pub fn into_region(self) -> Option<Region> {
+        if self.out_row != self.out_h || self.out.len() != self.out_w as usize * self.out_h as usize * self.ch {
+            return None;
+        }
+        Some(Region {
+            buf: self.out,
+            width: self.out_w,
+            height: self.out_h,
+            ch: self.ch,
+            crop: self.crop,
+            transparent: self.transparent,
+        })
+    }
+}
+
+/// Lanczos3 from the region's crop square to `size`×`size`, back to 8-bit
+/// sRGB. Returns the pixels and their channel count: 4 only when the region
+/// has real transparency, else 3.
+pub fn finish(region: &Region, size: u32) -> Result<(Vec<u8>, usize), String> {
+    let pt = if region.ch == 4 { PixelType::U16x4 } else { PixelType::U16x3 };
+    let src_bytes: &[u8] = bytemuck::cast_slice(&region.buf);
+    let src = ImageRef::new(region.width, region.height, src_bytes, pt).map_err(|e| e.to_string())?;
+    let mut dst = Image::new(size, size, pt);
+    let c = region.crop;
+    let (fw, fh) = (f64::from(region.width), f64::from(region.height));
+    let x = c.x.clamp(0.0, fw);
+    let y = c.y.clamp(0.0, fh);
+    let opts = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .crop(x, y, c.w.min(fw - x), c.h.min(fh - y))
+        // Samples are premultiplied already (premultiplied in linear light is
+        // what averaging needs); no second multiply/divide.
+        .use_alpha(false);
+    Resizer::new().resize(&src, &mut dst, &opts).map_err(|e| e.to_string())?;
+    let keep_alpha = region.ch == 4 && region.transparent;
+    let out_ch = if keep_alpha { 4 } else { 3 };
+    let mut out = Vec::with_capacity(size as usize * size as usize * out_ch);
+    // Read the u16 samples straight from the resizer's byte buffer (no copy).
+    let sample = |px: &[u8], i: usize| -> u16 {
+        px.get(i * 2..i * 2 + 2).map_or(0, |b| u16::from_ne_bytes([b[0], b[1]]))
+    };
+    for px in dst.buffer().chunks_exact(region.ch * 2) {
+        if region.ch == 4 {
+            let a = u32::from(sample(px, 3));
+            for i in 0..3 {
+                // Un-premultiply; a fully transparent pixel has no colour.
+                let v = u32::from(sample(px, i));
+                let lin = if a == 0 { 0 } else { (v * 65535 + a / 2) / a };
+                out.push(lin_to_u8(lin.min(65535) as u16));
+            }
+            if keep_alpha {
+                out.push(((a + 128) / 257).min(255) as u8);
+            }
+        } else {
+            out.extend((0..3).map(|i| lin_to_u8(sample(px, i))));
+        }
+    }
+    Ok((out, out_ch))
+}

@@ -1,0 +1,809 @@
+//! Unit tests of the pipeline. Inputs are generated here with the `image`
+//! crate's encoders or a tiny hand-written PNG writer (interlacing, eXIf,
+//! iCCP, bombs); the few variants no Rust encoder here writes (progressive
+//! and CMYK JPEG, lossy/animated WebP) come from `tests/fixtures-native/`
+//! (see its `generate.py`).
+
+use image::codecs::bmp::BmpEncoder;
+use image::codecs::gif::GifEncoder;
+use image::codecs::jpeg::JpegEncoder;
+use image::codecs::png::PngEncoder;
+use image::codecs::webp::WebPEncoder;
+use image::{DynamicImage, ExtendedColorType, Frame, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
+
+use super::*;
+use crate::envelope::{Lang, UserFacing};
+
+const RED: [u8; 3] = [255, 0, 0];
+const GREEN: [u8; 3] = [0, 255, 0];
+const BLUE: [u8; 3] = [0, 0, 255];
+const YELLOW: [u8; 3] = [255, 255, 0];
+
+const PROGRESSIVE_JPG: &[u8] = include_bytes!("../../tests/fixtures-native/q_progressive.jpg");
+const CMYK_JPG: &[u8] = include_bytes!("../../tests/fixtures-native/q_cmyk.jpg");
+const LOSSY_WEBP: &[u8] = include_bytes!("../../tests/fixtures-native/q_lossy.webp");
+const LOSSY_ALPHA_WEBP: &[u8] = include_bytes!("../../tests/fixtures-native/q_lossy_alpha.webp");
+const ANIM_WEBP: &[u8] = include_bytes!("../../tests/fixtures-native/anim.webp");
+
+// ----------------------------------------------------------------- helpers
+
+fn opts(size: u32, format: OutputFormat) -> Options {
+    Options { size, format, quality: 90, max_pixels: 100_000_000 }
+}
+
+fn png_out(size: u32) -> Options {
+    opts(size, OutputFormat::Png)
+}
+
+/// Four quadrants: red, green / blue, yellow.
+fn quadrants(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        Rgb(match (x < w / 2, y < h / 2) {
+            (true, true) => RED,
+            (false, true) => GREEN,
+            (true, false) => BLUE,
+            (false, false) => YELLOW,
+        })
+    })
+}
+
+fn enc_png(img: &DynamicImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    PngEncoder::new(&mut out)
+        .write_image(img.as_bytes(), img.width(), img.height(), img.color().into())
+        .unwrap();
+    out
+}
+
+fn enc_jpeg(img: &DynamicImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, 95)
+        .write_image(img.as_bytes(), img.width(), img.height(), img.color().into())
+        .unwrap();
+    out
+}
+
+/// A big-endian TIFF block with only the orientation tag.
+fn exif_tiff(orientation: u16) -> Vec<u8> {
+    let mut t = b"MM\0\x2a\0\0\0\x08\0\x01".to_vec();
+    t.extend_from_slice(&[0x01, 0x12, 0, 3, 0, 0, 0, 1]);
+    t.extend_from_slice(&orientation.to_be_bytes());
+    t.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    t
+}
+
+/// Inserts an APP1 Exif segment right after SOI.
+fn with_exif(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+    let mut body = b"Exif\0\0".to_vec();
+    body.extend(exif_tiff(orientation));
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((body.len() + 2) as u16).to_be_bytes());
+    out.extend(body);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+fn decode_output(a: &Avatar) -> RgbaImage {
+    image::load_from_memory(&a.bytes).unwrap().to_rgba8()
+}
+
+fn near(p: &Rgba<u8>, want: [u8; 3], tol: i32) -> bool {
+    (0..3).all(|i| (i32::from(p[i]) - i32::from(want[i])).abs() <= tol)
+}
+
+#[track_caller]
+fn assert_colour(img: &RgbaImage, x: u32, y: u32, want: [u8; 3], tol: i32) {
+    let p = img.get_pixel(x, y);
+    assert!(near(p, want, tol), "pixel ({x},{y}) = {p:?}, want ≈ {want:?}");
+}
+
+/// Colours at the centres of the four quadrants of an image.
+fn quadrant_colours(img: &RgbaImage) -> [[u8; 3]; 4] {
+    let (w, h) = img.dimensions();
+    let at = |x, y| {
+        let p = img.get_pixel(x, y);
+        [p[0], p[1], p[2]]
+    };
+    [at(w / 4, h / 4), at(3 * w / 4, h / 4), at(w / 4, 3 * h / 4), at(3 * w / 4, 3 * h / 4)]
+}
+
+#[track_caller]
+fn assert_quadrants(img: &RgbaImage, want: [[u8; 3]; 4], tol: i32) {
+    let got = quadrant_colours(img);
+    for i in 0..4 {
+        let p = Rgba([got[i][0], got[i][1], got[i][2], 255]);
+        assert!(near(&p, want[i], tol), "quadrant {i}: got {:?}, want {:?}", got, want);
+    }
+}
+
+const QUADS: [[u8; 3]; 4] = [RED, GREEN, BLUE, YELLOW];
+
+fn err_en(e: &ImageError) -> String {
+    e.message(Lang::En)
+}
+
+// ---- a tiny PNG writer (interlace, extra chunks, lying headers) ---------
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+        }
+    }
+    !c
+}
+
+/// zlib with stored (uncompressed) deflate blocks.
+fn zlib_stored(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x78, 0x01];
+    let blocks: Vec<&[u8]> = if data.is_empty() { vec![&[]] } else { data.chunks(65535).collect() };
+    for (i, b) in blocks.iter().enumerate() {
+        out.push(u8::from(i + 1 == blocks.len()));
+        out.extend_from_slice(&(b.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(!(b.len() as u16)).to_le_bytes());
+        out.extend_from_slice(b);
+    }
+    let (mut a, mut s) = (1u32, 0u32);
+    for &x in data {
+        a = (a + u32::from(x)) % 65521;
+        s = (s + a) % 65521;
+    }
+    out.extend_from_slice(&((s << 16) | a).to_be_bytes());
+    out
+}
+
+fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let mut c = kind.to_vec();
+    c.extend_from_slice(data);
+    out.extend_from_slice(&c);
+    out.extend_from_slice(&crc32(&c).to_be_bytes());
+}
+
+/// PNG of 8-bit samples (`ch` per pixel, colour type `ct`), optionally Adam7.
+fn png_raw(w: u32, h: u32, ct: u8, ch: usize, px: &[u8], interlaced: bool, extra: &[(&[u8; 4], Vec<u8>)]) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = w.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, ct, 0, 0, u8::from(interlaced)]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    for (k, d) in extra {
+        chunk(&mut out, k, d);
+    }
+    let mut raw = Vec::new();
+    let passes: &[(u32, u32, u32, u32)] = if interlaced {
+        &[(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+    } else {
+        &[(0, 0, 1, 1)]
+    };
+    for &(x0, y0, dx, dy) in passes {
+        if x0 >= w || y0 >= h {
+            continue;
+        }
+        for y in (y0..h).step_by(dy as usize) {
+            raw.push(0);
+            for x in (x0..w).step_by(dx as usize) {
+                let i = (y * w + x) as usize * ch;
+                raw.extend_from_slice(&px[i..i + ch]);
+            }
+        }
+    }
+    chunk(&mut out, b"IDAT", &zlib_stored(&raw));
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// Just a signature and an IHDR claiming `w`×`h` (plus a tiny IDAT).
+fn png_header_only(w: u32, h: u32) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = w.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[1, 0, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &zlib_stored(&[0; 64]));
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// SOI, SOF (baseline or progressive, 3 components 4:2:0) and an SOS: enough
+/// for the header check, no image data.
+fn jpeg_header_only(w: u16, h: u16, progressive: bool) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xD8, 0xFF, if progressive { 0xC2 } else { 0xC0 }, 0, 17, 8];
+    out.extend_from_slice(&h.to_be_bytes());
+    out.extend_from_slice(&w.to_be_bytes());
+    out.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+    out.extend_from_slice(&[0xFF, 0xDA, 0, 12, 3, 1, 0, 2, 0x11, 3, 0x11, 0, 63, 0]);
+    out
+}
+
+// ------------------------------------------------------------ formats api
+
+#[test]
+fn output_format_names() {
+    assert_eq!(OutputFormat::parse(" WEBP "), Some(OutputFormat::Webp));
+    assert_eq!(OutputFormat::parse("Jpg"), Some(OutputFormat::Jpeg));
+    assert_eq!(OutputFormat::parse("jpeg"), Some(OutputFormat::Jpeg));
+    assert_eq!(OutputFormat::parse("png"), Some(OutputFormat::Png));
+    assert_eq!(OutputFormat::parse("gif"), None);
+    assert_eq!(OutputFormat::Jpeg.ext(), "jpg");
+    assert_eq!(OutputFormat::Webp.content_type(), "image/webp");
+    assert_eq!(SourceFormat::Webp.name(), "WebP");
+}
+
+// ------------------------------------------------------------------ sniff
+
+#[test]
+fn sniff_accepts_the_five_formats() {
+    let q = DynamicImage::ImageRgb8(quadrants(8, 8));
+    assert_eq!(sniff(&enc_jpeg(&q)), Ok(SourceFormat::Jpeg));
+    assert_eq!(sniff(&enc_png(&q)), Ok(SourceFormat::Png));
+    assert_eq!(sniff(LOSSY_WEBP), Ok(SourceFormat::Webp));
+    assert_eq!(sniff(b"GIF89a\x01\0\x01\0"), Ok(SourceFormat::Gif));
+    let mut bmp = Vec::new();
+    BmpEncoder::new(&mut bmp).encode(q.as_bytes(), 8, 8, ExtendedColorType::Rgb8).unwrap();
+    assert_eq!(sniff(&bmp), Ok(SourceFormat::Bmp));
+}
+
+#[test]
+fn sniff_refuses_disguised_files_and_says_what_they_look_like() {
+    let cases: &[(&[u8], Option<&str>)] = &[
+        (b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>", Some("SVG")),
+        (b"  <svg width=\"10\"></svg>", Some("SVG")),
+        (b"<!DOCTYPE html><html><body>hi</body></html>", Some("HTML")),
+        (b"%PDF-1.7\n%\xE2\xE3\xCF\xD3", Some("PDF")),
+        (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", Some("HEIC")),
+        (b"\0\0\0\x1cftypavif\0\0\0\0", Some("AVIF")),
+        (b"hello, this is just text\n", Some("text")),
+        (b"BMnot really a bitmap, only text", Some("text")),
+        (b"\x00\x01\x02\x03\x04", None),
+    ];
+    for (bytes, kind) in cases {
+        let e = sniff(bytes).unwrap_err();
+        assert_eq!(e, ImageError::Unsupported { looks_like: kind.map(|k| match k {
+            "SVG" => "SVG",
+            "HTML" => "HTML",
+            "PDF" => "PDF",
+            "HEIC" => "HEIC",
+            "AVIF" => "AVIF",
+            _ => "text",
+        }) });
+        let en = err_en(&e);
+        assert!(en.contains(ACCEPTED_FORMATS), "{en}");
+        if let Some(k) = kind {
+            assert!(en.contains(k), "{en}");
+        }
+        assert!(e.message(Lang::Zh).contains("JPEG, PNG, WebP, GIF, BMP"));
+    }
+    assert_eq!(sniff(b""), Err(ImageError::Empty));
+    // The whole pipeline refuses them too.
+    let e = process(b"<svg/>", None, &Options::default()).unwrap_err();
+    assert!(matches!(e, ImageError::Unsupported { looks_like: Some("SVG") }));
+}
+
+// ------------------------------------------------------------- decoding
+
+/// Runs the pipeline to a 32 px PNG and checks the quadrant colours.
+#[track_caller]
+fn check_quadrants(bytes: &[u8], source: SourceFormat, tol: i32) -> Avatar {
+    let a = process(bytes, None, &png_out(32)).unwrap();
+    assert_eq!(a.source, source);
+    let img = decode_output(&a);
+    assert_eq!(img.dimensions(), (32, 32));
+    assert_quadrants(&img, QUADS, tol);
+    a
+}
+
+#[test]
+fn decodes_png_variants() {
+    let q = quadrants(40, 30);
+    // 8-bit RGB, RGBA, 16-bit RGB.
+    check_quadrants(&enc_png(&DynamicImage::ImageRgb8(q.clone())), SourceFormat::Png, 2);
+    check_quadrants(&enc_png(&DynamicImage::ImageRgba8(DynamicImage::ImageRgb8(q.clone()).to_rgba8())), SourceFormat::Png, 2);
+    check_quadrants(&enc_png(&DynamicImage::ImageRgb16(DynamicImage::ImageRgb8(q.clone()).to_rgb16())), SourceFormat::Png, 2);
+    // Grey 8 and 16 bit, grey+alpha: the left half black, right half white.
+    let g = image::GrayImage::from_fn(40, 30, |x, _| image::Luma([if x < 20 { 0 } else { 255 }]));
+    for img in [
+        DynamicImage::ImageLuma8(g.clone()),
+        DynamicImage::ImageLuma16(DynamicImage::ImageLuma8(g.clone()).to_luma16()),
+        DynamicImage::ImageLumaA8(DynamicImage::ImageLuma8(g.clone()).to_luma_alpha8()),
+    ] {
+        let out = decode_output(&process(&enc_png(&img), None, &png_out(32)).unwrap());
+        assert_colour(&out, 4, 16, [0, 0, 0], 2);
+        assert_colour(&out, 28, 16, [255, 255, 255], 2);
+    }
+    // Palette with tRNS (index 1 transparent) and interlaced RGB.
+    let idx: Vec<u8> = (0..40 * 30).map(|i| u8::from(i % 40 >= 20)).collect();
+    let pal = png_raw(40, 30, 3, 1, &idx, false, &[(b"PLTE", vec![0, 0, 255, 255, 0, 0]), (b"tRNS", vec![255, 0])]);
+    let a = process(&pal, None, &png_out(32)).unwrap();
+    assert!(a.has_alpha);
+    let out = decode_output(&a);
+    assert_colour(&out, 4, 16, BLUE, 2);
+    assert_eq!(out.get_pixel(28, 16)[3], 0);
+    let inter = png_raw(40, 30, 2, 3, q.as_raw(), true, &[]);
+    check_quadrants(&inter, SourceFormat::Png, 2);
+}
+
+#[test]
+fn decodes_jpeg_variants() {
+    let q = DynamicImage::ImageRgb8(quadrants(64, 48));
+    check_quadrants(&enc_jpeg(&q), SourceFormat::Jpeg, 40);
+    check_quadrants(PROGRESSIVE_JPG, SourceFormat::Jpeg, 40);
+    // Adobe CMYK (inverted samples), converted without a profile.
+    check_quadrants(CMYK_JPG, SourceFormat::Jpeg, 40);
+    // Greyscale.
+    let g = DynamicImage::ImageLuma8(image::GrayImage::from_fn(64, 48, |x, _| image::Luma([if x < 32 { 30 } else { 220 }])));
+    let out = decode_output(&process(&enc_jpeg(&g), None, &png_out(32)).unwrap());
+    assert_colour(&out, 4, 16, [30, 30, 30], 8);
+    assert_colour(&out, 28, 16, [220, 220, 220], 8);
+}
+
+#[test]
+fn decodes_webp_gif_bmp() {
+    let q = quadrants(64, 48);
+    let mut lossless = Vec::new();
+    WebPEncoder::new_lossless(&mut lossless).encode(q.as_raw(), 64, 48, ExtendedColorType::Rgb8).unwrap();
+    check_quadrants(&lossless, SourceFormat::Webp, 2);
+    check_quadrants(LOSSY_WEBP, SourceFormat::Webp, 40);
+    let mut bmp = Vec::new();
+    BmpEncoder::new(&mut bmp).encode(q.as_raw(), 64, 48, ExtendedColorType::Rgb8).unwrap();
+    check_quadrants(&bmp, SourceFormat::Bmp, 2);
+    let mut gif = Vec::new();
+    GifEncoder::new(&mut gif).encode(q.as_raw(), 64, 48, ExtendedColorType::Rgb8).unwrap();
+    check_quadrants(&gif, SourceFormat::Gif, 2);
+}
+
+#[test]
+fn animations_use_the_first_frame() {
+    let mut gif = Vec::new();
+    {
+        let mut enc = GifEncoder::new(&mut gif);
+        let red = RgbaImage::from_pixel(20, 20, Rgba([255, 0, 0, 255]));
+        let blue = RgbaImage::from_pixel(20, 20, Rgba([0, 0, 255, 255]));
+        enc.encode_frames([Frame::new(red), Frame::new(blue)]).unwrap();
+    }
+    let out = decode_output(&process(&gif, None, &png_out(16)).unwrap());
+    assert_colour(&out, 8, 8, RED, 2);
+    let a = process(ANIM_WEBP, None, &png_out(16)).unwrap();
+    assert_eq!(a.source, SourceFormat::Webp);
+    assert_colour(&decode_output(&a), 8, 8, RED, 40);
+}
+
+#[test]
+fn lossy_webp_with_alpha_keeps_transparency() {
+    let a = process(LOSSY_ALPHA_WEBP, None, &png_out(32)).unwrap();
+    assert!(a.has_alpha);
+    let out = decode_output(&a);
+    assert!(out.get_pixel(4, 16)[3] < 10, "{:?}", out.get_pixel(4, 16));
+    assert_eq!(out.get_pixel(28, 4)[3], 255);
+}
+
+// ------------------------------------------------------------ orientation
+
+#[test]
+fn exif_orientations_1_to_8_jpeg() {
+    let q = quadrants(64, 48);
+    let jpeg = enc_jpeg(&DynamicImage::ImageRgb8(q.clone()));
+    for o in 1..=8u16 {
+        let bytes = with_exif(&jpeg, o);
+        let a = process(&bytes, None, &png_out(32)).unwrap();
+        // Expected: the `image` crate's own implementation of the rotation.
+        let mut upright = DynamicImage::ImageRgb8(q.clone());
+        upright.apply_orientation(image::metadata::Orientation::from_exif(o as u8).unwrap());
+        assert_eq!((a.width, a.height), (upright.width(), upright.height()), "orientation {o}");
+        let want = quadrant_colours(&upright.to_rgba8());
+        let out = decode_output(&a);
+        let got = quadrant_colours(&out);
+        for i in 0..4 {
+            let p = Rgba([got[i][0], got[i][1], got[i][2], 255]);
+            assert!(near(&p, want[i], 40), "orientation {o}: got {got:?}, want {want:?}");
+        }
+    }
+}
+
+#[test]
+fn png_exif_orientation_and_crop_in_upright_pixels() {
+    // Stored 40×30 quadrants, orientation 6 (rotate 90° clockwise): upright
+    // is 30×40 with blue top-left, red top-right, yellow bottom-left, green
+    // bottom-right.
+    let q = quadrants(40, 30);
+    let png = png_raw(40, 30, 2, 3, q.as_raw(), false, &[(b"eXIf", exif_tiff(6))]);
+    let a = process(&png, None, &png_out(16)).unwrap();
+    assert_eq!((a.width, a.height), (30, 40));
+    assert_quadrants(&decode_output(&a), [BLUE, RED, YELLOW, GREEN], 2);
+    // Crop box in upright pixels: the bottom-left 15×20 of the upright image.
+    let crop = CropBox { x: 0, y: 20, w: 15, h: 20 };
+    let out = decode_output(&process(&png, Some(crop), &png_out(16)).unwrap());
+    for (x, y) in [(1, 1), (8, 8), (14, 14)] {
+        assert_colour(&out, x, y, YELLOW, 2);
+    }
+}
+
+// ----------------------------------------------------------------- crop
+
+#[test]
+fn crop_box_selects_the_region() {
+    let png = enc_png(&DynamicImage::ImageRgb8(quadrants(200, 100)));
+    let out = decode_output(&process(&png, Some(CropBox { x: 100, y: 50, w: 100, h: 50 }), &png_out(24)).unwrap());
+    for (x, y) in [(0, 0), (12, 12), (23, 23), (0, 23)] {
+        assert_colour(&out, x, y, YELLOW, 2);
+    }
+    // A non-square box is centre-cropped to a square: (0,0,100,50) keeps
+    // x 25..75, all red.
+    let out = decode_output(&process(&png, Some(CropBox { x: 0, y: 0, w: 100, h: 50 }), &png_out(24)).unwrap());
+    for (x, y) in [(0, 0), (23, 23)] {
+        assert_colour(&out, x, y, RED, 2);
+    }
+    // A box straddling the quadrants shows all four.
+    let out = decode_output(&process(&png, Some(CropBox { x: 60, y: 10, w: 80, h: 80 }), &png_out(24)).unwrap());
+    assert_quadrants(&out, QUADS, 2);
+}
+
+#[test]
+fn crop_box_must_fit_and_be_non_empty() {
+    let png = enc_png(&DynamicImage::ImageRgb8(quadrants(200, 100)));
+    let e = process(&png, Some(CropBox { x: 150, y: 0, w: 100, h: 50 }), &png_out(24)).unwrap_err();
+    assert!(matches!(e, ImageError::CropOutside { width: 200, height: 100, .. }));
+    let en = err_en(&e);
+    assert!(en.contains("200×100") && en.contains("x=150"), "{en}");
+    let e = process(&png, Some(CropBox { x: 0, y: 0, w: 0, h: 50 }), &png_out(24)).unwrap_err();
+    assert!(matches!(e, ImageError::CropEmpty { .. }));
+    let e = process(&png, Some(CropBox { x: u32::MAX, y: 0, w: u32::MAX, h: 5 }), &png_out(24)).unwrap_err();
+    assert!(matches!(e, ImageError::CropOutside { .. }));
+}
+
+#[test]
+fn centre_crop_of_tall_and_wide_images() {
+    // Three bands red/green/blue; the centre square is the green band.
+    let tall = RgbImage::from_fn(40, 120, |_, y| Rgb([RED, GREEN, BLUE][(y / 40) as usize]));
+    let wide = RgbImage::from_fn(120, 40, |x, _| Rgb([RED, GREEN, BLUE][(x / 40) as usize]));
+    for img in [tall, wide] {
+        let out = decode_output(&process(&enc_png(&DynamicImage::ImageRgb8(img)), None, &png_out(20)).unwrap());
+        for (x, y) in [(0, 0), (10, 10), (19, 19), (0, 19), (19, 0)] {
+            assert_colour(&out, x, y, GREEN, 3);
+        }
+    }
+}
+
+// --------------------------------------------------------------- resize
+
+#[test]
+fn output_is_exactly_size_by_size() {
+    let png = enc_png(&DynamicImage::ImageRgb8(quadrants(37, 91)));
+    for size in [1, 16, 31, 256] {
+        for format in [OutputFormat::Png, OutputFormat::Jpeg, OutputFormat::Webp] {
+            let a = process(&png, None, &opts(size, format)).unwrap();
+            assert_eq!(a.format, format);
+            assert_eq!(image::load_from_memory(&a.bytes).unwrap().into_rgb8().dimensions(), (size, size));
+        }
+    }
+}
+
+#[test]
+fn resizing_averages_light_not_code_values() {
+    // A 1-px black/white checkerboard is 50 % light: sRGB ≈ 188, not 128.
+    let img = image::GrayImage::from_fn(256, 256, |x, y| image::Luma([if (x + y) % 2 == 0 { 0 } else { 255 }]));
+    let out = decode_output(&process(&enc_png(&DynamicImage::ImageLuma8(img)), None, &png_out(16)).unwrap());
+    for (x, y) in [(3, 3), (8, 8), (12, 5)] {
+        let v = out.get_pixel(x, y)[0];
+        assert!((180..=196).contains(&v), "grey {v}");
+    }
+}
+
+#[test]
+fn large_downscale_uses_box_preshrink_and_stays_accurate() {
+    // 1500×1000 quadrants to 32 px: PNG streams and box-shrinks first.
+    let png = enc_png(&DynamicImage::ImageRgb8(quadrants(1500, 1000)));
+    check_quadrants(&png, SourceFormat::Png, 2);
+    let jpeg = enc_jpeg(&DynamicImage::ImageRgb8(quadrants(1500, 1000)));
+    check_quadrants(&jpeg, SourceFormat::Jpeg, 40);
+}
+
+// ---------------------------------------------------------------- alpha
+
+#[test]
+fn alpha_kept_for_png_and_webp_dropped_for_opaque_and_jpeg() {
+    let img = RgbaImage::from_fn(40, 40, |x, _| if x < 20 { Rgba([255, 0, 0, 0]) } else { Rgba([0, 0, 255, 255]) });
+    let png = enc_png(&DynamicImage::ImageRgba8(img));
+    for format in [OutputFormat::Png, OutputFormat::Webp] {
+        let a = process(&png, None, &opts(32, format)).unwrap();
+        assert!(a.has_alpha, "{format:?}");
+        let out = decode_output(&a);
+        assert_eq!(out.get_pixel(2, 16)[3], 0);
+        assert_eq!(out.get_pixel(29, 16)[3], 255);
+        assert_colour(&out, 29, 16, BLUE, 2);
+        assert!(image::load_from_memory(&a.bytes).unwrap().color().has_alpha());
+    }
+    // JPEG output: composited over white.
+    let a = process(&png, None, &opts(32, OutputFormat::Jpeg)).unwrap();
+    assert!(!a.has_alpha);
+    let out = decode_output(&a);
+    assert_colour(&out, 2, 16, [255, 255, 255], 6);
+    assert_colour(&out, 29, 16, BLUE, 40);
+    // An RGBA file without transparency is written without alpha.
+    let opaque = enc_png(&DynamicImage::ImageRgba8(RgbaImage::from_pixel(20, 20, Rgba([9, 99, 199, 255]))));
+    let a = process(&opaque, None, &png_out(8)).unwrap();
+    assert!(!a.has_alpha);
+    assert!(!image::load_from_memory(&a.bytes).unwrap().color().has_alpha());
+}
+
+#[test]
+fn transparent_pixels_do_not_tint_edges() {
+    // Invisible *green* next to opaque red: premultiplied averaging must not
+    // tint the red where the two meet (the green has no weight).
+    let img = RgbaImage::from_fn(64, 64, |x, _| if x < 31 { Rgba([0, 255, 0, 0]) } else { Rgba([255, 0, 0, 255]) });
+    let out = decode_output(&process(&enc_png(&DynamicImage::ImageRgba8(img)), None, &png_out(16)).unwrap());
+    for x in 6..16 {
+        let p = out.get_pixel(x, 8);
+        if p[3] > 20 {
+            assert!(p[0] > 240 && p[1] < 16, "fringe at x={x}: {p:?}");
+        }
+    }
+}
+
+// ------------------------------------------------------------- metadata
+
+#[test]
+fn no_metadata_in_the_output() {
+    let jpeg = with_exif(&enc_jpeg(&DynamicImage::ImageRgb8(quadrants(32, 32))), 1);
+    let p3 = moxcms::ColorProfile::new_display_p3().encode().unwrap();
+    let mut iccp = b"p3\0\0".to_vec();
+    iccp.extend(zlib_stored(&p3));
+    let q = quadrants(32, 32);
+    let png = png_raw(32, 32, 2, 3, q.as_raw(), false, &[(b"iCCP", iccp), (b"eXIf", exif_tiff(1))]);
+    for input in [&jpeg, &png] {
+        for format in [OutputFormat::Png, OutputFormat::Jpeg, OutputFormat::Webp] {
+            let out = process(input, None, &opts(16, format)).unwrap().bytes;
+            for needle in [&b"Exif"[..], b"eXIf", b"EXIF", b"iCCP", b"ICC_PROFILE", b"ICCP", b"XMP", b"tEXt", b"zTXt", b"iTXt"] {
+                assert!(memchr::memmem::find(&out, needle).is_none(), "{format:?} output contains {:?}", String::from_utf8_lossy(needle));
+            }
+            // JPEG: no APP1/APP2/COM segments.
+            if format == OutputFormat::Jpeg {
+                for marker in [[0xFF, 0xE1], [0xFF, 0xE2], [0xFF, 0xFE]] {
+                    assert!(memchr::memmem::find(&out[..out.len().min(64)], &marker).is_none());
+                }
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------ colour
+
+#[test]
+fn display_p3_profile_is_converted_to_srgb() {
+    let p3 = moxcms::ColorProfile::new_display_p3().encode().unwrap();
+    let mut iccp = b"Display P3\0\0".to_vec();
+    iccp.extend(zlib_stored(&p3));
+    let px: Vec<u8> = [200u8, 100, 50].repeat(16 * 16);
+    let tagged = png_raw(16, 16, 2, 3, &px, false, &[(b"iCCP", iccp)]);
+    let plain = png_raw(16, 16, 2, 3, &px, false, &[]);
+    let t = decode_output(&process(&tagged, None, &png_out(8)).unwrap());
+    let p = decode_output(&process(&plain, None, &png_out(8)).unwrap());
+    assert_colour(&p, 4, 4, [200, 100, 50], 1);
+    // P3's red is more saturated than sRGB's: the same numbers in P3 need
+    // more red and less green in sRGB.
+    let c = t.get_pixel(4, 4);
+    assert!(c[0] >= 210 && c[1] <= 95, "P3 (200,100,50) became {c:?}");
+}
+
+#[test]
+fn unparsable_or_oversized_profile_falls_back_to_srgb() {
+    let px: Vec<u8> = [200u8, 100, 50].repeat(16 * 16);
+    let mut garbage = b"junk\0\0".to_vec();
+    garbage.extend(zlib_stored(b"this is not an ICC profile at all"));
+    let png = png_raw(16, 16, 2, 3, &px, false, &[(b"iCCP", garbage)]);
+    let out = decode_output(&process(&png, None, &png_out(8)).unwrap());
+    assert_colour(&out, 4, 4, [200, 100, 50], 1);
+    // Garbage ICC in a JPEG too (APP2 ICC_PROFILE marker).
+    let jpeg = enc_jpeg(&DynamicImage::ImageRgb8(RgbImage::from_pixel(16, 16, Rgb([200, 100, 50]))));
+    let mut app2 = b"ICC_PROFILE\0\x01\x01garbage-garbage".to_vec();
+    let mut bad = jpeg[..2].to_vec();
+    bad.extend_from_slice(&[0xFF, 0xE2]);
+    bad.extend_from_slice(&((app2.len() + 2) as u16).to_be_bytes());
+    bad.append(&mut app2);
+    bad.extend_from_slice(&jpeg[2..]);
+    let out = decode_output(&process(&bad, None, &png_out(8)).unwrap());
+    assert_colour(&out, 4, 4, [200, 100, 50], 12);
+}
+
+// ------------------------------------------------------------------ limits
+
+#[test]
+fn pixel_limit_names_the_figure_and_the_limit() {
+    let e = process(&png_header_only(30000, 30000), None, &Options::default()).unwrap_err();
+    assert_eq!(e, ImageError::TooManyPixels { width: 30000, height: 30000, limit: 100_000_000 });
+    let en = err_en(&e);
+    assert!(en.contains("30000×30000 = 900 MP") && en.contains("100 MP"), "{en}");
+    let zh = e.message(Lang::Zh);
+    assert!(zh.contains("30000×30000 = 900 MP") && zh.contains("100 MP"), "{zh}");
+}
+
+#[test]
+fn huge_headers_are_refused_without_decoding() {
+    // 65000×65000 JPEG and a PNG decompression bomb: refused on the header.
+    for bytes in [jpeg_header_only(65000, 65000, false), png_header_only(65000, 65000), png_header_only(50_000, 50_000)] {
+        let e = process(&bytes, None, &Options::default()).unwrap_err();
+        assert!(matches!(e, ImageError::TooManyPixels { .. }), "{e:?}");
+    }
+    // Even with no pixel limit at all, nothing huge is allocated: the
+    // decoders' memory budget refuses what does not fit.
+    let unlimited = Options { max_pixels: u64::MAX, ..Options::default() };
+    let e = process(&jpeg_header_only(65000, 65000, false), None, &unlimited).unwrap_err();
+    assert!(matches!(e, ImageError::TooMuchMemory { .. }), "{e:?}");
+    let e = process(&png_header_only(70000, 10), None, &unlimited).unwrap_err();
+    assert!(matches!(e, ImageError::BadDimensions { max: 65535, .. }), "{e:?}");
+    let e = process(&png_header_only(0, 10), None, &unlimited).unwrap_err();
+    assert!(matches!(e, ImageError::BadDimensions { .. }), "{e:?}");
+    // A streamed PNG whose data stops early is damaged, not a panic or hang.
+    let e = process(&png_header_only(60000, 60000), None, &unlimited).unwrap_err();
+    assert!(matches!(e, ImageError::Damaged { format: SourceFormat::Png, .. }), "{e:?}");
+}
+
+#[test]
+fn large_progressive_jpeg_is_refused_with_a_way_out() {
+    // 100 MP progressive needs ~300 MB of coefficients: refused, and the
+    // message says what fits and suggests baseline.
+    let e = process(&jpeg_header_only(10000, 10000, true), None, &Options::default()).unwrap_err();
+    let ImageError::TooMuchMemory { max_mp, .. } = e else { panic!("{e:?}") };
+    assert!((15..=40).contains(&max_mp), "{max_mp}");
+    let en = err_en(&e);
+    assert!(en.contains("progressive") && en.contains("baseline") && en.contains("10000×10000"), "{en}");
+}
+
+/// A valid baseline 4:2:0 JPEG of any size, uniformly grey (128), built by
+/// hand in a blink: one-symbol Huffman tables make every block two zero
+/// bits, so the entropy data is all zero bytes.
+fn big_grey_jpeg(w: u16, h: u16) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xD8];
+    out.extend_from_slice(&[0xFF, 0xDB, 0, 67, 0]);
+    out.extend_from_slice(&[1; 64]);
+    out.extend_from_slice(&[0xFF, 0xC0, 0, 17, 8]);
+    out.extend_from_slice(&h.to_be_bytes());
+    out.extend_from_slice(&w.to_be_bytes());
+    out.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 0, 3, 0x11, 0]);
+    for class in [0x00u8, 0x10] {
+        out.extend_from_slice(&[0xFF, 0xC4, 0, 20, class, 1]);
+        out.extend_from_slice(&[0; 15]);
+        out.push(0); // the one symbol: DC category 0 / AC end-of-block
+    }
+    out.extend_from_slice(&[0xFF, 0xDA, 0, 12, 3, 1, 0, 2, 0, 3, 0, 0, 63, 0]);
+    let mcus = u64::from(w).div_ceil(16) * u64::from(h).div_ceil(16);
+    out.resize(out.len() + (mcus * 6 * 2).div_ceil(8) as usize, 0);
+    out.extend_from_slice(&[0xFF, 0xD9]);
+    out
+}
+
+#[test]
+fn hundred_megapixel_baseline_jpeg_is_accepted() {
+    let (w, h) = (12_000u32, 8_333u32); // 99.996 MP
+    let jpeg = big_grey_jpeg(w as u16, h as u16);
+    assert!(jpeg.len() < 20 * 1024 * 1024);
+    let a = process(&jpeg, None, &Options::default()).unwrap();
+    assert_eq!((a.width, a.height), (w, h));
+    // A small crop forces a finer DCT scale, still within the budget.
+    let crop = CropBox { x: 5000, y: 4000, w: 300, h: 300 };
+    let out = decode_output(&process(&jpeg, Some(crop), &png_out(256)).unwrap());
+    assert_colour(&out, 128, 128, [128, 128, 128], 3);
+    // Over the limit by one row: refused.
+    let e = process(&big_grey_jpeg(12_000, 8_334), None, &Options::default()).unwrap_err();
+    assert!(matches!(e, ImageError::TooManyPixels { .. }));
+}
+
+// ---------------------------------------------------------- damaged data
+
+fn noisy(w: u32, h: u32) -> RgbImage {
+    let mut s = 12345u32;
+    RgbImage::from_fn(w, h, |_, _| {
+        s = s.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let b = s.to_be_bytes();
+        Rgb([b[0], b[1], b[2]])
+    })
+}
+
+#[test]
+fn truncated_files_are_damaged_and_name_the_format() {
+    let img = DynamicImage::ImageRgb8(noisy(64, 64));
+    let jpeg = enc_jpeg(&img);
+    let e = process(&jpeg[..jpeg.len() * 6 / 10], None, &Options::default()).unwrap_err();
+    assert!(matches!(e, ImageError::Damaged { format: SourceFormat::Jpeg, .. }), "{e:?}");
+    assert!(err_en(&e).contains("JPEG file is damaged or incomplete"), "{}", err_en(&e));
+    assert!(e.message(Lang::Zh).contains("JPEG"));
+    let png = enc_png(&img);
+    let e = process(&png[..png.len() / 2], None, &Options::default()).unwrap_err();
+    assert!(matches!(e, ImageError::Damaged { format: SourceFormat::Png, .. }), "{e:?}");
+    // Only the magic bytes.
+    for stub in [&b"\xFF\xD8\xFF"[..], b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF\0\0\0\0WEBP"] {
+        assert!(matches!(process(stub, None, &Options::default()), Err(ImageError::Damaged { .. })), "{stub:?}");
+    }
+}
+
+#[test]
+fn corrupted_inputs_never_panic() {
+    let img = DynamicImage::ImageRgb8(noisy(24, 20));
+    let mut samples: Vec<Vec<u8>> = vec![enc_jpeg(&img), enc_png(&img), PROGRESSIVE_JPG.to_vec(), CMYK_JPG.to_vec(), LOSSY_WEBP.to_vec(), ANIM_WEBP.to_vec()];
+    let mut b = Vec::new();
+    BmpEncoder::new(&mut b).encode(img.as_bytes(), 24, 20, ExtendedColorType::Rgb8).unwrap();
+    samples.push(b);
+    let mut g = Vec::new();
+    GifEncoder::new(&mut g).encode(img.as_bytes(), 24, 20, ExtendedColorType::Rgb8).unwrap();
+    samples.push(g);
+    let mut w = Vec::new();
+    WebPEncoder::new_lossless(&mut w).encode(img.as_bytes(), 24, 20, ExtendedColorType::Rgb8).unwrap();
+    samples.push(w);
+    samples.push(png_raw(24, 20, 2, 3, img.as_bytes(), true, &[]));
+    let o = Options { size: 16, ..Options::default() };
+    let mut seed = 7u32;
+    for s in &samples {
+        // Every truncation length near the start, then a stride.
+        for len in (0..s.len().min(200)).chain((200..s.len()).step_by(37)) {
+            let _ = process(&s[..len], None, &o);
+        }
+        // Random byte flips (keeping the magic bytes).
+        for _ in 0..150 {
+            let mut c = s.clone();
+            for _ in 0..3 {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let i = 4 + (seed >> 8) as usize % (c.len() - 4);
+                c[i] = (seed >> 3) as u8;
+            }
+            let _ = process(&c, None, &o);
+        }
+    }
+}
+
+// ----------------------------------------------------------------- misc
+
+#[test]
+fn bad_options_are_refused() {
+    let png = enc_png(&DynamicImage::ImageRgb8(quadrants(8, 8)));
+    for o in [Options { size: 0, ..Options::default() }, Options { quality: 0, ..Options::default() }, Options { size: 100_000, ..Options::default() }] {
+        assert!(matches!(process(&png, None, &o), Err(ImageError::BadOptions { .. })));
+    }
+}
+
+#[test]
+fn stage_times_use_the_supplied_clock() {
+    let png = enc_png(&DynamicImage::ImageRgb8(quadrants(8, 8)));
+    let ticks = std::cell::Cell::new(0.0);
+    let clock = || {
+        ticks.set(ticks.get() + 1.0);
+        ticks.get()
+    };
+    let (_, t) = process_timed(&png, None, &png_out(8), &clock).unwrap();
+    assert_eq!((t.header_ms, t.decode_ms, t.resize_ms, t.orient_ms, t.encode_ms), (1.0, 1.0, 1.0, 1.0, 1.0));
+    assert_eq!(t.total_ms(), 5.0);
+}
+
+#[test]
+fn messages_are_bilingual_and_actionable() {
+    let errs = [
+        ImageError::Empty,
+        ImageError::Unsupported { looks_like: Some("PDF") },
+        ImageError::TooManyPixels { width: 20000, height: 10000, limit: 100_000_000 },
+        ImageError::BadDimensions { width: 70000, height: 1, max: 65535 },
+        ImageError::TooMuchMemory { format: SourceFormat::Webp, variant: "", width: 9000, height: 9000, max_mp: 10 },
+        ImageError::Damaged { format: SourceFormat::Gif, detail: "x".into() },
+        ImageError::CropEmpty { crop: CropBox { x: 0, y: 0, w: 0, h: 3 } },
+        ImageError::UnsupportedVariant { format: SourceFormat::Jpeg, what: "12-bit" },
+    ];
+    for e in errs {
+        let (zh, en) = (e.message(Lang::Zh), e.message(Lang::En));
+        assert!(!zh.is_empty() && !en.is_empty() && zh != en);
+        assert!(zh.chars().any(|c| c as u32 > 0x4E00), "{zh}");
+        assert_eq!(e.code(), -1);
+    }
+    let en = ImageError::TooMuchMemory { format: SourceFormat::Webp, variant: "", width: 9000, height: 9000, max_mp: 10 }.message(Lang::En);
+    assert!(en.contains("9000×9000 = 81 MP") && en.contains("10 MP"), "{en}");
+}
+
+#[test]
+#[ignore = "enable when src/imaging/webp.rs (lossy encoder) replaces the TEMPORARY lossless shim in encode.rs"]
+fn webp_output_is_lossy() {
+    let jpeg = enc_jpeg(&DynamicImage::ImageRgb8(noisy(300, 300)));
+    let a = process(&jpeg, None, &Options::default()).unwrap();
+    assert_eq!(&a.bytes[..4], b"RIFF");
+    assert!(memchr::memmem::find(&a.bytes, b"VP8 ").is_some(), "no lossy VP8 chunk");
+    assert!(memchr::memmem::find(&a.bytes, b"VP8L").is_none(), "lossless VP8L chunk");
+}

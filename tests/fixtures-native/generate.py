@@ -1,0 +1,41 @@
+"""Regenerates the small inputs the imaging unit tests cannot make with the
+`image` crate's encoders (progressive and CMYK JPEG, lossy/animated WebP).
+
+Run: python3 generate.py   (needs Pillow with WebP support)
+
+Every image is the same 4-quadrant pattern (64x48): top-left red,
+top-right green, bottom-left blue, bottom-right yellow, so tests can check
+colours and orientation. Files are committed; this script documents them.
+"""
+from PIL import Image
+
+W, H = 64, 48
+COLOURS = {"tl": (255, 0, 0), "tr": (0, 255, 0), "bl": (0, 0, 255), "br": (255, 255, 0)}
+
+
+def quadrants(mode="RGB"):
+    im = Image.new("RGB", (W, H))
+    for y in range(H):
+        for x in range(W):
+            key = ("t" if y < H // 2 else "b") + ("l" if x < W // 2 else "r")
+            im.putpixel((x, y), COLOURS[key])
+    return im.convert(mode) if mode != "RGB" else im
+
+
+q = quadrants()
+q.save("q_progressive.jpg", quality=95, progressive=True, subsampling=0)
+# Pillow writes CMYK JPEGs the Adobe way (APP14, inverted samples).
+q.convert("CMYK").save("q_cmyk.jpg", quality=95)
+q.save("q_lossy.webp", quality=90, lossless=False)
+
+# Lossy WebP with alpha: left half fully transparent.
+qa = q.convert("RGBA")
+for y in range(H):
+    for x in range(W // 2):
+        qa.putpixel((x, y), (255, 0, 0, 0))
+qa.save("q_lossy_alpha.webp", quality=90, lossless=False)
+
+# Animated WebP: first frame red, second blue.
+red = Image.new("RGB", (W, H), (255, 0, 0))
+blue = Image.new("RGB", (W, H), (0, 0, 255))
+red.save("anim.webp", save_all=True, append_images=[blue], duration=100, loop=0, lossless=False, quality=90)
