@@ -22,6 +22,8 @@ export const tokenHash = (token) => createHash('sha256').update(token, 'utf8').d
  * - tamper: 'payload' changes the user id after signing; 'signature' flips
  *   a signature byte.
  * - claims: extra/overriding claims; header: extra/overriding header fields.
+ * - rawKey: use this HMAC key as is (e.g. the bare secret, without the
+ *   "-user-token" suffix AnqiCMS appends).
  */
 export function mintToken({
   userId = 1,
@@ -33,6 +35,7 @@ export function mintToken({
   claims = {},
   header = {},
   tamper,
+  rawKey,
 } = {}) {
   const hdr = { alg, typ: 'JWT', ...header };
   let body;
@@ -43,7 +46,7 @@ export function mintToken({
     body = { userId: String(userId), t: String(exp), ...claims };
   }
   const signingInput = `${json64(hdr)}.${json64(body)}`;
-  const key = `${secret}-user-token`;
+  const key = rawKey ?? `${secret}-user-token`;
   let sig;
   if (alg === 'none') {
     sig = '';
