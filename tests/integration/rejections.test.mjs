@@ -199,3 +199,22 @@ describe('MAX_UPLOAD_BYTES and MAX_PIXELS settings', { skip: SKIP, timeout: 120_
     await expectUnchanged(w, prev);
   });
 });
+
+describe('per-user rate limit (UPLOAD_LIMITER binding, project feature)', { skip: SKIP, timeout: 60_000 }, () => {
+  test('over the limit: -1 saying when to retry, nothing changed; other users unaffected', async () => {
+    const w = await startWorker({ RATE_LIMIT_PERIOD: '60' }, { ratelimits: { UPLOAD_LIMITER: { simple: { limit: 2, period: 60 } } } });
+    try {
+      await seedUser(w.kv);
+      await seedUser(w.kv, { id: 5 });
+      expectOk(await upload(w, { file: fixture('orient-1.jpg') }));
+      expectOk(await upload(w, { file: fixture('orient-2.jpg') }));
+      const s0 = await snapshot(w);
+      const r = await upload(w, { file: fixture('orient-3.jpg'), lang: 'en' });
+      expectError(r, -1, /60/);
+      await expectUnchanged(w, s0);
+      expectOk(await upload(w, { file: fixture('orient-3.jpg'), token: mintToken({ userId: 5 }) }));
+    } finally {
+      await w.dispose();
+    }
+  });
+});

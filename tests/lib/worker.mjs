@@ -28,10 +28,13 @@ export function buildDir() {
 }
 
 export const BUILD_DIR = buildDir();
-/** Skip option for `describe`/`test` when the worker is not built. */
-export const SKIP = BUILD_DIR
-  ? false
-  : 'worker not built: run `worker-build --release` (build/worker/shim.mjs) or set AVATAR_BUILD_DIR';
+const NOT_BUILT = 'worker not built: run `npm run build` (build/worker/shim.mjs) or set AVATAR_BUILD_DIR';
+/**
+ * Skip option for `describe`/`test` when the worker is not built. In CI
+ * (CI set) or with AVATAR_REQUIRE_BUILD=1 a missing build fails instead of
+ * skipping, so a green run always exercised the worker.
+ */
+export const SKIP = BUILD_DIR || process.env.CI || process.env.AVATAR_REQUIRE_BUILD ? false : NOT_BUILT;
 
 export function fixture(name) {
   return readFileSync(path.join(FIXTURES, name));
@@ -41,11 +44,12 @@ export const MANIFEST = JSON.parse(readFileSync(path.join(FIXTURES, 'manifest.js
 
 /**
  * Starts the worker with `vars` merged over { TOKEN_SECRET: 'test-secret' }
- * (pass TOKEN_SECRET: undefined to leave it out). Returns
+ * (pass TOKEN_SECRET: undefined to leave it out). `ratelimits`: Miniflare
+ * rate-limit bindings, e.g. { UPLOAD_LIMITER: { simple: { limit: 2, period: 60 } } }. Returns
  * { mf, url, kv, r2, origin, dispose }.
  */
-export async function startWorker(vars = {}, { log = false } = {}) {
-  if (!BUILD_DIR) throw new Error(SKIP);
+export async function startWorker(vars = {}, { log = false, ratelimits } = {}) {
+  if (!BUILD_DIR) throw new Error(NOT_BUILT);
   const bindings = { TOKEN_SECRET: TEST_SECRET, ...vars };
   for (const k of Object.keys(bindings)) if (bindings[k] === undefined) delete bindings[k];
   const mf = new Miniflare({
@@ -60,6 +64,7 @@ export async function startWorker(vars = {}, { log = false } = {}) {
     kvNamespaces: ['USERS'],
     r2Buckets: ['AVATARS'],
     bindings,
+    ...(ratelimits ? { ratelimits } : {}),
     log: log || process.env.AVATAR_TEST_LOG ? new Log(LogLevel.DEBUG) : undefined,
   });
   const url = await mf.ready;
