@@ -1,0 +1,220 @@
+// Contract: refusals. Each is a -1 envelope (HTTP 200, no data) whose
+// message names the problem, and leaves the previous avatar and profile
+// byte-identical.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { SKIP, startWorker, seedUser, snapshot, upload, fixture, readEnvelope } from '../lib/worker.mjs';
+import { mintToken } from '../lib/token.mjs';
+import { expectOk, expectError, expectUnchanged, expectStored } from '../lib/expect.mjs';
+
+const FORMATS = [/JPE?G/i, /PNG/i, /WebP/i, /GIF/i, /BMP/i];
+const MIB = 1024 * 1024;
+const LIMIT_20MIB = /20\s*MiB|20\s*MB|20971520|20,971,520/i;
+
+describe('refused uploads change nothing', { skip: SKIP, timeout: 240_000 }, () => {
+  let w;
+  let prev;
+  before(async () => {
+    w = await startWorker();
+    await seedUser(w.kv);
+    const url = expectOk(await upload(w, { file: fixture('jpeg_baseline.jpg') }));
+    await expectStored(w, url);
+    prev = await snapshot(w);
+  });
+  after(() => w?.dispose());
+
+  const check = async (r, msg, why) => {
+    expectError(r, -1, msg);
+    assert.doesNotMatch(r.msg, /[\u4e00-\u9fff]/, `English message expected: ${r.msg}`);
+    await expectUnchanged(w, prev, why);
+  };
+
+  // ---- not an image we take
+  for (const name of ['text.jpg', 'html.jpg', 'svg.jpg', 'pdf.jpg', 'heic.jpg']) {
+    test(`${name} sent as image/jpeg -> -1 naming the accepted formats`, async () => {
+      const r = await upload(w, { file: fixture(name), filename: 'photo.jpg', type: 'image/jpeg', lang: 'en' });
+      await check(r, FORMATS, name);
+    });
+  }
+
+  test('Chinese by default for the same refusal', async () => {
+    const r = await upload(w, { file: fixture('svg.jpg') });
+    expectError(r, -1, [/[\u4e00-\u9fff]/, /PNG/i]);
+    await expectUnchanged(w, prev);
+  });
+
+  test('empty file -> -1 saying it is empty', async () => {
+    await check(await upload(w, { file: fixture('empty.jpg'), lang: 'en' }), /empty/i, 'empty');
+  });
+
+  test('no "file" part -> -1 naming the field', async () => {
+    const r = await upload(w, { file: null, fields: { avatar: 'x', crop_x: '0' }, lang: 'en' });
+    await check(r, /file/i, 'no file part');
+  });
+
+  test('image in a part with another name -> -1 naming the field', async () => {
+    const form = new FormData();
+    form.append('avatar', new File([fixture('orient-1.jpg')], 'a.jpg', { type: 'image/jpeg' }));
+    const res = await fetch(new URL('/api/user/avatar', w.url), { method: 'POST', body: form, headers: { Token: mintToken(), 'Accept-Language': 'en' } });
+    await check(await readEnvelope(res), /file/i, 'wrong part name');
+  });
+
+  test('raw image body, not multipart -> -1', async () => {
+    const res = await fetch(new URL('/api/user/avatar', w.url), {
+      method: 'POST', body: fixture('orient-1.jpg'), headers: { Token: mintToken(), 'Content-Type': 'image/jpeg', 'Accept-Language': 'en' },
+    });
+    await check(await readEnvelope(res), /multipart|form|file/i, 'raw body');
+  });
+
+  test('multipart body cut short (no closing boundary) -> -1', async () => {
+    const boundary = '----avatar-test-boundary';
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
+      fixture('jpeg_baseline.jpg').subarray(0, 5000),
+    ]);
+    const res = await fetch(new URL('/api/user/avatar', w.url), {
+      method: 'POST', body, headers: { Token: mintToken(), 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Accept-Language': 'en' },
+    });
+    await check(await readEnvelope(res), undefined, 'cut multipart');
+  });
+
+  test('truncated JPEG (first 40 %) -> -1', async () => {
+    await check(await upload(w, { file: fixture('truncated.jpg'), lang: 'en' }), undefined, 'truncated');
+  });
+
+  // ---- limits: named with the file's own figure, checked before decoding
+  test('decompression bomb 20000x20000 PNG (48 KB) -> -1 naming 20000x20000 and the 100 MP limit', async () => {
+    const t0 = Date.now();
+    const r = await upload(w, { file: fixture('bomb_20000x20000.png'), lang: 'en' });
+    await check(r, [/20\s*000\s*[×x*]\s*20\s*000/i, /100/], 'bomb');
+    assert.ok(Date.now() - t0 < 10_000, 'refused before decoding');
+  });
+
+  test('legal dimensions but 108 MP (12000x9000) -> -1 naming the figure and the limit', async () => {
+    const r = await upload(w, { file: fixture('bomb_12000x9000.png'), lang: 'en' });
+    await check(r, [/12\s*000\s*[×x*]\s*9\s*000|108/i, /100/], '108 MP');
+  });
+
+  for (const name of ['huge_header_65000.png', 'huge_header_65000.jpg']) {
+    test(`${name}: header claims 65000x65000 -> -1 naming 65000`, async () => {
+      const t0 = Date.now();
+      const r = await upload(w, { file: fixture(name), lang: 'en' });
+      await check(r, /65\s*000/, name);
+      assert.ok(Date.now() - t0 < 10_000, 'refused before decoding');
+    });
+  }
+
+  test('over-size body with Content-Length (21 MiB) -> -1 naming the 20 MiB limit', async () => {
+    const big = Buffer.alloc(21 * MIB, 0x41);
+    fixture('jpeg_baseline.jpg').copy(big);
+    const r = await upload(w, { file: big, lang: 'en' });
+    await check(r, LIMIT_20MIB, 'over-size');
+  });
+
+  test('over-size chunked body without Content-Length (25 MiB) -> -1 naming the limit', async () => {
+    const boundary = '----avatar-test-chunked';
+    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`);
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    const jpeg = fixture('jpeg_baseline.jpg');
+    const chunk = Buffer.alloc(MIB, 0x42);
+    let sent = 0;
+    const total = 25;
+    const body = new ReadableStream({
+      pull(ctrl) {
+        if (sent === 0) ctrl.enqueue(new Uint8Array(Buffer.concat([head, jpeg])));
+        if (sent < total) { ctrl.enqueue(new Uint8Array(chunk)); sent++; return; }
+        ctrl.enqueue(new Uint8Array(tail));
+        ctrl.close();
+      },
+    });
+    let res;
+    try {
+      res = await fetch(new URL('/api/user/avatar', w.url), {
+        method: 'POST', body, duplex: 'half',
+        headers: { Token: mintToken(), 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Accept-Language': 'en' },
+      });
+    } catch (e) {
+      assert.fail(`no response to a chunked over-size upload: ${e.cause?.message ?? e.message}`);
+    }
+    await check(await readEnvelope(res), LIMIT_20MIB, 'chunked over-size');
+  });
+
+  // ---- crop box
+  // orient-1.jpg is 96x64 upright
+  const badCrops = [
+    ['box outside the image (x + w > width)', { crop_x: 80, crop_y: 0, crop_w: 32, crop_h: 32 }],
+    ['box outside the image (y + h > height)', { crop_x: 0, crop_y: 40, crop_w: 30, crop_h: 30 }],
+    ['box starting outside the image', { crop_x: 200, crop_y: 200, crop_w: 10, crop_h: 10 }],
+    ['zero width', { crop_x: 0, crop_y: 0, crop_w: 0, crop_h: 32 }],
+    ['zero size', { crop_x: 0, crop_y: 0, crop_w: 0, crop_h: 0 }],
+    ['negative x', { crop_x: -5, crop_y: 0, crop_w: 32, crop_h: 32 }],
+    ['negative height', { crop_x: 0, crop_y: 0, crop_w: 32, crop_h: -32 }],
+    ['not a number', { crop_x: 'abc', crop_y: 0, crop_w: 32, crop_h: 32 }],
+    ['fractional', { crop_x: '1.5', crop_y: 0, crop_w: 32, crop_h: 32 }],
+    ['incomplete box (only x and y)', { crop_x: 0, crop_y: 0 }],
+    ['huge numbers', { crop_x: 0, crop_y: 0, crop_w: '99999999999999999999', crop_h: 32 }],
+  ];
+  for (const [name, fields] of badCrops) {
+    test(`bad crop box: ${name} -> -1 about the crop`, async () => {
+      const r = await upload(w, { file: fixture('orient-1.jpg'), fields, lang: 'en' });
+      await check(r, /crop/i, name);
+    });
+  }
+
+  test('crop box in stored (not upright) coordinates is outside for an orientation-6 image', async () => {
+    // orient-6.jpg stores 64x96; upright it is 96x64, so y 70..90 lies outside
+    const r = await upload(w, { file: fixture('orient-6.jpg'), fields: { crop_x: 0, crop_y: 70, crop_w: 20, crop_h: 20 }, lang: 'en' });
+    await check(r, /crop/i, 'crop in stored coords');
+  });
+
+  test('after all refusals a good upload still works', async () => {
+    const url = expectOk(await upload(w, { file: fixture('orient-1.jpg') }));
+    await expectStored(w, url);
+  });
+});
+
+describe('MAX_UPLOAD_BYTES and MAX_PIXELS settings', { skip: SKIP, timeout: 120_000 }, () => {
+  let w;
+  let prev;
+  before(async () => {
+    w = await startWorker({ MAX_UPLOAD_BYTES: '20000', MAX_PIXELS: '10000' });
+    await seedUser(w.kv);
+    const url = expectOk(await upload(w, { file: fixture('orient-1.jpg') })); // 96x64 = 6144 px, 922 B: fits
+    await expectStored(w, url);
+    prev = await snapshot(w);
+  }, { timeout: 60_000 });
+  after(() => w?.dispose());
+
+  test('a valid photo larger than MAX_UPLOAD_BYTES is refused, naming the limit', async () => {
+    // jpeg_cmyk.jpg is ~44 KB > 20000 B
+    const r = await upload(w, { file: fixture('jpeg_cmyk.jpg'), lang: 'en' });
+    expectError(r, -1, /20\s*000|19\.5\s*KiB|20\s*KB|19\s*KiB|20\s*KiB/i);
+    await expectUnchanged(w, prev);
+  });
+
+  test('a valid image over MAX_PIXELS is refused, naming the figure', async () => {
+    // png_rgb8.png is 150x100 = 15000 px > 10000
+    const r = await upload(w, { file: fixture('png_rgb8.png'), lang: 'en' });
+    expectError(r, -1, /150\s*[×x*]\s*100|15\s*000/);
+    await expectUnchanged(w, prev);
+  });
+});
+
+describe('per-user rate limit (UPLOAD_LIMITER binding, project feature)', { skip: SKIP, timeout: 60_000 }, () => {
+  test('over the limit: -1 saying when to retry, nothing changed; other users unaffected', async () => {
+    const w = await startWorker({ RATE_LIMIT_PERIOD: '60' }, { ratelimits: { UPLOAD_LIMITER: { simple: { limit: 2, period: 60 } } } });
+    try {
+      await seedUser(w.kv);
+      await seedUser(w.kv, { id: 5 });
+      expectOk(await upload(w, { file: fixture('orient-1.jpg') }));
+      expectOk(await upload(w, { file: fixture('orient-2.jpg') }));
+      const s0 = await snapshot(w);
+      const r = await upload(w, { file: fixture('orient-3.jpg'), lang: 'en' });
+      expectError(r, -1, /60/);
+      await expectUnchanged(w, s0);
+      expectOk(await upload(w, { file: fixture('orient-3.jpg'), token: mintToken({ userId: 5 }) }));
+    } finally {
+      await w.dispose();
+    }
+  });
+});

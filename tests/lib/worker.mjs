@@ -1,0 +1,171 @@
+// Starts the BUILT worker (build/worker/shim.mjs from `worker-build
+// --release`) in workerd through Miniflare, with real KV and R2 simulators,
+// and offers small helpers to seed and inspect state and to upload.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Miniflare, Log, LogLevel } from 'miniflare';
+import { mintToken, TEST_SECRET } from './token.mjs';
+
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
+process.env.WRANGLER_SEND_METRICS ??= 'false';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.resolve(here, '..', '..');
+export const FIXTURES = path.join(REPO_ROOT, 'tests', 'fixtures');
+
+/**
+ * The build directory: $AVATAR_BUILD_DIR (either the `build` directory or
+ * a project root holding one), else <repo>/build.
+ */
+export function buildDir() {
+  const env = process.env.AVATAR_BUILD_DIR;
+  const candidates = env ? [env, path.join(env, 'build')] : [path.join(REPO_ROOT, 'build')];
+  for (const c of candidates) {
+    if (existsSync(path.join(c, 'worker', 'shim.mjs'))) return path.resolve(c);
+  }
+  return null;
+}
+
+export const BUILD_DIR = buildDir();
+const NOT_BUILT = 'worker not built: run `npm run build` (build/worker/shim.mjs) or set AVATAR_BUILD_DIR';
+/**
+ * Skip option for `describe`/`test` when the worker is not built. In CI
+ * (CI set) or with AVATAR_REQUIRE_BUILD=1 a missing build fails instead of
+ * skipping, so a green run always exercised the worker.
+ */
+export const SKIP = BUILD_DIR || process.env.CI || process.env.AVATAR_REQUIRE_BUILD ? false : NOT_BUILT;
+
+export function fixture(name) {
+  return readFileSync(path.join(FIXTURES, name));
+}
+
+export const MANIFEST = JSON.parse(readFileSync(path.join(FIXTURES, 'manifest.json'), 'utf8'));
+
+/**
+ * Starts the worker with `vars` merged over { TOKEN_SECRET: 'test-secret' }
+ * (pass TOKEN_SECRET: undefined to leave it out). `ratelimits`: Miniflare
+ * rate-limit bindings, e.g. { UPLOAD_LIMITER: { simple: { limit: 2, period: 60 } } }. Returns
+ * { mf, url, kv, r2, origin, dispose }.
+ */
+export async function startWorker(vars = {}, { log = false, ratelimits } = {}) {
+  if (!BUILD_DIR) throw new Error(NOT_BUILT);
+  const bindings = { TOKEN_SECRET: TEST_SECRET, ...vars };
+  for (const k of Object.keys(bindings)) if (bindings[k] === undefined) delete bindings[k];
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: path.join(BUILD_DIR, 'worker', 'shim.mjs'),
+    modulesRoot: BUILD_DIR,
+    modulesRules: [
+      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
+      { type: 'CompiledWasm', include: ['**/*.wasm', '**/*.wasm?module'] },
+    ],
+    compatibilityDate: '2025-01-01',
+    kvNamespaces: ['USERS'],
+    r2Buckets: ['AVATARS'],
+    bindings,
+    ...(ratelimits ? { ratelimits } : {}),
+    log: log || process.env.AVATAR_TEST_LOG ? new Log(LogLevel.DEBUG) : undefined,
+  });
+  const url = await mf.ready;
+  const kv = await mf.getKVNamespace('USERS');
+  const r2 = await mf.getR2Bucket('AVATARS');
+  return { mf, url, origin: url.origin, kv, r2, dispose: () => mf.dispose() };
+}
+
+// ---------------------------------------------------------------- state
+
+export const PROFILE = Object.freeze({
+  id: 1,
+  user_name: 'alice',
+  status: 1,
+  avatar_url: '',
+  email: 'alice@example.com',
+  phone: '13800000000',
+  group_id: 2,
+  extra: { x: 1, nested: ['a', { b: true }] },
+  real_name: '爱丽丝',
+});
+
+/** Puts `user:{id}` (a profile like PROFILE) and returns the raw JSON written. */
+export async function seedUser(kv, { id = 1, ...fields } = {}) {
+  const profile = { ...PROFILE, id, user_name: id === 1 ? 'alice' : `user${id}`, ...fields };
+  const raw = JSON.stringify(profile);
+  await kv.put(`user:${id}`, raw);
+  return raw;
+}
+
+export async function getProfile(kv, id = 1) {
+  const raw = await kv.get(`user:${id}`);
+  return raw === null ? null : JSON.parse(raw);
+}
+
+/** Everything an upload could change: all R2 objects and the profile. */
+export async function snapshot({ kv, r2 }, id = 1) {
+  const objects = {};
+  let cursor;
+  do {
+    const list = await r2.list({ cursor, include: ['httpMetadata', 'customMetadata'] });
+    for (const o of list.objects) {
+      const obj = await r2.get(o.key);
+      objects[o.key] = {
+        bytes: Buffer.from(await obj.arrayBuffer()).toString('base64'),
+        contentType: obj.httpMetadata?.contentType ?? null,
+        etag: obj.etag,
+      };
+    }
+    cursor = list.truncated ? list.cursor : undefined;
+  } while (cursor);
+  const profile = await kv.get(`user:${id}`);
+  return { objects, profile };
+}
+
+export async function getObjectBytes(r2, key) {
+  const obj = await r2.get(key);
+  if (!obj) return null;
+  return { bytes: Buffer.from(await obj.arrayBuffer()), contentType: obj.httpMetadata?.contentType ?? null, obj };
+}
+
+// ---------------------------------------------------------------- requests
+
+/**
+ * Posts a multipart upload. `file`: Buffer (or null for no file part);
+ * `fields`: extra form fields; `token`: put in the `Token` header unless
+ * `headers` says otherwise (token: null for none).
+ */
+export async function upload(w, {
+  file,
+  filename = 'avatar.jpg',
+  type = 'image/jpeg',
+  fields = {},
+  token = mintToken(),
+  headers = {},
+  lang,
+  path: p = '/api/user/avatar',
+} = {}) {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, String(v));
+  if (file !== null && file !== undefined) form.append('file', new File([file], filename, { type }));
+  const h = { ...headers };
+  if (token) h.Token = token;
+  if (lang) h['Accept-Language'] = lang;
+  const res = await fetch(new URL(p, w.url), { method: 'POST', body: form, headers: h });
+  return readEnvelope(res);
+}
+
+/** Reads a response that must be an HTTP 200 JSON envelope. */
+export async function readEnvelope(res) {
+  const text = await res.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new Error(`not a JSON envelope (HTTP ${res.status}): ${text.slice(0, 300)}`);
+  }
+  return { res, status: res.status, headers: res.headers, body, code: body.code, msg: body.msg, data: body.data };
+}
+
+/** Fetches a path (or absolute URL) on the worker. */
+export function get(w, p, init = {}) {
+  return fetch(new URL(p, w.url), init);
+}
