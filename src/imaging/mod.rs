@@ -1,1 +1,3 @@
 //! sniff → limits → decode → orient → crop → resize → encode.
+
+pub mod webp;
