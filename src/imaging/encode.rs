@@ -8,24 +8,7 @@ use image::{ExtendedColorType, ImageEncoder};
 use super::error::ImageError;
 use super::format::OutputFormat;
 
-// ---------------------------------------------------------------------------
-// TEMPORARY shim, until `src/imaging/webp.rs` (lossy WebP encoder, written by
-// another engineer) lands. It has the same signature but writes LOSSLESS WebP
-// through `image`, which is 5-10x larger than the contract allows for
-// photos. When merging: delete this inline module, add `mod webp;` to
-// `src/imaging/mod.rs`, and replace it here with `use super::webp;`.
-mod webp {
-    use image::codecs::webp::WebPEncoder;
-    use image::ExtendedColorType;
-
-    pub fn encode_lossy(pixels: &[u8], width: u32, height: u32, has_alpha: bool, _quality: u8) -> Result<Vec<u8>, String> {
-        let mut out = Vec::new();
-        let ct = if has_alpha { ExtendedColorType::Rgba8 } else { ExtendedColorType::Rgb8 };
-        WebPEncoder::new_lossless(&mut out).encode(pixels, width, height, ct).map_err(|e| e.to_string())?;
-        Ok(out)
-    }
-}
-// ---------------------------------------------------------------------------
+use super::webp;
 
 /// Encodes `size`×`size` sRGB pixels (RGB8, or RGBA8 when `has_alpha`).
 /// JPEG has no alpha: the caller composites first ([`flatten_on_white`]).

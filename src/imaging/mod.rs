@@ -21,6 +21,7 @@ pub mod limits;
 mod orient;
 mod resize;
 mod sniff;
+mod webp;
 
 #[cfg(test)]
 mod tests;
