@@ -20,6 +20,9 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# 2b. C toolchain for libwebp on wasm32 (clang-14, llvm-14, wasi-libc).
+bash scripts/setup-webp-toolchain.sh
+
 # 3. worker-build (pinned to the worker crate's version).
 want_wb=$(awk '/^name = "worker"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)
 have_wb=$(worker-build --version 2>/dev/null || true)
