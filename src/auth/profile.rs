@@ -1,0 +1,302 @@
+//! The `user:{id}` profile, the KV key names, and the session decision.
+//!
+//! A profile is kept as its ordered list of top-level fields with each
+//! value's *raw JSON text* ([`RawValue`]), so rewriting `avatar_url` leaves
+//! every other field exactly as stored: unknown fields, their order, big
+//! integers (no f64 rounding), `1.50`, string escapes, nested objects.
+
+use core::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::AuthError;
+
+/// KV key of a user's profile: `user:{id}`.
+pub fn user_key(id: u64) -> String {
+    format!("user:{id}")
+}
+
+/// Lowercase hex SHA-256 of the token string, exactly as given.
+pub fn token_sha256_hex(token: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(token.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out
+}
+
+/// KV key marking a logged-out token: `revoked:{sha256 hex of the token}`.
+/// Hash the same string [`super::extract_token`] returned (trimmed).
+pub fn revoked_key(token: &str) -> String {
+    format!("revoked:{}", token_sha256_hex(token))
+}
+
+/// The top-level fields of a JSON object in document order, values raw.
+struct Fields(Vec<(String, Box<RawValue>)>);
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Fields;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8).min(64));
+                while let Some(entry) = map.next_entry::<String, Box<RawValue>>()? {
+                    fields.push(entry);
+                }
+                Ok(Fields(fields))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A user's profile from `user:{id}` (AnqiCMS field names).
+#[derive(Debug, Clone)]
+pub struct Profile {
+    fields: Vec<(String, Box<RawValue>)>,
+    id: Option<u64>,
+    user_name: Option<String>,
+    status: Option<i64>,
+    avatar_url: Option<String>,
+}
+
+impl Profile {
+    /// Parses the stored JSON. It must be a JSON object; `status`, if
+    /// present and not null, must be an integer (a decimal string is
+    /// accepted too). Other fields are not checked: a wrong `id` or
+    /// `user_name` type reads as `None` but is kept as stored.
+    pub fn parse(json: &str) -> Result<Profile, AuthError> {
+        let Fields(fields) = serde_json::from_str(json).map_err(|_| AuthError::CorruptProfile)?;
+        let mut p = Profile { fields, id: None, user_name: None, status: None, avatar_url: None };
+        // Duplicate keys: the last one wins, as in serde_json and Go.
+        p.id = p.get("id").and_then(|v| match v {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        });
+        p.user_name = p.get("user_name").and_then(|v| v.as_str().map(str::to_string));
+        p.avatar_url = p.get("avatar_url").and_then(|v| v.as_str().map(str::to_string));
+        p.status = match p.get("status") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => Some(n.as_i64().ok_or(AuthError::CorruptProfile)?),
+            Some(Value::String(s)) => Some(s.trim().parse().map_err(|_| AuthError::CorruptProfile)?),
+            Some(_) => return Err(AuthError::CorruptProfile),
+        };
+        Ok(p)
+    }
+
+    /// `id`, if it is a non-negative integer (number or decimal string).
+    pub fn id(&self) -> Option<u64> {
+        self.id
+    }
+
+    /// `user_name`, if it is a string.
+    pub fn user_name(&self) -> Option<&str> {
+        self.user_name.as_deref()
+    }
+
+    /// `status`: 1 normal, 0 pending, -1 banned; `None` if absent or null.
+    pub fn status(&self) -> Option<i64> {
+        self.status
+    }
+
+    /// Whether `status` is -1 (the only status refused, per the contract).
+    pub fn is_banned(&self) -> bool {
+        self.status == Some(-1)
+    }
+
+    /// `avatar_url`, if it is a string.
+    pub fn avatar_url(&self) -> Option<&str> {
+        self.avatar_url.as_deref()
+    }
+
+    /// Any top-level field, parsed (the last one if the key repeats).
+    pub fn get(&self, key: &str) -> Option<Value> {
+        let raw = self.fields.iter().rev().find(|(k, _)| k == key)?;
+        serde_json::from_str(raw.1.get()).ok()
+    }
+
+    /// The profile as JSON (top-level whitespace dropped, all else as stored).
+    pub fn to_json(&self) -> String {
+        Self::write(self.fields.iter().map(|(k, v)| (k.as_str(), v.get())))
+    }
+
+    /// The JSON to store after an avatar upload: `avatar_url` set to `url`
+    /// (in place, or appended if absent); every other field untouched.
+    pub fn with_avatar_url(&self, url: &str) -> String {
+        let new = Value::String(url.to_string()).to_string();
+        let mut seen = false;
+        let mut entries: Vec<(&str, &str)> = self
+            .fields
+            .iter()
+            .map(|(k, v)| {
+                if k == "avatar_url" {
+                    seen = true;
+                    (k.as_str(), new.as_str())
+                } else {
+                    (k.as_str(), v.get())
+                }
+            })
+            .collect();
+        if !seen {
+            entries.push(("avatar_url", new.as_str()));
+        }
+        Self::write(entries.into_iter())
+    }
+
+    fn write<'a>(entries: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+        let mut out = String::from("{");
+        for (i, (k, v)) in entries.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&Value::String(k.to_string()).to_string());
+            out.push(':');
+            out.push_str(v);
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// The session decision once the token verified and KV was read.
+///
+/// - `revoked` (a `revoked:{sha256}` entry exists) → [`AuthError::Revoked`] (1001)
+/// - no `user:{id}` → [`AuthError::NoSuchUser`] (1001)
+/// - not a JSON object, or non-integer `status` →
+///   [`AuthError::CorruptProfile`] (-1: logging in again cannot help, and
+///   rewriting it would destroy the stored data)
+/// - `status` -1 → [`AuthError::Banned`] (1002); 0 (pending) and 1 pass
+///
+/// The caller should also compare [`Profile::id`] with the token's user id
+/// if it wants to detect a profile stored under the wrong key.
+pub fn session_check(profile_json: Option<&str>, revoked: bool) -> Result<Profile, AuthError> {
+    if revoked {
+        return Err(AuthError::Revoked);
+    }
+    let json = profile_json.ok_or(AuthError::NoSuchUser)?;
+    let profile = Profile::parse(json)?;
+    if profile.is_banned() {
+        return Err(AuthError::Banned);
+    }
+    Ok(profile)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const P: &str = r#"{"id":7,"user_name":"alice","status":1,"avatar_url":"https://x/old.png"}"#;
+
+    #[test]
+    fn keys() {
+        assert_eq!(user_key(42), "user:42");
+        // sha256("abc"), FIPS 180-2 test vector.
+        assert_eq!(
+            token_sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            revoked_key(""),
+            "revoked:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_ne!(revoked_key("a.b.c"), revoked_key("a.b.d"));
+    }
+
+    #[test]
+    fn parse_known_fields() {
+        let p = Profile::parse(P).unwrap();
+        assert_eq!(p.id(), Some(7));
+        assert_eq!(p.user_name(), Some("alice"));
+        assert_eq!(p.status(), Some(1));
+        assert_eq!(p.avatar_url(), Some("https://x/old.png"));
+        assert!(!p.is_banned());
+        assert_eq!(p.get("user_name"), Some(json!("alice")));
+        assert_eq!(p.get("nope"), None);
+        let p = Profile::parse(r#"{"id":"8","status":"-1"}"#).unwrap();
+        assert_eq!((p.id(), p.status(), p.avatar_url()), (Some(8), Some(-1), None));
+    }
+
+    #[test]
+    fn avatar_update_keeps_everything_else_exactly() {
+        let stored = r#"{"id":7, "user_name":"\u963f\u91cc","status":1,"avatar_url":"old",
+            "big":123456789012345678901234567890,"price":1.50,"group":{"b":2,"a":[1, 2.0,"x"]},
+            "zeta":null,"alpha":true,"esc":"a\"b\\c\/d"}"#;
+        let out = Profile::parse(stored).unwrap().with_avatar_url("https://cdn/u/7.webp?v=3f2a");
+        assert_eq!(
+            out,
+            r#"{"id":7,"user_name":"\u963f\u91cc","status":1,"avatar_url":"https://cdn/u/7.webp?v=3f2a","big":123456789012345678901234567890,"price":1.50,"group":{"b":2,"a":[1, 2.0,"x"]},"zeta":null,"alpha":true,"esc":"a\"b\\c\/d"}"#
+        );
+        // Semantically: only avatar_url differs.
+        let mut before: Value = serde_json::from_str(stored).unwrap();
+        let after: Value = serde_json::from_str(&out).unwrap();
+        before["avatar_url"] = json!("https://cdn/u/7.webp?v=3f2a");
+        assert_eq!(before, after);
+    }
+
+    #[test]
+    fn avatar_update_appends_when_absent_and_escapes() {
+        let p = Profile::parse(r#"{"id":7,"user_name":"a","status":1,"x":[]}"#).unwrap();
+        let out = p.with_avatar_url(r#"https://x/"q"\u.png"#);
+        assert_eq!(
+            out,
+            r#"{"id":7,"user_name":"a","status":1,"x":[],"avatar_url":"https://x/\"q\"\\u.png"}"#
+        );
+        assert_eq!(Profile::parse(&out).unwrap().avatar_url(), Some(r#"https://x/"q"\u.png"#));
+        assert_eq!(Profile::parse("{}").unwrap().with_avatar_url("u"), r#"{"avatar_url":"u"}"#);
+        // The profile itself is unchanged.
+        assert_eq!(p.to_json(), r#"{"id":7,"user_name":"a","status":1,"x":[]}"#);
+    }
+
+    #[test]
+    fn avatar_update_replaces_duplicates() {
+        let p = Profile::parse(r#"{"avatar_url":"a","id":1,"avatar_url":"b"}"#).unwrap();
+        assert_eq!(p.avatar_url(), Some("b"));
+        let out = p.with_avatar_url("c");
+        assert_eq!(out, r#"{"avatar_url":"c","id":1,"avatar_url":"c"}"#);
+    }
+
+    #[test]
+    fn session_check_cases() {
+        let ok = session_check(Some(P), false).unwrap();
+        assert_eq!(ok.id(), Some(7));
+        assert_eq!(session_check(None, false).unwrap_err(), AuthError::NoSuchUser);
+        assert_eq!(session_check(Some(P), true).unwrap_err(), AuthError::Revoked);
+        assert_eq!(session_check(None, true).unwrap_err(), AuthError::Revoked);
+        let banned = r#"{"id":7,"user_name":"b","status":-1,"avatar_url":""}"#;
+        assert_eq!(session_check(Some(banned), false).unwrap_err(), AuthError::Banned);
+        assert_eq!(session_check(Some(banned), true).unwrap_err(), AuthError::Revoked);
+        // Pending (0), other statuses and no status are allowed.
+        for s in ["0", "1", "2", "null", "\"1\""] {
+            let j = format!(r#"{{"id":7,"status":{s}}}"#);
+            assert!(session_check(Some(&j), false).is_ok(), "{j}");
+        }
+        assert!(session_check(Some(r#"{"id":7}"#), false).is_ok());
+        // Unusable records: -1, not 1001, and never rewritten.
+        for bad in [
+            "",
+            "null",
+            "[]",
+            "\"x\"",
+            "{",
+            "{\"id\":7,}",
+            "not json",
+            "{\"status\":\"banned\"}",
+            "{\"status\":1.5}",
+            "{\"status\":true}",
+        ] {
+            assert_eq!(session_check(Some(bad), false).unwrap_err(), AuthError::CorruptProfile, "{bad}");
+        }
+    }
+}
