@@ -16,7 +16,7 @@ pub async fn detail(req: &Request, env: &Env, lang: Lang, log: &mut RequestLog) 
     let config = http::config(env)?;
     let session = authenticate(req, env, &config).await?;
     log.user_id = Some(session.verified.user_id);
-    let mut data: Value = session.profile.to_value();
+    let mut data: Value = serde_json::from_str(&session.profile.to_json()).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut data {
         for f in PRIVATE_FIELDS {
             map.remove(f);
