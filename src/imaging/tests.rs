@@ -799,11 +799,11 @@ fn messages_are_bilingual_and_actionable() {
 }
 
 #[test]
-#[ignore = "enable when src/imaging/webp.rs (lossy encoder) replaces the TEMPORARY lossless shim in encode.rs"]
 fn webp_output_is_lossy() {
     let jpeg = enc_jpeg(&DynamicImage::ImageRgb8(noisy(300, 300)));
     let a = process(&jpeg, None, &Options::default()).unwrap();
     assert_eq!(&a.bytes[..4], b"RIFF");
+    assert_eq!(&a.bytes[8..12], b"WEBP");
     assert!(memchr::memmem::find(&a.bytes, b"VP8 ").is_some(), "no lossy VP8 chunk");
     assert!(memchr::memmem::find(&a.bytes, b"VP8L").is_none(), "lossless VP8L chunk");
 }
