@@ -54,16 +54,17 @@ pub fn check_header(h: &Header, max_pixels: u64) -> Result<(), ImageError> {
     Ok(())
 }
 
-/// Refuses a full decode that would not fit the budget. `bytes_per_pixel`
-/// is the decoder's estimated peak per pixel (output plus working buffers).
+/// Refuses a full decode that would not fit the budget.
+/// `tenths_per_pixel` is the decoder's estimated peak, in tenths of a byte
+/// per pixel (output plus working buffers, measured: see `decode::generic`).
 pub fn check_full_decode(
     format: SourceFormat,
     variant: &'static str,
     width: u32,
     height: u32,
-    bytes_per_pixel: u64,
+    tenths_per_pixel: u64,
 ) -> Result<(), ImageError> {
-    let need = u64::from(width) * u64::from(height) * bytes_per_pixel;
+    let need = (u64::from(width) * u64::from(height) * tenths_per_pixel).div_ceil(10);
     if need > DECODE_BUDGET {
         return Err(too_much_memory(format, variant, width, height, need));
     }
