@@ -19,7 +19,7 @@
 //! * After decoding, only the crop square is kept, box-shrunk in linear
 //!   light to at most a few times the avatar size ([`REGION_BUDGET`]).
 
-use super::error::{ImageError, megapixels};
+use super::error::ImageError;
 use super::format::SourceFormat;
 use super::header::Header;
 
@@ -77,9 +77,4 @@ pub fn too_much_memory(format: SourceFormat, variant: &'static str, width: u32, 
     let px = u128::from(width) * u128::from(height);
     let max_mp = (u128::from(DECODE_BUDGET) * px / u128::from(need.max(1)) / 1_000_000) as u64;
     ImageError::TooMuchMemory { format, variant, width, height, max_mp }
-}
-
-/// Human figure of a pixel count (re-exported for callers' logs).
-pub fn describe_pixels(width: u32, height: u32) -> String {
-    megapixels(u64::from(width) * u64::from(height))
 }
