@@ -4,7 +4,7 @@ use worker::{Env, Headers, Method, Request, Response, Result};
 
 use crate::http;
 use crate::paths;
-use crate::storage::Avatars;
+use crate::storage::{Avatars, VERSION_META};
 
 /// Versioned URLs (`?v=`) never change content: cache them for a year.
 const CACHE_VERSIONED: &str = "public, max-age=31536000, immutable";
@@ -30,7 +30,13 @@ pub async fn serve(req: &Request, env: &Env) -> Result<Response> {
     };
 
     let etag = object.http_etag();
-    let versioned = req.url().map(|u| u.query_pairs().any(|(k, _)| k == "v")).unwrap_or(false);
+    // A year of caching only when the URL's version is the stored one: a
+    // stale `?v=` (e.g. from a lost race) must not pin other bytes.
+    let stored_version = object.custom_metadata().ok().and_then(|m| m.get(VERSION_META).cloned());
+    let versioned = req
+        .url()
+        .map(|u| u.query_pairs().any(|(k, v)| k == "v" && Some(v.as_ref()) == stored_version.as_deref()))
+        .unwrap_or(false);
     let headers = Headers::new();
     headers.set("ETag", &etag)?;
     headers.set("Cache-Control", if versioned { CACHE_VERSIONED } else { CACHE_UNVERSIONED })?;

@@ -76,19 +76,29 @@ pub async fn upload(req: &mut Request, env: &Env, lang: Lang, log: &mut RequestL
     let avatars = Avatars::from_env(env)?;
     // Keep the previous image so a failed profile write can be undone.
     let previous = avatars.read(&key).await?;
-    avatars.write(&key, avatar.bytes, avatar.format.content_type()).await?;
-    let new_profile = session.profile.with_avatar_url(&url);
-    if let Err(e) = session.users.put_profile(user_id, &new_profile).await {
+    avatars.write(&key, avatar.bytes, avatar.format.content_type(), Some(&version)).await?;
+    if let Err(e) = session.users.put_profile(user_id, &session.profile.with_avatar_url(&url)).await {
         // Put the old image back (or remove the new one) so R2 and KV agree.
         let _ = match previous {
             Some(old) => {
                 let ct = old.content_type.unwrap_or_else(|| avatar.format.content_type().to_string());
-                avatars.write(&key, old.bytes, &ct).await
+                avatars.write(&key, old.bytes, &ct, old.version.as_deref()).await
             }
             None => avatars.delete(&key).await,
         };
         return Err(e.into());
     }
+    // Concurrent uploads by one user race between the R2 put and the profile
+    // write. Whoever checks last makes the profile name what R2 now holds,
+    // so the two converge on one image.
+    let url = match avatars.version(&key).await {
+        Ok(Some(current)) if current != version => {
+            let winner = paths::avatar_url(&base, user_id, ext, &current);
+            let _ = session.users.put_profile(user_id, &session.profile.with_avatar_url(&winner)).await;
+            winner
+        }
+        _ => url,
+    };
     log.ms.store = Some(now_ms() - t0);
 
     let mut response = http::envelope_response(&Envelope::ok(

@@ -92,7 +92,12 @@ impl Users {
 pub struct StoredImage {
     pub bytes: Vec<u8>,
     pub content_type: Option<String>,
+    /// The content version (`?v=` of its URL), from custom metadata.
+    pub version: Option<String>,
 }
+
+/// Custom-metadata key holding an object's content version.
+pub const VERSION_META: &str = "v";
 
 /// The avatar images in R2.
 pub struct Avatars(Bucket);
@@ -113,18 +118,34 @@ impl Avatars {
             return Ok(None);
         };
         let content_type = obj.http_metadata().content_type;
+        let version = obj.custom_metadata().ok().and_then(|m| m.get(VERSION_META).cloned());
         let body = obj.body().ok_or(StoreError::ImageRead)?;
         let bytes = body.bytes().await.map_err(|_| StoreError::ImageRead)?;
-        Ok(Some(StoredImage { bytes, content_type }))
+        Ok(Some(StoredImage { bytes, content_type, version }))
     }
 
-    pub async fn write(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), StoreError> {
+    /// The content version of the object now at `key`, without its body.
+    pub async fn version(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let head = self.0.head(key).await.map_err(|_| StoreError::ImageRead)?;
+        Ok(head.and_then(|o| o.custom_metadata().ok()).and_then(|m| m.get(VERSION_META).cloned()))
+    }
+
+    pub async fn write(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        version: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let meta: std::collections::HashMap<String, String> =
+            version.map(|v| (VERSION_META.to_string(), v.to_string())).into_iter().collect();
         self.0
             .put(key, bytes)
             .http_metadata(HttpMetadata {
                 content_type: Some(content_type.to_string()),
                 ..Default::default()
             })
+            .custom_metadata(meta)
             .execute()
             .await
             .map(|_| ())

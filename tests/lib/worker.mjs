@@ -48,14 +48,15 @@ export const MANIFEST = JSON.parse(readFileSync(path.join(FIXTURES, 'manifest.js
  * rate-limit bindings, e.g. { UPLOAD_LIMITER: { simple: { limit: 2, period: 60 } } }. Returns
  * { mf, url, kv, r2, origin, dispose }.
  */
-export async function startWorker(vars = {}, { log = false, ratelimits } = {}) {
+export async function startWorker(vars = {}, { log = false, ratelimits, entry } = {}) {
   if (!BUILD_DIR) throw new Error(NOT_BUILT);
   const bindings = { TOKEN_SECRET: TEST_SECRET, ...vars };
   for (const k of Object.keys(bindings)) if (bindings[k] === undefined) delete bindings[k];
   const mf = new Miniflare({
     modules: true,
-    scriptPath: path.join(BUILD_DIR, 'worker', 'shim.mjs'),
-    modulesRoot: BUILD_DIR,
+    // `entry`: a test-only module that imports the build (fault-wrapper.mjs).
+    scriptPath: entry ?? path.join(BUILD_DIR, 'worker', 'shim.mjs'),
+    modulesRoot: entry ? REPO_ROOT : BUILD_DIR,
     modulesRules: [
       { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
       { type: 'CompiledWasm', include: ['**/*.wasm', '**/*.wasm?module'] },
@@ -196,7 +197,11 @@ export async function uploadEarlyAnswer(w, { file, filename = 'avatar.jpg', toke
         resolve(readEnvelope({ status: res.statusCode, headers: hdrs, text: async () => text }));
       });
     });
-    req.on('error', (e) => { if (!['EPIPE', 'ECONNRESET'].includes(e.code)) reject(e); });
+    const expected = (e) => ['EPIPE', 'ECONNRESET'].includes(e.code);
+    req.on('error', (e) => { if (!expected(e)) reject(e); });
+    // Once the answer is in, node detaches the request's socket listener, so
+    // the socket's own late write error needs a handler too.
+    req.on('socket', (sock) => sock.on('error', (e) => { if (!expected(e)) reject(e); }));
     req.end(body);
   });
 }
