@@ -212,6 +212,9 @@ export async function uploadEarlyAnswer(w, { file, filename = 'avatar.jpg', toke
     req.on('error', (e) => {
       if (!answered) reject(new Error(`no answer before the connection closed (${e.code ?? e.message}) after ${sent} body bytes`));
     });
+    // Once the answer is in, node detaches the request's socket listener, so
+    // a late reset on the socket needs its own handler (else it is uncaught).
+    req.on('socket', (sock) => sock.on('error', () => {}));
     const STEP = 64 * 1024;
     const pump = () => {
       while (!answered && !req.destroyed) {
