@@ -82,6 +82,19 @@ describe('accepted formats, default output (WebP 256)', { skip: SKIP, timeout: 2
     assert.deepEqual(list.objects.map((o) => o.key), ['uploads/user/1.webp'], 'one object per user');
   });
 
+  test('unknown profile fields are kept verbatim (big integers, decimals, nesting, unicode)', async () => {
+    const raw = String.raw`{"id":77,"user_name":"carol","status":1,"avatar_url":null,"balance":12345678901234567890,`
+      + String.raw`"price":1.50,"ratio":-0.0,"tags":["a","\u00e9",null],"deep":{"x":{"y":[1,{"z":false}]}},"note":"line\nbreak \u4e2d"}`;
+    await w.kv.put('user:77', raw);
+    const url = expectOk(await upload(w, { file: fixture('orient-1.jpg'), token: mintToken({ userId: 77 }) }));
+    const after = await w.kv.get('user:77');
+    for (const piece of ['12345678901234567890', '"deep":{"x":{"y":[1,{"z":false}]}}', '"user_name":"carol"', '"tags":["a",']) {
+      assert.ok(after.includes(piece), `profile lost ${piece}: ${after}`);
+    }
+    assert.ok(/"price":1\.50?\b/.test(after), `price changed: ${after}`);
+    assert.deepEqual(JSON.parse(after), { ...JSON.parse(raw), avatar_url: url });
+  });
+
   test('another user gets their own key, profile and URL', async () => {
     await seedUser(w.kv, { id: 42, user_name: 'bob', extra: { y: [1, 2] } });
     const before1 = await getProfile(w.kv, 1);
