@@ -12,5 +12,4 @@ if [ -f build/worker/shim.mjs ] && [ -z "${FORCE_BUILD:-}" ]; then
   if [ -z "$newer" ]; then echo "[build] up to date"; exit 0; fi
 fi
 worker-build --release
-ls -l build/worker/*.wasm | awk '{printf "[build] wasm %s bytes\n", $5}'
-for f in build/worker/*.wasm; do printf '[build] wasm gzip %s bytes\n' "$(gzip -9c "$f" | wc -c)"; done
+for f in build/*.wasm; do printf "[build] %s: %s bytes, gzip -9 %s bytes\n" "$f" "$(wc -c < "$f")" "$(gzip -9c "$f" | wc -c)"; done

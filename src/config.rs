@@ -9,9 +9,9 @@ use crate::imaging::OutputFormat;
 
 /// Default edge length of the square avatar, px.
 pub const DEFAULT_AVATAR_SIZE: u32 = 256;
-/// Largest avatar edge we accept as a setting (WebP's own limit is 16383;
-/// avatars beyond 4096 px make no sense and cost memory).
-pub const MAX_AVATAR_SIZE: u32 = 4096;
+/// Largest avatar edge we accept as a setting: the imaging pipeline's own
+/// cap (its resize buffers must fit the isolate's memory).
+pub const MAX_AVATAR_SIZE: u32 = crate::imaging::limits::MAX_OUTPUT_SIZE;
 /// Default largest accepted file: 20 MiB, a 48 MP phone JPEG fits.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 20 * 1024 * 1024;
 /// Cloudflare refuses request bodies above 100 MB on most plans anyway.

@@ -58,11 +58,6 @@ impl ColourConverter {
         ColourConverter { layout, transform }
     }
 
-    /// Whether an ICC transform is in use (for logs and tests).
-    pub fn uses_profile(&self) -> bool {
-        self.transform.is_some()
-    }
-
     pub fn layout(&self) -> Layout {
         self.layout
     }

@@ -50,6 +50,25 @@ pub fn megapixels(pixels: u64) -> String {
     }
 }
 
+/// Chinese for the short English terms carried in the variants.
+fn zh_term(en: &str) -> &str {
+    match en {
+        "progressive" => "渐进式",
+        "interlaced" => "隔行扫描",
+        "lossless" => "无损",
+        "animated" => "动画",
+        "12-bit" => "12 位",
+        "16-bit" => "16 位",
+        "16-bit or floating-point samples" => "16 位或浮点采样",
+        "unusual colour channels" => "非常规颜色通道",
+        "height defined after the data (DNL)" => "高度在数据之后定义（DNL）",
+        "lossless or hierarchical" => "无损或分层编码",
+        "arithmetic coding" => "算术编码",
+        "an unusual encoding" => "非常规编码",
+        other => other,
+    }
+}
+
 impl UserFacing for ImageError {
     fn message(&self, lang: Lang) -> String {
         use ImageError::*;
@@ -73,6 +92,7 @@ impl UserFacing for ImageError {
             UnsupportedVariant { format, what } => {
                 let f = format.name();
                 if zh {
+                    let what = zh_term(what);
                     format!("不支持这种 {f} 图片（{what}），请另存为普通 {f} 或 PNG 后再上传")
                 } else {
                     format!("This kind of {f} image ({what}) is not supported; save it as a standard {f} or PNG and upload again")
@@ -96,9 +116,11 @@ impl UserFacing for ImageError {
                 let f = format.name();
                 let fig = megapixels(u64::from(*width) * u64::from(*height));
                 if zh {
-                    format!("图片太大，无法处理：这张{variant} {f} 为 {width}×{height} = {fig}，此类图片最大支持 {max_mp} MP。请缩小尺寸，或另存为普通（非渐进式）JPEG 后再上传")
+                    let kind = format!("{}{f}", zh_term(variant));
+                    format!("图片太大，无法处理：这张 {kind} 图片为 {width}×{height} = {fig}，此类图片最大支持 {max_mp} MP。请缩小尺寸，或另存为普通（非渐进式）JPEG 后再上传")
                 } else {
-                    format!("The image is too large to process: this {variant} {f} is {width}×{height} = {fig}; images of this kind can be at most {max_mp} MP. Reduce it, or save it as a standard (baseline) JPEG, and upload again")
+                    let kind = if variant.is_empty() { f.to_string() } else { format!("{variant} {f}") };
+                    format!("The image is too large to process: this {kind} is {width}×{height} = {fig}; images of this kind can be at most {max_mp} MP. Reduce it, or save it as a standard (baseline) JPEG, and upload again")
                 }
             }
             Damaged { format, .. } => {

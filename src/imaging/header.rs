@@ -20,6 +20,16 @@ pub struct Header {
     pub jpeg: Option<JpegFrame>,
     /// PNG: Adam7 interlacing (needs a full decode instead of streaming).
     pub interlaced: bool,
+    /// WebP: what kind of bitstream (the decoder's memory depends on it).
+    pub webp: Option<WebpKind>,
+}
+
+/// What a WebP file contains, from its chunk list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WebpKind {
+    pub lossless: bool,
+    pub alpha: bool,
+    pub animated: bool,
 }
 
 /// The SOF segment of a JPEG.
@@ -67,7 +77,7 @@ pub fn read_header(bytes: &[u8], format: SourceFormat) -> Result<Header, ImageEr
 }
 
 fn plain(width: u32, height: u32) -> Header {
-    Header { width, height, orientation: Orientation::Normal, jpeg: None, interlaced: false }
+    Header { width, height, orientation: Orientation::Normal, jpeg: None, interlaced: false, webp: None }
 }
 
 /// Walks the marker segments up to the first scan: APP1 Exif gives the
@@ -142,7 +152,7 @@ fn jpeg(b: &[u8]) -> Result<Header, ImageError> {
             0xDA => {
                 // Start of scan: everything we need comes before it.
                 let (width, height, jf) = frame.ok_or_else(|| damaged(F, "scan before frame header"))?;
-                return Ok(Header { width, height, orientation, jpeg: Some(jf), interlaced: false });
+                return Ok(Header { width, height, orientation, jpeg: Some(jf), interlaced: false, webp: None });
             }
             _ => {}
         }
@@ -234,21 +244,32 @@ fn webp(b: &[u8]) -> Result<Header, ImageError> {
         _ => return Err(damaged(F, "unknown first chunk")),
     };
     let mut hd = plain(w, h);
-    // Chunks are padded to even length.
+    let mut kind = WebpKind::default();
+    // Walk the chunks (padded to even length): EXIF for the orientation,
+    // the others for the decoder's memory estimate.
     let mut pos = 12usize;
     while pos < b.len() {
-        let (Some(kind), Some(len)) = (b.get(pos..pos + 4), le32(b, pos + 4)) else { break };
+        let (Some(fourcc), Some(len)) = (b.get(pos..pos + 4), le32(b, pos + 4)) else { break };
         let start = pos + 8;
         let Some(end) = start.checked_add(len as usize) else { break };
-        if kind == b"EXIF" {
-            if let Some(o) = b.get(start..end).and_then(orientation_from_tiff) {
-                hd.orientation = o;
+        match fourcc {
+            b"EXIF" => {
+                if let Some(o) = b.get(start..end).and_then(orientation_from_tiff) {
+                    hd.orientation = o;
+                }
             }
-            break;
+            b"VP8L" => {
+                kind.lossless = true;
+                kind.alpha = true; // decoded as RGBA unless proven opaque
+            }
+            b"ALPH" => kind.alpha = true,
+            b"ANIM" | b"ANMF" => kind.animated = true,
+            _ => {}
         }
         let Some(next) = end.checked_add((len & 1) as usize) else { break };
         pos = next;
     }
+    hd.webp = Some(kind);
     Ok(hd)
 }
 

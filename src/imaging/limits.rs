@@ -19,7 +19,7 @@
 //! * After decoding, only the crop square is kept, box-shrunk in linear
 //!   light to at most a few times the avatar size ([`REGION_BUDGET`]).
 
-use super::error::{ImageError, megapixels};
+use super::error::ImageError;
 use super::format::SourceFormat;
 use super::header::Header;
 
@@ -54,16 +54,17 @@ pub fn check_header(h: &Header, max_pixels: u64) -> Result<(), ImageError> {
     Ok(())
 }
 
-/// Refuses a full decode that would not fit the budget. `bytes_per_pixel`
-/// is the decoder's estimated peak per pixel (output plus working buffers).
+/// Refuses a full decode that would not fit the budget.
+/// `tenths_per_pixel` is the decoder's estimated peak, in tenths of a byte
+/// per pixel (output plus working buffers, measured: see `decode::generic`).
 pub fn check_full_decode(
     format: SourceFormat,
     variant: &'static str,
     width: u32,
     height: u32,
-    bytes_per_pixel: u64,
+    tenths_per_pixel: u64,
 ) -> Result<(), ImageError> {
-    let need = u64::from(width) * u64::from(height) * bytes_per_pixel;
+    let need = (u64::from(width) * u64::from(height) * tenths_per_pixel).div_ceil(10);
     if need > DECODE_BUDGET {
         return Err(too_much_memory(format, variant, width, height, need));
     }
@@ -76,9 +77,4 @@ pub fn too_much_memory(format: SourceFormat, variant: &'static str, width: u32, 
     let px = u128::from(width) * u128::from(height);
     let max_mp = (u128::from(DECODE_BUDGET) * px / u128::from(need.max(1)) / 1_000_000) as u64;
     ImageError::TooMuchMemory { format, variant, width, height, max_mp }
-}
-
-/// Human figure of a pixel count (re-exported for callers' logs).
-pub fn describe_pixels(width: u32, height: u32) -> String {
-    megapixels(u64::from(width) * u64::from(height))
 }

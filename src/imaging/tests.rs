@@ -675,6 +675,32 @@ fn big_grey_jpeg(w: u16, h: u16) -> Vec<u8> {
     out
 }
 
+/// A VP8X WebP header (no image data) claiming `w`×`h`, with the given
+/// image chunk fourcc.
+fn webp_header_only(w: u32, h: u32, image_chunk: &[u8; 4]) -> Vec<u8> {
+    let mut out = b"RIFF\0\0\0\0WEBPVP8X\x0a\0\0\0\0\0\0\0".to_vec();
+    out.extend_from_slice(&(w - 1).to_le_bytes()[..3]);
+    out.extend_from_slice(&(h - 1).to_le_bytes()[..3]);
+    out.extend_from_slice(image_chunk);
+    out.extend_from_slice(&[4, 0, 0, 0, 0, 0, 0, 0]);
+    out
+}
+
+#[test]
+fn full_decode_formats_have_a_memory_budget_that_fits_phone_photos() {
+    // A 12 MP lossy WebP (phone photo) passes the budget (and then fails
+    // only because there is no data); 24 MP lossless is refused up front,
+    // naming the kind and the size that fits.
+    let e = process(&webp_header_only(4000, 3000, b"VP8 "), None, &Options::default()).unwrap_err();
+    assert!(matches!(e, ImageError::Damaged { .. }), "{e:?}");
+    let e = process(&webp_header_only(6000, 4000, b"VP8L"), None, &Options::default()).unwrap_err();
+    let ImageError::TooMuchMemory { max_mp, variant: "lossless", .. } = e else { panic!("{e:?}") };
+    assert_eq!(max_mp, 10);
+    let en = err_en(&e);
+    assert!(en.contains("this lossless WebP is 6000×4000 = 24 MP") && en.contains("10 MP"), "{en}");
+    assert!(e.message(Lang::Zh).contains("无损WebP"), "{}", e.message(Lang::Zh));
+}
+
 #[test]
 fn hundred_megapixel_baseline_jpeg_is_accepted() {
     let (w, h) = (12_000u32, 8_333u32); // 99.996 MP
@@ -799,11 +825,11 @@ fn messages_are_bilingual_and_actionable() {
 }
 
 #[test]
-#[ignore = "enable when src/imaging/webp.rs (lossy encoder) replaces the TEMPORARY lossless shim in encode.rs"]
 fn webp_output_is_lossy() {
     let jpeg = enc_jpeg(&DynamicImage::ImageRgb8(noisy(300, 300)));
     let a = process(&jpeg, None, &Options::default()).unwrap();
     assert_eq!(&a.bytes[..4], b"RIFF");
+    assert_eq!(&a.bytes[8..12], b"WEBP");
     assert!(memchr::memmem::find(&a.bytes, b"VP8 ").is_some(), "no lossy VP8 chunk");
     assert!(memchr::memmem::find(&a.bytes, b"VP8L").is_none(), "lossless VP8L chunk");
 }

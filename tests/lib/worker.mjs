@@ -169,3 +169,34 @@ export async function readEnvelope(res) {
 export function get(w, p, init = {}) {
   return fetch(new URL(p, w.url), init);
 }
+
+/**
+ * Like `upload`, over node:http instead of fetch, for bodies the worker
+ * refuses before reading them (Content-Length over the limit): the worker
+ * answers at once and closes, which curl and browsers read but undici's
+ * fetch reports as "fetch failed". Write errors after the answer are
+ * expected and ignored; the answer is what the test checks.
+ */
+export async function uploadEarlyAnswer(w, { file, filename = 'avatar.jpg', token = mintToken(), lang } = {}) {
+  const http = await import('node:http');
+  const boundary = '----avatar-early-answer';
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: image/jpeg\r\n\r\n`);
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const body = Buffer.concat([head, file, tail]);
+  const url = new URL('/api/user/avatar', w.url);
+  const headers = { 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Content-Length': body.length, Token: token };
+  if (lang) headers['Accept-Language'] = lang;
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const hdrs = new Headers(Object.entries(res.headers).map(([k, v]) => [k, String(v)]));
+        resolve(readEnvelope({ status: res.statusCode, headers: hdrs, text: async () => text }));
+      });
+    });
+    req.on('error', (e) => { if (!['EPIPE', 'ECONNRESET'].includes(e.code)) reject(e); });
+    req.end(body);
+  });
+}

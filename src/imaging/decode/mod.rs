@@ -49,7 +49,7 @@ pub fn decode(bytes: &[u8], format: SourceFormat, header: &Header, plan: &Plan) 
     match format {
         SourceFormat::Jpeg => jpeg::decode(bytes, header, plan),
         SourceFormat::Png => png::decode(bytes, header, plan),
-        SourceFormat::Gif | SourceFormat::Webp | SourceFormat::Bmp => generic::decode(bytes, format, plan),
+        SourceFormat::Gif | SourceFormat::Webp | SourceFormat::Bmp => generic::decode(bytes, format, header, plan),
     }
 }
 

@@ -39,7 +39,7 @@ pub fn decode(bytes: &[u8], header: &Header, plan: &Plan) -> Result<Region, Imag
     let mut collector = plan.collector(w, h, layout, icc.as_deref());
 
     if reader.info().interlaced {
-        check_full_decode(F, "interlaced", w, h, layout.channels() as u64)?;
+        check_full_decode(F, "interlaced", w, h, layout.channels() as u64 * 10)?;
         let size = reader.output_buffer_size().ok_or_else(|| damaged(F, "image too large"))?;
         let mut buf = vec![0u8; size];
         reader.next_frame(&mut buf).map_err(|e| map_err(e, header))?;
