@@ -105,8 +105,8 @@ describe('upload page in chromium', { skip: SKIP, timeout: 90_000 }, () => {
   });
 
   /** Crop fields of the multipart upload a request carries. */
-  function cropFields(req) {
-    const body = req.postDataBuffer()?.toString('latin1') ?? '';
+  function cropFields(sent) {
+    const body = sent?.toString('latin1') ?? '';
     const f = {};
     for (const k of ['crop_x', 'crop_y', 'crop_w', 'crop_h']) {
       const m = body.match(new RegExp(`name="${k}"\\r\\n\\r\\n(\\d+)\\r\\n`));
@@ -118,6 +118,10 @@ describe('upload page in chromium', { skip: SKIP, timeout: 90_000 }, () => {
   /** Clicks (or presses, for keyboard users) Upload and returns the request, the JSON answer and the progress seen. */
   async function doUpload(page, how = 'click') {
     await watchProgress(page);
+    // Routed so that the multipart body is visible to the test (Chromium
+    // does not report upload bodies with files to unrouted observers).
+    let sent;
+    await page.route('**/api/user/avatar', (route) => { sent = route.request().postDataBuffer(); return route.continue(); });
     const reqP = page.waitForRequest((r) => r.url().endsWith('/api/user/avatar') && r.method() === 'POST');
     const resP = page.waitForResponse((r) => r.url().endsWith('/api/user/avatar'));
     if (how === 'click') await page.getByRole('button', { name: /^(Upload|上传)$/ }).click();
@@ -127,7 +131,8 @@ describe('upload page in chromium', { skip: SKIP, timeout: 90_000 }, () => {
     const body = await res.json();
     await page.waitForFunction(() => document.getElementById('upload').getAttribute('aria-disabled') === 'false');
     const seen = await page.evaluate(() => window.__progress);
-    return { req, res, body, seen };
+    await page.unroute('**/api/user/avatar');
+    return { req, sent, res, body, seen };
   }
 
   /** Waits for the avatar <img> and reads its pixels through a canvas. */
@@ -187,6 +192,10 @@ describe('upload page in chromium', { skip: SKIP, timeout: 90_000 }, () => {
       assert.equal(await token.inputValue(), demoToken);
       assert.match(await page.locator('#token-msg').textContent(), /demo user/);
       await shot(page, 'en-0-start');
+      // Upload before choosing a photo: told what is missing, by the file input.
+      await page.getByRole('button', { name: 'Upload' }).click();
+      assert.equal(await page.locator('#file-msg').textContent(), 'Choose a photo first.');
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'file');
 
       // orient-6.jpg: stored 64x96 with EXIF orientation 6; upright 96x64.
       await fileInput.setInputFiles(path.join(FIXTURES, 'orient-6.jpg'));
@@ -227,8 +236,8 @@ describe('upload page in chromium', { skip: SKIP, timeout: 90_000 }, () => {
       const corner = await decodeRGBA(await page.screenshot({ clip: { x: 0, y: 0, width: 8, height: 8 } }));
       assert.deepEqual(regionMean(corner, 0, 0, 8, 8).slice(0, 3).map(Math.round), [255, 255, 255], 'the page around the photo is darkened');
 
-      const { req, body, seen } = await doUpload(page);
-      const f = cropFields(req);
+      const { sent, body, seen } = await doUpload(page);
+      const f = cropFields(sent);
       expectBoxInside(f, [0, 32, 48, 64], 'blue quadrant');
 
       assert.equal(body.code, 0, `upload failed: ${JSON.stringify(body)}`);
@@ -329,7 +338,7 @@ describe('upload page in chromium', { skip: SKIP, timeout: 90_000 }, () => {
       await page.keyboard.press('Tab');
       assert.equal(await page.evaluate(() => document.activeElement.id), 'upload');
       r = await doUpload(page, 'Enter');
-      expectBoxInside(cropFields(r.req), [48, 0, 96, 32], 'green quadrant');
+      expectBoxInside(cropFields(r.sent), [48, 0, 96, 32], 'green quadrant');
       assert.equal(r.body.code, 0, JSON.stringify(r.body));
       assert.equal(r.body.msg, '上传成功');
       assert.equal(await uploadMsg.textContent(), '上传成功，新头像显示在下方。');
