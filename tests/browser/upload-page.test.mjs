@@ -69,8 +69,8 @@ describe('upload page in chromium', { skip: SKIP, timeout: 90_000 }, () => {
   });
 
   /** A fresh browser profile in `locale`, with console errors collected. */
-  async function open(locale) {
-    const context = await browser.newContext({ locale, viewport: { width: 1000, height: 760 } });
+  async function open(locale, { scale = 1 } = {}) {
+    const context = await browser.newContext({ locale, viewport: { width: 1000, height: 760 }, deviceScaleFactor: scale });
     context.setDefaultTimeout(10_000);
     const page = await context.newPage();
     const problems = [];
@@ -174,7 +174,7 @@ describe('upload page in chromium', { skip: SKIP, timeout: 90_000 }, () => {
   }
 
   test('en-US: demo token, mouse drag + keyboard + zoom slider onto the blue quadrant (EXIF 6), upload, avatar shown and stored', async () => {
-    const { context, page, problems } = await open('en-US');
+    const { context, page, problems } = await open('en-US', { scale: 2 });
     try {
       // English throughout; every control has a name a screen reader reads.
       assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
@@ -232,9 +232,18 @@ describe('upload page in chromium', { skip: SKIP, timeout: 90_000 }, () => {
       for (let i = 0; i < 2; i++) await page.keyboard.press('ArrowDown');
       assert.match(await frame.getAttribute('aria-valuetext'), / y=35,/);
       await shot(page, 'en-1-cropped');
-      // The shade around the frame covers the photo only, not the page.
-      const corner = await decodeRGBA(await page.screenshot({ clip: { x: 0, y: 0, width: 8, height: 8 } }));
-      assert.deepEqual(regionMean(corner, 0, 0, 8, 8).slice(0, 3).map(Math.round), [255, 255, 255], 'the page around the photo is darkened');
+      // On screen: the photo outside the frame is shaded, inside it is not,
+      // and the shade stays on the photo (the page around is white).
+      const onScreen = async (x, y) => {
+        const png = await page.screenshot({ clip: { x: x - 2, y: y - 2, width: 4, height: 4 } });
+        const im = await decodeRGBA(png);
+        return regionMean(im, 0, 0, im.width, im.height).slice(0, 3).map(Math.round);
+      };
+      const inFrame = await screenPoint(page, 22, 48), outside = await screenPoint(page, 72, 16);
+      const [seenIn, seenOut, seenPage] = [await onScreen(inFrame.x, inFrame.y), await onScreen(outside.x, outside.y), await onScreen(4, 4)];
+      assert.ok(seenIn[2] > 240 && seenIn[0] < 15, `inside the frame should be unshaded blue: ${seenIn}`);
+      assert.ok(seenOut[1] > 90 && seenOut[1] < 200, `outside the frame should be shaded green: ${seenOut}`);
+      assert.deepEqual(seenPage, [255, 255, 255], 'the page around the photo must not be shaded');
 
       const { sent, body, seen } = await doUpload(page);
       const f = cropFields(sent);
