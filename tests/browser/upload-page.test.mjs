@@ -215,6 +215,23 @@ describe('upload page in chromium', { skip: SKIP, timeout: 90_000 }, () => {
       assert.equal(await zoom.inputValue(), '40');
       assert.equal(await frame.getAttribute('aria-valuenow'), '40');
 
+      // Wheel over the photo: plain scrolls the page, Ctrl+wheel resizes.
+      await page.evaluate(() => window.scrollTo(0, 0));
+      const mid = await screenPoint(page, 48, 32);
+      await page.mouse.move(mid.x, mid.y);
+      await page.mouse.wheel(0, 100);
+      await page.waitForFunction(() => scrollY > 0);
+      assert.equal(await frame.getAttribute('aria-valuenow'), '40', 'a plain wheel must not resize the frame');
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.keyboard.down('Control');
+      await page.mouse.wheel(0, -100);
+      await page.keyboard.up('Control');
+      await page.waitForFunction(() => document.getElementById('frame').getAttribute('aria-valuenow') === '45');
+      await page.keyboard.down('Control');
+      await page.mouse.wheel(0, 100);
+      await page.keyboard.up('Control');
+      await page.waitForFunction(() => document.getElementById('frame').getAttribute('aria-valuenow') === '40');
+
       // Mouse: drag the frame's centre onto (22, 16), the red quadrant.
       const fb = await frame.boundingBox();
       const to = await screenPoint(page, 22, 16);
