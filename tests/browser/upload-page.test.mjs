@@ -318,7 +318,7 @@ describe('upload page in chromium', { skip: SKIP, timeout: 90_000 }, () => {
       let r = await doUpload(page);
       assert.equal(r.body.code, 1001, JSON.stringify(r.body));
       assert.equal(await page.locator('#token-msg').textContent(), r.body.msg);
-      assert.equal(await token.getAttribute('aria-invalid'), '');
+      assert.equal(await token.getAttribute('aria-invalid'), 'true');
       assert.equal(await page.evaluate(() => document.activeElement.id), 'token', 'focus goes to the token to fix');
       await shot(page, 'zh-1-not-logged-in');
 
@@ -327,9 +327,11 @@ describe('upload page in chromium', { skip: SKIP, timeout: 90_000 }, () => {
       //    the Upload button, in Chinese, and nothing changes.
       await token.fill(mintToken({ userId: 2 }));
       assert.equal(await page.locator('#token-msg').textContent(), '粘贴 AnqiCMS 登录后得到的 token。', 'hint back once the token is edited');
+      assert.equal(await token.getAttribute('aria-invalid'), null);
       await fileInput.setInputFiles(path.join(FIXTURES, 'text.jpg'));
       await page.locator('#file-msg.err').waitFor();
       assert.match(await page.locator('#file-msg').textContent(), /浏览器无法显示/);
+      assert.equal(await fileInput.getAttribute('aria-invalid'), 'true');
       assert.equal(await page.locator('#stage').isVisible(), false);
       r = await doUpload(page);
       assert.equal(r.body.code, -1, JSON.stringify(r.body));
