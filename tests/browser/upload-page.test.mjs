@@ -1,0 +1,388 @@
+// The member upload page (GET / with UPLOAD_PAGE=on) in a real browser:
+// Debian's chromium driven by playwright-core, against the built Worker in
+// workerd (Miniflare) with KV and R2. A person's steps: take the token (the
+// demo token, or a pasted one), choose a photo, move the crop frame with the
+// mouse and the keyboard, resize it, upload; then the avatar shown must be
+// the returned URL, AVATAR_SIZE square, and the colour of the one quadrant
+// of tests/fixtures/orient-*.jpg (red | green over blue | white) the frame
+// was on. Also: server messages next to the controls, English and Chinese.
+//
+// Needs chromium (bash scripts/setup-browser.sh) and the npm package
+// playwright-core. Without them the suite is skipped locally and fails in
+// CI (CI set) or with AVATAR_REQUIRE_BROWSER=1. Screenshots: tests/output/.
+// AVATAR_PAGE_FROM_SOURCE=1 serves src/page/index.html instead of the page
+// compiled into the build (a dev aid while editing the page; the Worker's
+// own headers, CSP included, are kept).
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { SKIP as NO_BUILD, startWorker, seedUser, getProfile, getObjectBytes, FIXTURES, REPO_ROOT, PROFILE } from '../lib/worker.mjs';
+import { mintToken, nowSec } from '../lib/token.mjs';
+import { decodeRGBA, regionMean, regionMaxDiff } from '../lib/images.mjs';
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+const OUT = path.join(REPO_ROOT, 'tests', 'output');
+const SIZE = 256;
+const GREEN = [0, 255, 0], BLUE = [0, 0, 255];
+
+let pw = null;
+const missing = [];
+try {
+  pw = await import('playwright-core');
+} catch (e) {
+  missing.push(`the npm package playwright-core is not installed (a devDependency; run npm ci): ${e.message.split('\n')[0]}`);
+}
+if (!existsSync(CHROMIUM)) missing.push(`no browser at ${CHROMIUM}: run bash scripts/setup-browser.sh (or set CHROMIUM_PATH)`);
+const REQUIRED = Boolean(process.env.CI || process.env.AVATAR_REQUIRE_BROWSER);
+const SKIP = NO_BUILD || (missing.length ? `browser test skipped: ${missing.join('; ')}` : false);
+
+test('browser test prerequisites: chromium and playwright-core', { skip: !REQUIRED && missing.length ? SKIP : false }, () => {
+  assert.deepEqual(missing, [], `the upload-page browser test cannot run:\n- ${missing.join('\n- ')}`);
+});
+
+describe('upload page in chromium', { skip: SKIP, timeout: 90_000 }, () => {
+  let w, browser;
+  const demoToken = mintToken({ userId: 1 });
+  const source = readFileSync(path.join(REPO_ROOT, 'src', 'page', 'index.html'), 'utf8');
+
+  before(async () => {
+    mkdirSync(OUT, { recursive: true });
+    [w, browser] = await Promise.all([
+      startWorker({ UPLOAD_PAGE: 'on', OUTPUT_FORMAT: 'png', AVATAR_SIZE: String(SIZE), DEV_DEMO_TOKEN: demoToken }),
+      pw.chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
+    ]);
+    await seedUser(w.kv, { id: 1 });
+    await seedUser(w.kv, { id: 2 });
+    if (!process.env.AVATAR_PAGE_FROM_SOURCE) {
+      const served = await (await fetch(w.url)).text();
+      if (served !== source.replace('__DEMO_TOKEN__', demoToken)) {
+        process.stderr.write('# note: the page in the build differs from src/page/index.html: rebuild (npm run build)\n');
+      }
+    }
+  });
+  after(async () => {
+    await browser?.close();
+    await w?.dispose();
+  });
+
+  /** A fresh browser profile in `locale`, with console errors collected. */
+  async function open(locale, { scale = 1 } = {}) {
+    const context = await browser.newContext({ locale, viewport: { width: 1000, height: 760 }, deviceScaleFactor: scale });
+    context.setDefaultTimeout(10_000);
+    const page = await context.newPage();
+    const problems = [];
+    page.on('console', (m) => {
+      // The browser's own favicon probe: the Worker has no /favicon.ico (and
+      // the page's CSP allows no data: icon), which a person never sees.
+      if (m.type() === 'error' && !/\/favicon\.ico$/.test(m.location()?.url ?? '')) problems.push(`console: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+    if (process.env.AVATAR_PAGE_FROM_SOURCE) {
+      await page.route(w.url.href, async (route) => {
+        const res = await route.fetch();
+        const headers = { ...res.headers() };
+        delete headers['content-encoding']; delete headers['content-length'];
+        await route.fulfill({ response: res, headers, body: source.replace('__DEMO_TOKEN__', demoToken) });
+      });
+    }
+    const res = await page.goto(w.url.href);
+    assert.equal(res.status(), 200);
+    assert.match(res.headers()['content-security-policy'] ?? '', /default-src 'none'/);
+    return { context, page, problems };
+  }
+
+  const shot = (page, name) => page.screenshot({ path: path.join(OUT, `upload-page-${name}.png`), fullPage: true });
+
+  /** Watches the progress bar: every value it shows, in order. */
+  const watchProgress = (page) => page.evaluate(() => {
+    const bar = document.getElementById('progress');
+    window.__progress = [];
+    new MutationObserver(() => window.__progress.push(bar.value)).observe(bar, { attributes: true, attributeFilter: ['value'] });
+  });
+
+  /** Crop fields of the multipart upload a request carries. */
+  function cropFields(sent) {
+    const body = sent?.toString('latin1') ?? '';
+    const f = {};
+    for (const k of ['crop_x', 'crop_y', 'crop_w', 'crop_h']) {
+      const m = body.match(new RegExp(`name="${k}"\\r\\n\\r\\n(\\d+)\\r\\n`));
+      f[k] = m ? Number(m[1]) : undefined;
+    }
+    return f;
+  }
+
+  /** Clicks (or presses, for keyboard users) Upload and returns the request, the JSON answer and the progress seen. */
+  async function doUpload(page, how = 'click') {
+    await watchProgress(page);
+    // Routed so that the multipart body is visible to the test (Chromium
+    // does not report upload bodies with files to unrouted observers).
+    let sent;
+    await page.route('**/api/user/avatar', (route) => { sent = route.request().postDataBuffer(); return route.continue(); });
+    const reqP = page.waitForRequest((r) => r.url().endsWith('/api/user/avatar') && r.method() === 'POST');
+    const resP = page.waitForResponse((r) => r.url().endsWith('/api/user/avatar'));
+    if (how === 'click') await page.getByRole('button', { name: /^(Upload|上传)$/ }).click();
+    else await page.keyboard.press(how);
+    const [req, res] = await Promise.all([reqP, resP]);
+    assert.equal(res.status(), 200);
+    const body = await res.json();
+    await page.waitForFunction(() => document.getElementById('upload').getAttribute('aria-disabled') === 'false');
+    const seen = await page.evaluate(() => window.__progress);
+    await page.unroute('**/api/user/avatar');
+    return { req, sent, res, body, seen };
+  }
+
+  /** Waits for the avatar <img> and reads its pixels through a canvas. */
+  async function shownAvatar(page) {
+    await page.waitForFunction(() => { const a = document.getElementById('avatar'); return a.complete && a.naturalWidth > 0; });
+    const r = await page.evaluate(() => {
+      const a = document.getElementById('avatar');
+      const c = document.createElement('canvas');
+      c.width = a.naturalWidth; c.height = a.naturalHeight;
+      const g = c.getContext('2d');
+      g.drawImage(a, 0, 0);
+      const px = g.getImageData(0, 0, c.width, c.height).data;
+      return { src: a.currentSrc || a.src, width: a.naturalWidth, height: a.naturalHeight, visible: !a.hidden, data: Array.from(px) };
+    });
+    return { ...r, img: { data: Uint8Array.from(r.data), width: r.width, height: r.height, channels: 4 } };
+  }
+
+  /** The whole avatar must be `rgb` (the frame covered one quadrant only). */
+  function expectSolid(img, rgb, label) {
+    const mean = regionMean(img, 0, 0, img.width, img.height).slice(0, 3);
+    const { worst, at } = regionMaxDiff(img, 0, 0, img.width, img.height, rgb);
+    assert.ok(mean.every((v, i) => Math.abs(v - rgb[i]) <= 12) && worst <= 48,
+      `${label}: avatar should be all ${rgb}; mean ${mean.map(Math.round)}, worst pixel ${JSON.stringify(at)}`);
+  }
+
+  /** The crop box sent lies inside [x0,x1)x[y0,y1) of the upright image. */
+  function expectBoxInside(f, [x0, y0, x1, y1], label) {
+    assert.ok(f.crop_w > 0 && f.crop_w === f.crop_h, `${label}: square crop expected, got ${JSON.stringify(f)}`);
+    assert.ok(f.crop_x >= x0 && f.crop_y >= y0 && f.crop_x + f.crop_w <= x1 && f.crop_y + f.crop_h <= y1,
+      `${label}: crop box ${JSON.stringify(f)} is not inside [${x0},${y0})-(${x1},${y1})`);
+  }
+
+  /** Where an upright image point (x, y) is on screen. */
+  async function screenPoint(page, x, y) {
+    const box = await page.locator('#preview').boundingBox();
+    const nat = await page.evaluate(() => ({ w: document.getElementById('preview').naturalWidth }));
+    const k = box.width / nat.w;
+    return { x: box.x + x * k, y: box.y + y * k, k };
+  }
+
+  test('en-US: demo token, mouse drag + keyboard + zoom slider onto the blue quadrant (EXIF 6), upload, avatar shown and stored', async () => {
+    const { context, page, problems } = await open('en-US', { scale: 2 });
+    try {
+      // English throughout; every control has a name a screen reader reads.
+      assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+      assert.equal(await page.title(), 'Upload your avatar');
+      assert.equal(await page.locator('h1').textContent(), 'Upload your avatar');
+      const token = page.getByLabel('Login token');
+      const fileInput = page.getByLabel('Choose a photo');
+      // Nothing but the form before a photo is chosen (no crop stage, no
+      // darkening overlay, no empty result).
+      for (const id of ['#stage', '#frame', '#zoom-row', '#result', '#progress']) {
+        assert.equal(await page.locator(id).evaluate((e) => e.checkVisibility()), false, `${id} must be hidden before a photo is chosen`);
+      }
+      // The demo token (DEV_DEMO_TOKEN) is in the meta tag and prefilled.
+      assert.equal(await page.locator('meta[name=demo-token]').getAttribute('content'), demoToken);
+      assert.equal(await token.inputValue(), demoToken);
+      assert.match(await page.locator('#token-msg').textContent(), /demo user/);
+      await shot(page, 'en-0-start');
+      // Upload before choosing a photo: told what is missing, by the file input.
+      await page.getByRole('button', { name: 'Upload' }).click();
+      assert.equal(await page.locator('#file-msg').textContent(), 'Choose a photo first.');
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'file');
+
+      // orient-6.jpg: stored 64x96 with EXIF orientation 6; upright 96x64.
+      await fileInput.setInputFiles(path.join(FIXTURES, 'orient-6.jpg'));
+      await page.locator('#stage').waitFor({ state: 'visible' });
+      const nat = await page.evaluate(() => { const i = document.getElementById('preview'); return [i.naturalWidth, i.naturalHeight]; });
+      assert.deepEqual(nat, [96, 64], 'the preview must be upright (EXIF orientation applied)');
+      const frame = page.getByRole('slider', { name: 'Crop frame' });
+      const zoom = page.getByRole('slider', { name: 'Crop size' });
+      assert.equal(await frame.getAttribute('aria-valuenow'), '100');
+      // A tiny photo is shown large enough to handle the frame.
+      const pre = await page.locator('#preview').boundingBox();
+      assert.ok(pre.width >= 300, `preview of a 96x64 photo is only ${pre.width}px wide`);
+
+      // Zoom slider by keyboard: 100% -> 40% of the short side (25.6 px).
+      await zoom.focus();
+      for (let i = 0; i < 60; i++) await page.keyboard.press('ArrowLeft');
+      assert.equal(await zoom.inputValue(), '40');
+      assert.equal(await frame.getAttribute('aria-valuenow'), '40');
+
+      // Wheel over the photo: plain scrolls the page, Ctrl+wheel resizes.
+      await page.evaluate(() => window.scrollTo(0, 0));
+      const mid = await screenPoint(page, 48, 32);
+      await page.mouse.move(mid.x, mid.y);
+      await page.mouse.wheel(0, 100);
+      await page.waitForFunction(() => scrollY > 0);
+      assert.equal(await frame.getAttribute('aria-valuenow'), '40', 'a plain wheel must not resize the frame');
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.keyboard.down('Control');
+      await page.mouse.wheel(0, -100);
+      await page.keyboard.up('Control');
+      await page.waitForFunction(() => document.getElementById('frame').getAttribute('aria-valuenow') === '45');
+      await page.keyboard.down('Control');
+      await page.mouse.wheel(0, 100);
+      await page.keyboard.up('Control');
+      await page.waitForFunction(() => document.getElementById('frame').getAttribute('aria-valuenow') === '40');
+
+      // Mouse: drag the frame's centre onto (22, 16), the red quadrant.
+      const fb = await frame.boundingBox();
+      const to = await screenPoint(page, 22, 16);
+      await page.mouse.move(fb.x + fb.width / 2, fb.y + fb.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(to.x, to.y, { steps: 8 });
+      await page.mouse.up();
+      const afterDrag = await frame.getAttribute('aria-valuetext');
+      const m = afterDrag.match(/x=(\d+) y=(\d+)/);
+      assert.ok(m && Math.abs(Number(m[1]) - 9) <= 1 && Math.abs(Number(m[2]) - 3) <= 1, `after the drag: ${afterDrag}`);
+
+      // Keyboard: 32 px down into the blue quadrant (Shift+arrow = 10 steps).
+      await frame.focus();
+      for (let i = 0; i < 3; i++) await page.keyboard.press('Shift+ArrowDown');
+      for (let i = 0; i < 2; i++) await page.keyboard.press('ArrowDown');
+      assert.match(await frame.getAttribute('aria-valuetext'), / y=35,/);
+      await shot(page, 'en-1-cropped');
+      // On screen: the photo outside the frame is shaded, inside it is not,
+      // and the shade stays on the photo (the page around is white).
+      const onScreen = async (x, y) => {
+        const png = await page.screenshot({ clip: { x: x - 2, y: y - 2, width: 4, height: 4 } });
+        const im = await decodeRGBA(png);
+        return regionMean(im, 0, 0, im.width, im.height).slice(0, 3).map(Math.round);
+      };
+      const inFrame = await screenPoint(page, 22, 48), outside = await screenPoint(page, 72, 16);
+      const [seenIn, seenOut, seenPage] = [await onScreen(inFrame.x, inFrame.y), await onScreen(outside.x, outside.y), await onScreen(4, 4)];
+      assert.ok(seenIn[2] > 240 && seenIn[0] < 15, `inside the frame should be unshaded blue: ${seenIn}`);
+      assert.ok(seenOut[1] > 90 && seenOut[1] < 200, `outside the frame should be shaded green: ${seenOut}`);
+      assert.deepEqual(seenPage, [255, 255, 255], 'the page around the photo must not be shaded');
+
+      const { sent, body, seen } = await doUpload(page);
+      const f = cropFields(sent);
+      expectBoxInside(f, [0, 32, 48, 64], 'blue quadrant');
+
+      assert.equal(body.code, 0, `upload failed: ${JSON.stringify(body)}`);
+      const url = body.data.avatar_url;
+      assert.match(url, /\/uploads\/user\/1\.png\?v=/);
+      assert.equal(await page.locator('#progress').evaluate((p) => p.value), 100);
+      assert.equal(await page.locator('#percent').textContent(), '100%');
+      assert.equal(seen.at(-1), 100, `progress values seen: ${seen}`);
+      assert.ok(seen.every((v, i) => i === 0 || v >= seen[i - 1]), `progress went back: ${seen}`);
+      assert.equal(await page.locator('#upload-msg').textContent(), 'Done: your new avatar is shown below.');
+      assert.equal(JSON.parse(await page.locator('#json').textContent()).code, 0);
+
+      // The avatar shown: from the returned URL, SIZE x SIZE, all blue.
+      const shown = await shownAvatar(page);
+      assert.equal(shown.src, url);
+      assert.ok(shown.visible);
+      assert.deepEqual([shown.width, shown.height], [SIZE, SIZE]);
+      assert.equal(await page.getByRole('img', { name: 'Your new avatar' }).count(), 1);
+      expectSolid(shown.img, BLUE, 'avatar in the page');
+
+      // What was stored: the same, and the profile points at it.
+      const stored = await getObjectBytes(w.r2, 'uploads/user/1.png');
+      assert.equal(stored.contentType, 'image/png');
+      const dec = await decodeRGBA(stored.bytes);
+      assert.deepEqual([dec.width, dec.height], [SIZE, SIZE]);
+      expectSolid(dec, BLUE, 'avatar in R2');
+      const profile = await getProfile(w.kv, 1);
+      assert.equal(profile.avatar_url, url);
+      assert.deepEqual({ ...profile, avatar_url: '' }, { ...PROFILE, id: 1 }, 'other profile fields must stay');
+      await shot(page, 'en-2-done');
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('zh-CN: pasted tokens, server messages next to the controls, keyboard-only crop onto the green quadrant', async () => {
+    const { context, page, problems } = await open('zh-CN');
+    try {
+      assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
+      assert.equal(await page.title(), '上传头像');
+      assert.equal(await page.locator('h1').textContent(), '上传头像');
+      const token = page.getByLabel('登录令牌 (Token)');
+      const fileInput = page.getByLabel('选择图片');
+      const uploadBtn = page.getByRole('button', { name: '上传' });
+      const uploadMsg = page.locator('#upload-msg');
+
+      // 1. An expired token: the server's "not logged in" by the token field.
+      await token.fill(mintToken({ userId: 2, exp: nowSec() - 60 }));
+      await fileInput.setInputFiles(path.join(FIXTURES, 'orient-1.jpg'));
+      await page.locator('#stage').waitFor({ state: 'visible' });
+      let r = await doUpload(page);
+      assert.equal(r.body.code, 1001, JSON.stringify(r.body));
+      assert.equal(await page.locator('#token-msg').textContent(), r.body.msg);
+      assert.equal(await token.getAttribute('aria-invalid'), 'true');
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'token', 'focus goes to the token to fix');
+      await shot(page, 'zh-1-not-logged-in');
+
+      // 2. A valid pasted token (user 2), and a text file named .jpg: the
+      //    browser says it cannot show it; the server's refusal is shown by
+      //    the Upload button, in Chinese, and nothing changes.
+      await token.fill(mintToken({ userId: 2 }));
+      assert.equal(await page.locator('#token-msg').textContent(), '粘贴 AnqiCMS 登录后得到的 token。', 'hint back once the token is edited');
+      assert.equal(await token.getAttribute('aria-invalid'), null);
+      await fileInput.setInputFiles(path.join(FIXTURES, 'text.jpg'));
+      await page.locator('#file-msg.err').waitFor();
+      assert.match(await page.locator('#file-msg').textContent(), /浏览器无法显示/);
+      assert.equal(await fileInput.getAttribute('aria-invalid'), 'true');
+      assert.equal(await page.locator('#stage').isVisible(), false);
+      r = await doUpload(page);
+      assert.equal(r.body.code, -1, JSON.stringify(r.body));
+      assert.match(r.body.msg, /[\u4e00-\u9fff]/, `Chinese message expected: ${r.body.msg}`);
+      assert.equal(await uploadMsg.textContent(), r.body.msg);
+      assert.ok(await uploadMsg.isVisible());
+      const [btn, msgBox] = [await uploadBtn.boundingBox(), await uploadMsg.boundingBox()];
+      assert.ok(msgBox.y >= btn.y && msgBox.y - (btn.y + btn.height) < 40, `the message must be right by the Upload button: ${JSON.stringify({ btn, msgBox })}`);
+      assert.equal(await uploadMsg.evaluate((e) => getComputedStyle(e).color), 'rgb(180, 35, 24)', 'errors in the error colour');
+      assert.equal(await page.locator('#avatar').isVisible(), false, 'no (broken) avatar image after a failure');
+      assert.equal((await getProfile(w.kv, 2)).avatar_url, '');
+      await shot(page, 'zh-2-not-an-image');
+
+      // 3. Keyboard only: choose orient-1.jpg, Tab to the frame, shrink it
+      //    with "-", move it onto the green quadrant, Tab to Upload, Enter.
+      await fileInput.setInputFiles(path.join(FIXTURES, 'orient-1.jpg'));
+      await page.locator('#stage').waitFor({ state: 'visible' });
+      assert.equal(await page.locator('#file-msg').textContent(), '', 'the old error goes with a new photo');
+      await fileInput.focus();
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'frame', 'Tab from the file goes to the crop frame');
+      assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), '裁剪框');
+      for (let i = 0; i < 12; i++) await page.keyboard.press('-');
+      assert.equal(await page.locator('#zoom').inputValue(), '40');
+      // centred 25.6 px box at (35.2, 19.2) -> (55.2, 4.2)
+      for (let i = 0; i < 2; i++) await page.keyboard.press('Shift+ArrowRight');
+      await page.keyboard.press('Shift+ArrowUp');
+      for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowUp');
+      await shot(page, 'zh-3-cropped');
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'zoom');
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'upload');
+      r = await doUpload(page, 'Enter');
+      expectBoxInside(cropFields(r.sent), [48, 0, 96, 32], 'green quadrant');
+      assert.equal(r.body.code, 0, JSON.stringify(r.body));
+      assert.equal(r.body.msg, '上传成功');
+      assert.equal(await uploadMsg.textContent(), '上传成功，新头像显示在下方。');
+      assert.equal(r.seen.at(-1), 100);
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'upload', 'the keyboard focus stays on Upload');
+      const url = r.body.data.avatar_url;
+      assert.match(url, /\/uploads\/user\/2\.png\?v=/, 'the pasted token (user 2), not the demo token, was used');
+      const shown = await shownAvatar(page);
+      assert.equal(shown.src, url);
+      assert.deepEqual([shown.width, shown.height], [SIZE, SIZE]);
+      expectSolid(shown.img, GREEN, 'avatar in the page');
+      assert.equal((await getProfile(w.kv, 2)).avatar_url, url);
+      await shot(page, 'zh-4-done');
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+});
