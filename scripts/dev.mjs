@@ -36,7 +36,7 @@ child.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
   if (!announced && /Ready on/.test(chunk.toString())) {
     announced = true;
-    const sample = ['tests/fixtures/photo.jpg', 'tests/fixtures/photo-baseline.jpg']
+    const sample = ['tests/fixtures/jpeg_baseline.jpg']
       .find((f) => existsSync(path.join(root, f))) ?? 'path/to/photo.jpg';
     const base = `http://127.0.0.1:${port}`;
     console.log(`

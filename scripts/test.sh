@@ -1,13 +1,33 @@
 #!/usr/bin/env bash
-# `npm test`: set-up, native unit tests, the wasm build, then the integration
-# tests that run the built Worker in workerd (Miniflare) with KV and R2.
+# `npm test`: set-up, native unit tests, the wasm build, the integration
+# tests that run the built Worker in workerd (Miniflare) with KV and R2, the
+# upload page in a real browser, a deploy dry run, and fuzz smoke runs when
+# cargo-fuzz is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false
 bash scripts/setup.sh
+bash scripts/setup-browser.sh
+
 echo "== native unit tests (cargo test)"
 cargo test --lib --quiet
+
 echo "== wasm build"
 bash scripts/build.sh
+
 echo "== integration tests (workerd via Miniflare)"
 node --test --test-concurrency=1 tests/integration/
+
+echo "== browser test (chromium + playwright-core)"
+node --test --test-concurrency=1 tests/browser/
+
+echo "== deploy dry run"
+out=$(mktemp -d)
+node_modules/.bin/wrangler deploy --dry-run --outdir "$out" 2>&1 | grep -vi "metrics" | tail -n 12
+du -b "$out"/* | awk '{printf "[deploy] %s %s bytes\n", $2, $1}'
+rm -rf "$out"
+
+if [ -x scripts/fuzz-smoke.sh ]; then
+  echo "== fuzz smoke"
+  bash scripts/fuzz-smoke.sh
+fi

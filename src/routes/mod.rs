@@ -161,6 +161,11 @@ pub async fn handle(mut req: Request, env: &Env, log: &mut RequestLog) -> Result
                 Err(e) => Ok(Outcome { response: Response::error(e.to_string(), 500)?, code: None }),
             }
         }
+        ("/favicon.ico", Method::Get | Method::Head) => {
+            // Browsers ask for it on the upload page; there is none.
+            log.route = "other";
+            Ok(Outcome { response: Response::empty()?.with_status(204), code: None })
+        }
         _ => {
             log.route = "other";
             Ok(Outcome { response: Response::error("Not Found", 404)?, code: None })
