@@ -1,15 +1,31 @@
 #!/usr/bin/env bash
-# Builds the Worker into build/ with worker-build, fully offline: the
-# wasm-bindgen, wasm-opt and esbuild it would download come from cargo and npm.
+# Builds the Worker with worker-build, fully offline: the wasm-bindgen,
+# wasm-opt and esbuild it would download come from cargo and npm.
+#
+#   scripts/build.sh                    production build into build/
+#   BUILD_VARIANT=test scripts/build.sh test build (feature test-hooks) into build-test/
+#
+# Both use --panic-unwind (nightly std rebuilt with panic=unwind), so a panic
+# in one request is caught and answered instead of poisoning the isolate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$PWD/node_modules/.bin/wasm-opt}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$PWD/node_modules/.bin/esbuild}"
-# Skip the rebuild when nothing it depends on changed since the last build.
-if [ -f build/worker/shim.mjs ] && [ -z "${FORCE_BUILD:-}" ]; then
-  newer=$(find src Cargo.toml Cargo.lock .cargo -newer build/worker/shim.mjs -type f 2>/dev/null | head -n 1)
-  if [ -z "$newer" ]; then echo "[build] up to date"; exit 0; fi
+
+out=build
+cargo_args=()
+if [ "${BUILD_VARIANT:-}" = test ]; then
+  out=build-test
+  cargo_args=(-- --features test-hooks)
 fi
-worker-build --release
-for f in build/*.wasm; do printf "[build] %s: %s bytes, gzip -9 %s bytes\n" "$f" "$(wc -c < "$f")" "$(gzip -9c "$f" | wc -c)"; done
+
+# Skip the rebuild when nothing it depends on changed since the last build.
+if [ -f "$out/index.js" ] && [ -z "${FORCE_BUILD:-}" ]; then
+  newer=$(find src Cargo.toml Cargo.lock .cargo scripts/build.sh -newer "$out/index.js" -type f 2>/dev/null | head -n 1)
+  if [ -z "$newer" ]; then echo "[build] $out up to date"; exit 0; fi
+fi
+worker-build --release --panic-unwind --out-dir "$out" "${cargo_args[@]}"
+for f in "$out"/*.wasm; do
+  printf "[build] %s: %s bytes, gzip -9 %s bytes\n" "$f" "$(wc -c < "$f")" "$(gzip -9c "$f" | wc -c)"
+done

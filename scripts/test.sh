@@ -12,8 +12,9 @@ bash scripts/setup-browser.sh
 echo "== native unit tests (cargo test)"
 cargo test --lib --quiet
 
-echo "== wasm build"
+echo "== wasm build (production, and the test variant with test-hooks)"
 bash scripts/build.sh
+BUILD_VARIANT=test bash scripts/build.sh
 
 echo "== integration tests (workerd via Miniflare)"
 node --test --test-concurrency=1 tests/integration/

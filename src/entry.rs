@@ -1,6 +1,9 @@
 //! The Worker entry point: one request in, one response and one log line out.
 
-use worker::{event, console_log, Context, Env, Request, Response, Result};
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+use worker::{console_log, event, Context, Env, Request, Response, Result};
 
 use crate::envelope::{Envelope, Lang, RequestError};
 use crate::request_log::RequestLog;
@@ -19,7 +22,20 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let lang = Lang::from_accept_language(http::header(&req, "Accept-Language").as_deref());
     let is_api = req.path().starts_with("/api");
 
-    let outcome = routes::handle(req, &env, &mut log).await;
+    // Built with panic=unwind (scripts/build.sh), a panic in one request is
+    // caught here and answered like any error; the isolate stays healthy.
+    let outcome = AssertUnwindSafe(routes::handle(req, &env, &mut log)).catch_unwind().await;
+    let outcome = match outcome {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            Err(worker::Error::RustError(format!("panic: {what}")))
+        }
+    };
     let mut response = match outcome {
         Ok(out) => {
             log.code = out.code;
@@ -30,8 +46,7 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Err(e) if is_api => {
             log.error = Some(e.to_string());
             log.code = Some(-1);
-            let env_err = RequestError::Storage { what: "internal" };
-            http::envelope_response(&Envelope::error(&env_err, lang))?
+            http::envelope_response(&Envelope::error(&RequestError::Internal, lang))?
         }
         Err(e) => {
             log.error = Some(e.to_string());

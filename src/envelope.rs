@@ -119,6 +119,8 @@ pub enum RequestError {
     RateLimited { retry_after_secs: u32 },
     /// A storage operation failed; nothing was changed.
     Storage { what: &'static str },
+    /// An unexpected fault (a bug): nothing was changed.
+    Internal,
 }
 
 /// Formats a byte count the way people read it (`20 MiB`, `1.5 MiB`, `300 KiB`).
@@ -197,6 +199,12 @@ impl UserFacing for RequestError {
                 Lang::Zh => format!("上传太频繁，请 {retry_after_secs} 秒后再试"),
                 Lang::En => format!("Too many uploads; try again in {retry_after_secs} seconds"),
             },
+            Internal => lang
+                .pick(
+                    "服务内部错误，头像未更改，请稍后重试",
+                    "Internal error; your avatar was not changed, please retry",
+                )
+                .to_string(),
             Storage { what } => match lang {
                 Lang::Zh => format!("保存失败（{what}），头像未更改，请稍后重试"),
                 Lang::En => format!("Saving failed ({what}); your avatar was not changed, please retry"),

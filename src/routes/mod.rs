@@ -161,6 +161,11 @@ pub async fn handle(mut req: Request, env: &Env, log: &mut RequestLog) -> Result
                 Err(e) => Ok(Outcome { response: Response::error(e.to_string(), 500)?, code: None }),
             }
         }
+        #[cfg(feature = "test-hooks")]
+        ("/__test/panic", Method::Post) => {
+            log.route = "test-panic";
+            panic!("deliberate panic (test-hooks build only)");
+        }
         ("/favicon.ico", Method::Get | Method::Head) => {
             // Browsers ask for it on the upload page; there is none.
             log.route = "other";

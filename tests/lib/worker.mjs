@@ -48,15 +48,16 @@ export const MANIFEST = JSON.parse(readFileSync(path.join(FIXTURES, 'manifest.js
  * rate-limit bindings, e.g. { UPLOAD_LIMITER: { simple: { limit: 2, period: 60 } } }. Returns
  * { mf, url, kv, r2, origin, dispose }.
  */
-export async function startWorker(vars = {}, { log = false, ratelimits, entry } = {}) {
-  if (!BUILD_DIR) throw new Error(NOT_BUILT);
+export async function startWorker(vars = {}, { log = false, ratelimits, entry, build = BUILD_DIR } = {}) {
+  if (!build) throw new Error(NOT_BUILT);
   const bindings = { TOKEN_SECRET: TEST_SECRET, ...vars };
   for (const k of Object.keys(bindings)) if (bindings[k] === undefined) delete bindings[k];
   const mf = new Miniflare({
     modules: true,
     // `entry`: a test-only module that imports the build (fault-wrapper.mjs).
-    scriptPath: entry ?? path.join(BUILD_DIR, 'worker', 'shim.mjs'),
-    modulesRoot: entry ? REPO_ROOT : BUILD_DIR,
+    // `build`: another build directory, e.g. build-test/ (test-hooks).
+    scriptPath: entry ?? path.join(build, 'worker', 'shim.mjs'),
+    modulesRoot: entry ? REPO_ROOT : build,
     modulesRules: [
       { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
       { type: 'CompiledWasm', include: ['**/*.wasm', '**/*.wasm?module'] },

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// `npm run load`: a bounded load test on loopback. The built worker runs in
+// workerd (Miniflare, local KV and R2); N concurrent clients upload a mix of
+// fixtures for a fixed time, as distinct users so that every upload does the
+// full job. Prints throughput, latency percentiles, errors, and the wasm
+// memory seen at the start and end (from X-Wasm-Memory-Bytes) to show it
+// stays flat. Only 127.0.0.1 is targeted; the loop stops by itself.
+//
+//   node bench/load.mjs [--seconds=60] [--concurrency=8]
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startWorker, seedUser } from '../tests/lib/worker.mjs';
+import { mintToken, TEST_SECRET } from '../scripts/lib/token.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name, dflt) => Number((process.argv.find((a) => a.startsWith(`--${name}=`)) ?? '').split('=')[1] || dflt);
+const seconds = arg('seconds', 60);
+const concurrency = arg('concurrency', 8);
+const USERS = 32;
+
+const FIXTURES = ['jpeg_baseline.jpg', 'jpeg_progressive.jpg', 'png_rgb8.png', 'png_rgba_circle.png',
+  'webp_lossy.webp', 'gif_animated.gif', 'jpeg_exif_orient6.jpg', 'bmp_24.bmp'];
+const files = FIXTURES.map((f) => ({ name: f, bytes: readFileSync(path.join(root, 'tests', 'fixtures', f)) }));
+
+const w = await startWorker({ TOKEN_SECRET: TEST_SECRET, BENCH_HEADERS: 'on' });
+for (let id = 1; id <= USERS; id++) await seedUser(w.kv, { id });
+const tokens = Array.from({ length: USERS }, (_, i) => mintToken({ userId: i + 1 }));
+
+const latencies = [];
+const errors = new Map();
+const memory = [];
+let done = 0;
+let n = 0;
+const deadline = Date.now() + seconds * 1000;
+
+async function client() {
+  while (Date.now() < deadline) {
+    const i = n++;
+    const file = files[i % files.length];
+    const form = new FormData();
+    form.append('file', new File([file.bytes], file.name));
+    const t0 = performance.now();
+    try {
+      const res = await fetch(new URL('/api/user/avatar', w.url), {
+        method: 'POST', body: form, headers: { Token: tokens[i % USERS] },
+      });
+      const body = await res.json();
+      const ms = performance.now() - t0;
+      const mem = Number(res.headers.get('x-wasm-memory-bytes'));
+      if (mem) memory.push(mem);
+      if (res.status !== 200 || body.code !== 0) {
+        const key = `HTTP ${res.status} code ${body.code}: ${body.msg}`;
+        errors.set(key, (errors.get(key) ?? 0) + 1);
+      } else {
+        latencies.push(ms);
+      }
+    } catch (e) {
+      errors.set(String(e.message), (errors.get(String(e.message)) ?? 0) + 1);
+    }
+    done++;
+  }
+}
+
+const started = Date.now();
+await Promise.all(Array.from({ length: concurrency }, client));
+const elapsed = (Date.now() - started) / 1000;
+await w.dispose();
+
+latencies.sort((a, b) => a - b);
+const pct = (p) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] : NaN;
+const errorCount = [...errors.values()].reduce((a, b) => a + b, 0);
+const mib = (b) => (b / 1048576).toFixed(1);
+const third = Math.max(1, Math.floor(memory.length / 3));
+const early = Math.max(...memory.slice(0, third));
+const late = Math.max(...memory.slice(-third));
+
+console.log(`\n| load (${concurrency} concurrent, ${seconds} s, ${files.length} fixtures, ${USERS} users) | value |`);
+console.log('| --- | ---: |');
+console.log(`| requests | ${done} |`);
+console.log(`| throughput | ${(done / elapsed).toFixed(1)} req/s |`);
+console.log(`| latency p50 / p90 / p99 / max | ${pct(50).toFixed(0)} / ${pct(90).toFixed(0)} / ${pct(99).toFixed(0)} / ${latencies.at(-1)?.toFixed(0)} ms |`);
+console.log(`| errors | ${errorCount} |`);
+console.log(`| wasm memory, first third / last third of the run (max) | ${mib(early)} / ${mib(late)} MiB |`);
+for (const [k, v] of errors) console.log(`  error ×${v}: ${k}`);
+process.exit(errorCount === 0 && late <= early * 1.25 ? 0 : 1);
