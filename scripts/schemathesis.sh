@@ -2,7 +2,7 @@
 # Property-based HTTP testing of the API against docs/openapi.yaml with
 # schemathesis (PyPI), on the built worker in workerd. Fails on any 5xx and
 # any response outside the documented envelope/schemas.
-#   bash scripts/schemathesis.sh [--max-examples N]
+#   MAX_EXAMPLES=100 bash scripts/schemathesis.sh [extra schemathesis flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false
@@ -21,4 +21,4 @@ token=$(node -e 'const l=require("fs").readFileSync(process.argv[1],"utf8").spli
 "$venv/bin/schemathesis" run docs/openapi.yaml --url "$url" \
   --header "Token: $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-  --max-examples "${2:-100}" "$@"
+  --max-examples "${MAX_EXAMPLES:-100}" "$@"
