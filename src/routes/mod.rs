@@ -149,6 +149,11 @@ pub async fn handle(mut req: Request, env: &Env, log: &mut RequestLog) -> Result
             log.route = "serve";
             serve::serve(&req, env).await.map(|response| Outcome { response, code: None })
         }
+        #[cfg(feature = "test-hooks")]
+        ("/api/__test/panic", Method::Post) => {
+            log.route = "test-panic";
+            panic!("deliberate panic (test-hooks build only)");
+        }
         (p, _) if p == "/api" || p.starts_with("/api/") => {
             log.route = "unknown";
             let f = Failure::Request(RequestError::NotFound { path: p.to_string() });
@@ -160,11 +165,6 @@ pub async fn handle(mut req: Request, env: &Env, log: &mut RequestLog) -> Result
                 Ok(config) => page::page(env, &config).map(|response| Outcome { response, code: None }),
                 Err(e) => Ok(Outcome { response: Response::error(e.to_string(), 500)?, code: None }),
             }
-        }
-        #[cfg(feature = "test-hooks")]
-        ("/__test/panic", Method::Post) => {
-            log.route = "test-panic";
-            panic!("deliberate panic (test-hooks build only)");
         }
         ("/favicon.ico", Method::Get | Method::Head) => {
             // Browsers ask for it on the upload page; there is none.
