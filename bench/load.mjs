@@ -24,6 +24,15 @@ const FIXTURES = ['jpeg_baseline.jpg', 'jpeg_progressive.jpg', 'png_rgb8.png', '
 const files = FIXTURES.map((f) => ({ name: f, bytes: readFileSync(path.join(root, 'tests', 'fixtures', f)) }));
 
 const w = await startWorker({ TOKEN_SECRET: TEST_SECRET, BENCH_HEADERS: 'on' });
+if (!['127.0.0.1', 'localhost', '[::1]'].includes(w.url.hostname)) {
+  await w.dispose();
+  throw new Error(`refusing to load a non-loopback address: ${w.url.href}`);
+}
+// Stops by itself even if a request hangs: each request times out, and a
+// watchdog ends the process well after the deadline.
+const REQUEST_TIMEOUT_MS = 30_000;
+setTimeout(() => { console.error('load: watchdog fired, exiting'); process.exit(2); },
+  (seconds + 120) * 1000).unref();
 for (let id = 1; id <= USERS; id++) await seedUser(w.kv, { id });
 const tokens = Array.from({ length: USERS }, (_, i) => mintToken({ userId: i + 1 }));
 
@@ -44,6 +53,7 @@ async function client() {
     try {
       const res = await fetch(new URL('/api/user/avatar', w.url), {
         method: 'POST', body: form, headers: { Token: tokens[i % USERS] },
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
       const body = await res.json();
       const ms = performance.now() - t0;
