@@ -97,10 +97,10 @@ class WorkerInstance {
   async stop() { try { await this.mf?.dispose(); } catch { /* already gone */ } }
 }
 
-/** Our worker (build/worker/shim.mjs + index.wasm from `npm run build`). */
+/** Our worker (build/index.js + index_bg.wasm from `npm run build`; shim.mjs only re-exports it). */
 export function ours({ root, compatibilityDate, compatibilityFlags, maxUploadBytes }) {
-  const dir = process.env.BENCH_WORKER_DIR || path.join(root, 'build', 'worker');
-  const scriptPath = path.join(dir, 'shim.mjs');
+  const dir = process.env.BENCH_WORKER_DIR || path.join(root, 'build');
+  const scriptPath = path.join(dir, 'index.js');
   const token = mintToken({ userId: 1, secret: SECRET, exp: Math.floor(Date.now() / 1000) + 86400 });
   return {
     name: 'ours',
