@@ -50,7 +50,7 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
         Err(e) => {
             log.error = Some(e.to_string());
-            Response::error("Internal Error", 500)?
+            http::text_response(500, "Internal Error")?
         }
     };
     if let Ok(config) = http::config(&env) {

@@ -68,3 +68,13 @@ pub fn preflight(allowed: &AllowedOrigins, origin: Option<&str>) -> Result<Respo
     }
     Ok(resp)
 }
+
+/// A plain-text answer for non-API routes (404, 503, ...), typed and
+/// `nosniff` like everything else the Worker sends.
+pub fn text_response(status: u16, text: &str) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("Content-Type", "text/plain; charset=utf-8")?;
+    headers.set("X-Content-Type-Options", "nosniff")?;
+    headers.set("Cache-Control", "no-store")?;
+    Ok(Response::from_bytes(text.as_bytes().to_vec())?.with_status(status).with_headers(headers))
+}

@@ -163,7 +163,7 @@ pub async fn handle(mut req: Request, env: &Env, log: &mut RequestLog) -> Result
             log.route = "page";
             match http::config(env) {
                 Ok(config) => page::page(env, &config).map(|response| Outcome { response, code: None }),
-                Err(e) => Ok(Outcome { response: Response::error(e.to_string(), 500)?, code: None }),
+                Err(e) => Ok(Outcome { response: http::text_response(500, &e.to_string())?, code: None }),
             }
         }
         ("/favicon.ico", Method::Get | Method::Head) => {
@@ -173,7 +173,7 @@ pub async fn handle(mut req: Request, env: &Env, log: &mut RequestLog) -> Result
         }
         _ => {
             log.route = "other";
-            Ok(Outcome { response: Response::error("Not Found", 404)?, code: None })
+            Ok(Outcome { response: http::text_response(404, "Not Found")?, code: None })
         }
     }
 }

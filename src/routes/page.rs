@@ -9,7 +9,7 @@ const PAGE: &str = include_str!("../page/index.html");
 
 pub fn page(env: &Env, config: &Config) -> Result<Response> {
     if config.upload_page == UploadPage::Off {
-        return Response::error("Not Found", 404);
+        return http::text_response(404, "Not Found");
     }
     // Under `npm run dev` the demo user's token is handed to the page so it
     // works with no pasting; production never sets DEV_DEMO_TOKEN.

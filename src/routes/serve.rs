@@ -16,17 +16,17 @@ const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
 pub async fn serve(req: &Request, env: &Env) -> Result<Response> {
     let path = req.path();
     let Some((user_id, ext)) = paths::parse_avatar_path(&path) else {
-        return Response::error("Not Found", 404);
+        return http::text_response(404, "Not Found");
     };
     let Ok(avatars) = Avatars::from_env(env) else {
-        return Response::error("Storage is not configured", 503);
+        return http::text_response(503, "Storage is not configured");
     };
     let key = paths::avatar_key(user_id, ext);
     let Ok(found) = avatars.bucket().get(&key).execute().await else {
-        return Response::error("Storage unavailable", 503);
+        return http::text_response(503, "Storage unavailable");
     };
     let Some(object) = found else {
-        return Response::error("Not Found", 404);
+        return http::text_response(404, "Not Found");
     };
 
     let etag = object.http_etag();
@@ -57,7 +57,7 @@ pub async fn serve(req: &Request, env: &Env) -> Result<Response> {
     }
     match object.body() {
         Some(body) => Ok(Response::from_body(body.response_body()?)?.with_headers(headers)),
-        None => Response::error("Storage unavailable", 503),
+        None => http::text_response(503, "Storage unavailable"),
     }
 }
 
