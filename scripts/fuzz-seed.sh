@@ -17,6 +17,14 @@ for f in tests/fixtures/* tests/fixtures-native/*; do
   images+=("$f")
   cp "$f" "$C/pipeline/$(basename "$f")"
 done
+# ... plus JPEGs with LUT-based ICC profiles (CMYK lut8, RGB lut16, v4
+# lutAtoB, grey gamma): the fixtures only have matrix/TRC profiles, and
+# mutation alone rarely turns those into CLUTs.
+if command -v python3 >/dev/null; then
+  python3 scripts/fuzz-icc-seeds.py tests/fixtures-native tests/fixtures "$C/pipeline"
+else
+  echo "fuzz-seed: no python3, skipping the ICC seeds"
+fi
 # ... and with a parameter block in front (see fuzz/fuzz_targets/pipeline.rs):
 # [mode, size, x, y, w, h as u16 LE]; mode%3 = WebP/JPEG/PNG, bit 2 = crop.
 # A crop 1,2,10×7 fits every real fixture (the smallest is 16×16).

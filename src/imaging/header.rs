@@ -7,6 +7,7 @@
 
 use super::error::ImageError;
 use super::format::SourceFormat;
+use super::limits::MAX_JPEG_SCANS;
 use super::orient::Orientation;
 
 /// What the pipeline needs to know before decoding.
@@ -152,11 +153,48 @@ fn jpeg(b: &[u8]) -> Result<Header, ImageError> {
             0xDA => {
                 // Start of scan: everything we need comes before it.
                 let (width, height, jf) = frame.ok_or_else(|| damaged(F, "scan before frame header"))?;
+                if count_scans(b, pos, MAX_JPEG_SCANS + 1) > MAX_JPEG_SCANS {
+                    return Err(ImageError::UnsupportedVariant { format: F, what: "too many scans" });
+                }
                 return Ok(Header { width, height, orientation, jpeg: Some(jf), interlaced: false, webp: None });
             }
             _ => {}
         }
         pos += len;
+    }
+}
+
+/// Number of scans from the first SOS (`pos`: its length field) to the end
+/// of the image, counting at most `max`. Entropy-coded data is skipped by
+/// looking for markers (an `FF` there is followed by `00` or a restart
+/// marker); other segments between scans (DHT, DQT, ...) by their length,
+/// so bytes inside them are not mistaken for markers.
+fn count_scans(b: &[u8], mut pos: usize, max: usize) -> usize {
+    let mut scans = 1;
+    let mut segment = true; // `pos` is at the length of a segment
+    loop {
+        if segment {
+            let Some(len) = be16(b, pos) else { return scans };
+            pos += usize::from(len.max(2));
+        }
+        let Some(i) = b.get(pos..).and_then(|rest| memchr::memchr(0xFF, rest)) else { return scans };
+        pos += i + 1;
+        while b.get(pos) == Some(&0xFF) {
+            pos += 1;
+        }
+        let Some(&marker) = b.get(pos) else { return scans };
+        pos += 1;
+        segment = match marker {
+            0x00 | 0x01 | 0xD0..=0xD8 => false, // stuffed byte, TEM, RSTn, SOI
+            0xD9 => return scans,
+            _ => true,
+        };
+        if marker == 0xDA {
+            scans += 1;
+            if scans >= max {
+                return scans;
+            }
+        }
     }
 }
 
@@ -303,4 +341,50 @@ pub fn orientation_from_tiff(tiff: &[u8]) -> Option<Orientation> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SOI, SOF0 (16×16 grey), `scans` scans of a few data bytes, EOI.
+    fn jpeg_with_scans(scans: usize, between: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut j = vec![0xFF, 0xD8];
+        j.extend_from_slice(&[0xFF, 0xC0, 0, 11, 8, 0, 16, 0, 16, 1, 1, 0x11, 0]);
+        for _ in 0..scans {
+            j.extend_from_slice(between);
+            j.extend_from_slice(&[0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0]);
+            j.extend_from_slice(data);
+        }
+        j.extend_from_slice(&[0xFF, 0xD9]);
+        j
+    }
+
+    fn too_many(r: Result<Header, ImageError>) -> bool {
+        matches!(r, Err(ImageError::UnsupportedVariant { what: "too many scans", .. }))
+    }
+
+    #[test]
+    fn too_many_scans_are_refused_before_decoding() {
+        let data = [0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD3, 0x56]; // stuffed FF and a restart marker
+        let ok = jpeg_with_scans(MAX_JPEG_SCANS, &[], &data);
+        assert_eq!(read_header(&ok, SourceFormat::Jpeg).unwrap().width, 16);
+        assert!(too_many(read_header(&jpeg_with_scans(MAX_JPEG_SCANS + 1, &[], &data), SourceFormat::Jpeg)));
+        // Fuzzer's case: thousands of empty scans.
+        assert!(too_many(read_header(&jpeg_with_scans(12_000, &[], &[0]), SourceFormat::Jpeg)));
+        // Scans after the end of the image are never decoded: not counted.
+        let mut after_eoi = jpeg_with_scans(2, &[], &data);
+        after_eoi.extend_from_slice(&jpeg_with_scans(100, &[], &data)[15..]);
+        assert!(read_header(&after_eoi, SourceFormat::Jpeg).is_ok());
+    }
+
+    #[test]
+    fn scan_count_skips_segments_between_scans() {
+        // A DHT/COM between scans whose bytes look like SOS markers.
+        let mut com = vec![0xFF, 0xFE, 0, 2 + 40];
+        com.extend(std::iter::repeat_n([0xFF, 0xDA], 20).flatten());
+        let j = jpeg_with_scans(4, &com, &[1, 2, 3]);
+        assert_eq!(count_scans(&j, 2 + 13 + com.len() + 2, 1000), 4);
+        assert!(read_header(&j, SourceFormat::Jpeg).is_ok());
+    }
 }

@@ -36,6 +36,14 @@ pub const REGION_BUDGET: u64 = 24 * 1024 * 1024;
 /// `size²×8` bytes must fit next to the decoder's memory).
 pub const MAX_OUTPUT_SIZE: u32 = 2048;
 
+/// Most scans (SOS segments) a JPEG may have. The decoder walks every
+/// block of the scan's components once per scan, so a file of tiny scans
+/// repeated thousands of times costs minutes of CPU (found by fuzzing: a
+/// 200 KB 2000×2000 progressive JPEG of 12 000 empty scans took over two
+/// minutes). Encoders write 1 to 4 scans (baseline) or about 10
+/// (progressive: libjpeg's default script; mozjpeg a few more).
+pub const MAX_JPEG_SCANS: usize = 64;
+
 /// Largest embedded ICC profile used; a larger one is ignored (pixels are
 /// then treated as sRGB) rather than refusing the photo.
 pub const MAX_ICC_BYTES: usize = 1024 * 1024;
