@@ -48,7 +48,7 @@ export const MANIFEST = JSON.parse(readFileSync(path.join(FIXTURES, 'manifest.js
  * rate-limit bindings, e.g. { UPLOAD_LIMITER: { simple: { limit: 2, period: 60 } } }. Returns
  * { mf, url, kv, r2, origin, dispose }.
  */
-export async function startWorker(vars = {}, { log = false, ratelimits, entry, build = BUILD_DIR } = {}) {
+export async function startWorker(vars = {}, { log = false, ratelimits, entry, build = BUILD_DIR, stdout } = {}) {
   if (!build) throw new Error(NOT_BUILT);
   const bindings = { TOKEN_SECRET: TEST_SECRET, ...vars };
   for (const k of Object.keys(bindings)) if (bindings[k] === undefined) delete bindings[k];
@@ -67,6 +67,18 @@ export async function startWorker(vars = {}, { log = false, ratelimits, entry, b
     r2Buckets: ['AVATARS'],
     bindings,
     ...(ratelimits ? { ratelimits } : {}),
+    // `stdout(line)`: receives the worker's console output line by line.
+    ...(stdout ? {
+      handleRuntimeStdio(out, err) {
+        let buf = '';
+        out.on('data', (c) => {
+          buf += c.toString();
+          let i;
+          while ((i = buf.indexOf('\n')) >= 0) { stdout(buf.slice(0, i)); buf = buf.slice(i + 1); }
+        });
+        err.resume();
+      },
+    } : {}),
     log: log || process.env.AVATAR_TEST_LOG ? new Log(LogLevel.DEBUG) : undefined,
   });
   const url = await mf.ready;
