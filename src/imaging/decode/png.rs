@@ -19,10 +19,16 @@ use crate::imaging::resize::Region;
 
 const F: SourceFormat = SourceFormat::Png;
 
+/// What the png crate may allocate besides pixels (the only allocations its
+/// limit counts while streaming): the inflated iCCP profile, which it keeps
+/// for the whole decode, eXIf, the compressed chunks' bytes, its line
+/// buffer (≤ 512 KiB). A profile that would inflate beyond what is left is
+/// dropped by png (pixels are then sRGB, as for any profile over
+/// [`MAX_ICC_BYTES`]); text chunks are not read at all.
+const METADATA_BYTES: usize = 4 * MAX_ICC_BYTES;
+
 pub fn decode(bytes: &[u8], header: &Header, plan: &Plan) -> Result<Region, ImageError> {
-    let mut dec = png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: DECODE_BUDGET as usize });
-    dec.set_transformations(Transformations::EXPAND | Transformations::STRIP_16);
-    let mut reader = dec.read_info().map_err(|e| map_err(e, header))?;
+    let mut reader = decoder(bytes).read_info().map_err(|e| map_err(e, header))?;
     let (w, h) = (reader.info().width, reader.info().height);
     if (w, h) != (header.width, header.height) {
         return Err(damaged(F, "IHDR read twice with different sizes"));
@@ -55,6 +61,13 @@ pub fn decode(bytes: &[u8], header: &Header, plan: &Plan) -> Result<Region, Imag
     collector.into_region().ok_or_else(|| damaged(F, "fewer rows than the header says"))
 }
 
+fn decoder(bytes: &[u8]) -> png::Decoder<Cursor<&[u8]>> {
+    let mut dec = png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: METADATA_BYTES });
+    dec.set_ignore_text_chunk(true);
+    dec.set_transformations(Transformations::EXPAND | Transformations::STRIP_16);
+    dec
+}
+
 fn map_err(e: png::DecodingError, header: &Header) -> ImageError {
     match e {
         png::DecodingError::LimitsExceeded => ImageError::TooMuchMemory {
@@ -65,5 +78,43 @@ fn map_err(e: png::DecodingError, header: &Header) -> ImageError {
             max_mp: DECODE_BUDGET / 4 / 1_000_000,
         },
         other => damaged(F, other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 16×16 PNG whose iCCP chunk inflates to `icc_len` bytes (of zeros:
+    /// a few KB compressed).
+    fn png_with_icc(icc_len: usize) -> Vec<u8> {
+        let mut info = png::Info::with_size(16, 16);
+        info.color_type = png::ColorType::Rgb;
+        info.bit_depth = png::BitDepth::Eight;
+        info.icc_profile = Some(vec![0u8; icc_len].into());
+        let mut out = Vec::new();
+        let mut w = png::Encoder::with_info(&mut out, info).unwrap().write_header().unwrap();
+        w.write_image_data(&[0x80; 16 * 16 * 3]).unwrap();
+        w.finish().unwrap();
+        out
+    }
+
+    #[test]
+    fn icc_profile_inflation_is_bounded() {
+        // Found while fuzzing: png inflates an iCCP chunk up to its whole
+        // memory limit and keeps it for the entire decode, so ~40 KB of
+        // upload held 40 MiB next to the pixels.
+        let bomb = png_with_icc(40 << 20);
+        assert!(bomb.len() < 200_000, "{}", bomb.len());
+        let reader = decoder(&bomb).read_info().unwrap();
+        let held = reader.info().icc_profile.as_ref().map_or(0, |p| p.len());
+        assert!(held <= METADATA_BYTES, "png holds a {held}-byte profile");
+        // The image itself is fine: decoded, the profile ignored (sRGB).
+        let opts = crate::imaging::Options { size: 8, format: crate::imaging::OutputFormat::Png, ..Default::default() };
+        assert!(crate::imaging::process(&bomb, None, &opts).is_ok());
+        // A real-sized profile is still read.
+        let ok = png_with_icc(MAX_ICC_BYTES);
+        let reader = decoder(&ok).read_info().unwrap();
+        assert_eq!(reader.info().icc_profile.as_ref().map(|p| p.len()), Some(MAX_ICC_BYTES));
     }
 }
