@@ -13,6 +13,12 @@ export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$PWD/node_modules/.bin/wasm-opt}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$PWD/node_modules/.bin/esbuild}"
 
+# wasm simd128 (supported by workerd's V8): fast_image_resize and
+# jpeg-decoder have simd128 code paths that are compiled in only with it.
+# worker-build appends its own flags (-Cpanic=unwind) to RUSTFLAGS; with
+# --target set, RUSTFLAGS applies to the wasm crates and the rebuilt std only.
+export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+simd128"
+
 out=build
 cargo_args=()
 if [ "${BUILD_VARIANT:-}" = test ]; then
