@@ -4,8 +4,10 @@
 // load on a shared machine hits all of them alike):
 //   fresh instance -> first request (cold) -> warm-up -> N timed requests,
 //   sequential -> peak wasm memory from the last response -> output bytes
-//   and SSIM against sharp's high-quality reference crop.
-import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+//   and SSIM against two reference crops (resized in sRGB and in linear
+//   light; lib/quality.mjs). Each output is also kept in
+//   bench/out/outputs/<fixture>.<contestant>.<format> for inspection.
+import { readFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,11 +16,13 @@ import sharp from 'sharp';
 import { makeFixtures } from '../make-fixtures.mjs';
 import { PEERS, buildPeer } from './peers.mjs';
 import { ours, peer, sharpNative, multipart, MiB } from './contestants.mjs';
-import { referenceLuma, score } from './quality.mjs';
+import { references, score } from './quality.mjs';
 import { markdown } from './report.mjs';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const root = path.resolve(benchDir, '..');
+const outDir = path.join(benchDir, 'out');
+const outputsDir = path.join(outDir, 'outputs');
 const log = (...a) => console.error('[bench]', ...a);
 
 /** Settings from the command line (--name=value) or BENCH_* variables. */
@@ -56,7 +60,7 @@ const median = (xs) => {
 };
 
 /** Runs one contestant on one fixture; failures come back as results. */
-async function runOne(contestant, fixture, req, ref, opt) {
+async function runOne(contestant, fixture, req, refs, opt) {
   if (contestant.available) return { ok: false, skipped: true, error: contestant.available };
   const inst = contestant.instance();
   const result = { ok: false, times: [], memory: null };
@@ -96,7 +100,8 @@ async function runOne(contestant, fixture, req, ref, opt) {
     }
     const output = await last.fetchOutput();
     result.outputBytes = output.length;
-    Object.assign(result, await score(output, ref));
+    Object.assign(result, await score(output, refs));
+    writeFileSync(path.join(outputsDir, `${fixture.name}.${contestant.name}.${result.format ?? 'bin'}`), output);
     result.ok = !result.error;
     return result;
   } catch (e) {
@@ -129,20 +134,23 @@ export async function main(argv) {
   const contestants = all.filter((c) => opt.contestants.includes(c.name));
   for (const c of contestants) if (c.available) log(`${c.name}: ${c.available}`);
 
+  rmSync(outputsDir, { recursive: true, force: true });
+  mkdirSync(outputsDir, { recursive: true });
+
   const results = [];
   for (const fixture of fixtures) {
     const bytes = readFileSync(fixture.path);
     const meta = await sharp(bytes).metadata();
-    const ref = await referenceLuma(bytes);
+    const refs = await references(bytes);
     const req = { ...multipart(bytes, fixture.name), bytes };
     const row = { name: fixture.name, label: fixture.label, bytes: bytes.length, width: meta.width, height: meta.height,
       format: meta.format, orientation: meta.orientation ?? null, results: {} };
     for (const c of contestants) {
-      const r = await runOne(c, fixture, req, ref, opt);
+      const r = await runOne(c, fixture, req, refs, opt);
       row.results[c.name] = r;
       log(`${fixture.name.padEnd(26)} ${c.name.padEnd(8)} ` + (r.ok
         ? `first ${r.firstMs.toFixed(0)} ms, median ${r.median.toFixed(1)} ms of ${r.times.length}, ` +
-          `${r.outputBytes} B, SSIM ${r.ssim?.toFixed(4) ?? r.note}` + (r.memory ? `, wasm ${(r.memory / MiB).toFixed(1)} MiB` : '')
+          `${r.outputBytes} B, SSIM ${r.ssim != null ? `${r.ssim.toFixed(4)} sRGB / ${r.ssimLinear.toFixed(4)} linear, shift ${r.shift}` : r.note}` + (r.memory ? `, wasm ${(r.memory / MiB).toFixed(1)} MiB` : '')
         : r.skipped ? `skipped: ${r.error}` : `FAILED: ${r.error}`));
     }
     results.push(row);
@@ -158,8 +166,6 @@ export async function main(argv) {
     fixtures: results,
   };
   const md = markdown(report);
-  const outDir = path.join(benchDir, 'out');
-  mkdirSync(outDir, { recursive: true });
   writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(report, null, 2) + '\n');
   writeFileSync(path.join(outDir, 'results.md'), md);
   process.stdout.write(md);

@@ -7,6 +7,20 @@ const kib = (v) => (v == null ? '–' : `${(v / 1024).toFixed(1)} KiB`);
 const mib = (v) => (v == null ? '–' : `${(v / MiB).toFixed(v < 10 * MiB ? 1 : 0)} MiB`);
 const ratio = (a, b) => (a == null || b == null ? '–' : `${(a / b).toFixed(2)}×`);
 
+/** Which crop window each contestant's outputs matched (for the quality legend). */
+function alignment(report) {
+  const parts = report.contestants.map((c) => {
+    const shifts = report.fixtures.map((fx) => fx.results[c.name]).filter((r) => r?.ssim != null && r.shift != null)
+      .map((r) => r.shift);
+    if (!shifts.length) return null;
+    const off = shifts.filter((v) => v !== 0);
+    const what = off.length ? `${off.length} of ${shifts.length} at ${[...new Set(off)].map((v) => `${v > 0 ? '+' : '−'}½`).join('/')} px`
+      : `all ${shifts.length} at the centre`;
+    return `${c.label}: ${what}`;
+  }).filter(Boolean);
+  return parts.length ? ` Windows matched: ${parts.join('; ')}.` : '';
+}
+
 /**
  * Builds the markdown: time, ratios, output/quality, memory, cold start and
  * wasm size, then failures and notes as numbered footnotes.
@@ -45,7 +59,7 @@ export function markdown(report) {
     `Node ${report.versions.node} · Miniflare ${report.versions.miniflare} (workerd) · sharp ${report.versions.sharp} / libvips ${report.versions.libvips}. ` +
     `Each cell: median of ${s.runs} sequential timed uploads after ${s.warmup} warm-up request${s.warmup > 1 ? 's' : ''} ` +
     `(fewer when a fixture's runs passed ${s.budgetMs / 1000} s), end to end from Node through workerd, fresh worker per fixture. ` +
-    `Workers: ${workers.map((c) => label(c.name)).join(', ')}; sharp: ${label('sharp')}.`, '');
+    [workers.length ? `Workers: ${workers.map((c) => label(c.name)).join(', ')}.` : '', has('sharp') ? `sharp: ${label('sharp')}.` : ''].filter(Boolean).join(' '), '');
 
   // 1. time
   L.push('### Time per upload, ms: median [min–max]', '');
@@ -74,13 +88,20 @@ export function markdown(report) {
   }
 
   // 3. output and quality
-  L.push('### Output size and SSIM against sharp\'s lanczos3 reference crop', '');
+  L.push('### Output size and SSIM: vs the sRGB-space reference / vs the linear-light reference', '');
+  L.push('Both references are the exact centre square of the full-resolution decode, resized to 256² by one Lanczos3 ' +
+    'implementation (bench/lib/quality.mjs): once on the gamma-encoded sRGB values (what sharp/libvips do by default), ' +
+    'once in linear light (exact sRGB transfer function; how ours and jSquash resize, ours after the JPEG decoder\'s ' +
+    'scaled IDCT on large JPEGs). A resizer scores higher against ' +
+    'the reference made its own way; neither is the "right" one. Each output is matched to the window at the centre ' +
+    'or ½ output px either side along the long side, whichever fits best, so that a crop-rounding convention is not ' +
+    'scored as quality loss.' + alignment(report), '');
   L.push(head(['Fixture', ...names.map(label), ...(has('ours') && has('sharp') ? ['ours / sharp bytes'] : [])]));
   for (const fx of report.fixtures) {
     const o = fx.results.ours, sh = fx.results.sharp;
     L.push(row([fx.label,
       ...names.map((n) => cell(fx, n, (r) => (r.outputBytes == null ? '–'
-        : `${kib(r.outputBytes)}, ${r.ssim != null ? r.ssim.toFixed(4) : `SSIM n/a (${r.note})`}`))),
+        : `${kib(r.outputBytes)}, ${r.ssim != null ? `${r.ssim.toFixed(3)} / ${r.ssimLinear.toFixed(3)}` : `SSIM n/a (${r.note})`}`))),
       ...(has('ours') && has('sharp') ? [o?.outputBytes && sh?.outputBytes ? ratio(o.outputBytes, sh.outputBytes) : '–'] : [])]));
   }
   L.push('');
