@@ -80,7 +80,9 @@ class WorkerInstance {
       const buf = await Promise.race([timeout, (async () => {
         res = await this.mf.dispatchFetch(`${ORIGIN}${this.options.uploadPath}`, {
           method: 'POST', body: req.body,
-          headers: { 'Content-Type': req.contentType, ...this.options.headers },
+          // Browsers send Content-Length with a form upload; without it,
+          // Miniflare's dispatchFetch sends the body chunked.
+          headers: { 'Content-Type': req.contentType, 'Content-Length': String(req.body.length), ...this.options.headers },
         });
         return Buffer.from(await res.arrayBuffer());
       })()]).finally(() => clearTimeout(timer));

@@ -36,7 +36,10 @@ function settings(argv) {
   const quick = arg('quick', 'BENCH_QUICK', 'false') === 'true';
   return {
     runs: Number(arg('runs', 'BENCH_RUNS', quick ? 2 : 5)),
-    warmup: Math.max(1, Number(arg('warmup', 'BENCH_WARMUP', 1))), // untimed requests, the cold one included
+    // Untimed requests, the cold one included: V8 runs new wasm with its
+    // baseline compiler first and tiers up to optimised code over the
+    // first requests; a live isolate serves most uploads with the latter.
+    warmup: Math.max(1, Number(arg('warmup', 'BENCH_WARMUP', quick ? 1 : 3))),
     budgetMs: Number(arg('budget', 'BENCH_BUDGET_MS', quick ? 5000 : 20000)), // per fixture and contestant
     only: list(arg('only', 'BENCH_ONLY', null)), // fixture name substrings
     contestants: list(arg('contestants', 'BENCH_CONTESTANTS', 'ours,photon,jsquash,sharp')),
