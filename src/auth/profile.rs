@@ -117,7 +117,7 @@ impl Profile {
     /// accepted too). Other fields are not checked: a wrong `id` or
     /// `user_name` type reads as `None` but is kept as stored. A key equal
     /// to serde_json's private raw-value marker, at any depth, is refused
-    /// (see [`SERDE_RAW_VALUE_KEY`]).
+    /// (see `SERDE_RAW_VALUE_KEY` in this module).
     pub fn parse(json: &str) -> Result<Profile, AuthError> {
         let Fields(fields) = serde_json::from_str(json).map_err(|_| AuthError::CorruptProfile)?;
         for (key, value) in &fields {
@@ -222,7 +222,7 @@ impl Profile {
 /// - `revoked` (a `revoked:{sha256}` entry exists) → [`AuthError::Revoked`] (1001)
 /// - no `user:{id}` → [`AuthError::NoSuchUser`] (1001)
 /// - not a JSON object, non-integer `status`, or serde_json's private
-///   raw-value key anywhere ([`SERDE_RAW_VALUE_KEY`]) →
+///   raw-value key anywhere (`SERDE_RAW_VALUE_KEY`) →
 ///   [`AuthError::CorruptProfile`] (-1: logging in again cannot help, and
 ///   rewriting it would destroy the stored data)
 /// - `status` -1 → [`AuthError::Banned`] (1002); 0 (pending) and 1 pass
