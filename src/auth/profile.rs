@@ -60,6 +60,47 @@ impl<'de> Deserialize<'de> for Fields {
     }
 }
 
+/// serde_json's private marker for raw values (feature `raw_value`, which
+/// this crate enables). serde_json's `Value` reads an object whose first key
+/// is this as the JSON text *inside its string*, not as an object:
+/// `{"$serde_json::private::RawValue":" 3"}` reads as the number 3, and
+/// `{"status":{"$serde_json::private::RawValue":"-1"}}` as status -1.
+/// [`Profile::get`] reads fields through `Value`, so such a profile would not
+/// be what is stored; it is refused as corrupt instead (fuzz finding #5 in
+/// docs/fuzzing.md). No real profile has this key.
+const SERDE_RAW_VALUE_KEY: &str = "$serde_json::private::RawValue";
+
+/// Whether `raw` has an object key equal to [`SERDE_RAW_VALUE_KEY`] at any
+/// depth (after unescaping: `\u0024serde_json...` is the same key to
+/// serde_json). Nested values are walked as raw text, never as `Value`, so
+/// numbers are not converted (`1e400`, which `Value` refuses, stays
+/// acceptable). Each level re-reads its own text: cost is size × depth, and
+/// serde_json caps the depth at 128.
+fn has_serde_marker_key(raw: &RawValue) -> Result<bool, serde_json::Error> {
+    let text = raw.get();
+    match text.as_bytes().first() {
+        Some(b'{') => {
+            let Fields(fields) = serde_json::from_str(text)?;
+            for (key, value) in &fields {
+                if key == SERDE_RAW_VALUE_KEY || has_serde_marker_key(value)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_str(text)?;
+            for item in items {
+                if has_serde_marker_key(item)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// A user's profile from `user:{id}` (AnqiCMS field names).
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -74,9 +115,16 @@ impl Profile {
     /// Parses the stored JSON. It must be a JSON object; `status`, if
     /// present and not null, must be an integer (a decimal string is
     /// accepted too). Other fields are not checked: a wrong `id` or
-    /// `user_name` type reads as `None` but is kept as stored.
+    /// `user_name` type reads as `None` but is kept as stored. A key equal
+    /// to serde_json's private raw-value marker, at any depth, is refused
+    /// (see `SERDE_RAW_VALUE_KEY` in this module).
     pub fn parse(json: &str) -> Result<Profile, AuthError> {
         let Fields(fields) = serde_json::from_str(json).map_err(|_| AuthError::CorruptProfile)?;
+        for (key, value) in &fields {
+            if key == SERDE_RAW_VALUE_KEY || has_serde_marker_key(value).map_err(|_| AuthError::CorruptProfile)? {
+                return Err(AuthError::CorruptProfile);
+            }
+        }
         let mut p = Profile { fields, id: None, user_name: None, status: None, avatar_url: None };
         // Duplicate keys: the last one wins, as in serde_json and Go.
         p.id = p.get("id").and_then(|v| match v {
@@ -173,7 +221,8 @@ impl Profile {
 ///
 /// - `revoked` (a `revoked:{sha256}` entry exists) → [`AuthError::Revoked`] (1001)
 /// - no `user:{id}` → [`AuthError::NoSuchUser`] (1001)
-/// - not a JSON object, or non-integer `status` →
+/// - not a JSON object, non-integer `status`, or serde_json's private
+///   raw-value key anywhere (`SERDE_RAW_VALUE_KEY`) →
 ///   [`AuthError::CorruptProfile`] (-1: logging in again cannot help, and
 ///   rewriting it would destroy the stored data)
 /// - `status` -1 → [`AuthError::Banned`] (1002); 0 (pending) and 1 pass
@@ -265,6 +314,49 @@ mod tests {
         assert_eq!(p.avatar_url(), Some("b"));
         let out = p.with_avatar_url("c");
         assert_eq!(out, r#"{"avatar_url":"c","id":1,"avatar_url":"c"}"#);
+    }
+
+    /// Fuzz finding #5 (docs/fuzzing.md): the `profile` target's artifact
+    /// (URL line empty). It used to be accepted, while serde_json's `Value`
+    /// read the stored text as the number 3 and the updated profile
+    /// (`{"$serde_json::private::RawValue":" 3","avatar_url":""}`) not at
+    /// all, so the target's `expect("updated profile is JSON")` panicked.
+    /// Nested, the marker changed what `get` and `status` saw.
+    #[test]
+    fn serde_json_raw_value_marker_key_is_corrupt() {
+        let artifact = "\n{\"$serde_json::private::RawValue\":\" 3\"}";
+        let (_url, json) = artifact.split_once('\n').unwrap();
+        // The cause, as serde_json behaves.
+        assert_eq!(serde_json::from_str::<Value>(json).unwrap(), json!(3));
+        assert_eq!(
+            serde_json::from_str::<Value>(r#"{"status":{"$serde_json::private::RawValue":"-1"}}"#).unwrap(),
+            json!({"status": -1})
+        );
+        for bad in [
+            json,
+            // Nested: read as status -1 (banned) or id 7 before the fix.
+            r#"{"id":7,"status":{"$serde_json::private::RawValue":"-1"}}"#,
+            r#"{"id":{"$serde_json::private::RawValue":"7"}}"#,
+            r#"{"id":7,"x":[1,{"a":[{"$serde_json::private::RawValue":"2"}]}]}"#,
+            // Escaped: the same key once unescaped.
+            r#"{"\u0024serde_json::private::Raw\u0056alue":"3"}"#,
+            // Not the first key, and not a first-position object.
+            r#"{"id":7,"g":{"a":1,"$serde_json::private::RawValue":"2"}}"#,
+        ] {
+            assert_eq!(session_check(Some(bad), false).unwrap_err(), AuthError::CorruptProfile, "{bad}");
+            assert!(Profile::parse(bad).is_err(), "{bad}");
+        }
+        // Only that exact key: as a value, or inside a longer key, it is an
+        // ordinary field; numbers `Value` refuses are still kept as stored.
+        for ok in [
+            r#"{"id":7,"note":"$serde_json::private::RawValue"}"#,
+            r#"{"id":7,"$serde_json::private::RawValueX":"3","g":{" $serde_json::private::RawValue":1}}"#,
+            r#"{"id":7,"big":1e400,"g":[{"h":[1e400]}]}"#,
+        ] {
+            let p = session_check(Some(ok), false).unwrap();
+            assert_eq!(p.id(), Some(7), "{ok}");
+            assert_eq!(p.to_json(), ok);
+        }
     }
 
     #[test]

@@ -31,8 +31,6 @@ pub use format::{OutputFormat, SourceFormat, ACCEPTED_FORMATS};
 pub use orient::Orientation;
 pub use sniff::sniff;
 
-use decode::Plan;
-
 /// Crop box in pixels of the upright image (after EXIF orientation), as the
 /// client's crop tool sends it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,15 +117,9 @@ pub fn process_timed(
         t = n;
     };
 
-    let source = sniff(bytes)?;
-    let header = header::read_header(bytes, source)?;
-    limits::check_header(&header, opts.max_pixels)?;
-    let (w, h) = (header.width, header.height);
+    let (source, header, plan) = stages::plan(bytes, crop, opts)?;
     let orientation = header.orientation;
-    let (uw, uh) = orientation.upright_size(w, h);
-    let (u, v, side) = crop_square(crop, uw, uh)?;
-    let (x, y) = orientation.to_stored_rect(u, v, side, w, h);
-    let plan = Plan { x, y, side, width: w, height: h, size: opts.size };
+    let (uw, uh) = orientation.upright_size(header.width, header.height);
     lap(&mut times.header_ms);
 
     let region = decode::decode(bytes, source, &header, &plan)?;
@@ -148,6 +140,36 @@ pub fn process_timed(
 
     let avatar = Avatar { bytes: out, format: opts.format, source, width: uw, height: uh, has_alpha };
     Ok((avatar, times))
+}
+
+/// The functions [`process_timed`] runs, one per stage, for the native
+/// stage benchmark (`benches/stages.rs`), so a regression shows in the
+/// stage that has it. Not an API: hidden from the docs, and it changes
+/// whenever the pipeline does.
+#[doc(hidden)]
+pub mod stages {
+    pub use super::decode::{decode, Plan};
+    pub use super::encode::{encode, flatten_on_white};
+    pub use super::header::Header;
+    pub use super::resize::{finish as resize, Region};
+
+    use super::{crop_square, header, limits, sniff, CropBox, ImageError, Options, SourceFormat};
+
+    /// The header stage: sniff, read the header, check the limits, and map
+    /// the crop square (upright pixels) to the stored image. Decodes no
+    /// pixel.
+    pub fn plan(bytes: &[u8], crop: Option<CropBox>, opts: &Options) -> Result<(SourceFormat, Header, Plan), ImageError> {
+        let source = sniff(bytes)?;
+        let header = header::read_header(bytes, source)?;
+        limits::check_header(&header, opts.max_pixels)?;
+        let (w, h) = (header.width, header.height);
+        let orientation = header.orientation;
+        let (uw, uh) = orientation.upright_size(w, h);
+        let (u, v, side) = crop_square(crop, uw, uh)?;
+        let (x, y) = orientation.to_stored_rect(u, v, side, w, h);
+        let plan = Plan { x, y, side, width: w, height: h, size: opts.size };
+        Ok((source, header, plan))
+    }
 }
 
 fn check_options(o: &Options) -> Result<(), ImageError> {
