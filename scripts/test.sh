@@ -11,6 +11,8 @@ bash scripts/setup-browser.sh
 
 echo "== native unit tests (cargo test)"
 cargo test --lib --quiet
+# The stage benchmark and the pipeline example must keep compiling.
+cargo check --benches --examples --quiet
 
 echo "== wasm build (production, and the test variant with test-hooks)"
 bash scripts/build.sh
