@@ -40,11 +40,17 @@ fn to_linear() -> &'static [u16; 256] {
 
 /// 16-bit linear light → nearest sRGB code value (65 536-entry table built
 /// from the midpoints of [`to_linear`], no `powf` per entry).
-fn to_srgb() -> &'static [u8] {
-    static T: OnceLock<Vec<u8>> = OnceLock::new();
+///
+/// Kept in static memory, not on the heap: built lazily in the middle of
+/// the first upload, a heap table would sit above that upload's body buffer
+/// for the life of the isolate, so the freed body could not coalesce with
+/// the free top of the heap and the next upload's body would go above it
+/// (wasm memory never shrinks: a 34 MiB upload then peaked at 2× its size).
+fn to_srgb() -> &'static [u8; 65536] {
+    static T: OnceLock<[u8; 65536]> = OnceLock::new();
     T.get_or_init(|| {
         let lin = to_linear();
-        let mut t = vec![0u8; 65536];
+        let mut t = [0u8; 65536];
         let mut c = 0usize;
         for (v, out) in t.iter_mut().enumerate() {
             // Advance while the next code value is nearer.
@@ -58,7 +64,7 @@ fn to_srgb() -> &'static [u8] {
 }
 
 fn lin_to_u8(v: u16) -> u8 {
-    to_srgb().get(usize::from(v)).copied().unwrap_or(255)
+    to_srgb()[usize::from(v)]
 }
 
 /// The square to extract, in the decoded image's pixel coordinates
