@@ -39,3 +39,14 @@ qa.save("q_lossy_alpha.webp", quality=90, lossless=False)
 red = Image.new("RGB", (W, H), (255, 0, 0))
 blue = Image.new("RGB", (W, H), (0, 0, 255))
 red.save("anim.webp", save_all=True, append_images=[blue], duration=100, loop=0, lossless=False, quality=90)
+
+# Baseline JPEGs with restart markers (DRI + RSTn every few MCUs), 200x136
+# smooth gradients, for the 1/8 DC-only JPEG path, which must follow the
+# markers and match jpeg-decoder (exactly for 4:4:4; 4:2:0 differs only by
+# jpeg-decoder's interpolated chroma upsampling).
+g = Image.new("RGB", (200, 136))
+for y in range(136):
+    for x in range(200):
+        g.putpixel((x, y), (x * 255 // 199, y * 255 // 135, (x + 2 * y) * 255 // 471))
+g.save("restart_420.jpg", quality=90, subsampling=2, restart_marker_blocks=2)
+g.save("restart_444.jpg", quality=90, subsampling=0, restart_marker_blocks=3)

@@ -67,6 +67,13 @@ pub fn decode(bytes: &[u8], header: &Header, plan: &Plan) -> Result<Region, Imag
         return Err(too_much_memory(F, variant, w, h, need));
     }
 
+    // 1/8 scale of a plain sequential JPEG (the phone-photo case): DC only.
+    if n == 1 && !frame.progressive {
+        if let Some(region) = super::jpeg_dc::decode(bytes, plan) {
+            return Ok(region);
+        }
+    }
+
     let mut dec = Decoder::new(Cursor::new(bytes));
     dec.set_max_decoding_buffer_size(DECODE_BUDGET as usize);
     dec.read_info().map_err(map_err)?;

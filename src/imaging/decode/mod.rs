@@ -7,6 +7,7 @@
 
 mod generic;
 mod jpeg;
+mod jpeg_dc;
 mod png;
 
 use super::colour::{ColourConverter, Layout};
