@@ -3,9 +3,24 @@
 //! counted). A quick way to see which stage holds memory:
 //!
 //!     cargo run --release --example pipeline -- bench/fixtures/*.png
+//!
+//! Options (before the files, apply to all of them):
+//!
+//! * `--size=N`: avatar edge (default 256, as `AVATAR_SIZE`);
+//! * `--crop=X,Y,W,H`: the crop box the client sends, in upright pixels
+//!   (it decides the JPEG scale and how much of the image is kept, so the
+//!   worst case for memory is often a small crop);
+//! * `--held-bytes=N`: the request body the Worker holds meanwhile (default:
+//!   0, i.e. as with a body at the default cap; a larger body leaves the
+//!   pipeline a smaller memory budget).
+//!
+//! The peak is also printed in bytes (`peak_bytes=`), for scripts
+//! (`scripts/worst-case-memory.py`).
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
+
+use avatar_edge::imaging::CropBox;
 
 struct Counting;
 static NOW: AtomicUsize = AtomicUsize::new(0);
@@ -17,14 +32,22 @@ unsafe impl GlobalAlloc for Counting {
         PEAK.fetch_max(n, Relaxed);
         System.alloc(l)
     }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        let n = NOW.fetch_add(l.size(), Relaxed) + l.size();
+        PEAK.fetch_max(n, Relaxed);
+        System.alloc_zeroed(l)
+    }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         NOW.fetch_sub(l.size(), Relaxed);
         System.dealloc(p, l)
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         if new > l.size() {
-            let n = NOW.fetch_add(new - l.size(), Relaxed) + new - l.size();
+            // Old and new blocks coexist while the data is copied (as with
+            // wasm's dlmalloc when it cannot grow in place).
+            let n = NOW.fetch_add(new, Relaxed) + new;
             PEAK.fetch_max(n, Relaxed);
+            NOW.fetch_sub(l.size(), Relaxed);
         } else {
             NOW.fetch_sub(l.size() - new, Relaxed);
         }
@@ -35,10 +58,33 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static A: Counting = Counting;
 
+fn usage(msg: &str) -> ! {
+    eprintln!("{msg}\nusage: pipeline [--size=N] [--crop=X,Y,W,H] [--held-bytes=N] files...");
+    std::process::exit(2)
+}
+
 fn main() {
     let start = Instant::now();
     let now = move || start.elapsed().as_secs_f64() * 1000.0;
-    for path in std::env::args().skip(1) {
+    let mut opts = avatar_edge::imaging::Options::default();
+    let mut crop = None;
+    let mut files = Vec::new();
+    for arg in std::env::args().skip(1) {
+        if let Some(v) = arg.strip_prefix("--size=") {
+            opts.size = v.parse().unwrap_or_else(|_| usage("bad --size"));
+        } else if let Some(v) = arg.strip_prefix("--held-bytes=") {
+            opts.held_bytes = v.parse().unwrap_or_else(|_| usage("bad --held-bytes"));
+        } else if let Some(v) = arg.strip_prefix("--crop=") {
+            let n: Vec<u32> = v.split(',').map(|s| s.parse().unwrap_or_else(|_| usage("bad --crop"))).collect();
+            let [x, y, w, h] = n[..] else { usage("--crop needs X,Y,W,H") };
+            crop = Some(CropBox { x, y, w, h });
+        } else if arg.starts_with("--") {
+            usage(&format!("unknown option {arg}"));
+        } else {
+            files.push(arg);
+        }
+    }
+    for path in files {
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) => {
@@ -48,10 +94,12 @@ fn main() {
         };
         let base = NOW.load(Relaxed);
         PEAK.store(base, Relaxed);
-        let opts = avatar_edge::imaging::Options::default();
-        match avatar_edge::imaging::process_timed(&bytes, None, &opts, &now) {
+        let result = avatar_edge::imaging::process_timed(&bytes, crop, &opts, &now);
+        let peak = PEAK.load(Relaxed) - base;
+        let mib = peak as f64 / 1048576.0;
+        match result {
             Ok((avatar, t)) => println!(
-                "{path}: {}x{} {:?} -> {} B | decode {:.1} resize {:.1} orient {:.1} encode {:.1} ms | peak heap {:.1} MiB",
+                "{path}: {}x{} {:?} -> {} B | decode {:.1} resize {:.1} orient {:.1} encode {:.1} ms | peak heap {mib:.1} MiB | peak_bytes={peak}",
                 avatar.width,
                 avatar.height,
                 avatar.source,
@@ -60,9 +108,9 @@ fn main() {
                 t.resize_ms,
                 t.orient_ms,
                 t.encode_ms,
-                (PEAK.load(Relaxed) - base) as f64 / 1048576.0
             ),
-            Err(e) => println!("{path}: refused: {e} | peak heap {:.1} MiB", (PEAK.load(Relaxed) - base) as f64 / 1048576.0),
+            Err(e) => println!("{path}: refused: {e} | peak heap {mib:.1} MiB | peak_bytes={peak}"),
         }
     }
 }
+

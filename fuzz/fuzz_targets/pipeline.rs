@@ -60,5 +60,5 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn opts(format: OutputFormat, size: u32, quality: u8) -> Options {
-    Options { size, format, quality, max_pixels: MAX_PIXELS }
+    Options { size, format, quality, max_pixels: MAX_PIXELS, held_bytes: 0 }
 }

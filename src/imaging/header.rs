@@ -23,6 +23,13 @@ pub struct Header {
     pub interlaced: bool,
     /// WebP: what kind of bitstream (the decoder's memory depends on it).
     pub webp: Option<WebpKind>,
+    /// PNG: an iCCP chunk precedes the image data (the png crate inflates
+    /// and keeps it, up to its metadata limit).
+    pub png_iccp: bool,
+    /// GIF: the first frame's rectangle (left, top, width, height), which
+    /// may differ from the logical screen (even be larger): the decoder
+    /// allocates for it.
+    pub gif_frame: Option<(u16, u16, u16, u16)>,
 }
 
 /// What a WebP file contains, from its chunk list.
@@ -31,6 +38,8 @@ pub struct WebpKind {
     pub lossless: bool,
     pub alpha: bool,
     pub animated: bool,
+    /// An ICCP chunk (read into memory by the decoder).
+    pub icc: bool,
 }
 
 /// The SOF segment of a JPEG.
@@ -39,6 +48,9 @@ pub struct JpegFrame {
     pub progressive: bool,
     /// (horizontal, vertical) sampling factors of each component.
     pub sampling: Vec<(u8, u8)>,
+    /// Bytes of ICC profile chunks (APP2 `ICC_PROFILE`) anywhere in the
+    /// file: jpeg-decoder keeps them all until it is dropped.
+    pub icc_bytes: u64,
 }
 
 fn damaged(format: SourceFormat, detail: &str) -> ImageError {
@@ -78,7 +90,16 @@ pub fn read_header(bytes: &[u8], format: SourceFormat) -> Result<Header, ImageEr
 }
 
 fn plain(width: u32, height: u32) -> Header {
-    Header { width, height, orientation: Orientation::Normal, jpeg: None, interlaced: false, webp: None }
+    Header {
+        width,
+        height,
+        orientation: Orientation::Normal,
+        jpeg: None,
+        interlaced: false,
+        webp: None,
+        png_iccp: false,
+        gif_frame: None,
+    }
 }
 
 /// Walks the marker segments up to the first scan: APP1 Exif gives the
@@ -88,6 +109,7 @@ fn jpeg(b: &[u8]) -> Result<Header, ImageError> {
     let mut pos = 2usize; // after SOI
     let mut orientation = Orientation::Normal;
     let mut frame: Option<(u32, u32, JpegFrame)> = None;
+    let mut icc_bytes = 0u64;
     loop {
         // Markers may be preceded by any number of 0xFF fill bytes.
         if b.get(pos) != Some(&0xFF) {
@@ -114,6 +136,7 @@ fn jpeg(b: &[u8]) -> Result<Header, ImageError> {
                     orientation = o;
                 }
             }
+            0xE2 => icc_bytes += icc_chunk_bytes(body),
             0xC0 | 0xC1 | 0xC2 => {
                 let precision = *body.first().ok_or_else(|| damaged(F, "short SOF"))?;
                 let height = be16(body, 1).ok_or_else(|| damaged(F, "short SOF"))?;
@@ -142,7 +165,7 @@ fn jpeg(b: &[u8]) -> Result<Header, ImageError> {
                     return Err(damaged(F, "two frame headers"));
                 }
                 let progressive = marker == 0xC2;
-                frame = Some((u32::from(width), u32::from(height), JpegFrame { progressive, sampling }));
+                frame = Some((u32::from(width), u32::from(height), JpegFrame { progressive, sampling, icc_bytes: 0 }));
             }
             0xC3 | 0xC5..=0xC7 => {
                 return Err(ImageError::UnsupportedVariant { format: F, what: "lossless or hierarchical" })
@@ -152,11 +175,13 @@ fn jpeg(b: &[u8]) -> Result<Header, ImageError> {
             }
             0xDA => {
                 // Start of scan: everything we need comes before it.
-                let (width, height, jf) = frame.ok_or_else(|| damaged(F, "scan before frame header"))?;
-                if count_scans(b, pos, MAX_JPEG_SCANS + 1) > MAX_JPEG_SCANS {
+                let (width, height, mut jf) = frame.ok_or_else(|| damaged(F, "scan before frame header"))?;
+                let rest = count_scans(b, pos, MAX_JPEG_SCANS + 1);
+                if rest.scans > MAX_JPEG_SCANS {
                     return Err(ImageError::UnsupportedVariant { format: F, what: "too many scans" });
                 }
-                return Ok(Header { width, height, orientation, jpeg: Some(jf), interlaced: false, webp: None });
+                jf.icc_bytes = icc_bytes + rest.icc_bytes;
+                return Ok(Header { orientation, jpeg: Some(jf), ..plain(width, height) });
             }
             _ => {}
         }
@@ -164,35 +189,58 @@ fn jpeg(b: &[u8]) -> Result<Header, ImageError> {
     }
 }
 
-/// Number of scans from the first SOS (`pos`: its length field) to the end
-/// of the image, counting at most `max`. Entropy-coded data is skipped by
+/// Bytes jpeg-decoder keeps for an APP2 segment (`body`: after the length):
+/// an ICC chunk's data after its 14-byte tag, sequence number and count.
+fn icc_chunk_bytes(body: &[u8]) -> u64 {
+    if body.len() > 14 && body.starts_with(b"ICC_PROFILE\0") {
+        (body.len() - 14) as u64
+    } else {
+        0
+    }
+}
+
+/// What follows the first SOS: the number of scans and the ICC chunks'
+/// bytes (APP2 segments may come between scans, and the decoder keeps them
+/// too).
+#[derive(Debug, PartialEq, Eq)]
+struct Rest {
+    scans: usize,
+    icc_bytes: u64,
+}
+
+/// Walks from the first SOS (`pos`: its length field) to the end of the
+/// image, counting at most `max` scans. Entropy-coded data is skipped by
 /// looking for markers (an `FF` there is followed by `00` or a restart
 /// marker); other segments between scans (DHT, DQT, ...) by their length,
 /// so bytes inside them are not mistaken for markers.
-fn count_scans(b: &[u8], mut pos: usize, max: usize) -> usize {
-    let mut scans = 1;
+fn count_scans(b: &[u8], mut pos: usize, max: usize) -> Rest {
+    let mut rest = Rest { scans: 1, icc_bytes: 0 };
     let mut segment = true; // `pos` is at the length of a segment
     loop {
         if segment {
-            let Some(len) = be16(b, pos) else { return scans };
-            pos += usize::from(len.max(2));
+            let Some(len) = be16(b, pos) else { return rest };
+            let len = usize::from(len.max(2));
+            if b.get(pos - 1) == Some(&0xE2) {
+                rest.icc_bytes += icc_chunk_bytes(b.get(pos + 2..pos + len).unwrap_or(&[]));
+            }
+            pos += len;
         }
-        let Some(i) = b.get(pos..).and_then(|rest| memchr::memchr(0xFF, rest)) else { return scans };
+        let Some(i) = b.get(pos..).and_then(|rest| memchr::memchr(0xFF, rest)) else { return rest };
         pos += i + 1;
         while b.get(pos) == Some(&0xFF) {
             pos += 1;
         }
-        let Some(&marker) = b.get(pos) else { return scans };
+        let Some(&marker) = b.get(pos) else { return rest };
         pos += 1;
         segment = match marker {
             0x00 | 0x01 | 0xD0..=0xD8 => false, // stuffed byte, TEM, RSTn, SOI
-            0xD9 => return scans,
+            0xD9 => return rest,
             _ => true,
         };
         if marker == 0xDA {
-            scans += 1;
-            if scans >= max {
-                return scans;
+            rest.scans += 1;
+            if rest.scans >= max {
+                return rest;
             }
         }
     }
@@ -218,6 +266,9 @@ fn png(b: &[u8]) -> Result<Header, ImageError> {
         if kind == b"IDAT" || kind == b"IEND" {
             break;
         }
+        if kind == b"iCCP" {
+            h.png_iccp = true;
+        }
         if kind == b"eXIf" {
             if let Some(o) = b.get(start..end).and_then(orientation_from_tiff) {
                 h.orientation = o;
@@ -229,10 +280,44 @@ fn png(b: &[u8]) -> Result<Header, ImageError> {
     Ok(h)
 }
 
+/// The logical screen gives the size; the first image descriptor the first
+/// frame's rectangle.
 fn gif(b: &[u8]) -> Result<Header, ImageError> {
-    let w = le16(b, 6).ok_or_else(|| damaged(SourceFormat::Gif, "short header"))?;
-    let h = le16(b, 8).ok_or_else(|| damaged(SourceFormat::Gif, "short header"))?;
-    Ok(plain(u32::from(w), u32::from(h)))
+    const F: SourceFormat = SourceFormat::Gif;
+    let w = le16(b, 6).ok_or_else(|| damaged(F, "short header"))?;
+    let h = le16(b, 8).ok_or_else(|| damaged(F, "short header"))?;
+    let mut hd = plain(u32::from(w), u32::from(h));
+    hd.gif_frame = gif_first_frame(b);
+    Ok(hd)
+}
+
+/// (left, top, width, height) of the first image descriptor, skipping the
+/// global colour table and extension blocks; `None` if there is none.
+fn gif_first_frame(b: &[u8]) -> Option<(u16, u16, u16, u16)> {
+    let flags = *b.get(10)?;
+    let mut pos = 13usize;
+    if flags & 0x80 != 0 {
+        pos += 3 << ((flags & 7) + 1);
+    }
+    loop {
+        match *b.get(pos)? {
+            0x2C => {
+                return Some((le16(b, pos + 1)?, le16(b, pos + 3)?, le16(b, pos + 5)?, le16(b, pos + 7)?));
+            }
+            0x21 => {
+                // Extension: label, then data sub-blocks up to a zero length.
+                pos += 2;
+                loop {
+                    let n = usize::from(*b.get(pos)?);
+                    pos += 1 + n;
+                    if n == 0 {
+                        break;
+                    }
+                }
+            }
+            _ => return None, // trailer or garbage: no frame
+        }
+    }
 }
 
 fn bmp(b: &[u8]) -> Result<Header, ImageError> {
@@ -283,6 +368,7 @@ fn webp(b: &[u8]) -> Result<Header, ImageError> {
     };
     let mut hd = plain(w, h);
     let mut kind = WebpKind::default();
+    let mut first_frame_seen = false;
     // Walk the chunks (padded to even length): EXIF for the orientation,
     // the others for the decoder's memory estimate.
     let mut pos = 12usize;
@@ -301,7 +387,19 @@ fn webp(b: &[u8]) -> Result<Header, ImageError> {
                 kind.alpha = true; // decoded as RGBA unless proven opaque
             }
             b"ALPH" => kind.alpha = true,
-            b"ANIM" | b"ANMF" => kind.animated = true,
+            b"ICCP" => kind.icc = true,
+            b"ANIM" => kind.animated = true,
+            // The lossy decoder allocates for the size in its own frame
+            // header and compares it with the canvas only afterwards: a
+            // 1 KB file claiming 16383×16383 there took 384 MiB. Check first.
+            b"VP8 " => check_vp8_size(b.get(start..end), w, h)?,
+            b"ANMF" => {
+                if !std::mem::replace(&mut first_frame_seen, true) {
+                    // Only the first frame is decoded.
+                    check_anmf(b.get(start..end))?;
+                }
+                kind.animated = true;
+            }
             _ => {}
         }
         let Some(next) = end.checked_add((len & 1) as usize) else { break };
@@ -309,6 +407,40 @@ fn webp(b: &[u8]) -> Result<Header, ImageError> {
     }
     hd.webp = Some(kind);
     Ok(hd)
+}
+
+/// Refuses a VP8 (lossy) bitstream whose key frame header gives another
+/// size than `w`×`h` (the canvas or the animation frame). Data that is not
+/// a key frame header is left to the decoder (it refuses it before
+/// allocating).
+fn check_vp8_size(data: Option<&[u8]>, w: u32, h: u32) -> Result<(), ImageError> {
+    let Some(d) = data else { return Ok(()) };
+    if d.get(3..6) != Some(&[0x9D, 0x01, 0x2A]) {
+        return Ok(());
+    }
+    let (Some(fw), Some(fh)) = (le16(d, 6), le16(d, 8)) else { return Ok(()) };
+    if (u32::from(fw & 0x3FFF), u32::from(fh & 0x3FFF)) != (w, h) {
+        return Err(damaged(SourceFormat::Webp, "the lossy frame's size differs from the image's"));
+    }
+    Ok(())
+}
+
+/// An animation frame: its size, then its sub-chunks (ALPH, VP8, VP8L);
+/// a VP8 sub-chunk must be that size.
+fn check_anmf(data: Option<&[u8]>) -> Result<(), ImageError> {
+    let Some(d) = data else { return Ok(()) };
+    let (Some(w), Some(h)) = (le24(d, 6), le24(d, 9)) else { return Ok(()) };
+    let mut pos = 16usize;
+    while let (Some(fourcc), Some(len)) = (d.get(pos..pos + 4), le32(d, pos + 4)) {
+        let start = pos + 8;
+        let Some(end) = start.checked_add(len as usize) else { break };
+        if fourcc == b"VP8 " {
+            return check_vp8_size(d.get(start..end), w + 1, h + 1);
+        }
+        let Some(next) = end.checked_add((len & 1) as usize) else { break };
+        pos = next;
+    }
+    Ok(())
 }
 
 /// Orientation tag (0x0112) of IFD0 of a TIFF/EXIF block. Tolerates an
@@ -384,7 +516,7 @@ mod tests {
         let mut com = vec![0xFF, 0xFE, 0, 2 + 40];
         com.extend(std::iter::repeat_n([0xFF, 0xDA], 20).flatten());
         let j = jpeg_with_scans(4, &com, &[1, 2, 3]);
-        assert_eq!(count_scans(&j, 2 + 13 + com.len() + 2, 1000), 4);
+        assert_eq!(count_scans(&j, 2 + 13 + com.len() + 2, 1000).scans, 4);
         assert!(read_header(&j, SourceFormat::Jpeg).is_ok());
     }
 }

@@ -3,21 +3,35 @@
 //!
 //! # Memory budget
 //!
-//! A Worker isolate has 128 MB. The request body (≤ 20 MiB, possibly held
-//! twice by the HTTP layer), the wasm module and the JS heap take their
-//! share, so the image pipeline plans for at most [`DECODE_BUDGET`] (80 MiB)
-//! of pixel buffers at any moment:
+//! One upload may use at most [`MEMORY_BOUND`] (100 MB) of wasm memory:
+//! [`WASM_BASELINE`] (module data, stack, allocator) + the request body,
+//! copied into wasm memory once and held while the pipeline runs + the
+//! pipeline's own peak. The body can always be as large as the cap (the
+//! form's other parts are ignored, so any file can be padded), so with the
+//! default cap the pipeline may hold [`PIPELINE_BUDGET`] = 100 MB − 2 MiB −
+//! (20 MiB + 64 KiB) = 76 865 792 B (73.3 MiB) at any moment; a larger
+//! body (an operator raising `MAX_UPLOAD_BYTES`) leaves less
+//! ([`pipeline_budget`]).
+//!
+//! Of that, the decoder gets what the kept crop region ([`region_bytes`])
+//! and a fixed [`SLACK`] leave ([`decode_budget`]):
 //!
 //! * JPEG is decoded in the DCT domain at 1/8, 1/4, 1/2 or full scale; the
-//!   decoder's planes + its output must fit the budget (a coarser scale is
-//!   chosen when the finest useful one does not fit). Progressive JPEG also
-//!   keeps all DCT coefficients at full resolution (2 bytes per sample), so
-//!   a very large progressive JPEG can be refused ([`ImageError::TooMuchMemory`]).
+//!   decoder's planes + its output + the ICC chunks it keeps must fit the
+//!   budget (a coarser scale is chosen when the finest useful one does not
+//!   fit). Progressive JPEG also keeps all DCT coefficients at full
+//!   resolution (2 bytes per sample), so a large progressive JPEG can be
+//!   refused ([`ImageError::TooMuchMemory`]).
 //! * Non-interlaced PNG is streamed row by row: memory grows with the width,
 //!   not the area. Interlaced PNG, GIF, WebP and BMP are decoded in full
 //!   (the decoders have no streaming API) and must fit the budget.
 //! * After decoding, only the crop square is kept, box-shrunk in linear
 //!   light to at most a few times the avatar size ([`REGION_BUDGET`]).
+//!
+//! `scripts/worst-case-memory.py` generates the largest accepted input of
+//! each kind and measures the pipeline's peak (docs/benchmark.md, "Worst-case
+//! memory"); `tests::worst_case_inputs_stay_within_the_memory_bound` checks
+//! the same natively.
 
 use super::error::ImageError;
 use super::format::SourceFormat;
@@ -26,11 +40,50 @@ use super::header::Header;
 /// Largest accepted side, in pixels (JPEG's and GIF's own maximum).
 pub const MAX_DIMENSION: u32 = 65_535;
 
-/// Bytes of pixel buffers the decoders may hold at once (see module docs).
-pub const DECODE_BUDGET: u64 = 80 * 1024 * 1024;
+/// Wasm memory one upload may use, bytes (the requirement).
+pub const MEMORY_BOUND: u64 = 100_000_000;
 
-/// Bytes for the linear-light crop square handed to the Lanczos resizer.
+/// Wasm memory in use before the body is read: the module's data, the
+/// stack, the allocator's and wasm-bindgen's state.
+pub const WASM_BASELINE: u64 = 2 * 1024 * 1024;
+
+/// The largest request body of the default settings (`MAX_UPLOAD_BYTES`
+/// plus the multipart room), held in wasm memory during the pipeline.
+pub const DEFAULT_BODY_BYTES: u64 = crate::config::DEFAULT_MAX_UPLOAD_BYTES + crate::config::MULTIPART_OVERHEAD;
+
+/// What the pipeline may hold at once when the body is at most
+/// [`DEFAULT_BODY_BYTES`]: 76 865 792 B (73.3 MiB).
+pub const PIPELINE_BUDGET: u64 = MEMORY_BOUND - WASM_BASELINE - DEFAULT_BODY_BYTES;
+
+/// Memory no estimate counts: the colour transform, row buffers, decoder
+/// tables and small metadata (EXIF, XMP), allocator rounding. Measured
+/// ≤ 1.2 MiB beyond the estimates (scripts/worst-case-memory.py).
+pub const SLACK: u64 = 2 * 1024 * 1024;
+
+/// The most a decoder may hold (its estimate), with a negligible crop
+/// region: [`PIPELINE_BUDGET`] − [`SLACK`] = 74 768 640 B (71.3 MiB).
+pub const DECODE_BUDGET: u64 = PIPELINE_BUDGET - SLACK;
+
+/// Bytes for the linear-light crop square handed to the Lanczos resizer
+/// (binding only for avatars over ~880 px: below, the region is at most
+/// (4 × size)² × 8 bytes, 8 MiB at 256 px).
 pub const REGION_BUDGET: u64 = 24 * 1024 * 1024;
+
+/// What the pipeline may hold at once while `held_bytes` of the request
+/// (its body) are in wasm memory: the rest of [`MEMORY_BOUND`], never more
+/// than [`PIPELINE_BUDGET`] (so acceptance does not depend on the file's
+/// size under the default settings).
+pub fn pipeline_budget(held_bytes: u64) -> u64 {
+    MEMORY_BOUND.saturating_sub(WASM_BASELINE).saturating_sub(held_bytes.max(DEFAULT_BODY_BYTES))
+}
+
+/// The decoder's share of `pipeline` bytes when the collector will keep
+/// `region` bytes (see [`region_bytes`]).
+pub fn decode_budget(pipeline: u64, region: u64) -> u64 {
+    pipeline.saturating_sub(SLACK).saturating_sub(region)
+}
+
+pub use super::resize::region_bytes;
 
 /// Largest avatar edge the pipeline renders (a few output buffers of
 /// `size²×8` bytes must fit next to the decoder's memory).
@@ -62,27 +115,59 @@ pub fn check_header(h: &Header, max_pixels: u64) -> Result<(), ImageError> {
     Ok(())
 }
 
-/// Refuses a full decode that would not fit the budget.
-/// `tenths_per_pixel` is the decoder's estimated peak, in tenths of a byte
-/// per pixel (output plus working buffers, measured: see `decode::generic`).
+/// Refuses a full decode whose estimated peak, `need` bytes (output plus
+/// working buffers, measured: see `decode::generic`), is over `budget`.
 pub fn check_full_decode(
     format: SourceFormat,
     variant: &'static str,
     width: u32,
     height: u32,
-    tenths_per_pixel: u64,
+    need: u64,
+    budget: u64,
 ) -> Result<(), ImageError> {
-    let need = (u64::from(width) * u64::from(height) * tenths_per_pixel).div_ceil(10);
-    if need > DECODE_BUDGET {
-        return Err(too_much_memory(format, variant, width, height, need));
+    if need > budget {
+        return Err(too_much_memory(format, variant, width, height, need, budget));
     }
     Ok(())
 }
 
-/// The refusal for a decode that would need `need` bytes, with the largest
-/// size of the same kind that fits the budget.
-pub fn too_much_memory(format: SourceFormat, variant: &'static str, width: u32, height: u32, need: u64) -> ImageError {
+/// The refusal for a decode that would need `need` bytes of a `budget`,
+/// with the largest size of the same kind that fits (memory grows with the
+/// area).
+pub fn too_much_memory(
+    format: SourceFormat,
+    variant: &'static str,
+    width: u32,
+    height: u32,
+    need: u64,
+    budget: u64,
+) -> ImageError {
     let px = u128::from(width) * u128::from(height);
-    let max_mp = (u128::from(DECODE_BUDGET) * px / u128::from(need.max(1)) / 1_000_000) as u64;
+    let max_mp = (u128::from(budget) * px / u128::from(need.max(1)) / 1_000_000) as u64;
     ImageError::TooMuchMemory { format, variant, width, height, max_mp }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_plus_body_plus_baseline_is_the_bound() {
+        // The arithmetic of the bound: whatever the body, baseline + body
+        // + the pipeline's budget never passes MEMORY_BOUND (until the body
+        // alone does).
+        for held in [0, 1 << 20, DEFAULT_BODY_BYTES - 1, DEFAULT_BODY_BYTES, 50 << 20, 90_000_000] {
+            let body = held.max(1);
+            assert!(WASM_BASELINE + body + pipeline_budget(held) <= MEMORY_BOUND, "{held}");
+        }
+        assert_eq!(pipeline_budget(0), PIPELINE_BUDGET);
+        assert_eq!(PIPELINE_BUDGET, 76_865_792);
+        assert_eq!(WASM_BASELINE + DEFAULT_BODY_BYTES + PIPELINE_BUDGET, MEMORY_BOUND);
+        assert_eq!(pipeline_budget(200 << 20), 0);
+        // The region's reserve at the default size leaves the decoders
+        // enough for a 12 MP progressive JPEG (~37 MB) and 16 MP of
+        // interlaced RGBA PNG.
+        let d = decode_budget(PIPELINE_BUDGET, region_bytes(4000.0, 256, 4));
+        assert!(d >= 64 << 20, "{d}");
+    }
 }

@@ -51,12 +51,18 @@ pub struct Options {
     pub quality: u8,
     /// Largest accepted width × height of the source.
     pub max_pixels: u64,
+    /// Bytes of the request held in wasm memory while the pipeline runs
+    /// (the body the file is a slice of): the pipeline's memory budget is
+    /// what [`limits::MEMORY_BOUND`] leaves after them, and never more than
+    /// with a body of the default cap ([`limits::pipeline_budget`]). 0 =
+    /// assume the default cap.
+    pub held_bytes: u64,
 }
 
 impl Default for Options {
     /// The contract's defaults: 256 px WebP at quality 85, 100 MP.
     fn default() -> Self {
-        Options { size: 256, format: OutputFormat::Webp, quality: 85, max_pixels: 100_000_000 }
+        Options { size: 256, format: OutputFormat::Webp, quality: 85, max_pixels: 100_000_000, held_bytes: 0 }
     }
 }
 
@@ -126,8 +132,7 @@ pub fn process_timed(
     lap(&mut times.decode_ms);
 
     let (pixels, ch) =
-        resize::finish(&region, opts.size).map_err(|detail| ImageError::Encode { format: opts.format, detail })?;
-    drop(region);
+        resize::finish(region, opts.size).map_err(|detail| ImageError::Encode { format: opts.format, detail })?;
     lap(&mut times.resize_ms);
 
     let pixels = orientation.apply_square(&pixels, opts.size as usize, ch);
@@ -167,7 +172,8 @@ pub mod stages {
         let (uw, uh) = orientation.upright_size(w, h);
         let (u, v, side) = crop_square(crop, uw, uh)?;
         let (x, y) = orientation.to_stored_rect(u, v, side, w, h);
-        let plan = Plan { x, y, side, width: w, height: h, size: opts.size };
+        let budget = limits::pipeline_budget(opts.held_bytes);
+        let plan = Plan { x, y, side, width: w, height: h, size: opts.size, budget };
         Ok((source, header, plan))
     }
 }

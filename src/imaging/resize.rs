@@ -78,6 +78,7 @@ pub struct RegionSpec {
 }
 
 /// The crop square's neighbourhood in linear light, ready for Lanczos.
+#[derive(Clone)]
 pub struct Region {
     /// Linear-light samples; colour premultiplied by alpha when `ch == 4`.
     pub buf: Vec<u16>,
@@ -88,6 +89,39 @@ pub struct Region {
     pub crop: RegionSpec,
     /// Some pixel of the kept region is not fully opaque.
     pub transparent: bool,
+}
+
+/// The box-shrink factor for a `bw`×`bh` bounding box: leave at least 2×
+/// the avatar size for Lanczos; shrink more only if the region would not
+/// fit [`REGION_BUDGET`].
+fn shrink_factor(bw: u32, bh: u32, ch: usize, size: u32) -> u32 {
+    let side = f64::from(bw.max(bh));
+    let mut k = ((side / (2.0 * f64::from(size.max(1)))).floor() as u32).max(1);
+    loop {
+        let (w, h) = (bw.div_ceil(k), bh.div_ceil(k));
+        if u64::from(w) * u64::from(h) * ch as u64 * 2 <= REGION_BUDGET || k >= bw.max(bh) {
+            return k;
+        }
+        k += 1;
+    }
+}
+
+/// Upper bound of the bytes a [`Collector`] holds for a crop square of
+/// `side` decoded pixels (`ch` = 3, or 4 with alpha) and an avatar of
+/// `size`: the region, its accumulator row and one converted row. Known
+/// before decoding, so the decoders' budget can leave room for it.
+pub fn region_bytes(side: f64, size: u32, ch: usize) -> u64 {
+    // A fractional square's bounding box spans ceil(side) or ceil(side) + 1
+    // pixels (one less if rounding clamps it to the image's edge). Not
+    // monotone (a pixel more can double k), so take the largest.
+    let c = side.max(1.0).ceil().min(f64::from(u32::MAX - 2)) as u32;
+    (c.saturating_sub(1).max(1)..=c + 1)
+        .map(|b| {
+            let out = u64::from(b.div_ceil(shrink_factor(b, b, ch, size)));
+            out * out * ch as u64 * 2 + out * ch as u64 * 8 + u64::from(b) * ch as u64
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Receives the decoded rows top to bottom; see the module docs.
@@ -128,17 +162,7 @@ impl Collector {
         let bw = ((x1.ceil() as u32).saturating_sub(bx)).max(1).min(dw.saturating_sub(bx).max(1));
         let bh = ((y1.ceil() as u32).saturating_sub(by)).max(1).min(dh.saturating_sub(by).max(1));
         let ch = conv.layout().out_channels();
-        // Leave at least 2× the avatar size for Lanczos; shrink more only if
-        // the region would not fit its budget.
-        let side = f64::from(bw.max(bh));
-        let mut k = ((side / (2.0 * f64::from(size.max(1)))).floor() as u32).max(1);
-        loop {
-            let (w, h) = (bw.div_ceil(k), bh.div_ceil(k));
-            if u64::from(w) * u64::from(h) * ch as u64 * 2 <= REGION_BUDGET || k >= bw.max(bh) {
-                break;
-            }
-            k += 1;
-        }
+        let k = shrink_factor(bw, bh, ch, size);
         let (out_w, out_h) = (bw.div_ceil(k), bh.div_ceil(k));
         let kf = f64::from(k);
         let crop = RegionSpec {
@@ -253,25 +277,33 @@ impl Collector {
 /// with its 512 KiB `RECIP_ALPHA16` table, out of the wasm module (about a
 /// quarter of its gzip size). Our samples are premultiplied in linear light
 /// before they get here, so that code was never needed.
-pub fn finish(region: &Region, size: u32) -> Result<(Vec<u8>, usize), String> {
-    let n = region.width as usize * region.height as usize;
-    if region.buf.len() != n * region.ch || !(region.ch == 3 || region.ch == 4) {
-        return Err(format!("region buffer of {} samples is not {n} × {}", region.buf.len(), region.ch));
+///
+/// Takes the region by value: with alpha, the alpha plane is split off and
+/// the colour compacted in place, so the resize never holds a second copy
+/// of the region (at AVATAR_SIZE=2048 the region is up to 24 MiB).
+pub fn finish(region: Region, size: u32) -> Result<(Vec<u8>, usize), String> {
+    let Region { mut buf, width, height, ch, crop, transparent } = region;
+    let n = width as usize * height as usize;
+    if buf.len() != n * ch || !(ch == 3 || ch == 4) {
+        return Err(format!("region buffer of {} samples is not {n} × {ch}", buf.len()));
     }
-    let (colour, alpha) = if region.ch == 4 {
-        // Split RGBA into an RGB plane and an alpha plane (one pass).
-        let mut rgb = Vec::with_capacity(n * 3);
+    let plane = Plane { width, height, crop, size };
+    let alpha = if ch == 4 {
+        // Split RGBA into an alpha plane and RGB compacted in place (one
+        // pass; sample 3i+c is read before it is overwritten, as 3i ≤ 4i).
         let mut a = Vec::with_capacity(n);
-        for px in region.buf.chunks_exact(4) {
-            rgb.extend_from_slice(&px[..3]);
-            a.push(px[3]);
+        for i in 0..n {
+            a.push(buf[4 * i + 3]);
+            buf.copy_within(4 * i..4 * i + 3, 3 * i);
         }
-        let alpha = resize_plane::<U16>(&a, region, size)?;
-        (resize_plane::<U16x3>(&rgb, region, size)?, Some(alpha))
+        buf.truncate(3 * n);
+        Some(resize_plane::<U16>(&a, &plane)?)
     } else {
-        (resize_plane::<U16x3>(&region.buf, region, size)?, None)
+        None
     };
-    let keep_alpha = alpha.is_some() && region.transparent;
+    let colour = resize_plane::<U16x3>(&buf, &plane)?;
+    drop(buf);
+    let keep_alpha = alpha.is_some() && transparent;
     let out_ch = if keep_alpha { 4 } else { 3 };
     let mut out = Vec::with_capacity(size as usize * size as usize * out_ch);
     match &alpha {
@@ -293,12 +325,21 @@ pub fn finish(region: &Region, size: u32) -> Result<(Vec<u8>, usize), String> {
     Ok((out, out_ch))
 }
 
+/// The region's geometry and the avatar size, for [`resize_plane`].
+struct Plane {
+    width: u32,
+    height: u32,
+    crop: RegionSpec,
+    size: u32,
+}
+
 /// Lanczos3 of one plane (`P` = `U16x3` or `U16`) of the region, from its
 /// exact crop square to `size`×`size`; returns the samples.
-fn resize_plane<P>(samples: &[u16], region: &Region, size: u32) -> Result<Vec<u16>, String>
+fn resize_plane<P>(samples: &[u16], region: &Plane) -> Result<Vec<u16>, String>
 where
     P: PixelTrait<Component = u16>,
 {
+    let size = region.size;
     let src_bytes: &[u8] = bytemuck::cast_slice(samples);
     let src = TypedImageRef::<P>::from_buffer(region.width, region.height, src_bytes).map_err(|e| e.to_string())?;
     // The resizer writes straight into the Vec we return.

@@ -28,7 +28,7 @@ const ANIM_WEBP: &[u8] = include_bytes!("../../tests/fixtures-native/anim.webp")
 // ----------------------------------------------------------------- helpers
 
 fn opts(size: u32, format: OutputFormat) -> Options {
-    Options { size, format, quality: 90, max_pixels: 100_000_000 }
+    Options { size, format, quality: 90, max_pixels: 100_000_000, held_bytes: 0 }
 }
 
 fn png_out(size: u32) -> Options {
@@ -695,10 +695,33 @@ fn full_decode_formats_have_a_memory_budget_that_fits_phone_photos() {
     assert!(matches!(e, ImageError::Damaged { .. }), "{e:?}");
     let e = process(&webp_header_only(6000, 4000, b"VP8L"), None, &Options::default()).unwrap_err();
     let ImageError::TooMuchMemory { max_mp, variant: "lossless", .. } = e else { panic!("{e:?}") };
-    assert_eq!(max_mp, 10);
+    assert_eq!(max_mp, 9);
     let en = err_en(&e);
-    assert!(en.contains("this lossless WebP is 6000×4000 = 24 MP") && en.contains("10 MP"), "{en}");
+    assert!(en.contains("this lossless WebP is 6000×4000 = 24 MP") && en.contains("9 MP"), "{en}");
     assert!(e.message(Lang::Zh).contains("无损WebP"), "{}", e.message(Lang::Zh));
+}
+
+#[test]
+fn larger_bodies_leave_the_pipeline_less_memory() {
+    // The 24 MP PNG photo of the bench (34 MiB, under a raised
+    // MAX_UPLOAD_BYTES) is streamed: it still fits next to its body.
+    let png = png_header_only(5664, 4248);
+    let held = |n: u64| Options { held_bytes: n, ..Options::default() };
+    let e = process(&png, None, &held(35_127_503 + 1024)).unwrap_err();
+    assert!(matches!(e, ImageError::Damaged { .. }), "{e:?}");
+    // A body that leaves nothing for the pipeline: refused up front.
+    let e = process(&png, None, &held(99_000_000)).unwrap_err();
+    assert!(matches!(e, ImageError::TooMuchMemory { .. }), "{e:?}");
+    // Interlaced 16 MP RGBA (64 MB of pixels) fits next to a default-size
+    // body, not next to a 30 MB one.
+    let mut png = png_header_only(4000, 4000);
+    png[24..29].copy_from_slice(&[8, 6, 0, 0, 1]);
+    let crc = crc32(&png[12..29]).to_be_bytes();
+    png[29..33].copy_from_slice(&crc);
+    let e = process(&png, None, &held(20 << 20)).unwrap_err();
+    assert!(matches!(e, ImageError::Damaged { .. }), "{e:?}");
+    let e = process(&png, None, &held(30_000_000)).unwrap_err();
+    assert!(matches!(e, ImageError::TooMuchMemory { variant: "interlaced", .. }), "{e:?}");
 }
 
 #[test]
@@ -832,4 +855,504 @@ fn webp_output_is_lossy() {
     assert_eq!(&a.bytes[8..12], b"WEBP");
     assert!(memchr::memmem::find(&a.bytes, b"VP8 ").is_some(), "no lossy VP8 chunk");
     assert!(memchr::memmem::find(&a.bytes, b"VP8L").is_none(), "lossless VP8L chunk");
+}
+
+// ------------------------------------------------------- worst-case memory
+//
+// The requirement: no accepted input may need more than 100 MB of wasm
+// memory, i.e. the pipeline's peak heap must stay within PIPELINE_BUDGET
+// (what the bound leaves after the baseline and a body at the default cap).
+// For each kind of input that is decoded in full or keeps large buffers,
+// the test asks the pipeline for the largest size it accepts (binary search
+// on header-only files: refused for memory or not), builds a real file of
+// that size and measures the peak heap of `process` with a counting global
+// allocator. It runs in a child process of the test binary (only this test,
+// one thread), so no other test's allocations are counted.
+// scripts/worst-case-memory.py does the same with real encoders and more
+// variants (docs/benchmark.md, "Worst-case memory").
+
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+
+    static NOW: AtomicIsize = AtomicIsize::new(0);
+    static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+    pub struct Counting;
+
+    fn grow(n: usize) {
+        let v = NOW.fetch_add(n as isize, Relaxed) + n as isize;
+        PEAK.fetch_max(v, Relaxed);
+    }
+
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+            grow(l.size());
+            System.alloc(l)
+        }
+        unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+            grow(l.size());
+            System.alloc_zeroed(l)
+        }
+        unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+            NOW.fetch_sub(l.size() as isize, Relaxed);
+            System.dealloc(p, l)
+        }
+        unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+            // Both blocks exist while the data is copied.
+            grow(new);
+            NOW.fetch_sub(l.size() as isize, Relaxed);
+            System.realloc(p, l, new)
+        }
+    }
+
+    #[global_allocator]
+    static A: Counting = Counting;
+
+    /// Runs `f`; returns its result and the peak of the bytes allocated
+    /// (by all threads) above the level when it started.
+    pub fn peak_of<T>(f: impl FnOnce() -> T) -> (T, u64) {
+        let base = NOW.load(Relaxed);
+        PEAK.store(base, Relaxed);
+        let r = f();
+        (r, (PEAK.load(Relaxed) - base).max(0) as u64)
+    }
+}
+
+/// The largest `k` in `1..=hi` with `fits(k)` (`fits` is monotone, true at 1).
+fn largest_fitting(hi: u32, fits: impl Fn(u32) -> bool) -> u32 {
+    let (mut lo, mut hi) = (1, hi);
+    assert!(fits(lo));
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
+}
+
+/// Not refused for memory (header-only probes then fail as damaged).
+fn not_too_big(bytes: &[u8], crop: Option<CropBox>) -> bool {
+    !matches!(
+        process(bytes, crop, &Options::default()),
+        Err(ImageError::TooMuchMemory { .. } | ImageError::TooManyPixels { .. })
+    )
+}
+
+fn centre_crop(w: u32, h: u32, side: u32) -> CropBox {
+    let s = side.min(w).min(h);
+    CropBox { x: (w - s) / 2, y: (h - s) / 2, w: s, h: s }
+}
+
+/// zlib stream of `n` zero bytes: fixed-Huffman deflate, a literal 0 then
+/// back-references of 258 bytes at distance 1 (13 bits each).
+fn zlib_zeros(n: usize) -> Vec<u8> {
+    let mut out = vec![0x78, 0x01];
+    let (mut acc, mut bits) = (0u64, 0u32);
+    let mut put = |out: &mut Vec<u8>, v: u32, len: u32| {
+        acc |= u64::from(v) << bits;
+        bits += len;
+        while bits >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            bits -= 8;
+        }
+    };
+    // Huffman codes go most significant bit first.
+    let code = |c: u32, len: u32| c.reverse_bits() >> (32 - len);
+    put(&mut out, 1, 1); // final block
+    put(&mut out, 1, 2); // fixed Huffman
+    let mut left = n;
+    if left > 0 {
+        put(&mut out, code(0x30, 8), 8); // literal 0
+        left -= 1;
+    }
+    while left >= 258 {
+        put(&mut out, code(0b1100_0101, 8), 8); // length 258 (code 285)
+        put(&mut out, 0, 5); // distance 1 (code 0)
+        left -= 258;
+    }
+    for _ in 0..left {
+        put(&mut out, code(0x30, 8), 8);
+    }
+    put(&mut out, 0, 7); // end of block (code 256)
+    put(&mut out, 0, 7); // flush the last bits
+    // Adler-32 of zeros: a = 1, b = n.
+    out.extend_from_slice(&((((n % 65521) as u32) << 16) | 1).to_be_bytes());
+    out
+}
+
+/// An inflated iCCP profile just within what png keeps (its limit is 4 MiB
+/// of metadata): the most a PNG can hold next to its pixels.
+const ICCP: usize = (4 << 20) - (64 << 10);
+
+/// Signature, IHDR of an Adam7 RGBA PNG of `w`×`h` and an iCCP chunk of
+/// `iccp` bytes (zeros), no image data.
+fn png_rgba_interlaced_start(w: u32, h: u32, iccp: Option<usize>) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = w.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 6, 0, 0, 1]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    if let Some(len) = iccp {
+        let mut d = b"p\0\0".to_vec();
+        d.extend_from_slice(&zlib_zeros(len));
+        chunk(&mut out, b"iCCP", &d);
+    }
+    out
+}
+
+/// The same with a tiny IDAT: passes the header, fails as damaged.
+fn png_rgba_interlaced_header(w: u32, h: u32, iccp: Option<usize>) -> Vec<u8> {
+    let mut out = png_rgba_interlaced_start(w, h, iccp);
+    chunk(&mut out, b"IDAT", &zlib_stored(&[0; 64]));
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// An Adam7 RGBA PNG of `w`×`h` transparent black pixels (compressed).
+fn interlaced_rgba_png(w: u32, h: u32, iccp: Option<usize>) -> Vec<u8> {
+    let passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)];
+    let mut raw = 0usize;
+    for (x0, y0, dx, dy) in passes {
+        let (pw, ph) = ((w + dx - 1 - x0) / dx, (h + dy - 1 - y0) / dy);
+        if pw > 0 && ph > 0 {
+            raw += ph as usize * (1 + pw as usize * 4);
+        }
+    }
+    let mut out = png_rgba_interlaced_start(w, h, iccp);
+    chunk(&mut out, b"IDAT", &zlib_zeros(raw));
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// A progressive 4:2:0 JPEG of `w`×`h`, uniformly grey, built by hand: a
+/// DC scan and one AC scan per component, where every block is a one-bit
+/// code ("no change", "end of block"). All coefficients are held while
+/// decoding, as for any progressive JPEG. `icc`: bytes of ICC chunks
+/// (APP2, zeros) after SOI.
+fn progressive_jpeg(w: u16, h: u16, icc: usize) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xD8];
+    let per = 65519;
+    let count = icc.div_ceil(per);
+    for i in 0..count {
+        let n = per.min(icc - i * per);
+        out.extend_from_slice(&[0xFF, 0xE2]);
+        out.extend_from_slice(&((n + 16) as u16).to_be_bytes());
+        out.extend_from_slice(b"ICC_PROFILE\0");
+        out.extend_from_slice(&[i as u8 + 1, count as u8]);
+        out.resize(out.len() + n, 0);
+    }
+    out.extend_from_slice(&[0xFF, 0xDB, 0, 67, 0]);
+    out.extend_from_slice(&[1; 64]);
+    out.extend_from_slice(&[0xFF, 0xC2, 0, 17, 8]);
+    out.extend_from_slice(&h.to_be_bytes());
+    out.extend_from_slice(&w.to_be_bytes());
+    out.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 0, 3, 0x11, 0]);
+    for class in [0x00u8, 0x10] {
+        // One symbol each: DC category 0 / AC end-of-block.
+        out.extend_from_slice(&[0xFF, 0xC4, 0, 20, class, 1]);
+        out.extend_from_slice(&[0; 15]);
+        out.push(0);
+    }
+    let (mx, my) = (u64::from(w).div_ceil(16), u64::from(h).div_ceil(16));
+    out.extend_from_slice(&[0xFF, 0xDA, 0, 12, 3, 1, 0x00, 2, 0x00, 3, 0x00, 0, 0, 0]);
+    out.resize(out.len() + (mx * my * 6).div_ceil(8) as usize, 0);
+    for (id, blocks) in [(1u8, mx * my * 4), (2, mx * my), (3, mx * my)] {
+        out.extend_from_slice(&[0xFF, 0xDA, 0, 8, 1, id, 0x00, 1, 63, 0]);
+        out.resize(out.len() + blocks.div_ceil(8) as usize, 0);
+    }
+    out.extend_from_slice(&[0xFF, 0xD9]);
+    out
+}
+
+/// A GIF with a `sw`×`sh` logical screen and a first frame of `fw`×`fh`
+/// at (0, 0) (larger than the screen if asked), all colour 0: LZW codes of
+/// 3 bits, a clear code every two pixels so that the width never grows.
+fn gif_with_frame(sw: u16, sh: u16, fw: u16, fh: u16) -> Vec<u8> {
+    let mut out = b"GIF89a".to_vec();
+    out.extend_from_slice(&sw.to_le_bytes());
+    out.extend_from_slice(&sh.to_le_bytes());
+    out.extend_from_slice(&[0x81, 0, 0]); // global table of 4 colours
+    out.extend_from_slice(&[0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 255, 0]);
+    out.push(0x2C);
+    for v in [0u16, 0, fw, fh] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.push(0);
+    out.push(2); // minimum code size: clear = 4, end = 5
+    let mut data = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    let mut put = |data: &mut Vec<u8>, v: u32| {
+        acc |= v << bits;
+        bits += 3;
+        while bits >= 8 {
+            data.push(acc as u8);
+            acc >>= 8;
+            bits -= 8;
+        }
+    };
+    let px = usize::from(fw) * usize::from(fh);
+    for i in 0..px {
+        if i % 2 == 0 {
+            put(&mut data, 4);
+        }
+        put(&mut data, 0);
+    }
+    put(&mut data, 5);
+    if bits > 0 {
+        data.push(acc as u8);
+    }
+    for block in data.chunks(255) {
+        out.push(block.len() as u8);
+        out.extend_from_slice(block);
+    }
+    out.push(0);
+    out.push(0x3B);
+    out
+}
+
+/// An 8-bit RLE BMP of `w`×`h`: runs of 255 pixels, one colour.
+fn bmp_rle8(w: u32, h: u32) -> Vec<u8> {
+    let mut data = Vec::new();
+    for _ in 0..h {
+        let mut left = w;
+        while left > 0 {
+            let n = left.min(255);
+            data.extend_from_slice(&[n as u8, 1]);
+            left -= n;
+        }
+        data.extend_from_slice(&[0, 0]);
+    }
+    data.extend_from_slice(&[0, 1]);
+    let off = 14 + 40 + 256 * 4;
+    let mut out = b"BM".to_vec();
+    out.extend_from_slice(&((off + data.len()) as u32).to_le_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out.extend_from_slice(&(off as u32).to_le_bytes());
+    for v in [40u32, w, h] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&8u16.to_le_bytes());
+    for v in [1u32, data.len() as u32, 2835, 2835, 256, 0] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for i in 0..256u32 {
+        out.extend_from_slice(&[i as u8, 255 - i as u8, 128, 0]);
+    }
+    out.extend_from_slice(&data);
+    out
+}
+
+/// RIFF chunks of a WebP file (after "WEBP"), as (fourcc, data).
+fn webp_chunks(file: &[u8]) -> Vec<([u8; 4], Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pos = 12;
+    while pos + 8 <= file.len() {
+        let len = u32::from_le_bytes(file[pos + 4..pos + 8].try_into().unwrap()) as usize;
+        out.push((file[pos..pos + 4].try_into().unwrap(), file[pos + 8..pos + 8 + len].to_vec()));
+        pos += 8 + len + (len & 1);
+    }
+    out
+}
+
+fn riff_chunk(out: &mut Vec<u8>, fourcc: &[u8], data: &[u8]) {
+    out.extend_from_slice(fourcc);
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(data);
+    if data.len() % 2 == 1 {
+        out.push(0);
+    }
+}
+
+fn webp_file(chunks: &[u8]) -> Vec<u8> {
+    let mut out = b"RIFF".to_vec();
+    out.extend_from_slice(&((chunks.len() + 4) as u32).to_le_bytes());
+    out.extend_from_slice(b"WEBP");
+    out.extend_from_slice(chunks);
+    out
+}
+
+fn vp8x(flags: u8, w: u32, h: u32) -> Vec<u8> {
+    let mut d = vec![flags, 0, 0, 0];
+    d.extend_from_slice(&(w - 1).to_le_bytes()[..3]);
+    d.extend_from_slice(&(h - 1).to_le_bytes()[..3]);
+    d
+}
+
+/// A lossy WebP with alpha (libwebp, a soft disc), still or as the first
+/// frame of an animation of one frame.
+fn lossy_alpha_webp(w: u32, h: u32, animated: bool) -> Vec<u8> {
+    let mut px = vec![0u8; w as usize * h as usize * 4];
+    for (i, p) in px.chunks_exact_mut(4).enumerate() {
+        let (x, y) = ((i % w as usize) as u32, (i / w as usize) as u32);
+        p.copy_from_slice(&[(x % 256) as u8, (y % 256) as u8, 90, if (x + y) % 97 < 60 { 255 } else { 40 }]);
+    }
+    let file = webp::encode_lossy(&px, w, h, true, 60).unwrap();
+    let chunks = webp_chunks(&file);
+    let alph = &chunks.iter().find(|c| &c.0 == b"ALPH").expect("ALPH").1;
+    let vp8 = &chunks.iter().find(|c| &c.0 == b"VP8 ").expect("VP8").1;
+    let mut body = Vec::new();
+    if animated {
+        riff_chunk(&mut body, b"VP8X", &vp8x(0x12, w, h));
+        riff_chunk(&mut body, b"ANIM", &[0, 0, 0, 0, 0, 0]);
+        let mut frame = vec![0; 6];
+        frame.extend_from_slice(&(w - 1).to_le_bytes()[..3]);
+        frame.extend_from_slice(&(h - 1).to_le_bytes()[..3]);
+        frame.extend_from_slice(&[100, 0, 0, 0]);
+        riff_chunk(&mut frame, b"ALPH", alph);
+        riff_chunk(&mut frame, b"VP8 ", vp8);
+        riff_chunk(&mut body, b"ANMF", &frame);
+    } else {
+        riff_chunk(&mut body, b"VP8X", &vp8x(0x10, w, h));
+        riff_chunk(&mut body, b"ALPH", alph);
+        riff_chunk(&mut body, b"VP8 ", vp8);
+    }
+    webp_file(&body)
+}
+
+/// One worst case: its name, how to probe a size (header only, given the
+/// height), how to build the real file, the width for a height, the crop.
+struct Worst {
+    name: &'static str,
+    probe: Box<dyn Fn(u32, u32) -> Vec<u8>>,
+    build: Box<dyn Fn(u32, u32) -> Vec<u8>>,
+    width: fn(u32) -> u32,
+    max_h: u32,
+    crop: Option<u32>,
+    /// Most runs (the lowest peak counts): natively jpeg-decoder hands rows
+    /// to a thread per component through unbounded channels, so rows
+    /// waiting there add a scheduling-dependent amount; on wasm32 it
+    /// decodes each row at once, so the wasm peak is at most the lowest
+    /// native one.
+    runs: usize,
+}
+
+fn worst_cases() -> Vec<Worst> {
+    let four_thirds = |h: u32| h * 4 / 3;
+    let square = |h: u32| h;
+    let gif_probe = |w: u32, h: u32, f: f64| {
+        let mut g = gif_with_frame(w as u16, h as u16, (f64::from(w) * f) as u16, (f64::from(h) * f) as u16);
+        g.truncate(13 + 12 + 10); // header, table, descriptor: no data
+        g
+    };
+    let icc_bomb = 254 * 65519;
+    vec![
+        Worst {
+            name: "progressive JPEG 4:2:0",
+            probe: Box::new(|w, h| jpeg_header_only(w as u16, h as u16, true)),
+            build: Box::new(|w, h| progressive_jpeg(w as u16, h as u16, 0)),
+            width: four_thirds,
+            max_h: 8000,
+            crop: None,
+            runs: 10,
+        },
+        Worst {
+            name: "progressive JPEG 4:2:0 + 16.6 MB of ICC chunks",
+            probe: Box::new(move |w, h| progressive_jpeg(w as u16, h as u16, icc_bomb)),
+            build: Box::new(move |w, h| progressive_jpeg(w as u16, h as u16, icc_bomb)),
+            width: four_thirds,
+            max_h: 8000,
+            crop: None,
+            runs: 10,
+        },
+        Worst {
+            name: "interlaced RGBA PNG + 4 MiB iCCP, 1023 px crop",
+            probe: Box::new(|w, h| png_rgba_interlaced_header(w, h, Some(ICCP))),
+            build: Box::new(|w, h| interlaced_rgba_png(w, h, Some(ICCP))),
+            width: square,
+            max_h: 10000,
+            crop: Some(1023),
+            runs: 1,
+        },
+        Worst {
+            name: "GIF, first frame 1.25× the screen",
+            probe: Box::new(move |w, h| gif_probe(w, h, 1.25)),
+            build: Box::new(|w, h| gif_with_frame(w as u16, h as u16, (w * 5 / 4) as u16, (h * 5 / 4) as u16)),
+            width: four_thirds,
+            max_h: 8000,
+            crop: None,
+            runs: 1,
+        },
+        Worst {
+            name: "lossy WebP with alpha, 1023 px crop",
+            probe: Box::new(|w, h| webp_header_only(w, h, b"ALPH")),
+            build: Box::new(|w, h| lossy_alpha_webp(w, h, false)),
+            width: four_thirds,
+            max_h: 8000,
+            crop: Some(1023),
+            runs: 1,
+        },
+        Worst {
+            name: "animated lossy WebP with alpha",
+            probe: Box::new(|w, h| webp_header_only(w, h, b"ANMF")),
+            build: Box::new(|w, h| lossy_alpha_webp(w, h, true)),
+            width: four_thirds,
+            max_h: 8000,
+            crop: None,
+            runs: 1,
+        },
+        Worst {
+            name: "8-bit RLE BMP, 1023 px crop",
+            probe: Box::new(|w, h| bmp_rle8(w, h)[..54].to_vec()),
+            build: Box::new(bmp_rle8),
+            width: square,
+            max_h: 10000,
+            crop: Some(1023),
+            runs: 1,
+        },
+    ]
+}
+
+const MEMORY_CHILD: &str = "AVATAR_EDGE_MEMORY_TEST_CHILD";
+
+#[test]
+fn worst_case_inputs_stay_within_the_memory_bound() {
+    if std::env::var_os(MEMORY_CHILD).is_none() {
+        // Run this test alone in a child process: the allocator counts
+        // every thread of the process.
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["imaging::tests::worst_case_inputs_stay_within_the_memory_bound", "--exact", "--nocapture"])
+            .args(["--test-threads=1"])
+            .env(MEMORY_CHILD, "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("1 passed"), "the child ran nothing:\n{text}");
+        println!("{}", text.lines().filter(|l| l.contains(" peak ")).collect::<Vec<_>>().join("\n"));
+        return;
+    }
+    let budget = limits::PIPELINE_BUDGET;
+    let mut failures = Vec::new();
+    for case in worst_cases() {
+        let crop = |w: u32, h: u32| case.crop.map(|s| centre_crop(w, h, s));
+        let fits = |h: u32| {
+            let w = (case.width)(h);
+            not_too_big(&(case.probe)(w, h), crop(w, h))
+        };
+        let h = largest_fitting(case.max_h, fits);
+        assert!(h < case.max_h, "{}: the search range is too small", case.name);
+        let w = (case.width)(h);
+        let file = (case.build)(w, h);
+        let mut peak = u64::MAX;
+        for _ in 0..case.runs {
+            let (r, p) = counting::peak_of(|| process(&file, crop(w, h), &Options::default()));
+            r.unwrap_or_else(|e| panic!("{}: {w}×{h} is accepted but fails: {e:?}", case.name));
+            peak = peak.min(p);
+            if peak <= budget {
+                break; // one run within the budget bounds the wasm peak
+            }
+        }
+        let total = limits::WASM_BASELINE + limits::DEFAULT_BODY_BYTES + peak;
+        println!("{:<48} {w:>5}×{h:<5} peak {:>6.1} MiB, total {:.1} MB", case.name, peak as f64 / 1048576.0, total as f64 / 1e6);
+        if peak > budget || total > limits::MEMORY_BOUND {
+            failures.push(format!("{}: {w}×{h} peaks at {peak} B > {budget} B", case.name));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }

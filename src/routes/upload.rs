@@ -52,6 +52,9 @@ pub async fn upload(req: &mut Request, env: &Env, lang: Lang, log: &mut RequestL
         format: config.output_format,
         quality: config.output_quality,
         max_pixels: config.max_pixels,
+        // The body stays in wasm memory while the pipeline runs; a body
+        // over the default cap leaves the pipeline less.
+        held_bytes: body.len() as u64,
     };
     let (avatar, times) = imaging::process_timed(form.file, form.crop, &options, &now_ms)?;
     log.source_format = Some(avatar.source.name());

@@ -16,44 +16,69 @@ use crate::imaging::colour::Layout;
 use crate::imaging::error::ImageError;
 use crate::imaging::format::SourceFormat;
 use crate::imaging::header::Header;
-use crate::imaging::limits::{check_full_decode, DECODE_BUDGET, MAX_DIMENSION, MAX_ICC_BYTES};
+use crate::imaging::limits::{check_full_decode, MAX_DIMENSION, MAX_ICC_BYTES};
 use crate::imaging::resize::Region;
 
-/// Estimated peak memory of each decoder, in tenths of a byte per pixel:
-/// output plus working buffers. Measured (peak RSS minus input, 12 MP):
-/// lossy WebP 4.4 (YUV planes 1.5 + RGB out 3; alpha adds a plane and a
-/// fourth output byte), lossless WebP 6.7 (ARGB plane 4 + out 3, RGBA out
-/// 4), GIF 3.7 (RGBA out; a frame smaller than the screen adds its own
-/// buffer), BMP 2.7 (RGB out; RGBA 4). Animated WebP composites a frame onto
-/// a canvas.
-fn tenths_per_pixel(format: SourceFormat, header: &Header) -> (u64, &'static str) {
+/// Estimated peak bytes of each decoder for a `w`×`h` image: output plus
+/// working buffers. Measured (peak heap over pixels, largest accepted
+/// inputs, scripts/worst-case-memory.py), and the estimate used: lossy WebP
+/// 4.8 → 5 (YUV planes 1.5 + RGB out 3); lossy with alpha 10.3 → 11 (the
+/// alpha plane is decoded as a lossless image, 4 bytes a pixel, then kept
+/// as a plane, + RGBA out 4); lossless 7.0 → 8 (ARGB 4 + RGB out 3; RGBA
+/// is decoded in place, 4.2); animated 11.3 → 13 (first frame as RGBA 4 +
+/// canvas 4 + output 4); BMP 3 → 4 (RGB out; RGBA 4). GIF is computed from
+/// its first frame, which may be smaller or larger than the screen: RGBA
+/// out (4 × screen) + the frame's indices (1 × frame) + an RGBA frame
+/// buffer when the frame does not span the screen's width at its left
+/// edge (4 × frame). An ICC profile is read into memory (≤ 1 MiB is kept).
+fn memory_need(format: SourceFormat, header: &Header, w: u32, h: u32) -> (u64, &'static str) {
+    let px = u64::from(w) * u64::from(h);
+    let tenths = |t: u64| (px * t).div_ceil(10);
     match (format, header.webp) {
-        (SourceFormat::Webp, Some(k)) if k.animated => (120, "animated"),
-        (SourceFormat::Webp, Some(k)) if k.lossless => (80, "lossless"),
-        (SourceFormat::Webp, Some(k)) if k.alpha => (65, ""),
-        (SourceFormat::Webp, _) => (50, ""),
-        (SourceFormat::Gif, _) => (80, ""),
-        _ => (40, ""),
+        (SourceFormat::Webp, Some(k)) => {
+            let icc = if k.icc { MAX_ICC_BYTES as u64 } else { 0 };
+            let (t, variant) = match k {
+                k if k.animated => (130, "animated"),
+                k if k.lossless => (80, "lossless"),
+                k if k.alpha => (110, ""),
+                _ => (50, ""),
+            };
+            (tenths(t) + icc, variant)
+        }
+        (SourceFormat::Gif, _) => {
+            let (left, top, fw, fh) = header.gif_frame.unwrap_or((0, 0, w as u16, h as u16));
+            let frame = u64::from(fw) * u64::from(fh);
+            let direct = left == 0 && u32::from(fw) == w && u32::from(top) + u32::from(fh) <= h;
+            (4 * px + frame + if direct { 0 } else { 4 * frame }, "")
+        }
+        _ => (tenths(40), ""),
     }
 }
 
 pub fn decode(bytes: &[u8], format: SourceFormat, header: &Header, plan: &Plan) -> Result<Region, ImageError> {
-    let (tenths, variant) = tenths_per_pixel(format, header);
-    check_full_decode(format, variant, plan.width, plan.height, tenths)?;
+    let (need, variant) = memory_need(format, header, plan.width, plan.height);
+    let budget = plan.decode_budget(1.0, 4);
+    check_full_decode(format, variant, plan.width, plan.height, need, budget)?;
+    // image's own allocation limit (enforced by its GIF decoder, for the
+    // frame buffer; a second line of defence): what the output and the
+    // frame's indices leave.
+    let screen = u64::from(plan.width) * u64::from(plan.height);
+    let frame = header.gif_frame.map_or(screen, |(_, _, fw, fh)| u64::from(fw) * u64::from(fh));
+    let max_alloc = budget.saturating_sub(4 * screen + frame);
     let cur = Cursor::new(bytes);
     let map = |e: ImgError| map_err(format, plan, e);
     match format {
-        SourceFormat::Gif => run(GifDecoder::new(cur).map_err(map)?, format, plan),
-        SourceFormat::Webp => run(WebPDecoder::new(cur).map_err(map)?, format, plan),
-        _ => run(BmpDecoder::new(cur).map_err(map)?, format, plan),
+        SourceFormat::Gif => run(GifDecoder::new(cur).map_err(map)?, format, plan, max_alloc),
+        SourceFormat::Webp => run(WebPDecoder::new(cur).map_err(map)?, format, plan, max_alloc),
+        _ => run(BmpDecoder::new(cur).map_err(map)?, format, plan, max_alloc),
     }
 }
 
-fn run(mut dec: impl ImageDecoder, format: SourceFormat, plan: &Plan) -> Result<Region, ImageError> {
+fn run(mut dec: impl ImageDecoder, format: SourceFormat, plan: &Plan, max_alloc: u64) -> Result<Region, ImageError> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION);
     limits.max_image_height = Some(MAX_DIMENSION);
-    limits.max_alloc = Some(DECODE_BUDGET);
+    limits.max_alloc = Some(max_alloc);
     dec.set_limits(limits).map_err(|e| map_err(format, plan, e))?;
     let (w, h) = dec.dimensions();
     if (w, h) != (plan.width, plan.height) {
@@ -83,7 +108,7 @@ fn map_err(format: SourceFormat, plan: &Plan, e: ImgError) -> ImageError {
                 variant: "",
                 width: plan.width,
                 height: plan.height,
-                max_mp: DECODE_BUDGET * 10 / 80 / 1_000_000,
+                max_mp: plan.decode_budget(1.0, 4) / 8 / 1_000_000,
             }
         }
         ImgError::Unsupported(_) => ImageError::UnsupportedVariant { format, what: "an unusual encoding" },

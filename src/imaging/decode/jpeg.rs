@@ -12,7 +12,7 @@ use crate::imaging::colour::Layout;
 use crate::imaging::error::ImageError;
 use crate::imaging::format::SourceFormat;
 use crate::imaging::header::{Header, JpegFrame};
-use crate::imaging::limits::{too_much_memory, DECODE_BUDGET, MAX_ICC_BYTES};
+use crate::imaging::limits::{too_much_memory, MAX_ICC_BYTES};
 use crate::imaging::resize::Region;
 
 const F: SourceFormat = SourceFormat::Jpeg;
@@ -24,7 +24,8 @@ fn scaled(len: u32, n: u32) -> u32 {
 
 /// Estimated peak bytes of jpeg-decoder at scale `n`/8: progressive
 /// coefficients (all blocks, 64 × i16, full resolution), per-component
-/// planes at the decoded scale, and the interleaved output.
+/// planes at the decoded scale, the interleaved output, and the ICC chunks
+/// it keeps (plus the assembled profile when we ask for it).
 fn memory_estimate(w: u32, h: u32, frame: &JpegFrame, n: u32) -> u64 {
     let hmax = u64::from(frame.sampling.iter().map(|s| s.0).max().unwrap_or(1));
     let vmax = u64::from(frame.sampling.iter().map(|s| s.1).max().unwrap_or(1));
@@ -44,7 +45,18 @@ fn memory_estimate(w: u32, h: u32, frame: &JpegFrame, n: u32) -> u64 {
         3 => 3,
         _ => 4,
     };
-    total + u64::from(scaled(w, n as u32)) * u64::from(scaled(h, n as u32)) * out_ch
+    total + u64::from(scaled(w, n as u32)) * u64::from(scaled(h, n as u32)) * out_ch + icc_estimate(frame.icc_bytes)
+}
+
+/// The ICC chunks jpeg-decoder keeps, and, if we read the profile (only
+/// when it is small enough to use), the assembled copy (a growing `Vec`:
+/// up to twice its size).
+fn icc_estimate(icc_bytes: u64) -> u64 {
+    icc_bytes + if use_icc(icc_bytes) { 2 * icc_bytes } else { 0 }
+}
+
+fn use_icc(icc_bytes: u64) -> bool {
+    icc_bytes <= MAX_ICC_BYTES as u64
 }
 
 pub fn decode(bytes: &[u8], header: &Header, plan: &Plan) -> Result<Region, ImageError> {
@@ -57,14 +69,17 @@ pub fn decode(bytes: &[u8], header: &Header, plan: &Plan) -> Result<Region, Imag
         .find(|&n| side * u64::from(n) >= 8 * u64::from(plan.size))
         .unwrap_or(8);
     // Coarser if that does not fit the budget (a tiny crop of a huge photo:
-    // better a softer avatar than an out-of-memory isolate).
-    while n > 1 && memory_estimate(w, h, frame, n) > DECODE_BUDGET {
+    // better a softer avatar than an out-of-memory isolate). The budget
+    // leaves room for the collector's region at that scale (3 channels:
+    // JPEG has no alpha).
+    let budget = |n: u32| plan.decode_budget(f64::from(n) / 8.0, 3);
+    while n > 1 && memory_estimate(w, h, frame, n) > budget(n) {
         n /= 2;
     }
     let need = memory_estimate(w, h, frame, n);
-    if need > DECODE_BUDGET {
+    if need > budget(n) {
         let variant = if frame.progressive { "progressive" } else { "" };
-        return Err(too_much_memory(F, variant, w, h, need));
+        return Err(too_much_memory(F, variant, w, h, need, budget(n)));
     }
 
     // 1/8 scale of a plain sequential JPEG (the phone-photo case): DC only.
@@ -75,7 +90,7 @@ pub fn decode(bytes: &[u8], header: &Header, plan: &Plan) -> Result<Region, Imag
     }
 
     let mut dec = Decoder::new(Cursor::new(bytes));
-    dec.set_max_decoding_buffer_size(DECODE_BUDGET as usize);
+    dec.set_max_decoding_buffer_size(budget(n) as usize);
     dec.read_info().map_err(map_err)?;
     if n < 8 {
         let (rw, rh) = (scaled(w, n), scaled(h, n));
@@ -93,7 +108,8 @@ pub fn decode(bytes: &[u8], header: &Header, plan: &Plan) -> Result<Region, Imag
     if pixels.len() != dw as usize * dh as usize * layout.channels() {
         return Err(damaged(F, "decoded size does not match the header"));
     }
-    let icc = dec.icc_profile().filter(|p| p.len() <= MAX_ICC_BYTES);
+    // Assembling a profile we would not use only costs memory.
+    let icc = if use_icc(frame.icc_bytes) { dec.icc_profile().filter(|p| p.len() <= MAX_ICC_BYTES) } else { None };
     let collector = plan.collector(dw, dh, layout, icc.as_deref());
     feed_buffer(collector, &pixels, dw, layout, F)
 }

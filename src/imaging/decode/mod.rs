@@ -1,7 +1,7 @@
 //! Decoding: file bytes → the crop square's [`Region`] in linear light.
 //!
 //! Each decoder picks the cheapest way to get the crop square at (at least)
-//! the avatar's resolution, within [`DECODE_BUDGET`](super::limits::DECODE_BUDGET):
+//! the avatar's resolution, within the budget ([`Plan::decode_budget`]):
 //! JPEG at a reduced DCT scale, PNG streamed row by row, the others in full.
 //! Rows are handed to a [`Collector`] which keeps only what the resize needs.
 
@@ -14,6 +14,7 @@ use super::colour::{ColourConverter, Layout};
 use super::error::ImageError;
 use super::format::SourceFormat;
 use super::header::Header;
+use super::limits;
 use super::resize::{Collector, Region, RegionSpec};
 
 /// The crop square in the *stored* (not upright) image, at full resolution.
@@ -27,6 +28,8 @@ pub struct Plan {
     pub height: u32,
     /// Avatar edge.
     pub size: u32,
+    /// Bytes the pipeline may hold at once ([`limits::pipeline_budget`]).
+    pub budget: u64,
 }
 
 impl Plan {
@@ -42,6 +45,15 @@ impl Plan {
             h: f64::from(self.side) * sy,
         };
         Collector::new(ColourConverter::new(layout, icc), dw, dh, spec, self.size)
+    }
+
+    /// The decoder's budget when the image is decoded at `scale` of its
+    /// size (1.0, or JPEG's n/8) into `ch` linear channels (3, 4 with
+    /// alpha): the pipeline's budget less the collector's region for the
+    /// crop square at that scale, less [`limits::SLACK`].
+    pub(crate) fn decode_budget(&self, scale: f64, ch: usize) -> u64 {
+        let region = limits::region_bytes(f64::from(self.side) * scale, self.size, ch);
+        limits::decode_budget(self.budget, region)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::imaging::colour::Layout;
 use crate::imaging::error::ImageError;
 use crate::imaging::format::SourceFormat;
 use crate::imaging::header::Header;
-use crate::imaging::limits::{check_full_decode, DECODE_BUDGET, MAX_ICC_BYTES};
+use crate::imaging::limits::{check_full_decode, MAX_ICC_BYTES};
 use crate::imaging::resize::Region;
 
 const F: SourceFormat = SourceFormat::Png;
@@ -28,7 +28,7 @@ const F: SourceFormat = SourceFormat::Png;
 const METADATA_BYTES: usize = 4 * MAX_ICC_BYTES;
 
 pub fn decode(bytes: &[u8], header: &Header, plan: &Plan) -> Result<Region, ImageError> {
-    let mut reader = decoder(bytes).read_info().map_err(|e| map_err(e, header))?;
+    let mut reader = decoder(bytes).read_info().map_err(|e| map_err(e, header, plan))?;
     let (w, h) = (reader.info().width, reader.info().height);
     if (w, h) != (header.width, header.height) {
         return Err(damaged(F, "IHDR read twice with different sizes"));
@@ -42,18 +42,26 @@ pub fn decode(bytes: &[u8], header: &Header, plan: &Plan) -> Result<Region, Imag
         ColorType::Rgba => Layout::Rgba,
         ColorType::Indexed => return Err(damaged(F, "palette not expanded")),
     };
+    // What png holds besides our buffer: the iCCP profile (up to its
+    // limit) and our copy of it, its current and previous raw row (≤ 8
+    // bytes per pixel), and the interlaced image.
+    let interlaced = reader.info().interlaced;
+    let metadata = if header.png_iccp { (METADATA_BYTES + MAX_ICC_BYTES) as u64 } else { 0 };
+    let rows = 2 * u64::from(w) * 8;
+    let image = if interlaced { u64::from(w) * u64::from(h) * layout.channels() as u64 } else { 0 };
+    let budget = plan.decode_budget(1.0, layout.out_channels());
+    check_full_decode(F, if interlaced { "interlaced" } else { "" }, w, h, metadata + rows + image, budget)?;
     let mut collector = plan.collector(w, h, layout, icc.as_deref());
 
-    if reader.info().interlaced {
-        check_full_decode(F, "interlaced", w, h, layout.channels() as u64 * 10)?;
+    if interlaced {
         let size = reader.output_buffer_size().ok_or_else(|| damaged(F, "image too large"))?;
         let mut buf = vec![0u8; size];
-        reader.next_frame(&mut buf).map_err(|e| map_err(e, header))?;
+        reader.next_frame(&mut buf).map_err(|e| map_err(e, header, plan))?;
         return feed_buffer(collector, &buf, w, layout, F);
     }
 
     while !collector.done() {
-        match reader.next_row().map_err(|e| map_err(e, header))? {
+        match reader.next_row().map_err(|e| map_err(e, header, plan))? {
             Some(row) => collector.push_row(row.data()),
             None => break,
         }
@@ -68,14 +76,14 @@ fn decoder(bytes: &[u8]) -> png::Decoder<Cursor<&[u8]>> {
     dec
 }
 
-fn map_err(e: png::DecodingError, header: &Header) -> ImageError {
+fn map_err(e: png::DecodingError, header: &Header, plan: &Plan) -> ImageError {
     match e {
         png::DecodingError::LimitsExceeded => ImageError::TooMuchMemory {
             format: F,
             variant: "",
             width: header.width,
             height: header.height,
-            max_mp: DECODE_BUDGET / 4 / 1_000_000,
+            max_mp: plan.decode_budget(1.0, 4) / 4 / 1_000_000,
         },
         other => damaged(F, other.to_string()),
     }
