@@ -934,6 +934,14 @@ fn largest_fitting(hi: u32, fits: impl Fn(u32) -> bool) -> u32 {
     lo
 }
 
+/// The JPEG with an Adobe APP14 segment (transform 1, YCbCr) after SOI.
+fn with_adobe_app14(jpeg: Vec<u8>) -> Vec<u8> {
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xEE, 0, 14, b'A', b'd', b'o', b'b', b'e', 0, 100, 0, 0, 0, 0, 1]);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
 /// Not refused for memory (header-only probes then fail as damaged).
 fn not_too_big(bytes: &[u8], crop: Option<CropBox>) -> bool {
     !matches!(
@@ -1242,23 +1250,38 @@ fn worst_cases() -> Vec<Worst> {
     };
     let icc_bomb = 254 * 65519;
     vec![
+        // Progressive JPEG goes to jpeg-decoder (all coefficients held) when
+        // a finer scale than 1/8 is wanted and fits the budget, or when the
+        // DC-only decoder declines the file; else the DC-only decoder takes
+        // it at 1/8 with a few bytes per block.
         Worst {
-            name: "progressive JPEG 4:2:0",
+            // An Adobe APP14 segment (transform 1: YCbCr, as without it)
+            // makes the DC-only decoder decline: all coefficients are held.
+            name: "progressive JPEG 4:2:0 + Adobe APP14 (jpeg-decoder)",
             probe: Box::new(|w, h| jpeg_header_only(w as u16, h as u16, true)),
-            build: Box::new(|w, h| progressive_jpeg(w as u16, h as u16, 0)),
+            build: Box::new(|w, h| with_adobe_app14(progressive_jpeg(w as u16, h as u16, 0))),
             width: four_thirds,
             max_h: 8000,
             crop: None,
             runs: 10,
         },
         Worst {
-            name: "progressive JPEG 4:2:0 + 16.6 MB of ICC chunks",
-            probe: Box::new(move |w, h| progressive_jpeg(w as u16, h as u16, icc_bomb)),
-            build: Box::new(move |w, h| progressive_jpeg(w as u16, h as u16, icc_bomb)),
+            name: "progressive JPEG 4:2:0 + Adobe APP14 + 16.6 MB of ICC chunks",
+            probe: Box::new(move |w, h| with_adobe_app14(progressive_jpeg(w as u16, h as u16, icc_bomb))),
+            build: Box::new(move |w, h| with_adobe_app14(progressive_jpeg(w as u16, h as u16, icc_bomb))),
             width: four_thirds,
             max_h: 8000,
             crop: None,
             runs: 10,
+        },
+        Worst {
+            name: "progressive JPEG 4:2:0 up to MAX_PIXELS (DC only, 1/8)",
+            probe: Box::new(|w, h| progressive_jpeg(w as u16, h as u16, 0)),
+            build: Box::new(|w, h| progressive_jpeg(w as u16, h as u16, 0)),
+            width: four_thirds,
+            max_h: 9000,
+            crop: None,
+            runs: 2,
         },
         Worst {
             name: "interlaced RGBA PNG + 4 MiB iCCP, 1023 px crop",

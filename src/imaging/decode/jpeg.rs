@@ -76,17 +76,19 @@ pub fn decode(bytes: &[u8], header: &Header, plan: &Plan) -> Result<Region, Imag
     while n > 1 && memory_estimate(w, h, frame, n) > budget(n) {
         n /= 2;
     }
+    // At 1/8 scale a block is its DC coefficient: the DC-only decoder
+    // (sequential: AC codes read past; progressive: AC scans skipped) needs
+    // a few bytes per block, so it takes even a progressive JPEG too large
+    // for jpeg-decoder's coefficient buffers. It declines anything unusual.
+    if n == 1 {
+        if let Some(region) = super::jpeg_dc::decode(bytes, plan) {
+            return Ok(region);
+        }
+    }
     let need = memory_estimate(w, h, frame, n);
     if need > budget(n) {
         let variant = if frame.progressive { "progressive" } else { "" };
         return Err(too_much_memory(F, variant, w, h, need, budget(n)));
-    }
-
-    // 1/8 scale of a plain sequential JPEG (the phone-photo case): DC only.
-    if n == 1 && !frame.progressive {
-        if let Some(region) = super::jpeg_dc::decode(bytes, plan) {
-            return Ok(region);
-        }
     }
 
     let mut dec = Decoder::new(Cursor::new(bytes));
