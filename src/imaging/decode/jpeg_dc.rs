@@ -41,9 +41,18 @@ struct Huffman {
     valptr: [i32; 17],
     mincode: [i32; 17],
     symbols: Vec<u8>,
+    /// AC skipping in one step, for codes whose length plus extra bits is
+    /// ≤ SKIP_BITS: `total bits | (run + 1) << 5 | kind << 10`, kind
+    /// 0 = a coefficient, 1 = end of block, 2 = sixteen zeros; 0 = use
+    /// the slow path. (The serial Huffman lookups are the decode's whole
+    /// cost; this halves the dependent steps per coefficient.)
+    skip: Vec<u16>,
 }
 
 const LOOKAHEAD: u32 = 9;
+const SKIP_BITS: u32 = 11;
+const SKIP_EOB: u16 = 1 << 10;
+const SKIP_ZRL: u16 = 2 << 10;
 
 impl Huffman {
     fn new(counts: &[u8; 16], symbols: &[u8]) -> Option<Huffman> {
@@ -57,6 +66,7 @@ impl Huffman {
             valptr: [0; 17],
             mincode: [0; 17],
             symbols: symbols.to_vec(),
+            skip: vec![0; 1 << SKIP_BITS],
         };
         let mut code: i32 = 0;
         let mut k: i32 = 0;
@@ -67,6 +77,22 @@ impl Huffman {
             if n > 0 {
                 for i in 0..n {
                     let c = code + i;
+                    let sym = *symbols.get((k + i) as usize)?;
+                    let extra = u32::from(sym & 15);
+                    let total = len as u32 + extra;
+                    if total <= SKIP_BITS {
+                        let kind = match (sym >> 4, sym & 15) {
+                            (15, 0) => SKIP_ZRL,
+                            (_, 0) => SKIP_EOB,
+                            _ => 0,
+                        };
+                        let entry = total as u16 | (u16::from(sym >> 4) + 1) << 5 | kind;
+                        // Every index whose top `len` bits are this code.
+                        let shift = SKIP_BITS - len as u32;
+                        for fill in 0..(1usize << shift) {
+                            *t.skip.get_mut(((c as usize) << shift) | fill)? = entry;
+                        }
+                    }
                     if len as u32 <= LOOKAHEAD {
                         let shift = LOOKAHEAD - len as u32;
                         let sym = u16::from(*symbols.get((k + i) as usize)?);
@@ -110,6 +136,26 @@ impl<'a> Bits<'a> {
 
     #[inline(always)]
     fn refill(&mut self) {
+        // Fast path: the next 8 bytes hold no 0xFF (no stuffing, no
+        // marker), so as many whole bytes as fit go in at once.
+        if !self.at_marker {
+            if let Some(chunk) = self.data.get(self.pos..self.pos + 8) {
+                let mut eight = [0u8; 8];
+                eight.copy_from_slice(chunk);
+                let v = u64::from_be_bytes(eight);
+                let x = !v; // a 0xFF byte of v is a zero byte of x
+                if x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080 == 0 {
+                    let k = (64 - self.n) / 8; // ≥ 1 whole bytes fit (n ≤ 56)
+                    if k > 0 {
+                        let top = v >> (64 - 8 * k);
+                        self.acc |= top << (64 - 8 * k - self.n);
+                        self.pos += k as usize;
+                        self.n += 8 * k;
+                        return;
+                    }
+                }
+            }
+        }
         while self.n <= 56 {
             let mut byte = 0u8;
             if !self.at_marker {
@@ -515,6 +561,19 @@ fn sequential_block(bits: &mut Bits, dc_t: &Huffman, ac_t: &Huffman, pred: &mut 
     *pred = pred.wrapping_add(bits.extend(t));
     let mut k = 1;
     while k < 64 {
+        if bits.n < 32 {
+            bits.refill();
+        }
+        let e = ac_t.skip[bits.peek(SKIP_BITS) as usize];
+        if e != 0 {
+            bits.consume(u32::from(e & 31));
+            match e & (3 << 10) {
+                0 => k += usize::from((e >> 5) & 31),
+                SKIP_EOB => break,
+                _ => k += 16,
+            }
+            continue;
+        }
         let rs = bits.symbol(ac_t)?;
         let (r, sz) = (usize::from(rs >> 4), u32::from(rs & 15));
         if sz == 0 {
