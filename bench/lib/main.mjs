@@ -40,10 +40,11 @@ function settings(argv) {
     // baseline compiler (Liftoff) first and tiers functions up to optimised
     // code as they get hot; a function that runs once per request (a
     // decoder's main loop) is swapped only at a later call. Our worker's
-    // libwebp encode took 56 ms in the first requests and 18 ms from about
-    // the sixth on. A live isolate serves most uploads with optimised code;
-    // the cold figure is reported on its own.
-    warmup: Math.max(1, Number(arg('warmup', 'BENCH_WARMUP', quick ? 1 : 5))),
+    // libwebp encode took 56 ms in the first requests and 18-20 ms only
+    // from about the eighth on (12 MP JPEG: 196 ms for the first upload,
+    // ~70 ms from the eighth). A live isolate serves most uploads with
+    // optimised code; the cold figure is reported on its own.
+    warmup: Math.max(1, Number(arg('warmup', 'BENCH_WARMUP', quick ? 1 : 10))),
     budgetMs: Number(arg('budget', 'BENCH_BUDGET_MS', quick ? 5000 : 20000)), // per fixture and contestant
     only: list(arg('only', 'BENCH_ONLY', null)), // fixture name substrings
     contestants: list(arg('contestants', 'BENCH_CONTESTANTS', 'ours,photon,jsquash,sharp')),
