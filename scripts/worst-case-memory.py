@@ -378,6 +378,13 @@ def save_jpeg(path, w, h, subsampling, progressive, channels=3, icc_bytes=0, qua
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=quality, subsampling=subsampling, progressive=progressive, optimize=False)
     data = buf.getvalue()
+    if progressive:
+        # An Adobe APP14 segment (transform 1 = YCbCr, 0 for grey: what the
+        # file is anyway) makes the DC-only 1/8 decoder decline the file,
+        # so jpeg-decoder with all coefficients, the worst case, decodes it.
+        # Without it a progressive JPEG of any size is taken DC-only.
+        transform = 0 if channels == 1 else 1
+        data = data[:2] + b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00" + bytes([transform]) + data[2:]
     if icc_bytes:
         data = jpeg_with_icc(data, icc_bytes)
     open(path, "wb").write(data)
@@ -513,6 +520,8 @@ def cases() -> list[Case]:
         # JPEG: the decoder's planes + output (+ progressive coefficients,
         # + ICC chunks) must fit the budget at the scale used; baseline
         # always fits at some scale, so any size up to 100 MP is accepted.
+        # The progressive files carry Adobe APP14 (see save_jpeg): plain
+        # ones are decoded DC-only at 1/8 and are accepted up to 100 MP.
         jpeg_case("jpeg-prog420-max", "progressive 4:2:0, largest accepted", "420", True),
         jpeg_case("jpeg-prog444-max", "progressive 4:4:4, largest accepted", "444", True),
         jpeg_case("jpeg-proggray-max", "progressive greyscale, largest accepted", "gray", True),
