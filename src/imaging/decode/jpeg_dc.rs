@@ -1,20 +1,27 @@
-//! Sequential (baseline) JPEG at 1/8 scale from the DC coefficients alone.
+//! JPEG at 1/8 scale from the DC coefficients alone.
 //!
-//! At 1/8 scale every 8×8 block becomes one pixel: its DC coefficient. The
-//! AC coefficients must still be walked (Huffman codes have no index), but
-//! not stored, dequantised or transformed. This is the whole cost of a phone
-//! photo's decode, so this path does only that: a table-driven Huffman
-//! reader over the in-memory file, one MCU row of DC values at a time,
-//! rows handed to the collector as soon as they exist (memory grows with
-//! the width, and decoding stops after the crop square's last row).
+//! At 1/8 scale every 8×8 block becomes one pixel: its DC coefficient.
 //!
-//! It takes only the common case: 8-bit Huffman sequential (SOF0/SOF1), one
-//! scan with all components, grayscale or YCbCr (no Adobe APP14 transform,
-//! no RGB component ids), sampling factors 1 or 2, restart markers allowed.
-//! Anything else, and any anomaly in the entropy data, returns `None` and
-//! the caller uses `jpeg-decoder` instead, which then decides what is an
-//! error. Pixel values match `jpeg-decoder`'s 1/8 output: DC × quant / 8
-//! + 128, chroma replicated, JFIF YCbCr → RGB.
+//! * Sequential (baseline) JPEG: the AC coefficients must still be walked
+//!   (Huffman codes have no index), but are not stored, dequantised or
+//!   transformed; an AC code and its extra bits are skipped in one table
+//!   lookup. This is the whole cost of a phone photo's decode. One MCU row
+//!   of DC values is kept at a time and its rows go to the collector at
+//!   once (memory grows with the width); once the collector has the crop
+//!   square, only the entropy decoding goes on, so a damaged or truncated
+//!   file is still noticed.
+//! * Progressive JPEG: only the DC scans (first pass and refinements) are
+//!   decoded, into one value per block; the AC scans are skipped to the next
+//!   marker without decoding. Memory is 2 bytes per block instead of 128.
+//!
+//! It takes only the common case: 8-bit Huffman (SOF0/SOF1/SOF2),
+//! grayscale or YCbCr (no Adobe APP14 transform, no RGB component ids),
+//! sampling factors 1 or 2, restart markers allowed; a sequential file must
+//! have one scan with all components. Anything else, and any anomaly in
+//! the entropy data, returns `None` and the caller uses `jpeg-decoder`
+//! instead, which then decides what is an error. Pixel values match
+//! `jpeg-decoder`'s 1/8 output: DC × quant / 8 + 128 and JFIF YCbCr → RGB;
+//! chroma is replicated, where jpeg-decoder interpolates it.
 
 use super::Plan;
 use crate::imaging::colour::Layout;
