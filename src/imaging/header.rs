@@ -57,7 +57,7 @@ fn damaged(format: SourceFormat, detail: &str) -> ImageError {
     ImageError::Damaged { format, detail: detail.to_string() }
 }
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
+pub(crate) fn be16(b: &[u8], at: usize) -> Option<u16> {
     let s = b.get(at..at.checked_add(2)?)?;
     Some(u16::from_be_bytes([s[0], s[1]]))
 }

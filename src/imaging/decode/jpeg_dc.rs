@@ -25,6 +25,7 @@
 
 use super::Plan;
 use crate::imaging::colour::Layout;
+use crate::imaging::header;
 use crate::imaging::limits::MAX_ICC_BYTES;
 use crate::imaging::resize::{Collector, Region};
 
@@ -134,11 +135,33 @@ struct Bits<'a> {
     at_marker: bool,
     /// The data ended without a marker: a truncated file.
     eof: bool,
+    /// Restart interval in MCUs (0: none), MCUs left before the next RSTn,
+    /// and that marker's number.
+    interval: usize,
+    left: usize,
+    next_rst: u8,
 }
 
 impl<'a> Bits<'a> {
-    fn new(data: &'a [u8], pos: usize) -> Self {
-        Bits { data, pos, acc: 0, n: 0, at_marker: false, eof: false }
+    fn new(data: &'a [u8], pos: usize, restart_interval: usize) -> Self {
+        Bits { data, pos, acc: 0, n: 0, at_marker: false, eof: false, interval: restart_interval, left: restart_interval, next_rst: 0 }
+    }
+
+    /// Call before each MCU: steps over the RSTn marker when an interval
+    /// ends. `Some(true)`: a restart happened, so the DC predictions start
+    /// again from 0.
+    fn next_mcu(&mut self) -> Option<bool> {
+        if self.interval == 0 {
+            return Some(false);
+        }
+        let restarted = self.left == 0;
+        if restarted {
+            self.restart(self.next_rst)?;
+            self.next_rst = (self.next_rst + 1) & 7;
+            self.left = self.interval;
+        }
+        self.left -= 1;
+        Some(restarted)
     }
 
     #[inline(always)]
@@ -303,8 +326,9 @@ struct Scan {
     start: usize,
 }
 
+/// A big-endian u16 of the file as a length or size.
 fn be16(b: &[u8], at: usize) -> Option<usize> {
-    Some(usize::from(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?])))
+    header::be16(b, at).map(usize::from)
 }
 
 /// The next marker at or after `p` outside entropy-coded data: skips
@@ -613,9 +637,7 @@ fn sequential<S: Rows>(bytes: &[u8], s: &Setup, scan: &Scan, mut sink: S) -> Opt
     let mut planes: Vec<Vec<u8>> = comps.iter().map(|c| vec![0u8; mcus_x * c.h * c.v]).collect();
     let mut row = vec![0u8; out_w * comps.len()];
     let mut pred = [0i32; 3];
-    let mut bits = Bits::new(bytes, scan.start);
-    let mut left = s.restart_interval;
-    let mut next_rst = 0u8;
+    let mut bits = Bits::new(bytes, scan.start, s.restart_interval);
     let tables: Vec<(&Huffman, &Huffman, i32)> = comps
         .iter()
         .map(|c| Some((s.dc[c.dc_table].as_ref()?, s.ac[c.ac_table].as_ref()?, s.quant_dc[c.quant])))
@@ -623,14 +645,8 @@ fn sequential<S: Rows>(bytes: &[u8], s: &Setup, scan: &Scan, mut sink: S) -> Opt
 
     for mcu_y in 0..mcus_y {
         for mcu_x in 0..mcus_x {
-            if s.restart_interval > 0 {
-                if left == 0 {
-                    bits.restart(next_rst)?;
-                    next_rst = (next_rst + 1) & 7;
-                    pred = [0; 3];
-                    left = s.restart_interval;
-                }
-                left -= 1;
+            if bits.next_mcu()? {
+                pred = [0; 3];
             }
             for (ci, c) in comps.iter().enumerate() {
                 let (dc_t, ac_t, q) = tables[ci];
@@ -735,10 +751,8 @@ fn dc_scan(bytes: &[u8], s: &Setup, scan: &Scan, grid: &[(usize, usize)], coef: 
     }
     let (hmax, vmax) = s.max_factors();
     let (mcus_x, mcus_y) = mcu_grid(s);
-    let mut bits = Bits::new(bytes, scan.start);
+    let mut bits = Bits::new(bytes, scan.start, s.restart_interval);
     let mut pred = [0i32; 3];
-    let mut left = s.restart_interval;
-    let mut next_rst = 0u8;
     let al = u32::from(scan.al);
     let tables: Vec<Option<&Huffman>> = scan.comps.iter().map(|&ci| s.dc[s.comps[ci].dc_table].as_ref()).collect();
     if !refine && tables.iter().any(Option::is_none) {
@@ -757,14 +771,8 @@ fn dc_scan(bytes: &[u8], s: &Setup, scan: &Scan, grid: &[(usize, usize)], coef: 
     };
     for uy in 0..units_y {
         for ux in 0..units_x {
-            if s.restart_interval > 0 {
-                if left == 0 {
-                    bits.restart(next_rst)?;
-                    next_rst = (next_rst + 1) & 7;
-                    pred = [0; 3];
-                    left = s.restart_interval;
-                }
-                left -= 1;
+            if bits.next_mcu()? {
+                pred = [0; 3];
             }
             for (k, &ci) in scan.comps.iter().enumerate() {
                 let c = &s.comps[ci];
