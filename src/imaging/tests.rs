@@ -72,16 +72,21 @@ fn exif_tiff(orientation: u16) -> Vec<u8> {
     t
 }
 
+/// The JPEG with a `marker` segment holding `body` right after SOI.
+fn with_segment(jpeg: &[u8], marker: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, marker]);
+    out.extend_from_slice(&((body.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(body);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
 /// Inserts an APP1 Exif segment right after SOI.
 fn with_exif(jpeg: &[u8], orientation: u16) -> Vec<u8> {
     let mut body = b"Exif\0\0".to_vec();
     body.extend(exif_tiff(orientation));
-    let mut out = jpeg[..2].to_vec();
-    out.extend_from_slice(&[0xFF, 0xE1]);
-    out.extend_from_slice(&((body.len() + 2) as u16).to_be_bytes());
-    out.extend(body);
-    out.extend_from_slice(&jpeg[2..]);
-    out
+    with_segment(jpeg, 0xE1, &body)
 }
 
 fn decode_output(a: &Avatar) -> RgbaImage {
@@ -598,12 +603,7 @@ fn unparsable_or_oversized_profile_falls_back_to_srgb() {
     assert_colour(&out, 4, 4, [200, 100, 50], 1);
     // Garbage ICC in a JPEG too (APP2 ICC_PROFILE marker).
     let jpeg = enc_jpeg(&DynamicImage::ImageRgb8(RgbImage::from_pixel(16, 16, Rgb([200, 100, 50]))));
-    let mut app2 = b"ICC_PROFILE\0\x01\x01garbage-garbage".to_vec();
-    let mut bad = jpeg[..2].to_vec();
-    bad.extend_from_slice(&[0xFF, 0xE2]);
-    bad.extend_from_slice(&((app2.len() + 2) as u16).to_be_bytes());
-    bad.append(&mut app2);
-    bad.extend_from_slice(&jpeg[2..]);
+    let bad = with_segment(&jpeg, 0xE2, b"ICC_PROFILE\0\x01\x01garbage-garbage");
     let out = decode_output(&process(&bad, None, &png_out(8)).unwrap());
     assert_colour(&out, 4, 4, [200, 100, 50], 12);
 }
@@ -652,22 +652,29 @@ fn large_progressive_jpeg_is_refused_with_a_way_out() {
     assert!(en.contains("progressive") && en.contains("baseline") && en.contains("10000×10000"), "{en}");
 }
 
-/// A valid baseline 4:2:0 JPEG of any size, uniformly grey (128), built by
-/// hand in a blink: one-symbol Huffman tables make every block two zero
-/// bits, so the entropy data is all zero bytes.
-fn big_grey_jpeg(w: u16, h: u16) -> Vec<u8> {
-    let mut out = vec![0xFF, 0xD8];
+/// DQT (all ones), the frame header (`sof`: SOF0 or SOF2; 3 components,
+/// 4:2:0) and one-symbol DC and AC Huffman tables (the symbol: DC category
+/// 0 / AC end-of-block), for the hand-built grey JPEGs below.
+fn grey_jpeg_tables(out: &mut Vec<u8>, sof: u8, w: u16, h: u16) {
     out.extend_from_slice(&[0xFF, 0xDB, 0, 67, 0]);
     out.extend_from_slice(&[1; 64]);
-    out.extend_from_slice(&[0xFF, 0xC0, 0, 17, 8]);
+    out.extend_from_slice(&[0xFF, sof, 0, 17, 8]);
     out.extend_from_slice(&h.to_be_bytes());
     out.extend_from_slice(&w.to_be_bytes());
     out.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 0, 3, 0x11, 0]);
     for class in [0x00u8, 0x10] {
         out.extend_from_slice(&[0xFF, 0xC4, 0, 20, class, 1]);
         out.extend_from_slice(&[0; 15]);
-        out.push(0); // the one symbol: DC category 0 / AC end-of-block
+        out.push(0);
     }
+}
+
+/// A valid baseline 4:2:0 JPEG of any size, uniformly grey (128), built by
+/// hand in a blink: one-symbol Huffman tables make every block two zero
+/// bits, so the entropy data is all zero bytes.
+fn big_grey_jpeg(w: u16, h: u16) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xD8];
+    grey_jpeg_tables(&mut out, 0xC0, w, h);
     out.extend_from_slice(&[0xFF, 0xDA, 0, 12, 3, 1, 0, 2, 0, 3, 0, 0, 63, 0]);
     let mcus = u64::from(w).div_ceil(16) * u64::from(h).div_ceil(16);
     out.resize(out.len() + (mcus * 6 * 2).div_ceil(8) as usize, 0);
@@ -936,10 +943,7 @@ fn largest_fitting(hi: u32, fits: impl Fn(u32) -> bool) -> u32 {
 
 /// The JPEG with an Adobe APP14 segment (transform 1, YCbCr) after SOI.
 fn with_adobe_app14(jpeg: Vec<u8>) -> Vec<u8> {
-    let mut out = jpeg[..2].to_vec();
-    out.extend_from_slice(&[0xFF, 0xEE, 0, 14, b'A', b'd', b'o', b'b', b'e', 0, 100, 0, 0, 0, 0, 1]);
-    out.extend_from_slice(&jpeg[2..]);
-    out
+    with_segment(&jpeg, 0xEE, b"Adobe\0\x64\0\0\0\0\x01")
 }
 
 /// Not refused for memory (header-only probes then fail as damaged).
@@ -1054,18 +1058,7 @@ fn progressive_jpeg(w: u16, h: u16, icc: usize) -> Vec<u8> {
         out.extend_from_slice(&[i as u8 + 1, count as u8]);
         out.resize(out.len() + n, 0);
     }
-    out.extend_from_slice(&[0xFF, 0xDB, 0, 67, 0]);
-    out.extend_from_slice(&[1; 64]);
-    out.extend_from_slice(&[0xFF, 0xC2, 0, 17, 8]);
-    out.extend_from_slice(&h.to_be_bytes());
-    out.extend_from_slice(&w.to_be_bytes());
-    out.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 0, 3, 0x11, 0]);
-    for class in [0x00u8, 0x10] {
-        // One symbol each: DC category 0 / AC end-of-block.
-        out.extend_from_slice(&[0xFF, 0xC4, 0, 20, class, 1]);
-        out.extend_from_slice(&[0; 15]);
-        out.push(0);
-    }
+    grey_jpeg_tables(&mut out, 0xC2, w, h);
     let (mx, my) = (u64::from(w).div_ceil(16), u64::from(h).div_ceil(16));
     out.extend_from_slice(&[0xFF, 0xDA, 0, 12, 3, 1, 0x00, 2, 0x00, 3, 0x00, 0, 0, 0]);
     out.resize(out.len() + (mx * my * 6).div_ceil(8) as usize, 0);
