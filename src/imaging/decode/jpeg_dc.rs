@@ -55,13 +55,6 @@ struct Huffman {
     /// the slow path. (The serial Huffman lookups are the decode's whole
     /// cost; this halves the dependent steps per coefficient.)
     skip: Vec<u16>,
-    /// Several AC codes skipped in one step: for the next MULTI_BITS bits,
-    /// `total bits | advance << 8 | MULTI_EOB` of the whole codes (with
-    /// their extra bits) they start with; 0 = not even one fits. At phone
-    /// qualities most lookups step over two or more coefficients (12 MP
-    /// decode 27 -> 19 ms natively; 16 bits is slower: the tables no
-    /// longer stay in cache and cost more to build).
-    multi: Vec<u32>,
 }
 
 const LOOKAHEAD: u32 = 9;
@@ -84,7 +77,6 @@ impl Huffman {
             mincode: [0; 17],
             symbols: symbols.to_vec(),
             skip: vec![0; 1 << SKIP_BITS],
-            multi: Vec::new(),
         };
         let mut code: i32 = 0;
         let mut k: i32 = 0;
@@ -131,12 +123,22 @@ impl Huffman {
             code <<= 1;
         }
         t.maxcode[17] = i32::MAX;
-        t.multi = (0..1u64 << MULTI_BITS).map(|idx| multi_entry(&t.skip, idx)).collect();
         Some(t)
+    }
+
+    /// Several AC codes skipped in one step: for the next MULTI_BITS bits,
+    /// `total bits | advance << 8 | MULTI_EOB` of the whole codes (with
+    /// their extra bits) they start with; 0 = not even one fits. At phone
+    /// qualities most lookups step over two or more coefficients (12 MP
+    /// decode 27 -> 19 ms natively; 16 bits is slower: the tables no
+    /// longer stay in cache and cost more to build). Built only for the AC
+    /// tables a sequential scan uses (progressive AC scans are not decoded).
+    fn multi_table(&self) -> Vec<u32> {
+        (0..1u64 << MULTI_BITS).map(|idx| multi_entry(&self.skip, idx)).collect()
     }
 }
 
-/// The `multi` entry for the MULTI_BITS bits `idx`: walks the single-code
+/// The `multi_table` entry for the MULTI_BITS bits `idx`: walks the single-code
 /// `skip` table while whole codes (and their extra bits) fit.
 fn multi_entry(skip: &[u16], idx: u64) -> u32 {
     let bits = idx << (64 - MULTI_BITS);
@@ -616,7 +618,7 @@ fn dc_pixel(dc: i32, q: i32) -> u8 {
 /// Huffman-decodes one block of a sequential scan: the DC difference is
 /// added to `pred`, the AC coefficients are read past.
 #[inline(always)]
-fn sequential_block(bits: &mut Bits, dc_t: &Huffman, ac_t: &Huffman, pred: &mut i32) -> Option<()> {
+fn sequential_block(bits: &mut Bits, dc_t: &Huffman, ac_t: &Huffman, multi: &[u32], pred: &mut i32) -> Option<()> {
     let t = u32::from(bits.symbol(dc_t)?);
     if t > 11 {
         return None;
@@ -630,7 +632,7 @@ fn sequential_block(bits: &mut Bits, dc_t: &Huffman, ac_t: &Huffman, pred: &mut 
         // Several codes at once, unless they might reach past this block
         // (a block also ends after coefficient 63 without an EOB, and the
         // bits after that are the next block's DC code).
-        let m = ac_t.multi[bits.peek(MULTI_BITS) as usize];
+        let m = multi[bits.peek(MULTI_BITS) as usize];
         let advance = ((m >> 8) & 0xFFF) as usize;
         if m != 0 && k + advance < 64 {
             bits.consume(m & 31);
@@ -683,9 +685,15 @@ fn sequential<S: Rows>(bytes: &[u8], s: &Setup, scan: &Scan, mut sink: S) -> Opt
     let mut row = vec![0u8; out_w * comps.len()];
     let mut pred = [0i32; 3];
     let mut bits = Bits::new(bytes, scan.start, s.restart_interval);
-    let tables: Vec<(&Huffman, &Huffman, i32)> = comps
+    let mut multi: [Vec<u32>; 4] = Default::default();
+    for c in comps {
+        if multi[c.ac_table].is_empty() {
+            multi[c.ac_table] = s.ac[c.ac_table].as_ref()?.multi_table();
+        }
+    }
+    let tables: Vec<(&Huffman, &Huffman, &[u32], i32)> = comps
         .iter()
-        .map(|c| Some((s.dc[c.dc_table].as_ref()?, s.ac[c.ac_table].as_ref()?, s.quant_dc[c.quant])))
+        .map(|c| Some((s.dc[c.dc_table].as_ref()?, s.ac[c.ac_table].as_ref()?, &multi[c.ac_table][..], s.quant_dc[c.quant])))
         .collect::<Option<_>>()?;
 
     for mcu_y in 0..mcus_y {
@@ -694,12 +702,12 @@ fn sequential<S: Rows>(bytes: &[u8], s: &Setup, scan: &Scan, mut sink: S) -> Opt
                 pred = [0; 3];
             }
             for (ci, c) in comps.iter().enumerate() {
-                let (dc_t, ac_t, q) = tables[ci];
+                let (dc_t, ac_t, multi, q) = tables[ci];
                 let plane = planes.get_mut(ci)?;
                 let stride = mcus_x * c.h;
                 for by in 0..c.v {
                     for bx in 0..c.h {
-                        sequential_block(&mut bits, dc_t, ac_t, &mut pred[ci])?;
+                        sequential_block(&mut bits, dc_t, ac_t, multi, &mut pred[ci])?;
                         *plane.get_mut(by * stride + mcu_x * c.h + bx)? = dc_pixel(pred[ci], q);
                     }
                 }
