@@ -1,4 +1,5 @@
-//! GIF, WebP and BMP through the `image` crate's decoders. They have no
+//! GIF, animated WebP and BMP through the `image` crate's decoders (a still
+//! WebP goes to libwebp, `webp.rs`, after the same memory check). They have no
 //! streaming API, so the first frame is decoded in full; the header check
 //! plus [`check_full_decode`] keep that within the budget, and `image`'s own
 //! allocation limit is set as a second line of defence.
@@ -59,6 +60,11 @@ pub fn decode(bytes: &[u8], format: SourceFormat, header: &Header, plan: &Plan) 
     let (need, variant) = memory_need(format, header, plan.width, plan.height);
     let budget = plan.decode_budget(1.0, 4);
     check_full_decode(format, variant, plan.width, plan.height, need, budget)?;
+    if header.webp.is_some_and(|k| !k.animated) {
+        // A still WebP: libwebp decodes only the crop, shrunk, in less
+        // memory than estimated above (that estimate is kept: a bound).
+        return super::webp::decode(bytes, plan);
+    }
     // image's own allocation limit (enforced by its GIF decoder, for the
     // frame buffer; a second line of defence): what the output and the
     // frame's indices leave.

@@ -9,6 +9,7 @@ mod generic;
 mod jpeg;
 mod jpeg_dc;
 mod png;
+mod webp;
 
 use super::colour::{ColourConverter, Layout};
 use super::error::ImageError;
