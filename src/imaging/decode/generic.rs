@@ -1,5 +1,5 @@
-//! GIF, animated WebP and BMP through the `image` crate's decoders (a still
-//! WebP goes to libwebp, `webp.rs`, after the same memory check). They have no
+//! GIF, WebP and BMP through the `image` crate's decoders (a still lossy
+//! WebP without alpha goes to libwebp, `webp.rs`). They have no
 //! streaming API, so the first frame is decoded in full; the header check
 //! plus [`check_full_decode`] keep that within the budget, and `image`'s own
 //! allocation limit is set as a second line of defence.
@@ -16,7 +16,7 @@ use super::{damaged, feed_buffer, Plan};
 use crate::imaging::colour::Layout;
 use crate::imaging::error::ImageError;
 use crate::imaging::format::SourceFormat;
-use crate::imaging::header::Header;
+use crate::imaging::header::{Header, WebpKind};
 use crate::imaging::limits::{check_full_decode, MAX_DIMENSION, MAX_ICC_BYTES};
 use crate::imaging::resize::Region;
 
@@ -39,6 +39,10 @@ fn memory_need(format: SourceFormat, header: &Header, w: u32, h: u32) -> (u64, &
         (SourceFormat::Webp, Some(k)) => {
             let icc = if k.icc { MAX_ICC_BYTES as u64 } else { 0 };
             let (t, variant) = match k {
+                // libwebp (`webp.rs`) holds a few macroblock rows (its
+                // caches grow with the width) and the shrunk square: a
+                // tenth of a byte a pixel bounds it with room to spare.
+                k if libwebp_takes(k) => (1, ""),
                 k if k.animated => (130, "animated"),
                 k if k.lossless => (80, "lossless"),
                 k if k.alpha => (110, ""),
@@ -56,13 +60,20 @@ fn memory_need(format: SourceFormat, header: &Header, w: u32, h: u32) -> (u64, &
     }
 }
 
+/// A still lossy WebP without alpha goes to libwebp (`webp.rs`). Alpha
+/// (often a lossless-coded plane) and lossless images stay with `image`:
+/// libwebp's lossless decoder allocates Huffman tables per group of the
+/// entropy image, which a small hostile file can make hundreds of MB, and
+/// its allocations cannot be counted natively, where the memory tests run.
+fn libwebp_takes(k: WebpKind) -> bool {
+    !k.animated && !k.lossless && !k.alpha
+}
+
 pub fn decode(bytes: &[u8], format: SourceFormat, header: &Header, plan: &Plan) -> Result<Region, ImageError> {
     let (need, variant) = memory_need(format, header, plan.width, plan.height);
     let budget = plan.decode_budget(1.0, 4);
     check_full_decode(format, variant, plan.width, plan.height, need, budget)?;
-    if header.webp.is_some_and(|k| !k.animated) {
-        // A still WebP: libwebp decodes only the crop, shrunk, in less
-        // memory than estimated above (that estimate is kept: a bound).
+    if header.webp.is_some_and(libwebp_takes) {
         return super::webp::decode(bytes, plan);
     }
     // image's own allocation limit (enforced by its GIF decoder, for the

@@ -1,24 +1,22 @@
-//! Still WebP (lossy, lossy with alpha, lossless) through libwebp's decoder,
-//! the one already compiled in for the encoder (`src/imaging/webp.rs`).
+//! Still lossy WebP without alpha through libwebp's decoder, compiled in
+//! with the encoder (`src/imaging/webp.rs`); which files come here is
+//! `generic::libwebp_takes`.
 //!
 //! libwebp crops and shrinks while it decodes: only the crop square comes
 //! out, already reduced to twice the avatar's size by its area-averaging
 //! rescaler (as the JPEG path's DCT scaling does), and the Lanczos3 resize
-//! in linear light does the rest. A lossy image is decoded a few macroblock
-//! rows at a time, so its memory grows with the width, not the area (the
-//! alpha plane and a lossless image are held whole, still less than the
-//! `image` crate's decoder, whose estimates `generic::memory_need` keeps
-//! checking). Its SSE2 code runs on wasm simd128 (docs/webp-encoder.md).
-//! Animated WebP stays with the `image` crate (first frame on a canvas).
+//! in linear light does the rest. The image is decoded a few macroblock
+//! rows at a time, so memory grows with the width, not the area. libwebp's
+//! SSE2 code runs on wasm simd128 (docs/webp-encoder.md).
 
 use libwebp_sys as sys;
 
 use super::{damaged, Plan};
-use crate::imaging::colour::Layout;
+use crate::imaging::colour::{ColourConverter, Layout};
 use crate::imaging::error::ImageError;
 use crate::imaging::format::SourceFormat;
 use crate::imaging::limits::MAX_ICC_BYTES;
-use crate::imaging::resize::Region;
+use crate::imaging::resize::{Collector, Region, RegionSpec};
 
 const F: SourceFormat = SourceFormat::Webp;
 
@@ -47,17 +45,27 @@ pub fn decode(bytes: &[u8], plan: &Plan) -> Result<Region, ImageError> {
     let alpha = config.input.has_alpha != 0;
     let layout = if alpha { Layout::Rgba } else { Layout::Rgb };
 
-    // The crop square exactly (libwebp snaps a crop to even coordinates
-    // only for YUV output), shrunk to twice the avatar: the resize's
-    // Lanczos3 does the rest.
-    let side = plan.side;
-    let scaled = (2 * plan.size).min(side);
+    // The crop square, shrunk to twice the avatar (the resize's Lanczos3
+    // does the rest). libwebp snaps a crop's start to even coordinates, so
+    // an odd start moves one pixel in (the square loses that column or
+    // row) rather than one out: a pixel from outside the square would be
+    // averaged into its edge by the shrink.
+    let inset = |start: u32| if plan.side > 1 { start & 1 } else { 0 };
+    let (dx, dy) = (inset(plan.x), inset(plan.y));
+    let (left, top, cw, ch) = (plan.x + dx, plan.y + dy, plan.side - dx, plan.side - dy);
+    let target = (2 * plan.size).min(plan.side);
+    let (sw, sh) = if target < plan.side {
+        let scale = |n: u32| ((u64::from(n) * u64::from(target) + u64::from(plan.side) / 2) / u64::from(plan.side)).max(1) as u32;
+        (scale(cw), scale(ch))
+    } else {
+        (cw, ch)
+    };
     let o = &mut config.options;
     o.use_cropping = 1;
-    (o.crop_left, o.crop_top, o.crop_width, o.crop_height) = (plan.x as i32, plan.y as i32, side as i32, side as i32);
-    if scaled < side {
+    (o.crop_left, o.crop_top, o.crop_width, o.crop_height) = (left as i32, top as i32, cw as i32, ch as i32);
+    if (sw, sh) != (cw, ch) {
         o.use_scaling = 1;
-        (o.scaled_width, o.scaled_height) = (scaled as i32, scaled as i32);
+        (o.scaled_width, o.scaled_height) = (sw as i32, sh as i32);
     }
     config.output.colorspace = if alpha { sys::WEBP_CSP_MODE::MODE_RGBA } else { sys::WEBP_CSP_MODE::MODE_RGB };
 
@@ -71,15 +79,15 @@ pub fn decode(bytes: &[u8], plan: &Plan) -> Result<Region, ImageError> {
     let (ow, oh) = (buf.width as u32, buf.height as u32);
     let row_len = ow as usize * layout.channels();
     let stride = usize::try_from(rgba.stride).unwrap_or(0);
-    if (ow, oh) != (scaled, scaled) || rgba.rgba.is_null() || stride < row_len || rgba.size < stride * (oh as usize - 1) + row_len {
+    if (ow, oh) != (sw, sh) || rgba.rgba.is_null() || stride < row_len || rgba.size < stride * (oh as usize - 1) + row_len {
         return Err(damaged(F, "libwebp returned an unexpected buffer"));
     }
     let pixels = unsafe { core::slice::from_raw_parts(rgba.rgba, rgba.size) };
 
-    // What came out is the whole square: a plan of its own.
-    let square = Plan { x: 0, y: 0, width: side, height: side, ..*plan };
+    // What came out is the whole square.
     let icc = riff_chunk(bytes, b"ICCP").filter(|p| p.len() <= MAX_ICC_BYTES);
-    let mut collector = square.collector(scaled, scaled, layout, icc);
+    let spec = RegionSpec { x: 0.0, y: 0.0, w: f64::from(sw), h: f64::from(sh) };
+    let mut collector = Collector::new(ColourConverter::new(layout, icc), sw, sh, spec, plan.size);
     for y in 0..oh as usize {
         collector.push_row(&pixels[y * stride..y * stride + row_len]);
         if collector.done() {
