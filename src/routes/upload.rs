@@ -56,7 +56,17 @@ pub async fn upload(req: &mut Request, env: &Env, lang: Lang, log: &mut RequestL
         // over the default cap leaves the pipeline less.
         held_bytes: body.len() as u64,
     };
-    let (avatar, times) = imaging::process_timed(form.file, form.crop, &options, &now_ms)?;
+    // The previous image (kept so that a failed profile write can be
+    // undone) is read from R2 while the image is processed: join! polls
+    // the read first, which sends it, then runs the pipeline (synchronous
+    // CPU work), then waits for the read, whose round trip has overlapped.
+    let key = paths::avatar_key(user_id, config.output_format.ext());
+    let avatars = Avatars::from_env(env)?;
+    let (previous, processed) = futures_util::join!(avatars.read(&key), async {
+        imaging::process_timed(form.file, form.crop, &options, &now_ms)
+    });
+    let (avatar, times) = processed?;
+    let previous = previous?;
     log.source_format = Some(avatar.source.name());
     log.source_size = Some(format!("{}x{}", avatar.width, avatar.height));
     log.ms.decode = Some(times.decode_ms);
@@ -69,15 +79,11 @@ pub async fn upload(req: &mut Request, env: &Env, lang: Lang, log: &mut RequestL
 
     let t0 = now_ms();
     let ext = avatar.format.ext();
-    let key = paths::avatar_key(user_id, ext);
     let version = paths::content_version(&avatar.bytes);
     let base = config.public_base_url.clone().unwrap_or_else(|| request_origin(req));
     let url = paths::avatar_url(&base, user_id, ext, &version);
     log.bytes_out = avatar.bytes.len() as u64;
 
-    let avatars = Avatars::from_env(env)?;
-    // Keep the previous image so a failed profile write can be undone.
-    let previous = avatars.read(&key).await?;
     avatars.write(&key, avatar.bytes, avatar.format.content_type(), Some(&version)).await?;
     if let Err(e) = session.users.put_profile(user_id, &session.profile.with_avatar_url(&url)).await {
         // Put the old image back (or remove the new one) so R2 and KV agree.
