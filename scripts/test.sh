@@ -10,7 +10,12 @@ bash scripts/setup.sh
 bash scripts/setup-browser.sh
 
 echo "== native unit tests (cargo test)"
-cargo test --lib --quiet
+cargo test --lib --quiet -- --skip worst_case_inputs_stay_within_the_memory_bound
+# The worst-case memory test on its own: natively jpeg-decoder decodes on
+# worker threads that queue rows in unbounded channels, so the peak it
+# measures grows when other tests compete for the CPU (the wasm build
+# decodes on one thread; see the test).
+cargo test --lib --quiet imaging::tests::worst_case_inputs_stay_within_the_memory_bound -- --exact
 # The stage benchmark and the pipeline example must keep compiling.
 cargo check --benches --examples --quiet
 

@@ -211,21 +211,25 @@ impl Collector {
         self.conv.convert(src, &mut self.srgb);
         let lin = to_linear();
         let (k, ch) = (self.k as usize, self.ch);
-        for (i, px) in self.srgb.chunks_exact(ch).enumerate() {
-            let base = (i / k) * ch;
-            let Some(acc) = self.acc.get_mut(base..base + ch) else { continue };
+        // One accumulator per k source pixels (walked block by block: a
+        // division per pixel cost more than the rest of the loop).
+        for (acc, block) in self.acc.chunks_exact_mut(ch).zip(self.srgb.chunks(k * ch)) {
             if ch == 4 {
-                let a = u64::from(px[3]);
-                if a < 255 {
-                    self.transparent = true;
+                for px in block.chunks_exact(4) {
+                    let a = u64::from(px[3]);
+                    if a < 255 {
+                        self.transparent = true;
+                    }
+                    for c in 0..3 {
+                        acc[c] += u64::from(lin[usize::from(px[c])]) * a / 255;
+                    }
+                    acc[3] += a * 257;
                 }
-                for c in 0..3 {
-                    acc[c] += u64::from(lin[usize::from(px[c])]) * a / 255;
-                }
-                acc[3] += a * 257;
             } else {
-                for c in 0..3 {
-                    acc[c] += u64::from(lin[usize::from(px[c])]);
+                for px in block.chunks_exact(ch) {
+                    for c in 0..3 {
+                        acc[c] += u64::from(lin[usize::from(px[c])]);
+                    }
                 }
             }
         }
