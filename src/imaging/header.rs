@@ -73,6 +73,23 @@ fn le32(b: &[u8], at: usize) -> Option<u32> {
     let s = b.get(at..at.checked_add(4)?)?;
     Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
+/// The RIFF chunks of `b` from offset `pos` on (12 after a WebP file's
+/// RIFF header, 16 inside an ANMF frame): `(fourcc, start, end)` of each
+/// chunk's data, which may run past the end of `b`. Chunks are padded to
+/// even length; the walk stops at the first incomplete chunk header.
+pub(crate) fn riff_chunks(b: &[u8], pos: usize) -> impl Iterator<Item = (&[u8], usize, usize)> {
+    let mut next = Some(pos);
+    std::iter::from_fn(move || {
+        let pos = next?;
+        let fourcc = b.get(pos..pos.checked_add(4)?)?;
+        let len = le32(b, pos.checked_add(4)?)? as usize;
+        let start = pos.checked_add(8)?;
+        let end = start.checked_add(len)?;
+        next = end.checked_add(len & 1);
+        Some((fourcc, start, end))
+    })
+}
+
 fn le24(b: &[u8], at: usize) -> Option<u32> {
     let s = b.get(at..at.checked_add(3)?)?;
     Some(u32::from_le_bytes([s[0], s[1], s[2], 0]))
@@ -371,11 +388,7 @@ fn webp(b: &[u8]) -> Result<Header, ImageError> {
     let mut first_frame_seen = false;
     // Walk the chunks (padded to even length): EXIF for the orientation,
     // the others for the decoder's memory estimate.
-    let mut pos = 12usize;
-    while pos < b.len() {
-        let (Some(fourcc), Some(len)) = (b.get(pos..pos + 4), le32(b, pos + 4)) else { break };
-        let start = pos + 8;
-        let Some(end) = start.checked_add(len as usize) else { break };
+    for (fourcc, start, end) in riff_chunks(b, 12) {
         match fourcc {
             b"EXIF" => {
                 if let Some(o) = b.get(start..end).and_then(orientation_from_tiff) {
@@ -402,8 +415,6 @@ fn webp(b: &[u8]) -> Result<Header, ImageError> {
             }
             _ => {}
         }
-        let Some(next) = end.checked_add((len & 1) as usize) else { break };
-        pos = next;
     }
     hd.webp = Some(kind);
     Ok(hd)
@@ -430,17 +441,10 @@ fn check_vp8_size(data: Option<&[u8]>, w: u32, h: u32) -> Result<(), ImageError>
 fn check_anmf(data: Option<&[u8]>) -> Result<(), ImageError> {
     let Some(d) = data else { return Ok(()) };
     let (Some(w), Some(h)) = (le24(d, 6), le24(d, 9)) else { return Ok(()) };
-    let mut pos = 16usize;
-    while let (Some(fourcc), Some(len)) = (d.get(pos..pos + 4), le32(d, pos + 4)) {
-        let start = pos + 8;
-        let Some(end) = start.checked_add(len as usize) else { break };
-        if fourcc == b"VP8 " {
-            return check_vp8_size(d.get(start..end), w + 1, h + 1);
-        }
-        let Some(next) = end.checked_add((len & 1) as usize) else { break };
-        pos = next;
+    match riff_chunks(d, 16).find(|(fourcc, ..)| fourcc == b"VP8 ") {
+        Some((_, start, end)) => check_vp8_size(d.get(start..end), w + 1, h + 1),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Orientation tag (0x0112) of IFD0 of a TIFF/EXIF block. Tolerates an

@@ -12,7 +12,7 @@ use image::codecs::webp::WebPDecoder;
 use image::error::{ImageError as ImgError, LimitErrorKind};
 use image::{ColorType, ImageDecoder, Limits};
 
-use super::{damaged, feed_buffer, Plan};
+use super::{check_decoded_size, damaged, feed_buffer, out_of_memory, Plan};
 use crate::imaging::colour::Layout;
 use crate::imaging::error::ImageError;
 use crate::imaging::format::SourceFormat;
@@ -98,10 +98,7 @@ fn run(mut dec: impl ImageDecoder, format: SourceFormat, plan: &Plan, max_alloc:
     limits.max_alloc = Some(max_alloc);
     dec.set_limits(limits).map_err(|e| map_err(format, plan, e))?;
     let (w, h) = dec.dimensions();
-    if (w, h) != (plan.width, plan.height) {
-        // Our header parser and the decoder disagree: trust neither.
-        return Err(damaged(format, format!("header says {}×{}, decoder {w}×{h}", plan.width, plan.height)));
-    }
+    check_decoded_size(format, plan, w, h)?;
     let layout = match dec.color_type() {
         ColorType::L8 => Layout::Gray,
         ColorType::La8 => Layout::GrayAlpha,
@@ -120,13 +117,7 @@ fn run(mut dec: impl ImageDecoder, format: SourceFormat, plan: &Plan, max_alloc:
 fn map_err(format: SourceFormat, plan: &Plan, e: ImgError) -> ImageError {
     match e {
         ImgError::Limits(l) if matches!(l.kind(), LimitErrorKind::InsufficientMemory | LimitErrorKind::DimensionError) => {
-            ImageError::TooMuchMemory {
-                format,
-                variant: "",
-                width: plan.width,
-                height: plan.height,
-                max_mp: plan.decode_budget(1.0, 4) / 8 / 1_000_000,
-            }
+            out_of_memory(format, plan)
         }
         ImgError::Unsupported(_) => ImageError::UnsupportedVariant { format, what: "an unusual encoding" },
         other => damaged(format, other.to_string()),

@@ -82,6 +82,27 @@ pub(crate) fn feed_buffer(mut c: Collector, buf: &[u8], width: u32, layout: Layo
     c.into_region().ok_or_else(|| damaged(format, "fewer rows than the header says"))
 }
 
+/// The decoder's idea of the size must be the header's: when they
+/// disagree, trust neither.
+pub(crate) fn check_decoded_size(format: SourceFormat, plan: &Plan, w: u32, h: u32) -> Result<(), ImageError> {
+    if (w, h) != (plan.width, plan.height) {
+        return Err(damaged(format, format!("header says {}×{}, decoder {w}×{h}", plan.width, plan.height)));
+    }
+    Ok(())
+}
+
+/// A full decoder ran out of its budget (its own limit, or an allocation
+/// refused): the refusal, with the size that fits at 8 bytes a pixel.
+pub(crate) fn out_of_memory(format: SourceFormat, plan: &Plan) -> ImageError {
+    ImageError::TooMuchMemory {
+        format,
+        variant: "",
+        width: plan.width,
+        height: plan.height,
+        max_mp: plan.decode_budget(1.0, 4) / 8 / 1_000_000,
+    }
+}
+
 pub(crate) fn damaged(format: SourceFormat, detail: impl Into<String>) -> ImageError {
     ImageError::Damaged { format, detail: detail.into() }
 }

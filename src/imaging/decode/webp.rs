@@ -11,10 +11,11 @@
 
 use libwebp_sys as sys;
 
-use super::{damaged, Plan};
+use super::{check_decoded_size, damaged, out_of_memory, Plan};
 use crate::imaging::colour::{ColourConverter, Layout};
 use crate::imaging::error::ImageError;
 use crate::imaging::format::SourceFormat;
+use crate::imaging::header::riff_chunks;
 use crate::imaging::limits::MAX_ICC_BYTES;
 use crate::imaging::resize::{Collector, Region, RegionSpec};
 
@@ -37,11 +38,9 @@ pub fn decode(bytes: &[u8], plan: &Plan) -> Result<Region, ImageError> {
     if status != sys::VP8StatusCode::VP8_STATUS_OK {
         return Err(status_error(status, plan));
     }
-    let (w, h) = (config.input.width, config.input.height);
-    if (i64::from(w), i64::from(h)) != (i64::from(plan.width), i64::from(plan.height)) {
-        // Our header parser and the decoder disagree: trust neither.
-        return Err(damaged(F, format!("header says {}×{}, decoder {w}×{h}", plan.width, plan.height)));
-    }
+    // libwebp's sizes are positive c_ints; anything else is a mismatch.
+    let size = |v: i32| u32::try_from(v).unwrap_or(0);
+    check_decoded_size(F, plan, size(config.input.width), size(config.input.height))?;
     let alpha = config.input.has_alpha != 0;
     let layout = if alpha { Layout::Rgba } else { Layout::Rgb };
 
@@ -85,7 +84,10 @@ pub fn decode(bytes: &[u8], plan: &Plan) -> Result<Region, ImageError> {
     let pixels = unsafe { core::slice::from_raw_parts(rgba.rgba, rgba.size) };
 
     // What came out is the whole square.
-    let icc = riff_chunk(bytes, b"ICCP").filter(|p| p.len() <= MAX_ICC_BYTES);
+    let icc = riff_chunks(bytes, 12)
+        .find(|(fourcc, ..)| fourcc == b"ICCP")
+        .and_then(|(_, start, end)| bytes.get(start..end))
+        .filter(|p| p.len() <= MAX_ICC_BYTES);
     let spec = RegionSpec { x: 0.0, y: 0.0, w: f64::from(sw), h: f64::from(sh) };
     let mut collector = Collector::new(ColourConverter::new(layout, icc), sw, sh, spec, plan.size);
     for y in 0..oh as usize {
@@ -100,30 +102,9 @@ pub fn decode(bytes: &[u8], plan: &Plan) -> Result<Region, ImageError> {
 fn status_error(status: sys::VP8StatusCode, plan: &Plan) -> ImageError {
     use sys::VP8StatusCode::*;
     match status {
-        VP8_STATUS_OUT_OF_MEMORY => ImageError::TooMuchMemory {
-            format: F,
-            variant: "",
-            width: plan.width,
-            height: plan.height,
-            max_mp: plan.decode_budget(1.0, 4) / 8 / 1_000_000,
-        },
+        VP8_STATUS_OUT_OF_MEMORY => out_of_memory(F, plan),
         VP8_STATUS_UNSUPPORTED_FEATURE => ImageError::UnsupportedVariant { format: F, what: "an unusual encoding" },
         VP8_STATUS_NOT_ENOUGH_DATA => damaged(F, "the file is cut short"),
         _ => damaged(F, "the image data is corrupt"),
-    }
-}
-
-/// The first RIFF chunk named `fourcc` (after the 12-byte RIFF header).
-fn riff_chunk<'a>(b: &'a [u8], fourcc: &[u8; 4]) -> Option<&'a [u8]> {
-    let mut pos = 12usize;
-    loop {
-        let name = b.get(pos..pos + 4)?;
-        let len = u32::from_le_bytes(b.get(pos + 4..pos + 8)?.try_into().ok()?) as usize;
-        let start = pos + 8;
-        let end = start.checked_add(len)?;
-        if name == fourcc {
-            return b.get(start..end);
-        }
-        pos = end.checked_add(len & 1)?;
     }
 }
