@@ -632,6 +632,25 @@ fn display_p3_profile_is_converted_to_srgb() {
 }
 
 #[test]
+fn display_p3_profile_of_a_lossy_webp_is_converted_to_srgb() {
+    // The libwebp path (still lossy, no alpha) finds the ICCP chunk itself.
+    let p3 = moxcms::ColorProfile::new_display_p3().encode().unwrap();
+    let px: Vec<u8> = [200u8, 100, 50].repeat(16 * 16);
+    let plain = webp::encode_lossy(&px, 16, 16, false, 100).unwrap();
+    let vp8 = webp_chunks(&plain).into_iter().find(|c| &c.0 == b"VP8 ").expect("VP8").1;
+    let mut body = Vec::new();
+    riff_chunk(&mut body, b"VP8X", &vp8x(0x20, 16, 16));
+    riff_chunk(&mut body, b"ICCP", &p3);
+    riff_chunk(&mut body, b"VP8 ", &vp8);
+    let tagged = webp_file(&body);
+    let p = decode_output(&process(&plain, None, &png_out(8)).unwrap());
+    let t = decode_output(&process(&tagged, None, &png_out(8)).unwrap());
+    assert_colour(&p, 4, 4, [200, 100, 50], 6);
+    let c = t.get_pixel(4, 4);
+    assert!(c[0] >= 210 && c[1] <= 95, "P3 (200,100,50) became {c:?}");
+}
+
+#[test]
 fn unparsable_or_oversized_profile_falls_back_to_srgb() {
     let px: Vec<u8> = [200u8, 100, 50].repeat(16 * 16);
     let mut garbage = b"junk\0\0".to_vec();
