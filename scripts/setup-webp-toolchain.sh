@@ -43,18 +43,18 @@ command -v llvm-ar-14 >/dev/null 2>&1 || missing+=(llvm-14)
 [ -f /usr/include/wasm32-wasi/stdlib.h ] || missing+=(wasi-libc)
 
 if [ ${#missing[@]} -gt 0 ]; then
-if [ "$(id -u)" -ne 0 ] && [ ${#sudo[@]} -eq 0 ]; then
-  echo "[setup-webp] need root (or sudo) to apt-get install: ${missing[*]}" >&2
-  exit 1
-fi
-say "installing ${missing[*]} (C toolchain for libwebp on wasm32)"
-export DEBIAN_FRONTEND=noninteractive
-apt_update
-"${sudo[@]}" apt-get install -y -qq "${missing[@]}"
+  if [ "$(id -u)" -ne 0 ] && [ ${#sudo[@]} -eq 0 ]; then
+    echo "[setup-webp] need root (or sudo) to apt-get install: ${missing[*]}" >&2
+    exit 1
+  fi
+  say "installing ${missing[*]} (C toolchain for libwebp on wasm32)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt_update
+  "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
 
-command -v clang-14 >/dev/null && command -v llvm-ar-14 >/dev/null \
-  && [ -f /usr/include/wasm32-wasi/stdlib.h ] \
-  || { echo "[setup-webp] toolchain still incomplete after apt-get" >&2; exit 1; }
+  command -v clang-14 >/dev/null && command -v llvm-ar-14 >/dev/null \
+    && [ -f /usr/include/wasm32-wasi/stdlib.h ] \
+    || { echo "[setup-webp] toolchain still incomplete after apt-get" >&2; exit 1; }
 fi
 
 sse_headers
