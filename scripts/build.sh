@@ -23,12 +23,13 @@ export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+simd128"
 # headers (docs/webp-encoder.md): the 256 px encode takes ~9 ms in workerd
 # instead of ~19 with the C paths, byte-identical output. EMSCRIPTEN selects
 # libwebp's compile-time CPU detection (dsp/cpu.c); __SSE2__ turns the SSE2
-# files on. The flags up to -msimd128 are .cargo/config.toml's (this variable,
-# once set, replaces that one; a plain `cargo build --target wasm32-...`
-# still works, with the C paths).
+# files on. The base flags are .cargo/config.toml's, read from there: this
+# variable, once set, replaces that entry (a plain `cargo build --target
+# wasm32-...` still works, with the C paths).
 sse_include=$(bash scripts/setup-webp-toolchain.sh --sse-include)
-export CFLAGS_wasm32_unknown_unknown="-isystem /usr/include/wasm32-wasi -D__wasi__ -msimd128 \
--isystem $sse_include -DEMSCRIPTEN -D__SSE__ -D__SSE2__ -DWEBP_HAVE_SSE2"
+base_cflags=$(sed -n 's/^CFLAGS_wasm32_unknown_unknown = "\(.*\)"$/\1/p' .cargo/config.toml)
+[ -n "$base_cflags" ] || { echo "[build] no CFLAGS_wasm32_unknown_unknown in .cargo/config.toml" >&2; exit 1; }
+export CFLAGS_wasm32_unknown_unknown="$base_cflags -isystem $sse_include -DEMSCRIPTEN -D__SSE__ -D__SSE2__ -DWEBP_HAVE_SSE2"
 
 out=build
 cargo_args=()
