@@ -12,7 +12,11 @@
 //!   worst case for memory is often a small crop);
 //! * `--held-bytes=N`: the request body the Worker holds meanwhile (default:
 //!   0, i.e. as with a body at the default cap; a larger body leaves the
-//!   pipeline a smaller memory budget).
+//!   pipeline a smaller memory budget);
+//! * `--format=webp|jpeg|png` and `--quality=N`: the output (default WebP
+//!   at 85, as `OUTPUT_FORMAT` / `OUTPUT_QUALITY`); `png` gives the exact
+//!   pixels the encoder would get, for encoder experiments;
+//! * `--out=DIR`: also write each avatar to `DIR/<file stem>.<ext>`.
 //!
 //! The peak is also printed in bytes (`peak_bytes=`), for scripts
 //! (`scripts/worst-case-memory.py`).
@@ -59,7 +63,7 @@ unsafe impl GlobalAlloc for Counting {
 static A: Counting = Counting;
 
 fn usage(msg: &str) -> ! {
-    eprintln!("{msg}\nusage: pipeline [--size=N] [--crop=X,Y,W,H] [--held-bytes=N] files...");
+    eprintln!("{msg}\nusage: pipeline [--size=N] [--crop=X,Y,W,H] [--held-bytes=N] [--format=F] [--quality=N] [--out=DIR] files...");
     std::process::exit(2)
 }
 
@@ -68,12 +72,19 @@ fn main() {
     let now = move || start.elapsed().as_secs_f64() * 1000.0;
     let mut opts = avatar_edge::imaging::Options::default();
     let mut crop = None;
+    let mut out_dir = None;
     let mut files = Vec::new();
     for arg in std::env::args().skip(1) {
         if let Some(v) = arg.strip_prefix("--size=") {
             opts.size = v.parse().unwrap_or_else(|_| usage("bad --size"));
         } else if let Some(v) = arg.strip_prefix("--held-bytes=") {
             opts.held_bytes = v.parse().unwrap_or_else(|_| usage("bad --held-bytes"));
+        } else if let Some(v) = arg.strip_prefix("--format=") {
+            opts.format = avatar_edge::imaging::OutputFormat::parse(v).unwrap_or_else(|| usage("bad --format"));
+        } else if let Some(v) = arg.strip_prefix("--quality=") {
+            opts.quality = v.parse().unwrap_or_else(|_| usage("bad --quality"));
+        } else if let Some(v) = arg.strip_prefix("--out=") {
+            out_dir = Some(std::path::PathBuf::from(v));
         } else if let Some(v) = arg.strip_prefix("--crop=") {
             let n: Vec<u32> = v.split(',').map(|s| s.parse().unwrap_or_else(|_| usage("bad --crop"))).collect();
             let [x, y, w, h] = n[..] else { usage("--crop needs X,Y,W,H") };
@@ -97,6 +108,13 @@ fn main() {
         let result = avatar_edge::imaging::process_timed(&bytes, crop, &opts, &now);
         let peak = PEAK.load(Relaxed) - base;
         let mib = peak as f64 / 1048576.0;
+        if let (Ok((avatar, _)), Some(dir)) = (&result, &out_dir) {
+            let stem = std::path::Path::new(&path).file_stem().unwrap_or_default();
+            let file = dir.join(stem).with_extension(opts.format.ext());
+            if let Err(e) = std::fs::write(&file, &avatar.bytes) {
+                eprintln!("{}: {e}", file.display());
+            }
+        }
         match result {
             Ok((avatar, t)) => println!(
                 "{path}: {}x{} {:?} -> {} B | decode {:.1} resize {:.1} orient {:.1} encode {:.1} ms | peak heap {mib:.1} MiB | peak_bytes={peak}",

@@ -5,7 +5,7 @@
 //! is a [`ConfigError`] naming the setting, never a panic.
 
 use crate::envelope::{human_bytes, Lang, UserFacing};
-use crate::imaging::OutputFormat;
+use crate::imaging::{OutputFormat, ResizeSpace};
 
 /// Default edge length of the square avatar, px.
 pub const DEFAULT_AVATAR_SIZE: u32 = 256;
@@ -69,6 +69,8 @@ pub struct Config {
     pub max_pixels: u64,
     pub output_format: OutputFormat,
     pub output_quality: u8,
+    /// `RESIZE_SPACE`: `srgb` (default) or `linear`; see [`ResizeSpace`].
+    pub resize_space: ResizeSpace,
     pub allowed_origins: AllowedOrigins,
     /// `UPLOAD_PAGE` (`on`/`off`), default off; `wrangler.toml`'s dev
     /// environment turns it on.
@@ -173,6 +175,11 @@ impl Config {
         };
         let output_quality =
             int_setting(lookup, "OUTPUT_QUALITY", DEFAULT_OUTPUT_QUALITY.into(), 1, 100)? as u8;
+        let resize_space = match lookup("RESIZE_SPACE") {
+            Some(raw) if !raw.trim().is_empty() => ResizeSpace::parse(&raw)
+                .ok_or_else(|| invalid("RESIZE_SPACE", &raw, "srgb or linear"))?,
+            _ => ResizeSpace::default(),
+        };
 
         let allowed_origins = match lookup("ALLOWED_ORIGINS") {
             Some(raw) if !raw.trim().is_empty() => {
@@ -228,6 +235,7 @@ impl Config {
             max_pixels,
             output_format,
             output_quality,
+            resize_space,
             allowed_origins,
             upload_page,
             rate_limit_period,
@@ -270,6 +278,7 @@ mod tests {
         assert_eq!(c.max_pixels, 100_000_000);
         assert_eq!(c.output_format, OutputFormat::Webp);
         assert_eq!(c.output_quality, 85);
+        assert_eq!(c.resize_space, ResizeSpace::Srgb);
         assert_eq!(c.allowed_origins, AllowedOrigins::None);
         assert_eq!(c.upload_page, UploadPage::Off);
         assert_eq!(c.rate_limit_period, 60);
@@ -285,6 +294,7 @@ mod tests {
             ("MAX_PIXELS", "50000000"),
             ("OUTPUT_FORMAT", "PNG"),
             ("OUTPUT_QUALITY", "70"),
+            ("RESIZE_SPACE", " Linear "),
             ("ALLOWED_ORIGINS", "https://a.example, https://b.example/"),
             ("UPLOAD_PAGE", "on"),
         ])
@@ -296,6 +306,7 @@ mod tests {
         assert_eq!(c.max_pixels, 50_000_000);
         assert_eq!(c.output_format, OutputFormat::Png);
         assert_eq!(c.output_quality, 70);
+        assert_eq!(c.resize_space, ResizeSpace::Linear);
         assert_eq!(
             c.allowed_origins,
             AllowedOrigins::List(vec!["https://a.example".into(), "https://b.example".into()])
@@ -318,6 +329,7 @@ mod tests {
             ("ALLOWED_ORIGINS", "example.com"),
             ("UPLOAD_PAGE", "maybe"),
             ("RATE_LIMIT_PERIOD", "30"),
+            ("RESIZE_SPACE", "gamma"),
         ] {
             let err = parse(&[(k, v)]).unwrap_err();
             assert_eq!(err.setting, k);

@@ -1,7 +1,7 @@
 //! The avatar image pipeline, pure Rust (native and wasm32):
 //!
 //! sniff → header & limits → decode (reduced, streamed, colour-managed,
-//! cropped) → Lanczos resize in linear light → orient → encode.
+//! cropped) → Lanczos resize (in sRGB or linear light) → orient → encode.
 //!
 //! Nothing here knows about HTTP or Workers; errors implement
 //! [`UserFacing`](crate::envelope::UserFacing).
@@ -9,7 +9,7 @@
 //! Modules, one job each: [`sniff`](sniff()) (magic bytes), `header`
 //! (dimensions and EXIF orientation without decoding), `limits` (pixel
 //! limit and memory budget), `decode` (per format), `colour` (ICC → sRGB),
-//! `resize` (crop + Lanczos in linear light), `orient`, `encode`, `error`.
+//! `resize` (crop + Lanczos), `orient`, `encode`, `error`.
 
 mod colour;
 mod decode;
@@ -29,6 +29,7 @@ mod tests;
 pub use error::{megapixels, ImageError};
 pub use format::{OutputFormat, SourceFormat, ACCEPTED_FORMATS};
 pub use orient::Orientation;
+pub use resize::ResizeSpace;
 pub use sniff::sniff;
 
 /// Crop box in pixels of the upright image (after EXIF orientation), as the
@@ -57,12 +58,21 @@ pub struct Options {
     /// with a body of the default cap ([`limits::pipeline_budget`]). 0 =
     /// assume the default cap.
     pub held_bytes: u64,
+    /// What the resize averages (`RESIZE_SPACE`).
+    pub space: ResizeSpace,
 }
 
 impl Default for Options {
     /// The contract's defaults: 256 px WebP at quality 85, 100 MP.
     fn default() -> Self {
-        Options { size: 256, format: OutputFormat::Webp, quality: 85, max_pixels: 100_000_000, held_bytes: 0 }
+        Options {
+            size: 256,
+            format: OutputFormat::Webp,
+            quality: 85,
+            max_pixels: 100_000_000,
+            held_bytes: 0,
+            space: ResizeSpace::Srgb,
+        }
     }
 }
 
@@ -173,7 +183,7 @@ pub mod stages {
         let (u, v, side) = crop_square(crop, uw, uh)?;
         let (x, y) = orientation.to_stored_rect(u, v, side, w, h);
         let budget = limits::pipeline_budget(opts.held_bytes);
-        let plan = Plan { x, y, side, width: w, height: h, size: opts.size, budget };
+        let plan = Plan { x, y, side, width: w, height: h, size: opts.size, space: opts.space, budget };
         Ok((source, header, plan))
     }
 }

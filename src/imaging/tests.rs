@@ -28,7 +28,7 @@ const ANIM_WEBP: &[u8] = include_bytes!("../../tests/fixtures-native/anim.webp")
 // ----------------------------------------------------------------- helpers
 
 fn opts(size: u32, format: OutputFormat) -> Options {
-    Options { size, format, quality: 90, max_pixels: 100_000_000, held_bytes: 0 }
+    Options { size, format, quality: 90, ..Options::default() }
 }
 
 fn png_out(size: u32) -> Options {
@@ -525,14 +525,19 @@ fn output_is_exactly_size_by_size() {
 }
 
 #[test]
-fn resizing_averages_light_not_code_values() {
-    // A 1-px black/white checkerboard is 50 % light: sRGB ≈ 188, not 128.
+fn resize_space_decides_what_is_averaged() {
+    // A 1-px black/white checkerboard: the mean code value is 127.5, the
+    // mean light 50 %, which is sRGB ≈ 188.
     let img = image::GrayImage::from_fn(256, 256, |x, y| image::Luma([if (x + y) % 2 == 0 { 0 } else { 255 }]));
-    let out = decode_output(&process(&enc_png(&DynamicImage::ImageLuma8(img)), None, &png_out(16)).unwrap());
-    for (x, y) in [(3, 3), (8, 8), (12, 5)] {
-        let v = out.get_pixel(x, y)[0];
-        assert!((180..=196).contains(&v), "grey {v}");
+    let png = enc_png(&DynamicImage::ImageLuma8(img));
+    for (space, want) in [(ResizeSpace::Srgb, 120..=136), (ResizeSpace::Linear, 180..=196)] {
+        let out = decode_output(&process(&png, None, &Options { space, ..png_out(16) }).unwrap());
+        for (x, y) in [(3, 3), (8, 8), (12, 5)] {
+            let v = out.get_pixel(x, y)[0];
+            assert!(want.contains(&v), "{space:?}: grey {v}, want {want:?}");
+        }
     }
+    assert_eq!(Options::default().space, ResizeSpace::Srgb);
 }
 
 #[test]

@@ -55,6 +55,7 @@ pub async fn upload(req: &mut Request, env: &Env, lang: Lang, log: &mut RequestL
         // The body stays in wasm memory while the pipeline runs; a body
         // over the default cap leaves the pipeline less.
         held_bytes: body.len() as u64,
+        space: config.resize_space,
     };
     // The previous image (kept so that a failed profile write can be
     // undone) is read from R2 while the image is processed: join! polls

@@ -162,8 +162,8 @@ describe('pixels: OUTPUT_FORMAT=png (exact colours, orientation, ICC, alpha)', {
     // 100..127 px is source radius 400..508: 0.39..0.5 cycles/px, 3-4x the
     // output's Nyquist (0.125 cycles per source px); it must be near-flat gray.
     // Aliasing shows as ripples, so measure the spread around the band's own
-    // mean: the pipeline averages in linear light, which rightly makes the
-    // flat gray brighter than sRGB 127.5 (a DC shift, not aliasing).
+    // mean: with RESIZE_SPACE=linear the flat gray is rightly brighter than
+    // sRGB 127.5 (a DC shift, not aliasing).
     const ripple = (img) => {
       let s = 0, s2 = 0, n = 0;
       for (let y = 0; y < 256; y++) {
@@ -199,6 +199,29 @@ describe('other output settings', { skip: SKIP, timeout: 240_000 }, () => {
       await expectStored(w, expectOk(r2), { format: 'jpeg', size: 128, origin: 'https://cdn.example.com' });
     } finally {
       await w.dispose();
+    }
+  });
+
+  test('RESIZE_SPACE: srgb (default) averages code values, linear averages light', async () => {
+    // A 1-px black/white checkerboard: mean code value 127.5, mean light
+    // 50 % (sRGB ≈ 188).
+    const N = 512;
+    const raw = Buffer.alloc(N * N);
+    for (let y = 0; y < N; y++) for (let x = 0; x < N; x++) raw[y * N + x] = (x + y) % 2 ? 255 : 0;
+    const src = await sharp(raw, { raw: { width: N, height: N, channels: 1 } }).png().toBuffer();
+    for (const [vars, lo, hi] of [[{}, 120, 136], [{ RESIZE_SPACE: 'linear' }, 180, 196]]) {
+      const w = await startWorker({ OUTPUT_FORMAT: 'png', ...vars });
+      try {
+        await seedUser(w.kv);
+        const { bytes } = await expectStored(w, expectOk(await upload(w, { file: src })), { format: 'png' });
+        const out = await decodeRGBA(bytes);
+        for (const [x, y] of [[40, 40], [128, 128], [200, 90]]) {
+          const v = out.data[(y * 256 + x) * 4];
+          assert.ok(v >= lo && v <= hi, `${JSON.stringify(vars)}: grey ${v} at ${x},${y}, want ${lo}..${hi}`);
+        }
+      } finally {
+        await w.dispose();
+      }
     }
   });
 

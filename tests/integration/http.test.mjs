@@ -192,6 +192,7 @@ describe('configuration errors name the setting (never a 500)', { skip: SKIP, ti
     ['MAX_UPLOAD_BYTES', 'lots'],
     ['MAX_UPLOAD_BYTES', '0'],
     ['MAX_PIXELS', '-5'],
+    ['RESIZE_SPACE', 'gamma'],
   ];
   for (const [name, value] of cases) {
     test(`${name}=${value}`, async () => {

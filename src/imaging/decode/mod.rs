@@ -1,4 +1,4 @@
-//! Decoding: file bytes → the crop square's [`Region`] in linear light.
+//! Decoding: file bytes → the crop square's [`Region`], ready to resize.
 //!
 //! Each decoder picks the cheapest way to get the crop square at (at least)
 //! the avatar's resolution, within the budget ([`Plan::decode_budget`]):
@@ -16,7 +16,7 @@ use super::error::ImageError;
 use super::format::SourceFormat;
 use super::header::Header;
 use super::limits;
-use super::resize::{Collector, Region, RegionSpec};
+use super::resize::{Collector, Region, RegionSpec, ResizeSpace};
 
 /// The crop square in the *stored* (not upright) image, at full resolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +29,8 @@ pub struct Plan {
     pub height: u32,
     /// Avatar edge.
     pub size: u32,
+    /// What the resize averages.
+    pub space: ResizeSpace,
     /// Bytes the pipeline may hold at once ([`limits::pipeline_budget`]).
     pub budget: u64,
 }
@@ -45,11 +47,11 @@ impl Plan {
             w: f64::from(self.side) * sx,
             h: f64::from(self.side) * sy,
         };
-        Collector::new(ColourConverter::new(layout, icc), dw, dh, spec, self.size)
+        Collector::new(ColourConverter::new(layout, icc), self.space, dw, dh, spec, self.size)
     }
 
     /// The decoder's budget when the image is decoded at `scale` of its
-    /// size (1.0, or JPEG's n/8) into `ch` linear channels (3, 4 with
+    /// size (1.0, or JPEG's n/8) into `ch` 16-bit channels (3, 4 with
     /// alpha): the pipeline's budget less the collector's region for the
     /// crop square at that scale, less [`limits::SLACK`].
     pub(crate) fn decode_budget(&self, scale: f64, ch: usize) -> u64 {

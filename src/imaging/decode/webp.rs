@@ -89,7 +89,7 @@ pub fn decode(bytes: &[u8], plan: &Plan) -> Result<Region, ImageError> {
         .and_then(|(_, start, end)| bytes.get(start..end))
         .filter(|p| p.len() <= MAX_ICC_BYTES);
     let spec = RegionSpec { x: 0.0, y: 0.0, w: f64::from(sw), h: f64::from(sh) };
-    let mut collector = Collector::new(ColourConverter::new(layout, icc), sw, sh, spec, plan.size);
+    let mut collector = Collector::new(ColourConverter::new(layout, icc), plan.space, sw, sh, spec, plan.size);
     for y in 0..oh as usize {
         collector.push_row(&pixels[y * stride..y * stride + row_len]);
         if collector.done() {
