@@ -90,9 +90,9 @@ export function markdown(report) {
   // 3. output and quality
   L.push('### Output size and SSIM: vs the sRGB-space reference / vs the linear-light reference', '');
   L.push('Both references are the exact centre square of the full-resolution decode, resized to 256² by one Lanczos3 ' +
-    'implementation (bench/lib/quality.mjs): once on the gamma-encoded sRGB values (what sharp/libvips do by default), ' +
-    'once in linear light (exact sRGB transfer function; how ours and jSquash resize, ours after the JPEG decoder\'s ' +
-    'scaled IDCT on large JPEGs). A resizer scores higher against ' +
+    'implementation (bench/lib/quality.mjs): once on the gamma-encoded sRGB values (what sharp/libvips, and ours by ' +
+    'default, do), once in linear light (exact sRGB transfer function; how jSquash resizes, and ours with ' +
+    'RESIZE_SPACE=linear). A resizer scores higher against ' +
     'the reference made its own way; neither is the "right" one. Each output is matched to the window at the centre ' +
     'or ½ output px either side along the long side, whichever fits best, so that a crop-rounding convention is not ' +
     'scored as quality loss.' + alignment(report), '');

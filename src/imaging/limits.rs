@@ -25,8 +25,8 @@
 //! * Non-interlaced PNG is streamed row by row: memory grows with the width,
 //!   not the area. Interlaced PNG, GIF, WebP and BMP are decoded in full
 //!   (the decoders have no streaming API) and must fit the budget.
-//! * After decoding, only the crop square is kept, box-shrunk in linear
-//!   light to at most a few times the avatar size ([`REGION_BUDGET`]).
+//! * After decoding, only the crop square is kept, box-shrunk (16-bit
+//!   samples) to at most a few times the avatar size ([`REGION_BUDGET`]).
 //!
 //! `scripts/worst-case-memory.py` generates the largest accepted input of
 //! each kind and measures the pipeline's peak (docs/benchmark.md, "Worst-case
@@ -64,7 +64,7 @@ pub const SLACK: u64 = 2 * 1024 * 1024;
 /// region: [`PIPELINE_BUDGET`] − [`SLACK`] = 74 768 640 B (71.3 MiB).
 pub const DECODE_BUDGET: u64 = PIPELINE_BUDGET - SLACK;
 
-/// Bytes for the linear-light crop square handed to the Lanczos resizer
+/// Bytes for the 16-bit crop square handed to the Lanczos resizer
 /// (binding only for avatars over ~880 px: below, the region is at most
 /// (4 × size)² × 8 bytes, 8 MiB at 256 px).
 pub const REGION_BUDGET: u64 = 24 * 1024 * 1024;

@@ -5,7 +5,7 @@
 //! libwebp crops and shrinks while it decodes: only the crop square comes
 //! out, already reduced to twice the avatar's size by its area-averaging
 //! rescaler (as the JPEG path's DCT scaling does), and the Lanczos3 resize
-//! in linear light does the rest. The image is decoded a few macroblock
+//! does the rest. The image is decoded a few macroblock
 //! rows at a time, so memory grows with the width, not the area. libwebp's
 //! SSE2 code runs on wasm simd128 (docs/webp-encoder.md).
 
