@@ -100,7 +100,7 @@ class WorkerInstance {
 }
 
 /** Our worker (build/index.js + index_bg.wasm from `npm run build`; shim.mjs only re-exports it). */
-export function ours({ root, compatibilityDate, compatibilityFlags, maxUploadBytes }) {
+export function ours({ root, compatibilityDate, compatibilityFlags, maxUploadBytes, bindings = {} }) {
   const dir = process.env.BENCH_WORKER_DIR || path.join(root, 'build');
   const scriptPath = path.join(dir, 'index.js');
   const token = mintToken({ userId: 1, secret: SECRET, exp: Math.floor(Date.now() / 1000) + 86400 });
@@ -124,6 +124,7 @@ export function ours({ root, compatibilityDate, compatibilityFlags, maxUploadByt
           // The 24 MP PNG is ~34 MiB, over the 20 MiB default: the bench
           // raises the cap so that the image work is what gets measured.
           MAX_UPLOAD_BYTES: String(maxUploadBytes),
+          ...bindings,
         },
       },
       afterStart: async (mf) => {

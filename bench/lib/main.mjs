@@ -7,6 +7,9 @@
 //   and SSIM against two reference crops (resized in sRGB and in linear
 //   light; lib/quality.mjs). Each output is also kept in
 //   bench/out/outputs/<fixture>.<contestant>.<format> for inspection.
+// Then, per fixture, ours at a few more OUTPUT_QUALITY values (one untimed
+// upload each), for the bytes ours needs to reach sharp's SSIM
+// (equalQualityBytes below).
 import { readFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -50,6 +53,7 @@ function settings(argv) {
     contestants: list(arg('contestants', 'BENCH_CONTESTANTS', 'ours,photon,jsquash,sharp')),
     sharpThreads: Number(arg('sharp-threads', 'BENCH_SHARP_THREADS', 1)),
     maxUploadBytes: Number(arg('max-upload', 'BENCH_MAX_UPLOAD_BYTES', 100 * MiB)),
+    equalQuality: arg('equal-quality', 'BENCH_EQUAL_QUALITY', 'true') !== 'false',
   };
 }
 
@@ -66,6 +70,68 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+
+/** Our quality setting in the timed runs (the default, as sharp's q85). */
+const OUR_QUALITY = 85;
+
+/**
+ * The WebP bytes ours needs to score sharp's SSIM, as a ratio to sharp's
+ * bytes, against each reference: the standard way to compare encoders at
+ * equal quality (the "≤ 1.25× bytes at equal or better quality" target).
+ * Ours is encoded at more OUTPUT_QUALITY values, stepping away from 85 until
+ * its SSIM brackets sharp's, and the bytes are interpolated (log-bytes,
+ * linear in SSIM) between the two qualities that bracket it. Returns
+ * {points: [{quality, bytes, ssim, ssimLinear}], srgb: {ratio} | {note},
+ * linear: ...}.
+ */
+async function equalQualityBytes(oursBase, req, refs, oursResult, sharpResult) {
+  const points = [{ quality: OUR_QUALITY, bytes: oursResult.outputBytes, ssim: oursResult.ssim, ssimLinear: oursResult.ssimLinear }];
+  const encodeAt = async (quality) => {
+    const inst = ours({ ...oursBase, bindings: { OUTPUT_QUALITY: String(quality) } }).instance();
+    try {
+      await inst.start();
+      const r = await inst.upload(req);
+      if (!r.ok) throw new Error(r.error);
+      const out = await r.fetchOutput();
+      const s = await score(out, refs);
+      points.push({ quality, bytes: out.length, ssim: s.ssim, ssimLinear: s.ssimLinear });
+    } finally {
+      await inst.stop();
+    }
+  };
+  const solve = (key) => {
+    const target = sharpResult[key];
+    const sorted = [...points].sort((a, b) => a.quality - b.quality);
+    for (let i = 0; i + 1 < sorted.length; i++) {
+      const [a, b] = [sorted[i], sorted[i + 1]];
+      if ((a[key] - target) * (b[key] - target) <= 0 && a[key] !== b[key]) {
+        const t = (target - a[key]) / (b[key] - a[key]);
+        const bytes = Math.exp(Math.log(a.bytes) + t * (Math.log(b.bytes) - Math.log(a.bytes)));
+        return { ratio: bytes / sharpResult.outputBytes, bytes };
+      }
+    }
+    return null;
+  };
+  const result = { points };
+  try {
+    for (const key of ['ssim', 'ssimLinear']) {
+      // Step down while ours is above sharp, up while below, until bracketed.
+      for (let step = 0; step < 6 && !solve(key); step++) {
+        const qs = points.map((p) => p.quality);
+        const above = points.find((p) => p.quality === OUR_QUALITY)[key] > sharpResult[key];
+        const next = above ? Math.min(...qs) - 2 : Math.max(...qs) + 2;
+        if (next < 1 || next > 100) break;
+        await encodeAt(next);
+      }
+    }
+  } catch (e) {
+    result.error = e.message;
+  }
+  const label = (key) => solve(key) ?? { note: result.error ? `failed: ${result.error}` : 'not bracketed' };
+  result.srgb = label('ssim');
+  result.linear = label('ssimLinear');
+  return result;
+}
 
 /** Runs one contestant on one fixture; failures come back as results. */
 async function runOne(contestant, fixture, req, refs, opt) {
@@ -132,7 +198,8 @@ export async function main(argv) {
     photon: { label: '@cf-wasm/photon', note: 'photon can only write lossless WebP (no quality setting), so its output is lossless, not q85' },
     jsquash: { label: 'jSquash', note: 'jSquash has no GIF decoder' },
   };
-  const all = [ours({ root, ...compat, maxUploadBytes: opt.maxUploadBytes })];
+  const oursBase = { root, ...compat, maxUploadBytes: opt.maxUploadBytes };
+  const all = [ours(oursBase)];
   for (const name of PEERS) {
     let built;
     try { built = await buildPeer(name); } catch (e) { built = { name, error: e.message }; }
@@ -160,6 +227,12 @@ export async function main(argv) {
         ? `first ${r.firstMs.toFixed(0)} ms, median ${r.median.toFixed(1)} ms of ${r.times.length}, ` +
           `${r.outputBytes} B, SSIM ${r.ssim != null ? `${r.ssim.toFixed(4)} sRGB / ${r.ssimLinear.toFixed(4)} linear, shift ${r.shift}` : r.note}` + (r.memory ? `, wasm ${(r.memory / MiB).toFixed(1)} MiB` : '')
         : r.skipped ? `skipped: ${r.error}` : `FAILED: ${r.error}`));
+    }
+    if (row.results.ours?.ok && row.results.sharp?.ok && row.results.sharp.ssim != null && opt.equalQuality) {
+      row.equalQuality = await equalQualityBytes(oursBase, req, refs, row.results.ours, row.results.sharp);
+      const e = row.equalQuality;
+      log(`${fixture.name.padEnd(26)} ours at sharp's SSIM: ${e.srgb?.ratio?.toFixed(3) ?? e.srgb?.note}× sRGB / ` +
+        `${e.linear?.ratio?.toFixed(3) ?? e.linear?.note}× linear sharp's bytes (qualities ${e.points.map((p) => p.quality).join(', ')})`);
     }
     results.push(row);
   }

@@ -95,14 +95,22 @@ export function markdown(report) {
     'RESIZE_SPACE=linear). A resizer scores higher against ' +
     'the reference made its own way; neither is the "right" one. Each output is matched to the window at the centre ' +
     'or ½ output px either side along the long side, whichever fits best, so that a crop-rounding convention is not ' +
-    'scored as quality loss.' + alignment(report), '');
-  L.push(head(['Fixture', ...names.map(label), ...(has('ours') && has('sharp') ? ['ours / sharp bytes'] : [])]));
+    'scored as quality loss.' + alignment(report) +
+    (report.fixtures.some((fx) => fx.equalQuality) ? ' "At sharp\'s SSIM": the bytes ours needs to score what sharp ' +
+      'scores, against each reference, over sharp\'s bytes (ours encoded at more OUTPUT_QUALITY values until its SSIM ' +
+      'brackets sharp\'s, interpolated in log-bytes; the qualities used are in results.json): below 1× = ours smaller ' +
+      'at equal quality.' : ''), '');
+  const eq = report.fixtures.some((fx) => fx.equalQuality);
+  L.push(head(['Fixture', ...names.map(label), ...(has('ours') && has('sharp') ? ['ours / sharp bytes'] : []),
+    ...(eq ? ['… at sharp\'s SSIM (sRGB / linear)'] : [])]));
   for (const fx of report.fixtures) {
     const o = fx.results.ours, sh = fx.results.sharp;
     L.push(row([fx.label,
       ...names.map((n) => cell(fx, n, (r) => (r.outputBytes == null ? '–'
         : `${kib(r.outputBytes)}, ${r.ssim != null ? `${r.ssim.toFixed(3)} / ${r.ssimLinear.toFixed(3)}` : `SSIM n/a (${r.note})`}`))),
-      ...(has('ours') && has('sharp') ? [o?.outputBytes && sh?.outputBytes ? ratio(o.outputBytes, sh.outputBytes) : '–'] : [])]));
+      ...(has('ours') && has('sharp') ? [o?.outputBytes && sh?.outputBytes ? ratio(o.outputBytes, sh.outputBytes) : '–'] : []),
+      ...(eq ? [fx.equalQuality ? [fx.equalQuality.srgb, fx.equalQuality.linear]
+        .map((e) => (e?.ratio != null ? `${e.ratio.toFixed(2)}×` : e?.note ?? '–')).join(' / ') : '–'] : [])]));
   }
   L.push('');
 
