@@ -11,6 +11,7 @@ use crate::{http, routes};
 
 #[event(fetch)]
 pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    crate::heap::install();
     let started = worker::js_sys::Date::now();
     let mut log = RequestLog {
         request_id: request_id(&req),

@@ -4,9 +4,13 @@
 //! have no Worker types, so they compile and test natively and fast. The
 //! Worker layer (`entry`, `routes`, `storage`, `http`) is thin and only
 //! built for wasm32.
+// The Worker build uses nightly std (scripts/build.sh, --panic-unwind), so
+// an allocation failure can panic instead of aborting the isolate (heap.rs).
+#![cfg_attr(target_arch = "wasm32", feature(alloc_error_hook))]
 pub mod auth;
 pub mod config;
 pub mod envelope;
+pub mod heap;
 pub mod imaging;
 pub mod multipart;
 pub mod paths;

@@ -28,6 +28,11 @@ pub enum ImageError {
     /// Would need more memory to decode than the isolate has; `max_mp` is the
     /// largest size (megapixels) of this kind of file that fits.
     TooMuchMemory { format: SourceFormat, variant: &'static str, width: u32, height: u32, max_mp: u64 },
+    /// Decoding asked for more memory than an upload may use although the
+    /// header's size fits: a file built so (e.g. a lossless WebP declaring
+    /// tens of thousands of Huffman tables). Found by the heap ceiling
+    /// (`crate::heap`), not by an estimate.
+    HeapExhausted { format: SourceFormat, width: u32, height: u32 },
     /// Truncated or corrupt data. `detail` is for logs only.
     Damaged { format: SourceFormat, detail: String },
     /// Crop box with zero width or height.
@@ -121,6 +126,15 @@ impl UserFacing for ImageError {
                 } else {
                     let kind = if variant.is_empty() { f.to_string() } else { format!("{variant} {f}") };
                     format!("The image is too large to process: this {kind} is {width}×{height} = {fig}; images of this kind can be at most {max_mp} MP. Reduce it, or save it as a standard (baseline) JPEG, and upload again")
+                }
+            }
+            HeapExhausted { format, width, height } => {
+                let f = format.name();
+                let mb = super::limits::MEMORY_BOUND / 1_000_000;
+                if zh {
+                    format!("图片无法处理：这张 {width}×{height} 的 {f} 图片解码所需内存超过单次上传的上限（{mb} MB），文件的编码方式异常。请用常规图片软件重新导出（或另存为 JPEG/PNG）后再上传")
+                } else {
+                    format!("The image cannot be processed: this {width}×{height} {f} needs more memory to decode than an upload may use ({mb} MB), because of how the file is encoded. Export it again with an ordinary image editor (or save it as JPEG or PNG) and upload again")
                 }
             }
             Damaged { format, .. } => {

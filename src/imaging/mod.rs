@@ -157,6 +157,29 @@ pub fn process_timed(
     Ok((avatar, times))
 }
 
+/// [`process_timed`] with the heap ceiling caught (`crate::heap`): a file
+/// whose decoding allocates past it, although its header passed every
+/// check, is refused with [`ImageError::HeapExhausted`] instead of taking
+/// the isolate down. (Only the Worker build has the ceiling; natively this
+/// is [`process_timed`].)
+pub fn process_guarded(
+    bytes: &[u8],
+    crop: Option<CropBox>,
+    opts: &Options,
+    now: &dyn Fn() -> f64,
+) -> Result<(Avatar, StageTimes), ImageError> {
+    crate::heap::catch_exhaustion(|| process_timed(bytes, crop, opts, now)).unwrap_or_else(|_| Err(heap_exhausted(bytes)))
+}
+
+/// The refusal for `bytes` after the heap ran out while decoding them: the
+/// header was read before, so reading it again gives the figures.
+fn heap_exhausted(bytes: &[u8]) -> ImageError {
+    match sniff(bytes).and_then(|format| header::read_header(bytes, format).map(|h| (format, h))) {
+        Ok((format, h)) => ImageError::HeapExhausted { format, width: h.width, height: h.height },
+        Err(e) => e,
+    }
+}
+
 /// The functions [`process_timed`] runs, one per stage, for the native
 /// stage benchmark (`benches/stages.rs`), so a regression shows in the
 /// stage that has it. Not an API: hidden from the docs, and it changes

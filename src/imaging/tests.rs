@@ -903,6 +903,7 @@ fn messages_are_bilingual_and_actionable() {
         ImageError::BadDimensions { width: 70000, height: 1, max: 65535 },
         ImageError::TooMuchMemory { format: SourceFormat::Webp, variant: "", width: 9000, height: 9000, max_mp: 10 },
         ImageError::Damaged { format: SourceFormat::Gif, detail: "x".into() },
+        ImageError::HeapExhausted { format: SourceFormat::Webp, width: 16, height: 16 },
         ImageError::CropEmpty { crop: CropBox { x: 0, y: 0, w: 0, h: 3 } },
         ImageError::UnsupportedVariant { format: SourceFormat::Jpeg, what: "12-bit" },
     ];

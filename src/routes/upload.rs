@@ -64,7 +64,7 @@ pub async fn upload(req: &mut Request, env: &Env, lang: Lang, log: &mut RequestL
     let key = paths::avatar_key(user_id, config.output_format.ext());
     let avatars = Avatars::from_env(env)?;
     let (previous, processed) = futures_util::join!(avatars.read(&key), async {
-        imaging::process_timed(form.file, form.crop, &options, &now_ms)
+        imaging::process_guarded(form.file, form.crop, &options, &now_ms)
     });
     let (avatar, times) = processed?;
     let previous = previous?;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { SKIP, startWorker, seedUser, snapshot, upload, fixture, readEnvelope, uploadEarlyAnswer } from '../lib/worker.mjs';
 import { mintToken } from '../lib/token.mjs';
 import { expectOk, expectError, expectUnchanged, expectStored } from '../lib/expect.mjs';
+import { huffmanGroupsWebp } from '../lib/webp-bombs.mjs';
 
 const FORMATS = [/JPE?G/i, /PNG/i, /WebP/i, /GIF/i, /BMP/i];
 const MIB = 1024 * 1024;
@@ -88,6 +89,26 @@ describe('refused uploads change nothing', { skip: SKIP, timeout: 240_000 }, () 
     const r = await upload(w, { file: fixture('bomb_20000x20000.png'), lang: 'en' });
     await check(r, [/20\s*000\s*[×x*]\s*20\s*000/i, /100/], 'bomb');
     assert.ok(Date.now() - t0 < 10_000, 'refused before decoding');
+  });
+
+  test('16x16 lossless WebP declaring 65,536 Huffman groups (3.8 MB; 1.3 GB of tables) -> -1 naming memory; the isolate lives on', async () => {
+    // The header passes every check (16x16 px); the decoder's own
+    // allocations run into the heap ceiling (src/heap.rs). Without it the
+    // decoder builds all 327,680 tables and answers code 0.
+    const bomb = huffmanGroupsWebp({ groups: 65536 });
+    const r = await upload(w, { file: bomb, lang: 'en' });
+    await check(r, [/16\s*[×x]\s*16/, /memory/i, /100 MB/], 'Huffman-group bomb');
+    const zh = await upload(w, { file: bomb });
+    expectError(zh, -1, [/[\u4e00-\u9fff]/, /100 MB/]);
+    await expectUnchanged(w, prev, 'Huffman-group bomb (zh)');
+    // The same file with one group is an ordinary 16x16 black image: the
+    // construction is valid, only its size is hostile.
+    const small = await upload(w, { file: huffmanGroupsWebp({ groups: 1 }) });
+    await expectStored(w, expectOk(small));
+    // Put the previous avatar back for the tests after this one.
+    const again = expectOk(await upload(w, { file: fixture('jpeg_baseline.jpg') }));
+    await expectStored(w, again);
+    prev = await snapshot(w);
   });
 
   test('legal dimensions but 108 MP (12000x9000) -> -1 naming the figure and the limit', async () => {
