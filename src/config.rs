@@ -131,6 +131,21 @@ fn int_setting(
     }
 }
 
+/// Parses a setting that names one of a few choices with `parse`, or the
+/// default when unset or blank; `expected` lists the choices.
+fn choice_setting<T>(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    setting: &'static str,
+    default: T,
+    parse: fn(&str) -> Option<T>,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    match lookup(setting) {
+        Some(raw) if !raw.trim().is_empty() => parse(raw.trim()).ok_or_else(|| invalid(setting, &raw, expected)),
+        _ => Ok(default),
+    }
+}
+
 impl Config {
     /// Reads every setting through `lookup` (vars and secrets by name).
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
@@ -168,18 +183,12 @@ impl Config {
         let max_pixels =
             int_setting(lookup, "MAX_PIXELS", DEFAULT_MAX_PIXELS, 1, CEILING_MAX_PIXELS)?;
 
-        let output_format = match lookup("OUTPUT_FORMAT") {
-            Some(raw) if !raw.trim().is_empty() => OutputFormat::parse(raw.trim())
-                .ok_or_else(|| invalid("OUTPUT_FORMAT", &raw, "webp, jpeg or png"))?,
-            _ => OutputFormat::Webp,
-        };
+        let output_format =
+            choice_setting(lookup, "OUTPUT_FORMAT", OutputFormat::Webp, OutputFormat::parse, "webp, jpeg or png")?;
         let output_quality =
             int_setting(lookup, "OUTPUT_QUALITY", DEFAULT_OUTPUT_QUALITY.into(), 1, 100)? as u8;
-        let resize_space = match lookup("RESIZE_SPACE") {
-            Some(raw) if !raw.trim().is_empty() => ResizeSpace::parse(&raw)
-                .ok_or_else(|| invalid("RESIZE_SPACE", &raw, "srgb or linear"))?,
-            _ => ResizeSpace::default(),
-        };
+        let resize_space =
+            choice_setting(lookup, "RESIZE_SPACE", ResizeSpace::default(), ResizeSpace::parse, "srgb or linear")?;
 
         let allowed_origins = match lookup("ALLOWED_ORIGINS") {
             Some(raw) if !raw.trim().is_empty() => {

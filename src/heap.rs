@@ -63,29 +63,28 @@ impl<A> Capped<A> {
             .fetch_update(Relaxed, Relaxed, |live| live.checked_add(extra).filter(|&n| n <= self.ceiling))
             .is_ok()
     }
+
+    /// Reserves `size` bytes and runs `alloc`; null (and nothing counted)
+    /// when they do not fit or `alloc` fails.
+    fn counted(&self, size: usize, alloc: impl FnOnce() -> *mut u8) -> *mut u8 {
+        if !self.reserve(size) {
+            return core::ptr::null_mut();
+        }
+        let p = alloc();
+        if p.is_null() {
+            self.live.fetch_sub(size, Relaxed);
+        }
+        p
+    }
 }
 
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Capped<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if !self.reserve(layout.size()) {
-            return core::ptr::null_mut();
-        }
-        let p = self.inner.alloc(layout);
-        if p.is_null() {
-            self.live.fetch_sub(layout.size(), Relaxed);
-        }
-        p
+        self.counted(layout.size(), || self.inner.alloc(layout))
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if !self.reserve(layout.size()) {
-            return core::ptr::null_mut();
-        }
-        let p = self.inner.alloc_zeroed(layout);
-        if p.is_null() {
-            self.live.fetch_sub(layout.size(), Relaxed);
-        }
-        p
+        self.counted(layout.size(), || self.inner.alloc_zeroed(layout))
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {

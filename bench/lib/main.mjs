@@ -116,9 +116,9 @@ async function equalQualityBytes(oursBase, req, refs, oursResult, sharpResult) {
   try {
     for (const key of ['ssim', 'ssimLinear']) {
       // Step down while ours is above sharp, up while below, until bracketed.
+      const above = points[0][key] > sharpResult[key]; // points[0]: the timed runs' q85
       for (let step = 0; step < 6 && !solve(key); step++) {
         const qs = points.map((p) => p.quality);
-        const above = points.find((p) => p.quality === OUR_QUALITY)[key] > sharpResult[key];
         const next = above ? Math.min(...qs) - 2 : Math.max(...qs) + 2;
         if (next < 1 || next > 100) break;
         await encodeAt(next);

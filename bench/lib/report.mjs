@@ -88,6 +88,7 @@ export function markdown(report) {
   }
 
   // 3. output and quality
+  const eq = report.fixtures.some((fx) => fx.equalQuality);
   L.push('### Output size and SSIM: vs the sRGB-space reference / vs the linear-light reference', '');
   L.push('Both references are the exact centre square of the full-resolution decode, resized to 256² by one Lanczos3 ' +
     'implementation (bench/lib/quality.mjs): once on the gamma-encoded sRGB values (what sharp/libvips, and ours by ' +
@@ -96,11 +97,10 @@ export function markdown(report) {
     'the reference made its own way; neither is the "right" one. Each output is matched to the window at the centre ' +
     'or ½ output px either side along the long side, whichever fits best, so that a crop-rounding convention is not ' +
     'scored as quality loss.' + alignment(report) +
-    (report.fixtures.some((fx) => fx.equalQuality) ? ' "At sharp\'s SSIM": the bytes ours needs to score what sharp ' +
+    (eq ? ' "At sharp\'s SSIM": the bytes ours needs to score what sharp ' +
       'scores, against each reference, over sharp\'s bytes (ours encoded at more OUTPUT_QUALITY values until its SSIM ' +
       'brackets sharp\'s, interpolated in log-bytes; the qualities used are in results.json): below 1× = ours smaller ' +
       'at equal quality.' : ''), '');
-  const eq = report.fixtures.some((fx) => fx.equalQuality);
   L.push(head(['Fixture', ...names.map(label), ...(has('ours') && has('sharp') ? ['ours / sharp bytes'] : []),
     ...(eq ? ['… at sharp\'s SSIM (sRGB / linear)'] : [])]));
   for (const fx of report.fixtures) {
