@@ -526,15 +526,19 @@ fn output_is_exactly_size_by_size() {
 
 #[test]
 fn resize_space_decides_what_is_averaged() {
-    // A 1-px black/white checkerboard: the mean code value is 127.5, the
-    // mean light 50 %, which is sRGB ≈ 188.
-    let img = image::GrayImage::from_fn(256, 256, |x, y| image::Luma([if (x + y) % 2 == 0 { 0 } else { 255 }]));
-    let png = enc_png(&DynamicImage::ImageLuma8(img));
-    for (space, want) in [(ResizeSpace::Srgb, 120..=136), (ResizeSpace::Linear, 180..=196)] {
-        let out = decode_output(&process(&png, None, &Options { space, ..png_out(16) }).unwrap());
-        for (x, y) in [(3, 3), (8, 8), (12, 5)] {
-            let v = out.get_pixel(x, y)[0];
-            assert!(want.contains(&v), "{space:?}: grey {v}, want {want:?}");
+    // 1-px checkerboards. Black/white: the mean code value is 127.5, the
+    // mean light 50 %, which is sRGB ≈ 188. Black/128: mean code value 64,
+    // mean light 10.8 %, sRGB ≈ 92 (a mid-grey side, so that the samples
+    // and the conversion back must both belong to the space).
+    for (hi, srgb, linear) in [(255u8, 120..=136, 180..=196), (128, 58..=70, 86..=98)] {
+        let img = image::GrayImage::from_fn(256, 256, |x, y| image::Luma([if (x + y) % 2 == 0 { 0 } else { hi }]));
+        let png = enc_png(&DynamicImage::ImageLuma8(img));
+        for (space, want) in [(ResizeSpace::Srgb, srgb), (ResizeSpace::Linear, linear)] {
+            let out = decode_output(&process(&png, None, &Options { space, ..png_out(16) }).unwrap());
+            for (x, y) in [(3, 3), (8, 8), (12, 5)] {
+                let v = out.get_pixel(x, y)[0];
+                assert!(want.contains(&v), "{space:?}, 0/{hi}: grey {v}, want {want:?}");
+            }
         }
     }
     assert_eq!(Options::default().space, ResizeSpace::Srgb);
