@@ -117,8 +117,9 @@ export function verifyUserToken(secret, token, now = nowSec()) {
   const got = Buffer.from(parts[2], 'base64url');
   if (got.length !== want.length || !timingSafeEqual(got, want)) return { ok: false, reason: 'bad signature' };
   // golang-jwt's own registered-claim checks (only when present): exp and
-  // nbf must be JSON numbers; exp must be in the future, nbf not.
-  for (const k of ['exp', 'nbf', 'iat']) {
+  // nbf must be JSON numbers; exp must be in the future, nbf not (iat is
+  // not checked without the WithIssuedAt option, which AnqiCMS does not set).
+  for (const k of ['exp', 'nbf']) {
     if (k in claims && typeof claims[k] !== 'number') return { ok: false, reason: `${k} is not a number` };
   }
   if ('exp' in claims && !(now < claims.exp)) return { ok: false, reason: 'exp passed' };
