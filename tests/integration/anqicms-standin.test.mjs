@@ -69,6 +69,8 @@ describe('AnqiCMS stand-in', { timeout: 30_000 }, () => {
       assert.equal((await detail({ Cookie: `lang=zh-CN; token=${token}` })).data.id, 1);
       // The header wins over the cookie.
       assert.equal((await detail({ token: site.mintToken(2), Cookie: `token=${token}` })).data.id, 2);
+      // A cookie that is not valid percent-encoding is just a bad token.
+      assert.equal((await detail({ Cookie: 'token=%E0%A4%A' })).code, 1001);
       // Authorization: Bearer is not an AnqiCMS source.
       assert.equal((await detail({ Authorization: `Bearer ${token}` })).code, 1001);
     });

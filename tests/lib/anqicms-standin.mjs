@@ -601,7 +601,7 @@ export async function start({
     let from = 'header';
     if (!token) {
       const m = /(?:^|;\s*)token=([^;]*)/.exec(req.headers.cookie ?? '');
-      token = m ? decodeURIComponent(m[1]) : '';
+      try { token = m ? decodeURIComponent(m[1]) : ''; } catch { token = m[1]; }
       from = 'cookie';
     }
     const v = verifyUserToken(secret, token);
