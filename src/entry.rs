@@ -3,14 +3,15 @@
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
-use worker::{console_log, event, Context, Env, Request, Response, Result};
+use worker::{console_log, event, Context, Env, MessageBatch, Request, Response, Result};
 
 use crate::envelope::{Envelope, Lang, RequestError};
+use crate::origin::{writeback, WriteBack};
 use crate::request_log::RequestLog;
 use crate::{http, routes};
 
 #[event(fetch)]
-pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     crate::heap::install();
     let started = worker::js_sys::Date::now();
     let mut log = RequestLog {
@@ -25,7 +26,7 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 
     // Built with panic=unwind (scripts/build.sh), a panic in one request is
     // caught here and answered like any error; the isolate stays healthy.
-    let outcome = AssertUnwindSafe(routes::handle(req, &env, &mut log)).catch_unwind().await;
+    let outcome = AssertUnwindSafe(routes::handle(req, &env, &ctx, &mut log)).catch_unwind().await;
     let outcome = match outcome {
         Ok(result) => result,
         Err(panic) => {
@@ -66,6 +67,14 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     log.total_ms = worker::js_sys::Date::now() - started;
     console_log!("{}", log.to_json());
     Ok(response)
+}
+
+/// Write-back retries (origin mode), from the `WRITEBACK` queue.
+#[event(queue)]
+pub async fn queue(batch: MessageBatch<WriteBack>, env: Env, _ctx: Context) -> Result<()> {
+    crate::heap::install();
+    writeback::consume(batch, env).await;
+    Ok(())
 }
 
 /// Cloudflare's ray id when present, else a random id.

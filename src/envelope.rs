@@ -117,11 +117,25 @@ pub enum RequestError {
     Misconfigured { detail: String },
     /// Too many uploads by this user; retry after the period.
     RateLimited { retry_after_secs: u32 },
-    /// A storage operation failed; nothing was changed.
-    Storage { what: &'static str },
+    /// Other uploads in this isolate hold as many body bytes as it may
+    /// receive at once (`crate::inflight`); retry in a moment.
+    Busy,
+    /// A change (upload, logout) authenticated by the `token` cookie came
+    /// from a page of another site (`Origin`), or from nowhere a browser
+    /// would name: it may be a forged form, so the cookie is not honoured.
+    CookieFromOtherSite { origin: Option<String> },
     /// An unexpected fault (a bug): nothing was changed.
     Internal,
 }
+
+impl std::fmt::Display for RequestError {
+    /// The English message, for logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message(Lang::En))
+    }
+}
+
+impl std::error::Error for RequestError {}
 
 /// Formats a byte count the way people read it (`20 MiB`, `1.5 MiB`, `300 KiB`).
 pub fn human_bytes(n: u64) -> String {
@@ -205,9 +219,17 @@ impl UserFacing for RequestError {
                     "Internal error; your avatar was not changed, please retry",
                 )
                 .to_string(),
-            Storage { what } => match lang {
-                Lang::Zh => format!("保存失败（{what}），头像未更改，请稍后重试"),
-                Lang::En => format!("Saving failed ({what}); your avatar was not changed, please retry"),
+            Busy => lang
+                .pick(
+                    "服务器正忙（同时上传的图片过多），头像未更改，请稍后重试",
+                    "The server is busy with other uploads; your avatar was not changed, please try again in a moment",
+                )
+                .to_string(),
+            CookieFromOtherSite { origin } => match (lang, origin) {
+                (Lang::Zh, Some(o)) => format!("为保护您的账号，来自其他网站（{o}）的请求不能使用本站的登录 Cookie，头像未更改。请在本站页面上传，或在请求头 Token 中携带登录凭据"),
+                (Lang::Zh, None) => "为保护您的账号，未注明来源网站的请求不能使用本站的登录 Cookie，头像未更改。请在本站页面上传，或在请求头 Token 中携带登录凭据".to_string(),
+                (Lang::En, Some(o)) => format!("To protect your account, the login cookie is not accepted on a request from another site ({o}); nothing was changed. Upload from this site's pages, or send the login in the Token header"),
+                (Lang::En, None) => "To protect your account, the login cookie is not accepted on a request that does not say which site sent it; nothing was changed. Upload from this site's pages, or send the login in the Token header".to_string(),
             },
         }
     }

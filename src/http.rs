@@ -1,5 +1,6 @@
-//! Worker-side HTTP helpers: reading settings from `Env`, envelope and
-//! CORS responses. Kept tiny: the decisions live in the pure modules.
+//! Worker-side HTTP helpers: reading settings from `Env`, the one place
+//! response headers are set, CORS. Kept tiny: decisions live in the pure
+//! modules.
 
 use worker::js_sys::Reflect;
 use worker::wasm_bindgen::JsValue;
@@ -15,7 +16,8 @@ pub fn env_value(env: &Env, name: &str) -> Option<String> {
     if let Some(s) = v.as_string() {
         return Some(s);
     }
-    v.as_f64().map(|n| if n.fract() == 0.0 && n.abs() < 1e16 { format!("{}", n as i64) } else { n.to_string() })
+    v.as_f64()
+        .map(|n| if n.fract() == 0.0 && n.abs() < 1e16 { format!("{}", n as i64) } else { n.to_string() })
         .or_else(|| v.as_bool().map(|b| b.to_string()))
 }
 
@@ -29,52 +31,84 @@ pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
+/// How long an answer may be kept by caches.
+#[derive(Clone, Copy)]
+pub enum Caching {
+    /// Never (API answers, the page, errors).
+    None,
+    /// This `Cache-Control` value.
+    Public(&'static str),
+}
+
+/// The headers every answer of the Worker carries: its type, its caching,
+/// and `nosniff` (a browser must never guess another type).
+pub fn base_headers(content_type: &str, caching: Caching) -> Result<Headers> {
+    let headers = Headers::new();
+    headers.set("Content-Type", content_type)?;
+    headers.set(
+        "Cache-Control",
+        match caching {
+            Caching::None => "no-store",
+            Caching::Public(v) => v,
+        },
+    )?;
+    headers.set("X-Content-Type-Options", "nosniff")?;
+    Ok(headers)
+}
+
 /// HTTP 200 with the JSON envelope (AnqiCMS clients read `code`).
 pub fn envelope_response(envelope: &Envelope) -> Result<Response> {
-    let headers = Headers::new();
-    headers.set("Content-Type", "application/json; charset=utf-8")?;
-    headers.set("Cache-Control", "no-store")?;
-    headers.set("X-Content-Type-Options", "nosniff")?;
+    let headers = base_headers("application/json; charset=utf-8", Caching::None)?;
     Ok(Response::from_bytes(envelope.to_json().into_bytes())?.with_headers(headers))
+}
+
+/// A plain-text answer for non-API routes (404, 503, ...).
+pub fn text_response(status: u16, text: &str) -> Result<Response> {
+    let headers = base_headers("text/plain; charset=utf-8", Caching::None)?;
+    Ok(Response::from_bytes(text.as_bytes().to_vec())?.with_status(status).with_headers(headers))
+}
+
+/// Sets `Update-Token` (exposed to browsers by CORS) when there is one.
+pub fn attach_update_token(response: &mut Response, token: Option<String>) -> Result<()> {
+    if let Some(token) = token {
+        response.headers_mut().set("Update-Token", &token)?;
+    }
+    Ok(())
 }
 
 /// Headers a browser front end on another origin needs.
 const ALLOW_HEADERS: &str = "Token, Content-Type, Authorization, Accept-Language, Site-Id";
 const ALLOW_METHODS: &str = "GET, HEAD, POST, OPTIONS";
 
-/// Adds CORS headers when the request's `Origin` is allowed.
+/// Adds the CORS headers of a request from `origin`: once per answer (the
+/// entry point calls it for every answer, preflights included). `Vary:
+/// Origin` goes on every answer whose headers depend on the origin, also
+/// when this origin got none, so a shared cache never serves one origin's
+/// answer to another.
 pub fn apply_cors(resp: &mut Response, allowed: &AllowedOrigins, origin: Option<&str>) -> Result<()> {
-    let Some(allow) = allowed.allow(origin) else { return Ok(()) };
     let h = resp.headers_mut();
+    if allowed.varies() {
+        h.append("Vary", "Origin")?;
+    }
+    let Some(allow) = allowed.allow(origin) else { return Ok(()) };
     h.set("Access-Control-Allow-Origin", &allow)?;
     h.set("Access-Control-Expose-Headers", "Update-Token")?;
     if allow != "*" {
         // A listed origin may send the `token` cookie.
         h.set("Access-Control-Allow-Credentials", "true")?;
-        h.append("Vary", "Origin")?;
     }
     Ok(())
 }
 
-/// Answers an `OPTIONS` preflight.
+/// Answers an `OPTIONS` preflight (its CORS headers are added with every
+/// other answer's, by [`apply_cors`]).
 pub fn preflight(allowed: &AllowedOrigins, origin: Option<&str>) -> Result<Response> {
-    let mut resp = Response::empty()?.with_status(204);
+    let resp = Response::empty()?.with_status(204);
     if allowed.allow(origin).is_some() {
-        apply_cors(&mut resp, allowed, origin)?;
-        let h = resp.headers_mut();
+        let h = resp.headers();
         h.set("Access-Control-Allow-Methods", ALLOW_METHODS)?;
         h.set("Access-Control-Allow-Headers", ALLOW_HEADERS)?;
         h.set("Access-Control-Max-Age", "86400")?;
     }
     Ok(resp)
-}
-
-/// A plain-text answer for non-API routes (404, 503, ...), typed and
-/// `nosniff` like everything else the Worker sends.
-pub fn text_response(status: u16, text: &str) -> Result<Response> {
-    let headers = Headers::new();
-    headers.set("Content-Type", "text/plain; charset=utf-8")?;
-    headers.set("X-Content-Type-Options", "nosniff")?;
-    headers.set("Cache-Control", "no-store")?;
-    Ok(Response::from_bytes(text.as_bytes().to_vec())?.with_status(status).with_headers(headers))
 }

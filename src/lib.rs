@@ -1,9 +1,10 @@
 //! Avatar upload service: AnqiCMS `POST /api/user/avatar` at the edge.
 //!
-//! The pure parts (auth, config, envelope, imaging, multipart, paths, log)
-//! have no Worker types, so they compile and test natively and fast. The
-//! Worker layer (`entry`, `routes`, `storage`, `http`) is thin and only
-//! built for wasm32.
+//! The pure parts (auth, config, envelope, imaging, multipart, paths, log,
+//! the origin-mode decisions, storage errors) have no Worker types, so they
+//! compile and test natively and fast. The Worker layer (`entry`, `routes`,
+//! `http`, the KV/R2 bindings, the origin client) is thin and only built for
+//! wasm32.
 // The Worker build uses nightly std (scripts/build.sh, --panic-unwind), so
 // an allocation failure can panic instead of aborting the isolate (heap.rs).
 #![cfg_attr(target_arch = "wasm32", feature(alloc_error_hook))]
@@ -12,9 +13,12 @@ pub mod config;
 pub mod envelope;
 pub mod heap;
 pub mod imaging;
+pub mod inflight;
 pub mod multipart;
+pub mod origin;
 pub mod paths;
 pub mod request_log;
+pub mod storage;
 pub mod upload_form;
 
 #[cfg(target_arch = "wasm32")]
@@ -23,5 +27,3 @@ mod entry;
 mod http;
 #[cfg(target_arch = "wasm32")]
 mod routes;
-#[cfg(target_arch = "wasm32")]
-mod storage;

@@ -22,12 +22,13 @@ pub fn content_version(bytes: &[u8]) -> String {
 pub const STORED_EXTS: [&str; 3] = ["webp", "jpg", "png"];
 
 /// Parses `/uploads/user/{id}.{ext}` into the user id and extension; only
-/// positive decimal ids and stored extensions match, so nothing else in the
-/// bucket can be reached through this route.
+/// positive decimal ids (every id a token can carry: any `u64`) and stored
+/// extensions match, so nothing else in the bucket can be reached through
+/// this route.
 pub fn parse_avatar_path(path: &str) -> Option<(u64, &str)> {
     let file = path.strip_prefix("/uploads/user/")?;
     let (id, ext) = file.split_once('.')?;
-    if id.is_empty() || id.len() > 19 || !id.bytes().all(|b| b.is_ascii_digit()) || id.starts_with('0') {
+    if id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()) || id.starts_with('0') {
         return None;
     }
     let ext = STORED_EXTS.iter().find(|e| **e == ext)?;
@@ -60,6 +61,8 @@ mod tests {
     fn serve_path_parsing() {
         assert_eq!(parse_avatar_path("/uploads/user/12.webp"), Some((12, "webp")));
         assert_eq!(parse_avatar_path("/uploads/user/12.png"), Some((12, "png")));
+        // The largest id a token may carry (20 digits).
+        assert_eq!(parse_avatar_path("/uploads/user/18446744073709551615.webp"), Some((u64::MAX, "webp")));
         for bad in [
             "/uploads/user/12.gif",
             "/uploads/user/../x.webp",

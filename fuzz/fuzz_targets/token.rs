@@ -51,11 +51,11 @@ fn check(token: &str, signed_by_us: bool) {
             assert!(v.user_id > 0);
             assert!(v.expires_at > NOW);
             // Still valid a second before expiry, expired at it.
-            assert_eq!(verify_token(token, SECRET, v.expires_at - 1), Ok(v));
+            assert_eq!(verify_token(token, SECRET, v.expires_at - 1), Ok(v.clone()));
             assert_eq!(verify_token(token, SECRET, v.expires_at), Err(AuthError::Expired));
             let _ = needs_refresh(&v, NOW);
-            // Re-minting gives a token with the same meaning.
-            let again = mint_token(v.user_id, SECRET, v.expires_at).unwrap();
+            // Re-minting gives a token with the same meaning, lineage included.
+            let again = mint_token(v.user_id, SECRET, v.expires_at, v.lineage.as_ref()).unwrap();
             assert_eq!(verify_token(&again, SECRET, NOW), Ok(v));
         }
         Err(AuthError::BadSignature) => {

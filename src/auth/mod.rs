@@ -18,9 +18,9 @@
 mod profile;
 mod token;
 
-pub use profile::{revoked_key, session_check, token_sha256_hex, user_key, Profile};
+pub use profile::{revocation_key, revoked_key, session_check, session_profile, token_sha256_hex, user_key, Profile};
 pub use token::{
-    extract_token, find_token, mint_token, needs_refresh, verify_token, TokenSource, Verified, MAX_TOKEN_LEN,
+    extract_token, find_token, mint_token, needs_refresh, unverified_claims, verify_token, Lineage, TokenSource, Verified, MAX_TOKEN_LEN,
     REFRESH_VALIDITY_SECS, REFRESH_WINDOW_SECS,
 };
 
@@ -56,6 +56,9 @@ pub enum AuthError {
     Revoked,
     /// No `user:{id}` in KV.
     NoSuchUser,
+    /// Origin mode: the AnqiCMS site answered 1001 for this token (bad,
+    /// expired, or its member deleted).
+    RefusedBySite,
     /// `user:{id}` exists but is not a JSON object (or `status` is not a
     /// number). Code -1: logging in again cannot fix it, an operator must.
     CorruptProfile,
@@ -78,6 +81,7 @@ impl AuthError {
             AuthError::NotYetValid => "token not yet valid",
             AuthError::Revoked => "token revoked",
             AuthError::NoSuchUser => "no such user",
+            AuthError::RefusedBySite => "refused by the site",
             AuthError::CorruptProfile => "corrupt profile",
             AuthError::Banned => "user banned",
             AuthError::NoSecret => "TOKEN_SECRET empty",
@@ -117,6 +121,7 @@ impl UserFacing for AuthError {
             }
             AuthError::Revoked => ("您已退出登录，请重新登录", "You have logged out; please log in again"),
             AuthError::NoSuchUser => ("用户不存在，请重新登录", "This account does not exist; please log in again"),
+            AuthError::RefusedBySite => ("登录已失效，请重新登录", "Your login is no longer valid; please log in again"),
             AuthError::CorruptProfile => (
                 "用户资料数据有误，头像未更改，请联系网站管理员",
                 "Your profile record is damaged, so the avatar was not changed; please contact the site administrator",
@@ -147,6 +152,7 @@ mod tests {
             AuthError::NotYetValid,
             AuthError::Revoked,
             AuthError::NoSuchUser,
+            AuthError::RefusedBySite,
         ] {
             assert_eq!(e.code(), 1001, "{e:?}");
         }

@@ -34,7 +34,19 @@ pub fn token_sha256_hex(token: &str) -> String {
 /// KV key marking a logged-out token: `revoked:{sha256 hex of the token}`.
 /// Hash the same string [`super::extract_token`] returned (trimmed).
 pub fn revoked_key(token: &str) -> String {
-    format!("revoked:{}", token_sha256_hex(token))
+    revocation_key(&token_sha256_hex(token))
+}
+
+/// KV key marking the token whose SHA-256 hex is `token_hash` logged out
+/// (also a refreshed token's `root`: the login it descends from).
+pub fn revocation_key(token_hash: &str) -> String {
+    format!("revoked:{token_hash}")
+}
+
+/// An integer `status`, also when written as a float with no fraction
+/// (`-1.0`, as some JSON writers do).
+fn whole_number(n: &serde_json::Number) -> Option<i64> {
+    n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15).map(|f| f as i64))
 }
 
 /// The top-level fields of a JSON object in document order, values raw.
@@ -136,7 +148,7 @@ impl Profile {
         p.avatar_url = p.get("avatar_url").and_then(|v| v.as_str().map(str::to_string));
         p.status = match p.get("status") {
             None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => Some(n.as_i64().ok_or(AuthError::CorruptProfile)?),
+            Some(Value::Number(n)) => Some(whole_number(&n).ok_or(AuthError::CorruptProfile)?),
             Some(Value::String(s)) => Some(s.trim().parse().map_err(|_| AuthError::CorruptProfile)?),
             Some(_) => return Err(AuthError::CorruptProfile),
         };
@@ -158,9 +170,11 @@ impl Profile {
         self.status
     }
 
-    /// Whether `status` is -1 (the only status refused, per the contract).
+    /// Whether the member is blocked: `status` -1 (AnqiCMS's "banned"), or
+    /// any other negative value, which AnqiCMS never writes and so cannot
+    /// mean "allowed".
     pub fn is_banned(&self) -> bool {
-        self.status == Some(-1)
+        self.status.is_some_and(|s| s < 0)
     }
 
     /// `avatar_url`, if it is a string.
@@ -179,21 +193,23 @@ impl Profile {
         Self::write(self.fields.iter().map(|(k, v)| (k.as_str(), v.get())))
     }
 
-    /// The JSON to store after an avatar upload: `avatar_url` set to `url`
-    /// (in place, or appended if absent); every other field untouched.
+    /// The profile with `avatar_url` set to `url` (in place, or appended
+    /// if absent), and `full_avatar_url` too where the profile has it (the
+    /// site's absolute form of the same avatar); every other field untouched.
     pub fn with_avatar_url(&self, url: &str) -> String {
         let new = Value::String(url.to_string()).to_string();
         let mut seen = false;
         let mut entries: Vec<(&str, &str)> = self
             .fields
             .iter()
-            .map(|(k, v)| {
-                if k == "avatar_url" {
+            .map(|(k, v)| match k.as_str() {
+                "avatar_url" => {
                     seen = true;
                     (k.as_str(), new.as_str())
-                } else {
-                    (k.as_str(), v.get())
                 }
+                // AnqiCMS's absolute form of the same avatar.
+                "full_avatar_url" => (k.as_str(), new.as_str()),
+                _ => (k.as_str(), v.get()),
             })
             .collect();
         if !seen {
@@ -230,15 +246,21 @@ impl Profile {
 /// The caller should also compare [`Profile::id`] with the token's user id
 /// if it wants to detect a profile stored under the wrong key.
 pub fn session_check(profile_json: Option<&str>, revoked: bool) -> Result<Profile, AuthError> {
-    if revoked {
-        return Err(AuthError::Revoked);
-    }
-    let json = profile_json.ok_or(AuthError::NoSuchUser)?;
-    let profile = Profile::parse(json)?;
+    let profile = session_profile(profile_json, revoked)?;
     if profile.is_banned() {
         return Err(AuthError::Banned);
     }
     Ok(profile)
+}
+
+/// [`session_check`] without the ban: the member behind a good token,
+/// banned or not (a banned member may still log out).
+pub fn session_profile(profile_json: Option<&str>, revoked: bool) -> Result<Profile, AuthError> {
+    if revoked {
+        return Err(AuthError::Revoked);
+    }
+    let json = profile_json.ok_or(AuthError::NoSuchUser)?;
+    Profile::parse(json)
 }
 
 #[cfg(test)]
@@ -309,6 +331,15 @@ mod tests {
     }
 
     #[test]
+    fn avatar_update_also_sets_the_full_url_anqicms_shows() {
+        let p = Profile::parse(r#"{"id":5,"avatar_url":"uploads/user/5.gif","full_avatar_url":"https://site/uploads/user/5.gif","x":1}"#).unwrap();
+        assert_eq!(
+            p.with_avatar_url("https://edge/uploads/user/5.webp?v=1"),
+            r#"{"id":5,"avatar_url":"https://edge/uploads/user/5.webp?v=1","full_avatar_url":"https://edge/uploads/user/5.webp?v=1","x":1}"#
+        );
+    }
+
+    #[test]
     fn avatar_update_replaces_duplicates() {
         let p = Profile::parse(r#"{"avatar_url":"a","id":1,"avatar_url":"b"}"#).unwrap();
         assert_eq!(p.avatar_url(), Some("b"));
@@ -368,7 +399,13 @@ mod tests {
         assert_eq!(session_check(None, true).unwrap_err(), AuthError::Revoked);
         let banned = r#"{"id":7,"user_name":"b","status":-1,"avatar_url":""}"#;
         assert_eq!(session_check(Some(banned), false).unwrap_err(), AuthError::Banned);
+        // Any negative status blocks, however it is written.
+        for s in ["-2", "-100", "\"-1\"", "\" -3 \"", "-1.0"] {
+            let j = format!(r#"{{"id":7,"status":{s}}}"#);
+            assert_eq!(session_check(Some(&j), false).unwrap_err(), AuthError::Banned, "{j}");
+        }
         assert_eq!(session_check(Some(banned), true).unwrap_err(), AuthError::Revoked);
+        assert!(session_profile(Some(banned), false).unwrap().is_banned());
         // Pending (0), other statuses and no status are allowed.
         for s in ["0", "1", "2", "null", "\"1\""] {
             let j = format!(r#"{{"id":7,"status":{s}}}"#);

@@ -95,12 +95,38 @@ fn bearer(header: &str) -> Option<String> {
 }
 
 /// A token whose signature verified and that is not expired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
     /// From `userId` (AnqiCMS) or `sub`; always > 0.
     pub user_id: u64,
     /// Unix seconds, from `t` (AnqiCMS) or `exp`; the earlier if both.
     pub expires_at: i64,
+    /// The login this token was refreshed from (claims `root`/`rootT`, which
+    /// only tokens minted for `Update-Token` carry); `None` for a token
+    /// issued at login, which is its own root.
+    pub lineage: Option<Lineage>,
+}
+
+/// The login a refreshed token descends from: logging that login out (or
+/// any token of the family) ends all of them, however often they were
+/// refreshed. AnqiCMS ignores these extra claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lineage {
+    /// SHA-256 hex of the token issued at login.
+    pub root: String,
+    /// When that token expires (unix seconds).
+    pub root_expires_at: i64,
+}
+
+impl Verified {
+    /// The family this token belongs to, as a token minted from it must
+    /// carry it: its own lineage, or itself when it is a login token.
+    pub fn lineage_for_refresh(&self, token: &str) -> Lineage {
+        self.lineage.clone().unwrap_or_else(|| Lineage {
+            root: super::token_sha256_hex(token),
+            root_expires_at: self.expires_at,
+        })
+    }
 }
 
 fn key(secret: &str) -> Result<Hs256Key, AuthError> {
@@ -150,6 +176,25 @@ pub fn verify_token(token: &str, secret: &str, now_unix: i64) -> Result<Verified
 
     // Authentic from here on; decode the claims ourselves.
     let (_, payload) = signed.split_once('.').ok_or(AuthError::Malformed)?;
+    read_claims(payload, now_unix)
+}
+
+/// The claims of a token whose signature someone else checked (in origin
+/// mode without `TOKEN_SECRET`, the AnqiCMS site has just accepted it):
+/// read for its expiry and lineage only, never to decide who it is.
+pub fn unverified_claims(token: &str, now_unix: i64) -> Result<Verified, AuthError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(AuthError::Malformed);
+    }
+    let mut parts = token.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(_), Some(payload), Some(_), None) => read_claims(payload, now_unix),
+        _ => Err(AuthError::Malformed),
+    }
+}
+
+/// Decodes and checks the claims of the base64url `payload`.
+fn read_claims(payload: &str, now_unix: i64) -> Result<Verified, AuthError> {
     let payload = Base64UrlUnpadded::decode_vec(payload).map_err(|_| AuthError::Malformed)?;
     let claims: Map<String, Value> = serde_json::from_slice(&payload).map_err(|_| AuthError::Malformed)?;
 
@@ -177,7 +222,18 @@ pub fn verify_token(token: &str, secret: &str, now_unix: i64) -> Result<Verified
     if expires_at <= now_unix {
         return Err(AuthError::Expired);
     }
-    Ok(Verified { user_id, expires_at })
+    let lineage = match (claims.get("root"), claims.get("rootT")) {
+        (None, None) => None,
+        (Some(Value::String(root)), Some(t)) if is_sha256_hex(root) => {
+            Some(Lineage { root: root.clone(), root_expires_at: parse_time(t)? })
+        }
+        _ => return Err(AuthError::Malformed),
+    };
+    Ok(Verified { user_id, expires_at, lineage })
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// ASCII digits only (no sign, space or `0x`), as `%d` writes them.
@@ -220,24 +276,40 @@ pub fn needs_refresh(v: &Verified, now_unix: i64) -> bool {
 }
 
 /// AnqiCMS claims, as `GetUserAuthToken` writes them: both decimal
-/// strings. Field order = golang-jwt's (Go sorts map keys), so the token
-/// is byte-identical to one AnqiCMS would mint.
+/// strings, plus the lineage of a refreshed token. Field order =
+/// golang-jwt's (Go sorts map keys), so a token without lineage is
+/// byte-identical to one AnqiCMS would mint.
 #[derive(Serialize)]
 struct AnqiClaims {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root: Option<String>,
+    #[serde(rename = "rootT", skip_serializing_if = "Option::is_none")]
+    root_t: Option<String>,
     t: String,
     #[serde(rename = "userId")]
     user_id: String,
 }
 
 /// Mints an AnqiCMS-style token: header `{"alg":"HS256","typ":"JWT"}`,
-/// claims `{"t":"<expires_at>","userId":"<user_id>"}`.
-pub fn mint_token(user_id: u64, secret: &str, expires_at: i64) -> Result<String, AuthError> {
+/// claims `{"t":"<expires_at>","userId":"<user_id>"}`, preceded by
+/// `"root"`/`"rootT"` when `lineage` is given (a refreshed token).
+pub fn mint_token(
+    user_id: u64,
+    secret: &str,
+    expires_at: i64,
+    lineage: Option<&Lineage>,
+) -> Result<String, AuthError> {
     if user_id == 0 {
         return Err(AuthError::Malformed);
     }
     let key = key(secret)?;
     let header = Header::empty().with_token_type("JWT");
-    let claims = Claims::new(AnqiClaims { t: expires_at.to_string(), user_id: user_id.to_string() });
+    let claims = Claims::new(AnqiClaims {
+        root: lineage.map(|l| l.root.clone()),
+        root_t: lineage.map(|l| l.root_expires_at.to_string()),
+        t: expires_at.to_string(),
+        user_id: user_id.to_string(),
+    });
     Hs256.token(&header, &claims, &key).map_err(|_| AuthError::Malformed)
 }
 
@@ -308,8 +380,8 @@ mod tests {
 
     #[test]
     fn known_good_anqicms_token_verifies() {
-        assert_eq!(verify(ANQICMS_TOKEN), Ok(Verified { user_id: 42, expires_at: 1_700_003_600 }));
-        assert_eq!(verify(STANDARD_TOKEN), Ok(Verified { user_id: 7, expires_at: 1_700_003_600 }));
+        assert_eq!(verify(ANQICMS_TOKEN), Ok(Verified { user_id: 42, expires_at: 1_700_003_600, lineage: None }));
+        assert_eq!(verify(STANDARD_TOKEN), Ok(Verified { user_id: 7, expires_at: 1_700_003_600, lineage: None }));
     }
 
     #[test]
@@ -317,27 +389,75 @@ mod tests {
         let t = hs(r#"{"t":"1700003600","userId":"42"}"#);
         assert_eq!(t, ANQICMS_TOKEN, "hand HMAC agrees with the external vector");
         let t = hs(r#"{"userId":"9","t":"1700000001","extra":{"a":[1]}}"#);
-        assert_eq!(verify(&t), Ok(Verified { user_id: 9, expires_at: 1_700_000_001 }));
+        assert_eq!(verify(&t), Ok(Verified { user_id: 9, expires_at: 1_700_000_001, lineage: None }));
     }
 
     #[test]
     fn mint_is_byte_identical_to_anqicms() {
-        assert_eq!(mint_token(42, SECRET, 1_700_003_600).unwrap(), ANQICMS_TOKEN);
+        assert_eq!(mint_token(42, SECRET, 1_700_003_600, None).unwrap(), ANQICMS_TOKEN);
     }
 
     #[test]
     fn mint_verify_round_trip() {
-        let t = mint_token(123_456, SECRET, NOW + REFRESH_VALIDITY_SECS).unwrap();
-        assert_eq!(verify(&t), Ok(Verified { user_id: 123_456, expires_at: NOW + 86_400 }));
+        let t = mint_token(123_456, SECRET, NOW + REFRESH_VALIDITY_SECS, None).unwrap();
+        assert_eq!(verify(&t), Ok(Verified { user_id: 123_456, expires_at: NOW + 86_400, lineage: None }));
         assert_eq!(verify_token(&t, "other", NOW), Err(AuthError::BadSignature));
-        assert_eq!(mint_token(0, SECRET, NOW + 10), Err(AuthError::Malformed));
-        assert_eq!(mint_token(1, "", NOW + 10), Err(AuthError::NoSecret));
+        assert_eq!(mint_token(0, SECRET, NOW + 10, None), Err(AuthError::Malformed));
+        assert_eq!(mint_token(1, "", NOW + 10, None), Err(AuthError::NoSecret));
+    }
+
+    #[test]
+    fn refreshed_tokens_carry_the_login_they_descend_from() {
+        let login = mint_token(5, SECRET, NOW + 600, None).unwrap();
+        let v = verify(&login).unwrap();
+        assert_eq!(v.lineage, None);
+        let family = v.lineage_for_refresh(&login);
+        assert_eq!(family.root, crate::auth::token_sha256_hex(&login));
+        assert_eq!(family.root_expires_at, NOW + 600);
+        let refreshed = mint_token(5, SECRET, NOW + REFRESH_VALIDITY_SECS, Some(&family)).unwrap();
+        let r = verify(&refreshed).unwrap();
+        assert_eq!(r.lineage.as_ref(), Some(&family));
+        // Refreshing again keeps the original root, not the parent.
+        assert_eq!(r.lineage_for_refresh(&refreshed), family);
+        // The claims as AnqiCMS's parser sees them: two extra strings.
+        let payload = refreshed.split('.').nth(1).unwrap();
+        let claims = String::from_utf8(Base64UrlUnpadded::decode_vec(payload).unwrap()).unwrap();
+        assert_eq!(
+            claims,
+            format!(r#"{{"root":"{}","rootT":"{}","t":"{}","userId":"5"}}"#, family.root, NOW + 600, NOW + 86_400)
+        );
+    }
+
+    #[test]
+    fn unverified_claims_read_expiry_without_the_secret() {
+        let t = mint_token(8, "another-secret", NOW + 500, None).unwrap();
+        assert_eq!(verify(&t), Err(AuthError::BadSignature));
+        assert_eq!(unverified_claims(&t, NOW), Ok(Verified { user_id: 8, expires_at: NOW + 500, lineage: None }));
+        assert_eq!(unverified_claims("a.b", NOW), Err(AuthError::Malformed));
+        assert_eq!(unverified_claims(&format!("{t}.x"), NOW), Err(AuthError::Malformed));
+    }
+
+    #[test]
+    fn lineage_claims_must_be_whole() {
+        let root = "a".repeat(64);
+        for claims in [
+            format!(r#"{{"userId":"1","t":"{}","root":"{root}"}}"#, NOW + 10),
+            format!(r#"{{"userId":"1","t":"{}","rootT":"{}"}}"#, NOW + 10, NOW + 10),
+            format!(r#"{{"userId":"1","t":"{}","root":"xyz","rootT":"{}"}}"#, NOW + 10, NOW + 10),
+            format!(r#"{{"userId":"1","t":"{}","root":"{}","rootT":"{}"}}"#, NOW + 10, "A".repeat(64), NOW + 10),
+            format!(r#"{{"userId":"1","t":"{}","root":7,"rootT":"{}"}}"#, NOW + 10, NOW + 10),
+        ] {
+            assert_eq!(verify(&hs(&claims)), Err(AuthError::Malformed), "{claims}");
+        }
+        let ok = format!(r#"{{"userId":"1","t":"{}","root":"{root}","rootT":{}}}"#, NOW + 10, NOW + 99);
+        let lineage = verify(&hs(&ok)).unwrap().lineage.unwrap();
+        assert_eq!((lineage.root.as_str(), lineage.root_expires_at), (root.as_str(), NOW + 99));
     }
 
     #[test]
     fn claim_styles_numbers_and_strings() {
         let ok = |claims: &str, id, exp| {
-            assert_eq!(verify(&hs(claims)), Ok(Verified { user_id: id, expires_at: exp }), "{claims}");
+            assert_eq!(verify(&hs(claims)), Ok(Verified { user_id: id, expires_at: exp, lineage: None }), "{claims}");
         };
         ok(r#"{"userId":"5","t":"1700000100"}"#, 5, 1_700_000_100);
         ok(r#"{"userId":5,"t":1700000100}"#, 5, 1_700_000_100);
@@ -477,7 +597,7 @@ mod tests {
 
     #[test]
     fn tampered_payload_is_refused() {
-        let good = mint_token(42, SECRET, NOW + 100).unwrap();
+        let good = mint_token(42, SECRET, NOW + 100, None).unwrap();
         let parts: Vec<&str> = good.split('.').collect();
         // Another user id, same signature.
         let forged_claims = b64(format!(r#"{{"t":"{}","userId":"1"}}"#, NOW + 100).as_bytes());
@@ -499,7 +619,7 @@ mod tests {
 
     #[test]
     fn tampered_signature_is_refused() {
-        let good = mint_token(42, SECRET, NOW + 100).unwrap();
+        let good = mint_token(42, SECRET, NOW + 100, None).unwrap();
         let (input, sig) = good.rsplit_once('.').unwrap();
         let mut bytes = Base64UrlUnpadded::decode_vec(sig).unwrap();
         for i in [0, 15, 31] {
@@ -531,7 +651,7 @@ mod tests {
         let secret = "密钥-ключ";
         let t = signed(r#"{"alg":"HS256"}"#, r#"{"userId":"1","t":"1700000100"}"#, secret);
         assert!(verify_token(&t, secret, NOW).is_ok());
-        let m = mint_token(1, secret, NOW + 100).unwrap();
+        let m = mint_token(1, secret, NOW + 100, None).unwrap();
         assert!(verify_token(&m, secret, NOW).is_ok());
     }
 
@@ -566,7 +686,7 @@ mod tests {
 
     #[test]
     fn refresh_boundary() {
-        let v = |exp| Verified { user_id: 1, expires_at: exp };
+        let v = |exp| Verified { user_id: 1, expires_at: exp, lineage: None };
         assert!(needs_refresh(&v(NOW + 1), NOW));
         assert!(needs_refresh(&v(NOW + 3_599), NOW));
         assert!(needs_refresh(&v(NOW + 3_600), NOW));

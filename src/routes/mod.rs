@@ -1,4 +1,4 @@
-//! Routing and the errors every route answers with.
+//! Routing, and the one mapping from a route's failure to its envelope.
 
 mod account;
 mod page;
@@ -6,80 +6,60 @@ mod serve;
 mod session;
 mod upload;
 
-use worker::{Env, Method, Request, Response, Result};
+use worker::{Context, Env, Method, Request, Response, Result};
 
 use crate::auth::AuthError;
 use crate::config::ConfigError;
-use crate::envelope::{Envelope, Lang, RequestError, UserFacing, CODE_NOT_LOGGED_IN};
+use crate::envelope::{Envelope, Lang, RequestError, UserFacing};
 use crate::http;
 use crate::imaging::ImageError;
+use crate::origin::SiteUnavailable;
 use crate::request_log::RequestLog;
 use crate::storage::StoreError;
 
-/// Any reason a route fails; each maps to one envelope via [`UserFacing`].
-#[derive(Debug)]
+/// Any reason a route fails. Each maps to one envelope through
+/// [`UserFacing`]; its `Display` (with causes) goes to the log only.
+#[derive(Debug, thiserror::Error)]
 pub enum Failure {
-    Config(ConfigError),
-    Request(RequestError),
-    Auth(AuthError),
-    Image(ImageError),
-    Store(StoreError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Site(#[from] SiteUnavailable),
+    /// The runtime failed where it should not (building a response): a
+    /// bug or a platform fault, answered as an internal error.
+    #[error("runtime: {0}")]
+    Runtime(#[from] worker::Error),
 }
 
-impl From<ConfigError> for Failure {
-    fn from(e: ConfigError) -> Self {
-        Failure::Config(e)
-    }
-}
-impl From<RequestError> for Failure {
-    fn from(e: RequestError) -> Self {
-        Failure::Request(e)
-    }
-}
-impl From<AuthError> for Failure {
-    fn from(e: AuthError) -> Self {
-        Failure::Auth(e)
-    }
-}
-impl From<ImageError> for Failure {
-    fn from(e: ImageError) -> Self {
-        Failure::Image(e)
-    }
-}
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        Failure::Store(e)
+impl Failure {
+    fn user_facing(&self) -> &dyn UserFacing {
+        match self {
+            Failure::Config(e) => e,
+            Failure::Request(e) => e,
+            Failure::Auth(e) => e,
+            Failure::Image(e) => e,
+            Failure::Store(e) => e,
+            Failure::Site(e) => e,
+            Failure::Runtime(_) => &RequestError::Internal,
+        }
     }
 }
 
 impl UserFacing for Failure {
     fn code(&self) -> i32 {
-        match self {
-            Failure::Config(e) => e.code(),
-            Failure::Request(e) => e.code(),
-            Failure::Auth(e) => e.code(),
-            Failure::Image(e) => e.code(),
-            // Reading the session failed: the user cannot be recognised.
-            Failure::Store(StoreError::ProfileRead | StoreError::RevocationRead) => CODE_NOT_LOGGED_IN,
-            Failure::Store(_) => crate::envelope::CODE_ERROR,
-        }
+        self.user_facing().code()
     }
 
     fn message(&self, lang: Lang) -> String {
-        match self {
-            Failure::Config(e) => e.message(lang),
-            Failure::Request(e) => e.message(lang),
-            Failure::Auth(e) => e.message(lang),
-            Failure::Image(e) => e.message(lang),
-            Failure::Store(StoreError::Unbound(binding)) => {
-                RequestError::Misconfigured { detail: format!("binding {binding} is missing") }.message(lang)
-            }
-            Failure::Store(e @ (StoreError::ProfileRead | StoreError::RevocationRead)) => match lang {
-                Lang::Zh => format!("暂时无法验证登录状态（{}失败），请稍后重试", e.what()),
-                Lang::En => format!("Your login could not be checked ({} failed); please retry", e.what()),
-            },
-            Failure::Store(e) => RequestError::Storage { what: e.what() }.message(lang),
-        }
+        self.user_facing().message(lang)
     }
 }
 
@@ -94,14 +74,24 @@ impl Outcome {
         Ok(Outcome { response: http::envelope_response(envelope)?, code: Some(envelope.code) })
     }
 
-    fn failure(f: &Failure, lang: Lang, log: &mut RequestLog) -> Result<Outcome> {
-        log.error = Some(f.message(Lang::En));
-        Outcome::envelope(&Envelope::error(f, lang))
+    fn plain(response: Response) -> Outcome {
+        Outcome { response, code: None }
+    }
+}
+
+/// An API route's result as the answer: its envelope, or its failure's.
+fn answer(result: std::result::Result<Outcome, Failure>, lang: Lang, log: &mut RequestLog) -> Result<Outcome> {
+    match result {
+        Ok(out) => Ok(out),
+        Err(f) => {
+            log.error = Some(f.to_string());
+            Outcome::envelope(&Envelope::error(&f, lang))
+        }
     }
 }
 
 /// Dispatches one request.
-pub async fn handle(mut req: Request, env: &Env, log: &mut RequestLog) -> Result<Outcome> {
+pub async fn handle(mut req: Request, env: &Env, ctx: &Context, log: &mut RequestLog) -> Result<Outcome> {
     let lang = Lang::from_accept_language(http::header(&req, "Accept-Language").as_deref());
     let path = req.path();
     let method = req.method();
@@ -110,44 +100,35 @@ pub async fn handle(mut req: Request, env: &Env, log: &mut RequestLog) -> Result
         let allowed = http::config(env).map(|c| c.allowed_origins).unwrap_or_default();
         log.route = "preflight";
         let origin = http::header(&req, "Origin");
-        return Ok(Outcome { response: http::preflight(&allowed, origin.as_deref())?, code: None });
+        return Ok(Outcome::plain(http::preflight(&allowed, origin.as_deref())?));
     }
 
+    let api = |route: &'static str, allowed: &'static str, log: &mut RequestLog| {
+        log.route = route;
+        Failure::from(RequestError::MethodNotAllowed { method: method.to_string(), allowed })
+    };
     match (path.as_str(), &method) {
         ("/api/user/avatar", Method::Post) => {
             log.route = "upload";
-            match upload::upload(&mut req, env, lang, log).await {
-                Ok(out) => Ok(out),
-                Err(f) => Outcome::failure(&f, lang, log),
-            }
+            let result = upload::upload(&mut req, env, ctx, lang, log).await;
+            answer(result, lang, log)
         }
         ("/api/user/detail", Method::Get) => {
             log.route = "detail";
-            match account::detail(&req, env, lang, log).await {
-                Ok(out) => Ok(out),
-                Err(f) => Outcome::failure(&f, lang, log),
-            }
+            let result = account::detail(&req, env, lang, log).await;
+            answer(result, lang, log)
         }
         ("/api/user/logout", Method::Post) => {
             log.route = "logout";
-            match account::logout(&req, env, lang, log).await {
-                Ok(out) => Ok(out),
-                Err(f) => Outcome::failure(&f, lang, log),
-            }
+            let result = account::logout(&req, env, lang, log).await;
+            answer(result, lang, log)
         }
-        ("/api/user/avatar" | "/api/user/logout", _) => {
-            log.route = if path.ends_with("avatar") { "upload" } else { "logout" };
-            let f = Failure::Request(RequestError::MethodNotAllowed { method: method.to_string(), allowed: "POST" });
-            Outcome::failure(&f, lang, log)
-        }
-        ("/api/user/detail", _) => {
-            log.route = "detail";
-            let f = Failure::Request(RequestError::MethodNotAllowed { method: method.to_string(), allowed: "GET" });
-            Outcome::failure(&f, lang, log)
-        }
+        ("/api/user/avatar", _) => answer(Err(api("upload", "POST", log)), lang, log),
+        ("/api/user/logout", _) => answer(Err(api("logout", "POST", log)), lang, log),
+        ("/api/user/detail", _) => answer(Err(api("detail", "GET", log)), lang, log),
         (p, Method::Get | Method::Head) if p.starts_with("/uploads/user/") => {
             log.route = "serve";
-            serve::serve(&req, env).await.map(|response| Outcome { response, code: None })
+            serve::serve(&req, env).await.map(Outcome::plain)
         }
         #[cfg(feature = "test-hooks")]
         ("/api/__test/panic", Method::Post) => {
@@ -156,24 +137,20 @@ pub async fn handle(mut req: Request, env: &Env, log: &mut RequestLog) -> Result
         }
         (p, _) if p == "/api" || p.starts_with("/api/") => {
             log.route = "unknown";
-            let f = Failure::Request(RequestError::NotFound { path: p.to_string() });
-            Outcome::failure(&f, lang, log)
+            answer(Err(RequestError::NotFound { path: p.to_string() }.into()), lang, log)
         }
         ("/", Method::Get | Method::Head) => {
             log.route = "page";
-            match http::config(env) {
-                Ok(config) => page::page(env, &config).map(|response| Outcome { response, code: None }),
-                Err(e) => Ok(Outcome { response: http::text_response(500, &e.to_string())?, code: None }),
-            }
+            page::page(&req, env).map(Outcome::plain)
         }
         ("/favicon.ico", Method::Get | Method::Head) => {
             // Browsers ask for it on the upload page; there is none.
             log.route = "other";
-            Ok(Outcome { response: Response::empty()?.with_status(204), code: None })
+            Ok(Outcome::plain(Response::empty()?.with_status(204)))
         }
         _ => {
             log.route = "other";
-            Ok(Outcome { response: http::text_response(404, "Not Found")?, code: None })
+            Ok(Outcome::plain(http::text_response(404, "Not Found")?))
         }
     }
 }

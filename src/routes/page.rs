@@ -1,30 +1,39 @@
 //! `GET /`: the member's upload page (one self-contained HTML file).
 
-use worker::{Env, Headers, Response, Result};
+use worker::{Env, Request, Response, Result};
 
-use crate::config::{Config, UploadPage};
-use crate::http;
+use crate::config::UploadPage;
+use crate::http::{self, Caching};
 
 const PAGE: &str = include_str!("../page/index.html");
 
-pub fn page(env: &Env, config: &Config) -> Result<Response> {
+pub fn page(req: &Request, env: &Env) -> Result<Response> {
+    let config = match http::config(env) {
+        Ok(c) => c,
+        Err(e) => return http::text_response(500, &e.to_string()),
+    };
     if config.upload_page == UploadPage::Off {
         return http::text_response(404, "Not Found");
     }
-    // Under `npm run dev` the demo user's token is handed to the page so it
-    // works with no pasting; production never sets DEV_DEMO_TOKEN.
-    let demo = http::env_value(env, "DEV_DEMO_TOKEN")
-        .filter(|t| t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_'))
-        .unwrap_or_default();
-    let html = PAGE.replace("__DEMO_TOKEN__", &demo);
+    // Under `npm run dev` the demo member's token is handed to the page so
+    // it works with no pasting. Anywhere but this machine that would give
+    // every visitor the demo member's login: refuse to serve the page.
+    let demo = match &config.dev_demo_token {
+        Some(_) if !is_loopback(req) => {
+            return http::text_response(
+                500,
+                "DEV_DEMO_TOKEN is set on a worker that is not running on this machine; remove it (it is only for npm run dev)",
+            );
+        }
+        Some(token) if token.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) => token.as_str(),
+        _ => "",
+    };
+    let html = PAGE.replace("__DEMO_TOKEN__", demo);
     let img_src = match &config.public_base_url {
         Some(base) => format!("'self' blob: {base}"),
         None => "'self' blob:".to_string(),
     };
-    let headers = Headers::new();
-    headers.set("Content-Type", "text/html; charset=utf-8")?;
-    headers.set("Cache-Control", "no-store")?;
-    headers.set("X-Content-Type-Options", "nosniff")?;
+    let headers = http::base_headers("text/html; charset=utf-8", Caching::None)?;
     headers.set("Referrer-Policy", "no-referrer")?;
     headers.set(
         "Content-Security-Policy",
@@ -33,4 +42,10 @@ pub fn page(env: &Env, config: &Config) -> Result<Response> {
         ),
     )?;
     Ok(Response::from_html(html)?.with_headers(headers))
+}
+
+/// Whether the request was addressed to this machine (`wrangler dev`).
+fn is_loopback(req: &Request) -> bool {
+    let Ok(url) = req.url() else { return false };
+    matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]" | "::1"))
 }

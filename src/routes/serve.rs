@@ -1,8 +1,14 @@
-//! `GET /uploads/user/{id}.{ext}`: the stored avatar from R2.
+//! `GET`/`HEAD /uploads/user/{id}.{ext}`: the stored avatar from R2.
+//!
+//! In origin mode, anything under `/uploads/user/` that R2 does not hold
+//! (avatars members uploaded before the Worker existed, `.gif` ones, the
+//! site's own copies written back) is fetched from the AnqiCMS site and
+//! handed back unchanged.
 
-use worker::{Env, Headers, Method, Request, Response, Result};
+use worker::{Env, Method, Request, Response, Result};
 
-use crate::http;
+use crate::http::{self, Caching};
+use crate::origin::client;
 use crate::paths;
 use crate::storage::{Avatars, VERSION_META};
 
@@ -15,19 +21,31 @@ const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
 
 pub async fn serve(req: &Request, env: &Env) -> Result<Response> {
     let path = req.path();
-    let Some((user_id, ext)) = paths::parse_avatar_path(&path) else {
-        return http::text_response(404, "Not Found");
+    let site = http::config(env).ok().and_then(|c| c.origin);
+    let pass_through = || async {
+        match &site {
+            Some(site) => {
+                let query = req.url().ok().and_then(|u| u.query().map(|q| format!("?{q}"))).unwrap_or_default();
+                client::pass_through(site, req, &format!("{path}{query}")).await
+            }
+            None => http::text_response(404, "Not Found"),
+        }
     };
+    let Some((user_id, ext)) = paths::parse_avatar_path(&path) else { return pass_through().await };
     let Ok(avatars) = Avatars::from_env(env) else {
         return http::text_response(503, "Storage is not configured");
     };
     let key = paths::avatar_key(user_id, ext);
-    let Ok(found) = avatars.bucket().get(&key).execute().await else {
+    // HEAD needs the metadata only.
+    let found = if req.method() == Method::Head {
+        avatars.bucket().head(&key).await
+    } else {
+        avatars.bucket().get(&key).execute().await
+    };
+    let Ok(found) = found else {
         return http::text_response(503, "Storage unavailable");
     };
-    let Some(object) = found else {
-        return http::text_response(404, "Not Found");
-    };
+    let Some(object) = found else { return pass_through().await };
 
     let etag = object.http_etag();
     // A year of caching only when the URL's version is the stored one: a
@@ -37,16 +55,14 @@ pub async fn serve(req: &Request, env: &Env) -> Result<Response> {
         .url()
         .map(|u| u.query_pairs().any(|(k, v)| k == "v" && Some(v.as_ref()) == stored_version.as_deref()))
         .unwrap_or(false);
-    let headers = Headers::new();
+    let content_type =
+        object.http_metadata().content_type.unwrap_or_else(|| "application/octet-stream".to_string());
+    let headers = http::base_headers(
+        &content_type,
+        Caching::Public(if versioned { CACHE_VERSIONED } else { CACHE_UNVERSIONED }),
+    )?;
     headers.set("ETag", &etag)?;
-    headers.set("Cache-Control", if versioned { CACHE_VERSIONED } else { CACHE_UNVERSIONED })?;
-    headers.set("X-Content-Type-Options", "nosniff")?;
     headers.set("Content-Security-Policy", CSP)?;
-    let content_type = object
-        .http_metadata()
-        .content_type
-        .unwrap_or_else(|| "application/octet-stream".to_string());
-    headers.set("Content-Type", &content_type)?;
 
     if if_none_match_hits(http::header(req, "If-None-Match").as_deref(), &etag) {
         return Ok(Response::empty()?.with_status(304).with_headers(headers));

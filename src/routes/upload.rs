@@ -1,17 +1,24 @@
-//! `POST /api/user/avatar`: the whole upload, in the order that makes a
-//! failure change nothing.
+//! `POST /api/user/avatar`: the whole upload.
 //!
-//! config → token and session → body (capped while reading) → multipart →
-//! image pipeline → R2 put → KV profile update (R2 restored if it fails).
+//! config → token and member → rate limit → body (reserved in the isolate's
+//! bytes in flight, capped while reading) → multipart → image pipeline → one
+//! R2 put → the answer → (origin mode) the write-back to the site.
+//!
+//! The R2 object, with its content version in its metadata, is the only
+//! thing an upload writes (see `crate::storage`): a failure before it
+//! changes nothing, and nothing after it can fail in a way that would need
+//! undoing.
 
 use serde_json::json;
-use worker::{Env, Request};
+use worker::{Context, Env, Request};
 
-use super::session::{authenticate, refreshed_token};
+use super::session::{self, authenticate, Purpose};
 use super::{Failure, Outcome};
 use crate::config::Config;
 use crate::envelope::{Envelope, Lang, RequestError};
 use crate::imaging::{self, Options};
+use crate::inflight::{self, Reservation};
+use crate::origin::{writeback, WriteBack};
 use crate::paths;
 use crate::request_log::RequestLog;
 use crate::storage::rate_limit::{self, Verdict};
@@ -22,12 +29,18 @@ fn now_ms() -> f64 {
     worker::js_sys::Date::now()
 }
 
-pub async fn upload(req: &mut Request, env: &Env, lang: Lang, log: &mut RequestLog) -> Result<Outcome, Failure> {
+pub async fn upload(
+    req: &mut Request,
+    env: &Env,
+    ctx: &Context,
+    lang: Lang,
+    log: &mut RequestLog,
+) -> Result<Outcome, Failure> {
     let config = http::config(env)?;
 
     let t0 = now_ms();
-    let session = authenticate(req, env, &config).await?;
-    let user_id = session.verified.user_id;
+    let session = authenticate(req, env, &config, Purpose::Change).await?;
+    let user_id = session.user_id;
     log.user_id = Some(user_id);
     log.ms.auth = Some(now_ms() - t0);
     match rate_limit::check(env, &format!("user:{user_id}")).await {
@@ -41,7 +54,7 @@ pub async fn upload(req: &mut Request, env: &Env, lang: Lang, log: &mut RequestL
     let t0 = now_ms();
     let content_type = http::header(req, "Content-Type").unwrap_or_default();
     let boundary = multipart::boundary(&content_type).map_err(|_| RequestError::NotMultipart)?;
-    let body = read_capped_body(req, &config).await?;
+    let (body, reservation) = read_capped_body(req, &config).await?;
     log.bytes_in = body.len() as u64;
     let parts = multipart::parse(&body, &boundary).map_err(|_| RequestError::BadMultipart)?;
     let form = upload_form::read_form(&parts, config.max_upload_bytes)?;
@@ -57,78 +70,62 @@ pub async fn upload(req: &mut Request, env: &Env, lang: Lang, log: &mut RequestL
         held_bytes: body.len() as u64,
         space: config.resize_space,
     };
-    // The previous image (kept so that a failed profile write can be
-    // undone) is read from R2 while the image is processed: join! polls
-    // the read first, which sends it, then runs the pipeline (synchronous
-    // CPU work), then waits for the read, whose round trip has overlapped.
-    let key = paths::avatar_key(user_id, config.output_format.ext());
-    let avatars = Avatars::from_env(env)?;
-    let (previous, processed) = futures_util::join!(avatars.read(&key), async {
-        imaging::process_guarded(form.file, form.crop, &options, &now_ms)
-    });
-    let (avatar, times) = processed?;
-    let previous = previous?;
+    let (avatar, times) = imaging::process_guarded(form.file, form.crop, &options, &now_ms)?;
     log.source_format = Some(avatar.source.name());
     log.source_size = Some(format!("{}x{}", avatar.width, avatar.height));
     log.ms.decode = Some(times.decode_ms);
     log.ms.orient = Some(times.orient_ms);
     log.ms.resize = Some(times.resize_ms);
     log.ms.encode = Some(times.encode_ms);
-    // The request body is no longer needed; free it before storing.
+    // The request body is no longer needed: free it (and its share of the
+    // isolate's bytes in flight) before storing.
     drop(parts);
     drop(body);
+    drop(reservation);
 
     let t0 = now_ms();
     let ext = avatar.format.ext();
+    let key = paths::avatar_key(user_id, ext);
     let version = paths::content_version(&avatar.bytes);
-    let base = config.public_base_url.clone().unwrap_or_else(|| request_origin(req));
-    let url = paths::avatar_url(&base, user_id, ext, &version);
+    let url = paths::avatar_url(&public_base(req, &config), user_id, ext, &version);
     log.bytes_out = avatar.bytes.len() as u64;
-
-    avatars.write(&key, avatar.bytes, avatar.format.content_type(), Some(&version)).await?;
-    if let Err(e) = session.users.put_profile(user_id, &session.profile.with_avatar_url(&url)).await {
-        // Put the old image back (or remove the new one) so R2 and KV agree.
-        let _ = match previous {
-            Some(old) => {
-                let ct = old.content_type.unwrap_or_else(|| avatar.format.content_type().to_string());
-                avatars.write(&key, old.bytes, &ct, old.version.as_deref()).await
-            }
-            None => avatars.delete(&key).await,
-        };
-        return Err(e.into());
-    }
-    // Concurrent uploads by one user race between the R2 put and the profile
-    // write. Whoever checks last makes the profile name what R2 now holds,
-    // so the two converge on one image.
-    let url = match avatars.version(&key).await {
-        Ok(Some(current)) if current != version => {
-            let winner = paths::avatar_url(&base, user_id, ext, &current);
-            let _ = session.users.put_profile(user_id, &session.profile.with_avatar_url(&winner)).await;
-            winner
-        }
-        _ => url,
-    };
+    Avatars::from_env(env)?.write(&key, avatar.bytes, avatar.format.content_type(), &version).await?;
     log.ms.store = Some(now_ms() - t0);
+
+    if config.origin.is_some() {
+        let job = WriteBack {
+            user_id,
+            ext: ext.to_string(),
+            version,
+            size: crate::origin::SITE_AVATAR_SIZE,
+            // Kept in the queue only when the Worker cannot mint one.
+            token: config.token_secret.is_none().then(|| session.token.clone()),
+            attempts: 0,
+        };
+        ctx.wait_until(writeback::first_attempt(env.clone(), config.clone(), job));
+    }
 
     let mut response = http::envelope_response(&Envelope::ok(
         lang.pick("上传成功", "Upload succeeded"),
         json!({ "avatar_url": url }),
-    ))
-    .map_err(|_| RequestError::Storage { what: "response" })?;
-    if let Some(token) = refreshed_token(&session, &config) {
-        let _ = response.headers_mut().set("Update-Token", &token);
-    }
+    ))?;
+    http::attach_update_token(&mut response, session::update_token(&session, &config))?;
     Ok(Outcome { response, code: Some(0) })
 }
 
-/// The origin of the request (`https://host`), for URLs when
-/// `PUBLIC_BASE_URL` is not set.
-fn request_origin(req: &Request) -> String {
-    req.url().map(|u| u.origin().ascii_serialization()).unwrap_or_default()
+/// The origin put in front of avatar URLs: `PUBLIC_BASE_URL`, else the
+/// request's own (`https://host`).
+pub fn public_base(req: &Request, config: &Config) -> String {
+    config
+        .public_base_url
+        .clone()
+        .unwrap_or_else(|| req.url().map(|u| u.origin().ascii_serialization()).unwrap_or_default())
 }
 
 /// Reads the body, refusing it before reading when `Content-Length` is over
-/// the limit and stopping as soon as a chunked body passes it.
+/// the limit and stopping as soon as a chunked body passes it. Its bytes are
+/// reserved in the isolate's budget first (`crate::inflight`): the
+/// reservation is handed back with the body and lasts as long as it is held.
 ///
 /// Wasm memory only grows, so the body is copied into it exactly once, into
 /// a buffer of its exact size: with a `Content-Length` (browsers always send
@@ -136,7 +133,7 @@ fn request_origin(req: &Request) -> String {
 /// it in; without one, the chunks stay JS objects until the total is known.
 /// (Appending chunks to a growing `Vec` peaked at ~3× the body: a 34 MiB
 /// PNG upload took wasm memory to 130 MiB.)
-async fn read_capped_body(req: &mut Request, config: &Config) -> Result<Vec<u8>, Failure> {
+async fn read_capped_body(req: &mut Request, config: &Config) -> Result<(Vec<u8>, Reservation<'static>), Failure> {
     let cap = config.max_body_bytes();
     let too_large = |actual| RequestError::TooLarge { limit: config.max_upload_bytes, actual };
     let declared = http::header(req, "Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
@@ -144,20 +141,26 @@ async fn read_capped_body(req: &mut Request, config: &Config) -> Result<Vec<u8>,
         if len > cap {
             return Err(too_large(Some(len)).into());
         }
+        let reservation = inflight::ISOLATE.reserve(len, cap).ok_or(RequestError::Busy)?;
         // HTTP framing holds the body to the declared length.
         let body = req.bytes().await.map_err(|_| RequestError::BadMultipart)?;
         if body.len() as u64 > cap {
             return Err(too_large(Some(body.len() as u64)).into());
         }
-        return Ok(body);
+        return Ok((body, reservation));
     }
-    read_chunked_body(req, cap).await?.ok_or_else(|| too_large(None).into())
+    let mut reservation = inflight::ISOLATE.reserve(0, cap).ok_or(RequestError::Busy)?;
+    match read_chunked_body(req, cap, &mut reservation).await? {
+        Some(body) => Ok((body, reservation)),
+        None => Err(too_large(None).into()),
+    }
 }
 
 /// A body without `Content-Length`: its chunks, kept as JS `Uint8Array`s
 /// (outside wasm memory) until the end, then copied once. `None` as soon as
-/// the total passes `cap` (the rest is not read).
-async fn read_chunked_body(req: &Request, cap: u64) -> Result<Option<Vec<u8>>, Failure> {
+/// the total passes `cap` (the rest is not read). Each chunk is reserved
+/// before it is kept.
+async fn read_chunked_body(req: &Request, cap: u64, reservation: &mut Reservation<'_>) -> Result<Option<Vec<u8>>, Failure> {
     use worker::js_sys::{Reflect, Uint8Array};
     use worker::wasm_bindgen::JsCast;
     use worker::wasm_bindgen_futures::JsFuture;
@@ -179,6 +182,10 @@ async fn read_chunked_body(req: &Request, cap: u64) -> Result<Option<Vec<u8>>, F
         if total > cap {
             let _ = reader.cancel();
             return Ok(None);
+        }
+        if !reservation.grow(u64::from(chunk.length()), cap) {
+            let _ = reader.cancel();
+            return Err(RequestError::Busy.into());
         }
         chunks.push(chunk);
     }

@@ -68,8 +68,9 @@ describe('auth', { skip: SKIP, timeout: 120_000 }, () => {
     ['Token header', () => ({ token: null, headers: { Token: mintToken() } })],
     ['lowercase token header', () => ({ token: null, headers: { token: mintToken() } })],
     ['upper-case TOKEN header', () => ({ token: null, headers: { TOKEN: mintToken() } })],
-    ['cookie "token" among other cookies', () => ({ token: null, headers: { Cookie: `a=1; token=${mintToken()}; theme=dark` } })],
-    ['cookie "token" alone', () => ({ token: null, headers: { Cookie: `token=${mintToken()}` } })],
+    // A browser on the worker's own origin (cookies from other sites: csrf.test.mjs).
+    ['cookie "token" among other cookies', (w) => ({ token: null, headers: { Cookie: `a=1; token=${mintToken()}; theme=dark`, Origin: w.origin } })],
+    ['cookie "token" alone', (w) => ({ token: null, headers: { Cookie: `token=${mintToken()}`, 'Sec-Fetch-Site': 'same-origin' } })],
     ['Authorization: Bearer', () => ({ token: null, headers: { Authorization: `Bearer ${mintToken()}` } })],
     ['standard claims sub/exp as numbers', () => ({ token: mintToken({ style: 'standard' }) })],
     ['standard claims sub/exp as strings', () => ({ token: mintToken({ style: 'standard', stringClaims: true }) })],
@@ -81,7 +82,7 @@ describe('auth', { skip: SKIP, timeout: 120_000 }, () => {
     test(`accepted: ${name}`, async () => {
       // alternate images so each success really writes a new avatar
       flip = !flip;
-      const r = await upload(w, { file: flip ? IMG2 : IMG, ...make() });
+      const r = await upload(w, { file: flip ? IMG2 : IMG, ...make(w) });
       const url = expectOk(r);
       await expectStored(w, url);
     });

@@ -6,7 +6,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { SKIP, REPO_ROOT, startWorker, seedUser, snapshot, upload, fixture, getProfile, get } from '../lib/worker.mjs';
+import { SKIP, REPO_ROOT, PROFILE, startWorker, seedUser, snapshot, upload, fixture, get, readEnvelope } from '../lib/worker.mjs';
+import { mintToken } from '../lib/token.mjs';
 import { expectOk, expectError, expectUnchanged, expectStored } from '../lib/expect.mjs';
 
 const WRAPPER = path.join(REPO_ROOT, 'tests', 'lib', 'fault-wrapper.mjs');
@@ -30,49 +31,60 @@ describe('storage faults change nothing', { skip: SKIP, timeout: 120_000 }, () =
     } finally { await w.dispose(); }
   });
 
-  test('KV profile write fails after the R2 put: -1, the previous image is put back', async () => {
-    const { w, before } = await withPreviousAvatar('USERS.put@2');
+  test('R2 put lands but its answer is lost: the upload counts as done (0) and shows', async () => {
+    const { w } = await withPreviousAvatar('AVATARS.put@2:landed');
     try {
-      const r = await upload(w, { file: fixture('jpeg_baseline.jpg'), lang: 'en' });
-      expectError(r, -1, /profile write/i);
-      await expectUnchanged(w, before, 'after a failed profile write');
+      const url = expectOk(await upload(w, { file: fixture('jpeg_baseline.jpg'), lang: 'en' }));
+      await expectStored(w, url);
     } finally { await w.dispose(); }
   });
 
-  test('KV profile write fails on the first upload: -1, the new image is removed', async () => {
+  test('an upload writes nothing to KV: with every KV write failing it still succeeds, the profile untouched', async () => {
     const w = await startWorker({ FAULTS: 'USERS.put' }, { entry: WRAPPER });
     try {
       await seedUser(w.kv);
-      const before = await snapshot(w);
-      const r = await upload(w, { file: fixture('jpeg_baseline.jpg'), lang: 'en' });
-      expectError(r, -1, /profile write/i);
-      await expectUnchanged(w, before, 'no stray object');
+      const url = expectOk(await upload(w, { file: fixture('jpeg_baseline.jpg'), lang: 'en' }));
+      await expectStored(w, url);
     } finally { await w.dispose(); }
   });
 
-  test('KV reads fail: 1001 (the login cannot be checked), nothing changed', async () => {
+  test('KV reads fail: -1 "try again" (never 1001, which logs AnqiCMS members out), nothing changed', async () => {
     const w = await startWorker({ FAULTS: 'USERS.get' }, { entry: WRAPPER });
     try {
       await seedUser(w.kv);
       const before = await snapshot(w);
       const r = await upload(w, { file: fixture('jpeg_baseline.jpg'), lang: 'en' });
-      expectError(r, 1001, /retry|could not be checked/i);
+      expectError(r, -1, /could not be checked.*try again/i);
       await expectUnchanged(w, before);
+      const zh = await upload(w, { file: fixture('jpeg_baseline.jpg') });
+      expectError(zh, -1, /稍后重试/);
+      const detail = await readEnvelope(await get(w, '/api/user/detail', { headers: { Token: mintToken(), 'Accept-Language': 'en' } }));
+      expectError(detail, -1, /try again/i);
     } finally { await w.dispose(); }
   });
+});
 
-  test('R2 read of the previous image fails: -1 before anything is written', async () => {
-    const { w, before } = await withPreviousAvatar('AVATARS.get@2');
+describe('an upload changes the avatar and nothing else', { skip: SKIP, timeout: 120_000 }, () => {
+  test('a ban and a profile edit written during a slow upload survive it', async () => {
+    // The R2 put takes 1.5 s; meanwhile an operator bans the member and edits the profile.
+    const w = await startWorker({ FAULTS: 'AVATARS.put:delay=1500' }, { entry: WRAPPER });
     try {
-      const r = await upload(w, { file: fixture('jpeg_baseline.jpg'), lang: 'en' });
-      expectError(r, -1, /image read/i);
-      await expectUnchanged(w, before);
+      await seedUser(w.kv);
+      const pending = upload(w, { file: fixture('jpeg_baseline.jpg'), lang: 'en' });
+      await new Promise((r) => setTimeout(r, 700));
+      const banned = JSON.stringify({ ...PROFILE, status: -1, user_name: 'alice-renamed', introduce: 'edited by an operator' });
+      await w.kv.put('user:1', banned);
+      // The upload was authorised before the ban: it completes, and changes only the image.
+      expectOk(await pending);
+      assert.equal(await w.kv.get('user:1'), banned, 'the ban and the edit are exactly as the operator wrote them');
+      const again = await upload(w, { file: fixture('orient-1.jpg'), lang: 'en' });
+      expectError(again, 1002);
     } finally { await w.dispose(); }
   });
 });
 
 describe('concurrent uploads by one user', { skip: SKIP, timeout: 180_000 }, () => {
-  test('20 at once: every request gets an envelope; the profile URL serves its own image; no stray objects', async () => {
+  test('20 at once: every request gets an envelope; the URL detail shows serves its own image; no stray objects', async () => {
     const w = await startWorker({ OUTPUT_FORMAT: 'png', AVATAR_SIZE: '64' });
     try {
       await seedUser(w.kv);
@@ -92,14 +104,15 @@ describe('concurrent uploads by one user', { skip: SKIP, timeout: 180_000 }, () 
       const { objects } = await snapshot(w);
       assert.deepEqual(Object.keys(objects), ['uploads/user/1.png'], 'only the one avatar key exists');
 
-      const url = (await getProfile(w.kv)).avatar_url;
+      const shown = await readEnvelope(await get(w, '/api/user/detail', { headers: { Token: mintToken() } }));
+      const url = shown.data.avatar_url;
       const v = new URL(url).searchParams.get('v');
-      assert.ok(versions.has(v), `profile URL ${url} is one of the uploads`);
+      assert.ok(versions.has(v), `detail's URL ${url} is one of the uploads`);
       const res = await get(w, new URL(url).pathname + new URL(url).search);
       assert.equal(res.status, 200);
       const bytes = Buffer.from(await res.arrayBuffer());
       const served = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
-      assert.equal(served, v, 'the profile URL serves exactly the image its version names');
+      assert.equal(served, v, "detail's URL serves exactly the image its version names");
       assert.match(res.headers.get('cache-control'), /immutable/, 'a matching version is cached long');
     } finally { await w.dispose(); }
   });

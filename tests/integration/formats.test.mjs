@@ -3,7 +3,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { SKIP, MANIFEST, PROFILE, startWorker, seedUser, upload, fixture, getProfile, readEnvelope } from '../lib/worker.mjs';
+import { SKIP, MANIFEST, PROFILE, startWorker, seedUser, upload, fixture, getProfile, get, readEnvelope } from '../lib/worker.mjs';
 import { mintToken } from '../lib/token.mjs';
 import { expectOk, expectStored } from '../lib/expect.mjs';
 import { decodeRGBA, gridMeans, gridDiff, fmtGrid, regionMean, webpInfo, pngInfo, jpegInfo, containsBytes } from '../lib/images.mjs';
@@ -87,12 +87,15 @@ describe('accepted formats, default output (WebP 256)', { skip: SKIP, timeout: 2
       + String.raw`"price":1.50,"ratio":-0.0,"tags":["a","\u00e9",null],"deep":{"x":{"y":[1,{"z":false}]}},"note":"line\nbreak \u4e2d"}`;
     await w.kv.put('user:77', raw);
     const url = expectOk(await upload(w, { file: fixture('orient-1.jpg'), token: mintToken({ userId: 77 }) }));
-    const after = await w.kv.get('user:77');
+    assert.equal(await w.kv.get('user:77'), raw, 'the stored profile is not rewritten at all');
+    // The profile the worker shows: every field as stored, the avatar new.
+    const res = await get(w, '/api/user/detail', { headers: { Token: mintToken({ userId: 77 }) } });
+    const shown = await res.text();
     for (const piece of ['12345678901234567890', '"deep":{"x":{"y":[1,{"z":false}]}}', '"user_name":"carol"', '"tags":["a",']) {
-      assert.ok(after.includes(piece), `profile lost ${piece}: ${after}`);
+      assert.ok(shown.includes(piece), `detail lost ${piece}: ${shown}`);
     }
-    assert.ok(/"price":1\.50?\b/.test(after), `price changed: ${after}`);
-    assert.deepEqual(JSON.parse(after), { ...JSON.parse(raw), avatar_url: url });
+    assert.ok(/"price":1\.50?\b/.test(shown), `price changed: ${shown}`);
+    assert.deepEqual(JSON.parse(shown).data, { ...JSON.parse(raw), avatar_url: url });
   });
 
   test('another user gets their own key, profile and URL', async () => {

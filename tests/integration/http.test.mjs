@@ -191,6 +191,8 @@ describe('configuration errors name the setting (never a 500)', { skip: SKIP, ti
     ['OUTPUT_QUALITY', '101'],
     ['MAX_UPLOAD_BYTES', 'lots'],
     ['MAX_UPLOAD_BYTES', '0'],
+    ['MAX_UPLOAD_BYTES', String(100 * 1024 * 1024)],
+    ['ANQICMS_ORIGIN', 'www.example.com'],
     ['MAX_PIXELS', '-5'],
     ['RESIZE_SPACE', 'gamma'],
   ];

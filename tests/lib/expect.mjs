@@ -1,6 +1,7 @@
 // Assertions shared by the integration tests.
 import assert from 'node:assert/strict';
-import { PROFILE, getProfile, snapshot, getObjectBytes } from './worker.mjs';
+import { PROFILE, getProfile, snapshot, getObjectBytes, get, readEnvelope } from './worker.mjs';
+import { mintToken } from './token.mjs';
 import { imageInfo, EXT_FOR, MIME_FOR } from './images.mjs';
 
 const show = (r) => `HTTP ${r.status} ${JSON.stringify(r.body)}`;
@@ -40,8 +41,9 @@ export async function expectUnchanged(w, before, why = '') {
 
 /**
  * After a success: the URL has the expected shape, the object is stored
- * under the right key with the right Content-Type and size, and the profile
- * has exactly this URL with every other field untouched.
+ * under the right key with the right Content-Type and size, the profile in
+ * KV is untouched, and GET /api/user/detail shows exactly this URL with
+ * every other field as stored.
  * Returns { bytes, info, key }.
  */
 export async function expectStored(w, url, {
@@ -58,7 +60,13 @@ export async function expectStored(w, url, {
   assert.equal(info.format, format, `stored bytes are ${info.format}, not ${format}`);
   assert.equal(info.width, size, `stored width ${info.width}`);
   assert.equal(info.height, size, `stored height ${info.height}`);
+  // The upload wrote the image only: the profile in KV is as seeded, and
+  // the profile the worker shows names the new avatar.
   const stored = await getProfile(w.kv, id);
-  assert.deepEqual(stored, { ...profile, avatar_url: url }, 'profile: avatar_url set, all other fields untouched');
+  assert.deepEqual(stored, profile, 'KV profile untouched by the upload');
+  const shown = await readEnvelope(await get(w, '/api/user/detail', { headers: { Token: mintToken({ userId: id }) } }));
+  assert.equal(shown.code, 0, `detail: ${JSON.stringify(shown.body)}`);
+  const { password, ...visible } = profile;
+  assert.deepEqual(shown.data, { ...visible, avatar_url: url }, 'detail: avatar_url is the returned URL, all other fields as stored');
   return { bytes: obj.bytes, info, key };
 }

@@ -1,24 +1,30 @@
 // Test-only entry that wraps the BUILT worker (build/index.js) and makes
-// chosen binding methods fail, to show that storage faults lose nothing.
+// chosen binding methods misbehave, to show that storage faults lose nothing.
 // Never deployed: wrangler.toml's entry is build/worker/shim.mjs.
 //
-// The var FAULTS lists `BINDING.method` (or `BINDING.method@N`, failing from
-// the N-th call on in this isolate), e.g. "AVATARS.put" or "USERS.put".
+// The var FAULTS lists items `BINDING.method[@N][:mode]`, comma-separated,
+// e.g. "AVATARS.put", "USERS.get@2", "AVATARS.put:landed" or
+// "AVATARS.put:delay=1500". `@N`: from the N-th call on in this isolate
+// (default: every call). Modes:
+//   fail (default)  the call is not made and rejects
+//   landed          the call is made, then rejects (a write whose answer was lost)
+//   delay=MS        the call is made MS milliseconds late (a slow store)
 import { WorkerEntrypoint } from 'cloudflare:workers';
 import Worker from '../../build/index.js';
 
 const calls = new Map();
 
-function failing(spec, binding, method) {
+/** The mode of the first item naming `binding.method` that applies to this call, or null. */
+function fault(spec, binding, method) {
   for (const item of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const [name, from] = item.split('@');
+    const [target, mode = 'fail'] = item.split(':');
+    const [name, from] = target.split('@');
     if (name !== `${binding}.${method}`) continue;
-    const key = `${binding}.${method}`;
-    const n = (calls.get(key) ?? 0) + 1;
-    calls.set(key, n);
-    return n >= Number(from ?? 1);
+    const n = (calls.get(name) ?? 0) + 1;
+    calls.set(name, n);
+    return n >= Number(from ?? 1) ? mode : null;
   }
-  return false;
+  return null;
 }
 
 function wrap(target, binding, spec) {
@@ -27,10 +33,15 @@ function wrap(target, binding, spec) {
       const v = Reflect.get(t, prop);
       // workers-rs checks the constructor's name ("R2Bucket"): keep it as is.
       if (prop === 'constructor' || typeof v !== 'function') return v;
-      return (...args) => {
-        if (failing(spec, binding, String(prop))) {
-          return Promise.reject(new Error(`injected fault: ${binding}.${String(prop)}`));
+      return async (...args) => {
+        const mode = fault(spec, binding, String(prop));
+        const injected = () => new Error(`injected fault: ${binding}.${String(prop)}`);
+        if (mode === 'fail') throw injected();
+        if (mode === 'landed') {
+          await v.apply(t, args);
+          throw injected();
         }
+        if (mode?.startsWith('delay=')) await new Promise((r) => setTimeout(r, Number(mode.slice(6))));
         return v.apply(t, args);
       };
     },
