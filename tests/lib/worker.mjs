@@ -45,10 +45,12 @@ export const MANIFEST = JSON.parse(readFileSync(path.join(FIXTURES, 'manifest.js
 /**
  * Starts the worker with `vars` merged over { TOKEN_SECRET: 'test-secret' }
  * (pass TOKEN_SECRET: undefined to leave it out). `ratelimits`: Miniflare
- * rate-limit bindings, e.g. { UPLOAD_LIMITER: { simple: { limit: 2, period: 60 } } }. Returns
- * { mf, url, kv, r2, origin, dispose }.
+ * rate-limit bindings, e.g. { UPLOAD_LIMITER: { simple: { limit: 2, period: 60 } } }.
+ * `queue: true`: the WRITEBACK queue (producer, and this worker as its
+ * consumer, as in wrangler.toml's origin-mode setup), delivering each
+ * message on its own at once. Returns { mf, url, kv, r2, origin, dispose }.
  */
-export async function startWorker(vars = {}, { log = false, ratelimits, entry, build = BUILD_DIR, stdout } = {}) {
+export async function startWorker(vars = {}, { log = false, ratelimits, entry, build = BUILD_DIR, stdout, queue = false } = {}) {
   if (!build) throw new Error(NOT_BUILT);
   const bindings = { TOKEN_SECRET: TEST_SECRET, ...vars };
   for (const k of Object.keys(bindings)) if (bindings[k] === undefined) delete bindings[k];
@@ -67,6 +69,10 @@ export async function startWorker(vars = {}, { log = false, ratelimits, entry, b
     r2Buckets: ['AVATARS'],
     bindings,
     ...(ratelimits ? { ratelimits } : {}),
+    ...(queue ? {
+      queueProducers: { WRITEBACK: { queueName: 'avatar-writeback' } },
+      queueConsumers: { 'avatar-writeback': { maxBatchSize: 1, maxBatchTimeout: 1, maxRetries: 3 } },
+    } : {}),
     // `stdout(line)`: receives the worker's console output line by line.
     ...(stdout ? {
       handleRuntimeStdio(out, err) {
