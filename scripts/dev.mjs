@@ -9,7 +9,29 @@ import { mintToken, localSecret } from './lib/token.mjs';
 import { profileJson } from './user.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const port = Number(process.env.PORT || 8787);
+
+/**
+ * The value of `--name value` or `--name=value` among the arguments passed
+ * through (`npm run dev -- --port 9000`), and the arguments without it.
+ */
+function takeOption(args, name) {
+  const rest = [];
+  let value;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === `--${name}` && i + 1 < args.length) value = args[++i];
+    else if (a.startsWith(`--${name}=`)) value = a.slice(name.length + 3);
+    else rest.push(a);
+  }
+  return { value, rest };
+}
+
+// wrangler takes --port and --ip once: ours are defaults, the caller's win.
+const portOption = takeOption(process.argv.slice(2), 'port');
+const ipOption = takeOption(portOption.rest, 'ip');
+const passThrough = ipOption.rest;
+const port = Number(portOption.value || process.env.PORT || 8787);
+const ip = ipOption.value || '127.0.0.1';
 const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' };
 const wranglerBin = path.join(root, 'node_modules/.bin/wrangler');
 const DEMO_ID = 1;
@@ -28,8 +50,8 @@ const secret = await localSecret(root);
 const token = mintToken({ userId: DEMO_ID, secret, exp: Math.floor(Date.now() / 1000) + 7 * 86400 });
 
 // --var overrides [vars] from wrangler.toml for this run only.
-const child = spawn(wranglerBin, ['dev', '--ip', '127.0.0.1', '--port', String(port),
-  '--var', 'UPLOAD_PAGE:on', '--var', `DEV_DEMO_TOKEN:${token}`, ...process.argv.slice(2)],
+const child = spawn(wranglerBin, ['dev', '--ip', ip, '--port', String(port),
+  '--var', 'UPLOAD_PAGE:on', '--var', `DEV_DEMO_TOKEN:${token}`, ...passThrough],
   { cwd: root, env, stdio: ['inherit', 'pipe', 'inherit'] });
 let announced = false;
 child.stdout.on('data', (chunk) => {
@@ -38,7 +60,9 @@ child.stdout.on('data', (chunk) => {
     announced = true;
     const sample = ['tests/fixtures/jpeg_baseline.jpg']
       .find((f) => existsSync(path.join(root, f))) ?? 'path/to/photo.jpg';
-    const base = `http://127.0.0.1:${port}`;
+    // A wildcard address listens everywhere; this machine reaches it on loopback.
+    const host = ['0.0.0.0', '::', '*'].includes(ip) ? '127.0.0.1' : ip.includes(':') ? `[${ip}]` : ip;
+    const base = `http://${host}:${port}`;
     console.log(`
 ────────────────────────────────────────────────────────────────────────
  Avatar service running at ${base}  (local KV and R2 in .wrangler/state)

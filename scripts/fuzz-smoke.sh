@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every fuzz target briefly (default 30 s each) on its corpus; exits
 # non-zero if any target finds a crash, a timeout or an out-of-memory.
-# Skips (exit 0) when cargo-fuzz or the nightly toolchain is missing.
+# Installs cargo-fuzz when it is missing; skips (exit 0) only when the
+# nightly toolchain is missing (the Worker's build needs it too).
 #
 #   bash scripts/fuzz-smoke.sh            # all targets, 30 s each
 #   FUZZ_SECONDS=120 bash scripts/fuzz-smoke.sh token pipeline
@@ -10,9 +11,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  echo "fuzz-smoke: SKIPPED (cargo-fuzz not installed; cargo install cargo-fuzz)"
-  exit 0
+# cargo-fuzz, installed like every other tool (from crates.io, pinned).
+want_fuzz=0.13.2
+if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "$want_fuzz" ]; then
+  echo "== installing cargo-fuzz $want_fuzz"
+  nice -n 10 cargo install cargo-fuzz --version "$want_fuzz" --locked --force >/dev/null 2>&1 \
+    || { echo "fuzz-smoke: FAILED (cargo install cargo-fuzz $want_fuzz)"; exit 1; }
 fi
 if ! cargo +nightly --version >/dev/null 2>&1; then
   echo "fuzz-smoke: SKIPPED (no nightly toolchain; rustup toolchain install nightly)"
