@@ -8,7 +8,7 @@
 //! `worker::Env`, so the rules are tested natively; an invalid value is a
 //! [`ConfigError`] naming the setting, never a panic.
 
-use crate::envelope::{human_bytes, Lang, UserFacing};
+use crate::i18n::{human_bytes, Lang, UserFacing};
 use crate::imaging::{OutputFormat, ResizeSpace};
 
 /// Default largest accepted file: 20 MiB, a 48 MP phone JPEG fits.
@@ -52,7 +52,7 @@ impl Accepts {
                 Accepts::Whole { min, max } => format!("{min} 到 {max} 之间的整数"),
                 Accepts::Choice(words) => words.join("、"),
                 Accepts::Switch => "on 或 off".into(),
-                Accepts::BaseUrl => "完整的 http(s) 网址，例如 https://www.example.com".into(),
+                Accepts::BaseUrl => "完整的网址（以 http:// 或 https:// 开头），例如 https://www.example.com".into(),
                 Accepts::Origin => "网站的源地址（协议、主机名和可选的端口），例如 https://www.example.com".into(),
                 Accepts::Origins => "* 或以逗号分隔的源地址，例如 https://www.example.com".into(),
                 Accepts::Binding(_) => "在 wrangler.toml 中配置的绑定".into(),
@@ -311,6 +311,19 @@ impl UserFacing for ConfigError {
             ),
             Lang::En => format!("The service is misconfigured: {self}"),
         }
+    }
+}
+
+impl ConfigError {
+    /// An invalid value of every setting that has values, for the tests
+    /// that read every message.
+    #[cfg(test)]
+    pub(crate) fn samples() -> Vec<ConfigError> {
+        SETTINGS
+            .iter()
+            .filter(|s| !matches!(s.accepts, Accepts::Binding(_) | Accepts::Text))
+            .map(|s| s.invalid("x y"))
+            .collect()
     }
 }
 
@@ -610,7 +623,7 @@ mod tests {
             let zh = parse(&[(k, v)]).unwrap_err().message(Lang::Zh);
             // Left after the values it accepts, the setting's name and its value.
             let mut rest = zh.clone();
-            for value in ["https://www.example.com", "http(s)", "webp", "jpeg", "png", "on", "off", k, &format!("{v:?}")] {
+            for value in ["https://www.example.com", "https://", "http://", "webp", "jpeg", "png", "on", "off", k, &format!("{v:?}")] {
                 rest = rest.replace(value, "");
             }
             assert!(!rest.bytes().any(|b| b.is_ascii_alphabetic()), "{zh}");

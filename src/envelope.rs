@@ -7,61 +7,9 @@
 use serde::Serialize;
 use serde_json::Value;
 
-/// Success.
-pub const CODE_OK: i32 = 0;
-/// Any error the user can act on; `msg` says what and how.
-pub const CODE_ERROR: i32 = -1;
-/// Not logged in (missing, invalid, expired or revoked token; unknown user).
-pub const CODE_NOT_LOGGED_IN: i32 = 1001;
-/// Logged in but not allowed (banned user).
-pub const CODE_NOT_AUTHORIZED: i32 = 1002;
-
-/// Language of the messages: Chinese by default, as AnqiCMS; English when
-/// the request's `Accept-Language` prefers it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Lang {
-    #[default]
-    Zh,
-    En,
-}
-
-impl Lang {
-    /// Picks the language from an `Accept-Language` header value.
-    ///
-    /// The first listed language decides (browsers list the preferred one
-    /// first): `en`, `en-US`, ... give English; anything else (including
-    /// `zh-CN`, or no header) gives Chinese.
-    pub fn from_accept_language(header: Option<&str>) -> Lang {
-        let first = header
-            .and_then(|h| h.split(',').next())
-            .map(|tag| tag.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
-            .unwrap_or_default();
-        if first == "en" || first.starts_with("en-") || first.starts_with("en_") {
-            Lang::En
-        } else {
-            Lang::Zh
-        }
-    }
-
-    /// Chooses between the two texts of a message.
-    pub fn pick<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Lang::Zh => zh,
-            Lang::En => en,
-        }
-    }
-}
-
-/// An error that can be shown to the client: its envelope code and its
-/// message in words the user can act on.
-pub trait UserFacing {
-    /// The envelope code (-1, 1001 or 1002).
-    fn code(&self) -> i32 {
-        CODE_ERROR
-    }
-    /// The message in the requested language.
-    fn message(&self, lang: Lang) -> String;
-}
+pub use crate::i18n::{
+    human_bytes, Lang, UserFacing, CODE_ERROR, CODE_NOT_AUTHORIZED, CODE_NOT_LOGGED_IN, CODE_OK,
+};
 
 /// The JSON body of every `/api/*` response.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -113,8 +61,8 @@ pub enum RequestError {
     BadCropField { field: &'static str },
     /// Some but not all crop fields are present.
     IncompleteCrop,
-    /// The service is misconfigured (e.g. no `TOKEN_SECRET`); names the setting.
-    Misconfigured { detail: String },
+    /// KV-only mode without `TOKEN_SECRET`: no token can be checked.
+    NoTokenSecret,
     /// Too many uploads by this user; retry after the period.
     RateLimited { retry_after_secs: u32 },
     /// Other uploads in this isolate hold as many body bytes as it may
@@ -128,6 +76,32 @@ pub enum RequestError {
     Internal,
 }
 
+impl RequestError {
+    /// One of each, for the tests that read every message.
+    #[cfg(test)]
+    pub(crate) fn samples() -> Vec<RequestError> {
+        use RequestError::*;
+        vec![
+            NotFound { path: "/api/nope".into() },
+            MethodNotAllowed { method: "PUT".into(), allowed: "POST" },
+            NotMultipart,
+            BadMultipart,
+            MissingFile,
+            EmptyFile,
+            TooLarge { limit: 20 << 20, actual: Some(25 << 20) },
+            TooLarge { limit: 20 << 20, actual: None },
+            BadCropField { field: "crop_x" },
+            IncompleteCrop,
+            NoTokenSecret,
+            RateLimited { retry_after_secs: 60 },
+            Busy,
+            CookieFromOtherSite { origin: Some("https://evil.example".into()) },
+            CookieFromOtherSite { origin: None },
+            Internal,
+        ]
+    }
+}
+
 impl std::fmt::Display for RequestError {
     /// The English message, for logs.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -136,20 +110,6 @@ impl std::fmt::Display for RequestError {
 }
 
 impl std::error::Error for RequestError {}
-
-/// Formats a byte count the way people read it (`20 MiB`, `1.5 MiB`, `300 KiB`).
-pub fn human_bytes(n: u64) -> String {
-    const KIB: f64 = 1024.0;
-    let f = n as f64;
-    if f >= KIB * KIB {
-        let v = f / (KIB * KIB);
-        if (v - v.round()).abs() < 0.05 { format!("{} MiB", v.round()) } else { format!("{v:.1} MiB") }
-    } else if f >= KIB {
-        format!("{} KiB", (f / KIB).round())
-    } else {
-        format!("{n} bytes")
-    }
-}
 
 impl UserFacing for RequestError {
     fn message(&self, lang: Lang) -> String {
@@ -205,10 +165,12 @@ impl UserFacing for RequestError {
                     "Incomplete crop box: send all of crop_x, crop_y, crop_w and crop_h",
                 )
                 .to_string(),
-            Misconfigured { detail } => match lang {
-                Lang::Zh => format!("服务配置错误: {detail}"),
-                Lang::En => format!("The service is misconfigured: {detail}"),
-            },
+            NoTokenSecret => lang
+                .pick(
+                    "服务配置错误：未设置 TOKEN_SECRET（请运行 “wrangler secret put TOKEN_SECRET”），也未设置 ANQICMS_ORIGIN 由网站验证登录",
+                    "The service is misconfigured: TOKEN_SECRET is not set (wrangler secret put TOKEN_SECRET), nor ANQICMS_ORIGIN to let the site check logins",
+                )
+                .to_string(),
             RateLimited { retry_after_secs } => match lang {
                 Lang::Zh => format!("上传太频繁，请 {retry_after_secs} 秒后再试"),
                 Lang::En => format!("Too many uploads; try again in {retry_after_secs} seconds"),
@@ -240,17 +202,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lang_from_header() {
-        assert_eq!(Lang::from_accept_language(None), Lang::Zh);
-        assert_eq!(Lang::from_accept_language(Some("en")), Lang::En);
-        assert_eq!(Lang::from_accept_language(Some("en-US,en;q=0.9")), Lang::En);
-        assert_eq!(Lang::from_accept_language(Some("zh-CN,zh;q=0.9,en;q=0.8")), Lang::Zh);
-        assert_eq!(Lang::from_accept_language(Some("  EN-gb ; q=1")), Lang::En);
-        assert_eq!(Lang::from_accept_language(Some("eng")), Lang::Zh);
-        assert_eq!(Lang::from_accept_language(Some("")), Lang::Zh);
-    }
-
-    #[test]
     fn success_shape() {
         let e = Envelope::ok("上传成功", serde_json::json!({"avatar_url": "https://x/u.webp?v=1"}));
         assert_eq!(
@@ -277,11 +228,4 @@ mod tests {
         assert!(zh.contains("20 MiB"), "{zh}");
     }
 
-    #[test]
-    fn human_bytes_formats() {
-        assert_eq!(human_bytes(20971520), "20 MiB");
-        assert_eq!(human_bytes(1536 * 1024), "1.5 MiB");
-        assert_eq!(human_bytes(2048), "2 KiB");
-        assert_eq!(human_bytes(12), "12 bytes");
-    }
 }

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod envelope;
 pub mod heap;
+pub mod i18n;
 pub mod imaging;
 pub mod inflight;
 pub mod multipart;
@@ -20,6 +21,9 @@ pub mod paths;
 pub mod request_log;
 pub mod storage;
 pub mod upload_form;
+
+#[cfg(test)]
+mod every_message;
 
 #[cfg(target_arch = "wasm32")]
 mod entry;

@@ -24,78 +24,85 @@ pub use token::{
     REFRESH_VALIDITY_SECS, REFRESH_WINDOW_SECS,
 };
 
-use core::fmt;
-
-use crate::envelope::{Lang, UserFacing, CODE_ERROR, CODE_NOT_AUTHORIZED, CODE_NOT_LOGGED_IN};
+use crate::i18n::{Lang, UserFacing, CODE_ERROR, CODE_NOT_AUTHORIZED, CODE_NOT_LOGGED_IN};
 
 /// Why a request is not (or cannot be) an authenticated session.
 ///
 /// Every variant except [`AuthError::Banned`] (1002) and the two operator
 /// problems ([`AuthError::NoSecret`], [`AuthError::CorruptProfile`], -1) is
-/// "not logged in" (1001). Messages never contain the token, the secret or
-/// anything else taken from the request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// "not logged in" (1001). `Display` is a short English reason for the log;
+/// what the member reads is [`UserFacing::message`]. Neither ever contains
+/// the token, the secret or anything else taken from the request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// No token in the `Token` header, the `token` cookie or `Authorization`.
+    #[error("missing token")]
     MissingToken,
     /// Not a JWT, bad base64/JSON, or a claim of the wrong type
     /// (e.g. non-numeric `userId`, `userId` 0, `userId` ≠ `sub`).
+    #[error("malformed token")]
     Malformed,
     /// `alg` is not `HS256` (`none`, `HS384`, `RS256`, ...). Holds the
     /// header's value, cut to 32 characters, for logs only.
+    #[error("unsupported alg {0:?}")]
     UnsupportedAlg(String),
     /// The HS256 signature does not verify (tampered, or another secret).
+    #[error("bad signature")]
     BadSignature,
     /// Neither `t` nor `exp`: a token that never expires is refused.
+    #[error("token without expiry")]
     NoExpiry,
     /// `t`/`exp` is at or before now.
+    #[error("token expired")]
     Expired,
     /// `nbf` is in the future.
+    #[error("token not yet valid")]
     NotYetValid,
-    /// `revoked:{sha256}` exists: the token was logged out.
+    /// `revoked:{sha256}` exists for the token or the login it descends from.
+    #[error("token revoked")]
     Revoked,
-    /// No `user:{id}` in KV.
+    /// No `user:{id}` in KV (or, in origin mode, the site's member is not
+    /// the token's user).
+    #[error("no such user")]
     NoSuchUser,
     /// Origin mode: the AnqiCMS site answered 1001 for this token (bad,
     /// expired, or its member deleted).
+    #[error("refused by the site")]
     RefusedBySite,
     /// `user:{id}` exists but is not a JSON object (or `status` is not a
     /// number). Code -1: logging in again cannot fix it, an operator must.
+    #[error("corrupt profile")]
     CorruptProfile,
-    /// `status` is -1.
+    /// `status` is negative.
+    #[error("member banned")]
     Banned,
     /// Empty `TOKEN_SECRET` (defence in depth: config already refuses it).
+    #[error("TOKEN_SECRET empty")]
     NoSecret,
 }
 
 impl AuthError {
-    /// Short English name of the cause, for logs (no request data).
-    pub fn reason(&self) -> &'static str {
-        match self {
-            AuthError::MissingToken => "missing token",
-            AuthError::Malformed => "malformed token",
-            AuthError::UnsupportedAlg(_) => "unsupported alg",
-            AuthError::BadSignature => "bad signature",
-            AuthError::NoExpiry => "token without expiry",
-            AuthError::Expired => "token expired",
-            AuthError::NotYetValid => "token not yet valid",
-            AuthError::Revoked => "token revoked",
-            AuthError::NoSuchUser => "no such user",
-            AuthError::RefusedBySite => "refused by the site",
-            AuthError::CorruptProfile => "corrupt profile",
-            AuthError::Banned => "user banned",
-            AuthError::NoSecret => "TOKEN_SECRET empty",
-        }
+    /// One of each, for the tests that read every message.
+    #[cfg(test)]
+    pub(crate) fn samples() -> Vec<AuthError> {
+        use AuthError::*;
+        vec![
+            MissingToken,
+            Malformed,
+            UnsupportedAlg("none".into()),
+            BadSignature,
+            NoExpiry,
+            Expired,
+            NotYetValid,
+            Revoked,
+            NoSuchUser,
+            RefusedBySite,
+            CorruptProfile,
+            Banned,
+            NoSecret,
+        ]
     }
 }
-
-impl fmt::Display for AuthError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message(Lang::En))
-    }
-}
-
-impl std::error::Error for AuthError {}
 
 impl UserFacing for AuthError {
     fn code(&self) -> i32 {
@@ -170,6 +177,5 @@ mod tests {
         let alg = AuthError::UnsupportedAlg("EVIL<script>".into());
         assert!(!alg.message(Lang::En).contains("EVIL"));
         assert!(!alg.message(Lang::Zh).contains("EVIL"));
-        assert_eq!(alg.to_string(), alg.message(Lang::En));
     }
 }

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::auth::{token_sha256_hex, Profile};
-use crate::envelope::{Lang, UserFacing, CODE_NOT_LOGGED_IN};
+use crate::i18n::{Lang, UserFacing, CODE_NOT_LOGGED_IN};
 
 /// The site could not give a verdict on a token (down, slow, or not
 /// answering like AnqiCMS). Never "not logged in": AnqiCMS clients drop the

@@ -5,7 +5,8 @@ use worker::{Env, Request};
 
 use super::session::{self, authenticate, Purpose};
 use super::{Failure, Outcome};
-use crate::envelope::{Envelope, Lang};
+use crate::envelope::Envelope;
+use crate::i18n::{Lang, Notice};
 use crate::http;
 use crate::paths;
 use crate::request_log::RequestLog;
@@ -36,7 +37,7 @@ pub async fn detail(req: &Request, env: &Env, lang: Lang, log: &mut RequestLog) 
             map.remove(f);
         }
     }
-    let mut out = Outcome::envelope(&Envelope::ok(lang.pick("获取成功", "OK"), data))?;
+    let mut out = Outcome::envelope(&Envelope::ok(Notice::Detail.message(lang), data))?;
     http::attach_update_token(&mut out.response, session::update_token(&session, &config))?;
     Ok(out)
 }
@@ -48,5 +49,5 @@ pub async fn logout(req: &Request, env: &Env, lang: Lang, log: &mut RequestLog) 
     let session = authenticate(req, env, &config, Purpose::LogOut).await?;
     log.user_id = Some(session.user_id);
     session::revoke(&session).await?;
-    Ok(Outcome::envelope(&Envelope::ok(lang.pick("已退出登录", "Logged out"), Value::Null))?)
+    Ok(Outcome::envelope(&Envelope::ok(Notice::LoggedOut.message(lang), Value::Null))?)
 }

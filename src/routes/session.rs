@@ -62,10 +62,7 @@ impl Session {
 /// Checks the request's token and the member behind it.
 pub async fn authenticate(req: &Request, env: &Env, config: &Config, purpose: Purpose) -> Result<Session, Failure> {
     if config.token_secret.is_none() && config.origin.is_none() {
-        return Err(RequestError::Misconfigured {
-            detail: "TOKEN_SECRET is not set (wrangler secret put TOKEN_SECRET)".into(),
-        }
-        .into());
+        return Err(RequestError::NoTokenSecret.into());
     }
     let (source, token) = auth::find_token(|name| http::header(req, name)).ok_or(AuthError::MissingToken)?;
     if source == TokenSource::Cookie && purpose != Purpose::Read {

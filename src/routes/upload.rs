@@ -15,7 +15,8 @@ use worker::{Context, Env, Request};
 use super::session::{self, authenticate, Purpose};
 use super::{Failure, Outcome};
 use crate::config::Config;
-use crate::envelope::{Envelope, Lang, RequestError};
+use crate::envelope::{Envelope, RequestError};
+use crate::i18n::{Lang, Notice};
 use crate::imaging::{self, Options};
 use crate::inflight::{self, Reservation};
 use crate::origin::{writeback, WriteBack};
@@ -105,10 +106,7 @@ pub async fn upload(
         ctx.wait_until(writeback::first_attempt(env.clone(), config.clone(), job));
     }
 
-    let mut response = http::envelope_response(&Envelope::ok(
-        lang.pick("上传成功", "Upload succeeded"),
-        json!({ "avatar_url": url }),
-    ))?;
+    let mut response = http::envelope_response(&Envelope::ok(Notice::Uploaded.message(lang), json!({ "avatar_url": url })))?;
     http::attach_update_token(&mut response, session::update_token(&session, &config))?;
     Ok(Outcome { response, code: Some(0) })
 }

@@ -1,6 +1,6 @@
 //! Storage failures and what the member is told about them.
 
-use crate::envelope::{Lang, UserFacing};
+use crate::i18n::{Lang, UserFacing};
 
 /// What a storage operation was doing when it failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +60,20 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+impl StoreError {
+    /// One of each, for the tests that read every message.
+    #[cfg(test)]
+    pub(crate) fn samples() -> Vec<StoreError> {
+        use Operation::*;
+        let mut all: Vec<StoreError> = [ProfileRead, RevocationRead, RevocationWrite, CacheRead, CacheWrite, ImageRead, ImageWrite]
+            .into_iter()
+            .map(|op| StoreError::Failed { op, cause: "cause".into() })
+            .collect();
+        all.push(StoreError::Unbound("USERS"));
+        all
+    }
+}
+
 impl UserFacing for StoreError {
     fn message(&self, lang: Lang) -> String {
         match self.operation() {
@@ -92,7 +106,7 @@ impl UserFacing for StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope::CODE_ERROR;
+    use crate::i18n::CODE_ERROR;
 
     #[test]
     fn failures_are_minus_one_and_never_show_the_cause() {
