@@ -22,15 +22,17 @@ mod orient;
 mod resize;
 mod sniff;
 mod webp;
+mod work;
 
 #[cfg(test)]
 mod tests;
 
-pub use error::{megapixels, ImageError};
+pub use error::{file_size, megapixels, ImageError};
 pub use format::{OutputFormat, SourceFormat, ACCEPTED_FORMATS};
 pub use orient::Orientation;
 pub use resize::ResizeSpace;
 pub use sniff::sniff;
+pub use work::{Work, BASE as WORK_BASE, PER_BYTE as WORK_PER_BYTE};
 
 /// Crop box in pixels of the upright image (after EXIF orientation), as the
 /// client's crop tool sends it.
@@ -103,6 +105,9 @@ pub struct StageTimes {
     /// Turning the final square upright.
     pub orient_ms: f64,
     pub encode_ms: f64,
+    /// Work units the upload spent ([`Work`]): deterministic, unlike the
+    /// times.
+    pub work_units: u64,
 }
 
 impl StageTimes {
@@ -118,11 +123,24 @@ pub fn process(bytes: &[u8], crop: Option<CropBox>, opts: &Options) -> Result<Av
 
 /// [`process`], also reporting stage times measured with `now` (ms; the
 /// Worker passes `js_sys::Date::now`, since `std::time` panics on wasm32).
+/// The work budget is the file's ([`Work::for_file`]).
 pub fn process_timed(
     bytes: &[u8],
     crop: Option<CropBox>,
     opts: &Options,
     now: &dyn Fn() -> f64,
+) -> Result<(Avatar, StageTimes), ImageError> {
+    process_with_work(bytes, crop, opts, now, &Work::for_file(bytes.len()))
+}
+
+/// [`process_timed`] charging `work` (tests and benchmarks: another
+/// budget, or the units spent).
+pub fn process_with_work(
+    bytes: &[u8],
+    crop: Option<CropBox>,
+    opts: &Options,
+    now: &dyn Fn() -> f64,
+    work: &Work,
 ) -> Result<(Avatar, StageTimes), ImageError> {
     check_options(opts)?;
     let mut times = StageTimes::default();
@@ -133,7 +151,7 @@ pub fn process_timed(
         t = n;
     };
 
-    let (source, header, plan) = stages::plan(bytes, crop, opts)?;
+    let (source, header, plan) = stages::plan(bytes, crop, opts, work)?;
     let orientation = header.orientation;
     let (uw, uh) = orientation.upright_size(header.width, header.height);
     lap(&mut times.header_ms);
@@ -141,6 +159,10 @@ pub fn process_timed(
     let region = decode::decode(bytes, source, &header, &plan)?;
     lap(&mut times.decode_ms);
 
+    // The region is bounded (REGION_BUDGET), so this charge only matters
+    // when the decode left almost nothing.
+    let resize_units = (u64::from(region.width) * u64::from(region.height)).saturating_mul(work::cost::RESIZE_PIXEL);
+    work.charge(resize_units).map_err(|_| work.refusal(source, header.width, header.height, work.spent() + resize_units))?;
     let (pixels, ch) =
         resize::finish(region, opts.size).map_err(|detail| ImageError::Encode { format: opts.format, detail })?;
     lap(&mut times.resize_ms);
@@ -154,6 +176,7 @@ pub fn process_timed(
     lap(&mut times.encode_ms);
 
     let avatar = Avatar { bytes: out, format: opts.format, source, width: uw, height: uh, has_alpha };
+    times.work_units = work.spent();
     Ok((avatar, times))
 }
 
@@ -191,12 +214,17 @@ pub mod stages {
     pub use super::header::Header;
     pub use super::resize::{finish as resize, Region};
 
-    use super::{crop_square, header, limits, sniff, CropBox, ImageError, Options, SourceFormat};
+    use super::{crop_square, header, limits, sniff, CropBox, ImageError, Options, SourceFormat, Work};
 
     /// The header stage: sniff, read the header, check the limits, and map
     /// the crop square (upright pixels) to the stored image. Decodes no
-    /// pixel.
-    pub fn plan(bytes: &[u8], crop: Option<CropBox>, opts: &Options) -> Result<(SourceFormat, Header, Plan), ImageError> {
+    /// pixel; the decoders will charge `work`.
+    pub fn plan<'w>(
+        bytes: &[u8],
+        crop: Option<CropBox>,
+        opts: &Options,
+        work: &'w Work,
+    ) -> Result<(SourceFormat, Header, Plan<'w>), ImageError> {
         let source = sniff(bytes)?;
         let header = header::read_header(bytes, source)?;
         limits::check_header(&header, opts.max_pixels)?;
@@ -206,7 +234,7 @@ pub mod stages {
         let (u, v, side) = crop_square(crop, uw, uh)?;
         let (x, y) = orientation.to_stored_rect(u, v, side, w, h);
         let budget = limits::pipeline_budget(opts.held_bytes);
-        let plan = Plan { x, y, side, width: w, height: h, size: opts.size, space: opts.space, budget };
+        let plan = Plan { x, y, side, width: w, height: h, size: opts.size, space: opts.space, budget, work };
         Ok((source, header, plan))
     }
 }

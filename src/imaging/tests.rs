@@ -124,6 +124,14 @@ fn assert_quadrants(img: &RgbaImage, want: [[u8; 3]; 4], tol: i32) {
 
 const QUADS: [[u8; 3]; 4] = [RED, GREEN, BLUE, YELLOW];
 
+/// [`process`] without a work budget: for the memory tests, whose
+/// header-only probes and flat worst cases declare far more than their
+/// bytes (the work budget's own tests are in `cpu`, below).
+fn process_unmetered(bytes: &[u8], crop: Option<CropBox>, opts: &Options) -> Result<Avatar, ImageError> {
+    let work = Work::with_budget(u64::MAX, bytes.len() as u64);
+    process_with_work(bytes, crop, opts, &|| 0.0, &work).map(|(a, _)| a)
+}
+
 fn err_en(e: &ImageError) -> String {
     e.message(Lang::En)
 }
@@ -764,7 +772,7 @@ fn full_decode_formats_have_a_memory_budget_that_fits_phone_photos() {
     // A 12 MP lossy WebP (phone photo) passes the budget (and then fails
     // only because there is no data); 24 MP lossless is refused up front,
     // naming the kind and the size that fits.
-    let e = process(&webp_header_only(4000, 3000, b"VP8 "), None, &Options::default()).unwrap_err();
+    let e = process_unmetered(&webp_header_only(4000, 3000, b"VP8 "), None, &Options::default()).unwrap_err();
     assert!(matches!(e, ImageError::Damaged { .. }), "{e:?}");
     let e = process(&webp_header_only(6000, 4000, b"VP8L"), None, &Options::default()).unwrap_err();
     let ImageError::TooMuchMemory { max_mp, variant: "lossless", .. } = e else { panic!("{e:?}") };
@@ -791,9 +799,9 @@ fn larger_bodies_leave_the_pipeline_less_memory() {
     png[24..29].copy_from_slice(&[8, 6, 0, 0, 1]);
     let crc = crc32(&png[12..29]).to_be_bytes();
     png[29..33].copy_from_slice(&crc);
-    let e = process(&png, None, &held(20 << 20)).unwrap_err();
+    let e = process_unmetered(&png, None, &held(20 << 20)).unwrap_err();
     assert!(matches!(e, ImageError::Damaged { .. }), "{e:?}");
-    let e = process(&png, None, &held(30_000_000)).unwrap_err();
+    let e = process_unmetered(&png, None, &held(30_000_000)).unwrap_err();
     assert!(matches!(e, ImageError::TooMuchMemory { variant: "interlaced", .. }), "{e:?}");
 }
 
@@ -1016,7 +1024,7 @@ fn with_adobe_app14(jpeg: Vec<u8>) -> Vec<u8> {
 /// Not refused for memory (header-only probes then fail as damaged).
 fn not_too_big(bytes: &[u8], crop: Option<CropBox>) -> bool {
     !matches!(
-        process(bytes, crop, &Options::default()),
+        process_unmetered(bytes, crop, &Options::default()),
         Err(ImageError::TooMuchMemory { .. } | ImageError::TooManyPixels { .. })
     )
 }
@@ -1424,7 +1432,7 @@ fn worst_case_inputs_stay_within_the_memory_bound() {
         let file = (case.build)(w, h);
         let mut peak = u64::MAX;
         for _ in 0..case.runs {
-            let (r, p) = counting::peak_of(|| process(&file, crop(w, h), &Options::default()));
+            let (r, p) = counting::peak_of(|| process_unmetered(&file, crop(w, h), &Options::default()));
             r.unwrap_or_else(|e| panic!("{}: {w}×{h} is accepted but fails: {e:?}", case.name));
             peak = peak.min(p);
             if peak <= budget {
