@@ -32,7 +32,7 @@ pub use format::{OutputFormat, SourceFormat, ACCEPTED_FORMATS};
 pub use orient::Orientation;
 pub use resize::ResizeSpace;
 pub use sniff::sniff;
-pub use work::{Work, BASE as WORK_BASE, PER_BYTE as WORK_PER_BYTE};
+pub use work::{per_byte as work_per_byte, Work, BASE as WORK_BASE};
 
 /// Crop box in pixels of the upright image (after EXIF orientation), as the
 /// client's crop tool sends it.
@@ -130,7 +130,7 @@ pub fn process_timed(
     opts: &Options,
     now: &dyn Fn() -> f64,
 ) -> Result<(Avatar, StageTimes), ImageError> {
-    process_with_work(bytes, crop, opts, now, &Work::for_file(bytes.len()))
+    process_with_work(bytes, crop, opts, now, &Work::for_file(bytes))
 }
 
 /// [`process_timed`] charging `work` (tests and benchmarks: another
@@ -191,7 +191,40 @@ pub fn process_guarded(
     opts: &Options,
     now: &dyn Fn() -> f64,
 ) -> Result<(Avatar, StageTimes), ImageError> {
-    crate::heap::catch_exhaustion(|| process_timed(bytes, crop, opts, now)).unwrap_or_else(|_| Err(heap_exhausted(bytes)))
+    #[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
+    let filled = test_hooks::fill_for(bytes);
+    let result = crate::heap::catch_exhaustion(|| process_timed(bytes, crop, opts, now));
+    #[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
+    test_hooks::unfill(filled);
+    result.unwrap_or_else(|_| Err(heap_exhausted(bytes)))
+}
+
+/// Test builds only: an upload whose file ends with
+/// `AVATAR-EDGE-TEST-FILL:<ceiling|memory>:<n>` is processed with the heap
+/// filled up to `n` bytes under the ceiling, or with wasm memory itself
+/// used up (`crate::heap::fill`), so that the pipeline's first allocation
+/// of more than `n` bytes fails: the heap-exhaustion test
+/// (tests/integration/heap.test.mjs) without a file that needs 100 MB.
+#[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
+mod test_hooks {
+    const TAG: &[u8] = b"AVATAR-EDGE-TEST-FILL:";
+
+    pub struct Filled(Vec<(*mut u8, std::alloc::Layout)>, bool);
+
+    pub fn fill_for(bytes: &[u8]) -> Option<Filled> {
+        let at = bytes.windows(TAG.len()).rposition(|w| w == TAG)?;
+        let spec = std::str::from_utf8(&bytes[at + TAG.len()..]).ok()?;
+        let (mode, leave) = spec.trim().split_once(':')?;
+        let ceiling = mode == "ceiling";
+        Some(Filled(crate::heap::fill(leave.parse().ok()?, ceiling), ceiling))
+    }
+
+    pub fn unfill(filled: Option<Filled>) {
+        if let Some(Filled(blocks, ceiling)) = filled {
+            crate::heap::unfill(blocks, ceiling);
+            crate::heap::restore_reserve();
+        }
+    }
 }
 
 /// The refusal for `bytes` after the heap ran out while decoding them: the

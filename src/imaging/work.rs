@@ -12,6 +12,14 @@
 //! that decode a whole frame at once are charged what they will do before
 //! they are called.
 //!
+//! How much picture a byte can carry depends on the format's compression:
+//! a 4K screenshot is about 500 KB as PNG and 40 KB as lossless WebP, and
+//! costs about the same to decode. So the per-byte allowance is the
+//! format's ([`per_byte`]), each set above the densest real content of
+//! that format (screenshots, photos at low quality, logos), and the fixed
+//! allowance [`BASE`] lets a flat logo of a few megapixels through in any
+//! format.
+//!
 //! A unit is calibrated to be about a nanosecond of the Worker's CPU on
 //! the reference machine: each charge below is a count of what a loop
 //! handles (bytes, blocks, pixels) times its measured cost. The figures,
@@ -27,9 +35,16 @@ use super::format::SourceFormat;
 /// megapixels decodes within it.
 pub const BASE: u64 = 24_000_000;
 
-/// Units per byte of the file, on top of [`BASE`]: more than the densest
-/// real photographs and screenshots need, so that those are never refused.
-pub const PER_BYTE: u64 = 120;
+/// Units per byte of a `format` file, on top of [`BASE`]: more than the
+/// densest real content of the format needs, so that it is never refused.
+pub fn per_byte(format: SourceFormat) -> u64 {
+    match format {
+        SourceFormat::Jpeg => 200,
+        SourceFormat::Png | SourceFormat::Gif => 250,
+        SourceFormat::Webp => 3_000,
+        SourceFormat::Bmp => 100,
+    }
+}
 
 /// What each loop is charged, in units per item handled.
 pub mod cost {
@@ -89,10 +104,13 @@ pub struct Work {
 }
 
 impl Work {
-    /// The counter of a `bytes`-long file: [`BASE`] + [`PER_BYTE`] × bytes.
-    pub fn for_file(bytes: usize) -> Work {
-        let bytes = bytes as u64;
-        Work::with_budget(BASE.saturating_add(PER_BYTE.saturating_mul(bytes)), bytes)
+    /// The counter of an uploaded file: [`BASE`] + [`per_byte`] of its
+    /// format × its bytes (just [`BASE`] for what is no image we take: it
+    /// is refused before any decoding).
+    pub fn for_file(file: &[u8]) -> Work {
+        let bytes = file.len() as u64;
+        let rate = super::sniff(file).map_or(0, per_byte);
+        Work::with_budget(BASE.saturating_add(rate.saturating_mul(bytes)), bytes)
     }
 
     /// A counter with an explicit budget (tests, benchmarks).
@@ -160,12 +178,20 @@ mod tests {
     }
 
     #[test]
-    fn the_budget_grows_with_the_file() {
-        assert_eq!(Work::for_file(0).budget(), BASE);
-        assert_eq!(Work::for_file(1000).budget(), BASE + 1000 * PER_BYTE);
-        assert!(Work::for_file(20 << 20).budget() > Work::for_file(1 << 20).budget());
-        // No overflow at absurd sizes.
-        assert_eq!(Work::for_file(usize::MAX).budget(), u64::MAX);
+    fn the_budget_grows_with_the_file_at_its_formats_rate() {
+        let png = |n: usize| {
+            let mut f = b"\x89PNG\r\n\x1a\n".to_vec();
+            f.resize(n, 0);
+            f
+        };
+        assert_eq!(Work::for_file(&png(1000)).budget(), BASE + 1000 * per_byte(SourceFormat::Png));
+        assert!(Work::for_file(&png(2 << 20)).budget() > Work::for_file(&png(1 << 20)).budget());
+        let mut webp = b"RIFF\0\0\0\0WEBPVP8L".to_vec();
+        webp.resize(1000, 0);
+        assert_eq!(Work::for_file(&webp).budget(), BASE + 1000 * per_byte(SourceFormat::Webp));
+        // Not an image: nothing to decode, the base.
+        assert_eq!(Work::for_file(b"<svg></svg>").budget(), BASE);
+        assert_eq!(Work::for_file(&[]).budget(), BASE);
     }
 
     #[test]
