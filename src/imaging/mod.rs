@@ -32,7 +32,7 @@ pub use format::{OutputFormat, SourceFormat, ACCEPTED_FORMATS};
 pub use orient::Orientation;
 pub use resize::ResizeSpace;
 pub use sniff::sniff;
-pub use work::{per_byte as work_per_byte, Work, BASE as WORK_BASE};
+pub use work::Work;
 
 /// Crop box in pixels of the upright image (after EXIF orientation), as the
 /// client's crop tool sends it.
@@ -159,10 +159,9 @@ pub fn process_with_work(
     let region = decode::decode(bytes, source, &header, &plan)?;
     lap(&mut times.decode_ms);
 
-    // The region is bounded (REGION_BUDGET), so this charge only matters
-    // when the decode left almost nothing.
-    let resize_units = (u64::from(region.width) * u64::from(region.height)).saturating_mul(work::cost::RESIZE_PIXEL);
-    work.charge(resize_units).map_err(|_| work.refusal(source, header.width, header.height, work.spent() + resize_units))?;
+    // The Lanczos step and the encoder are not charged to the work
+    // budget: they handle the region and the avatar, bounded by
+    // AVATAR_SIZE (and REGION_BUDGET) whatever the file claims.
     let (pixels, ch) =
         resize::finish(region, opts.size).map_err(|detail| ImageError::Encode { format: opts.format, detail })?;
     lap(&mut times.resize_ms);

@@ -12,17 +12,18 @@
 //! that decode a whole frame at once are charged what they will do before
 //! they are called.
 //!
-//! How much picture a byte can carry depends on the format's compression:
-//! a 4K screenshot is about 500 KB as PNG and 40 KB as lossless WebP, and
-//! costs about the same to decode. So the per-byte allowance is the
-//! format's ([`per_byte`]), each set above the densest real content of
-//! that format (screenshots, photos at low quality, logos), and the fixed
-//! allowance [`BASE`] lets a flat logo of a few megapixels through in any
-//! format.
+//! How much picture a byte can carry depends on the codec: a 4K
+//! screenshot is about 500 KB as PNG and 40 KB as lossless WebP, and costs
+//! about the same to decode. So the per-byte allowance is the codec's
+//! ([`per_byte`], [`rate`]), each set above the densest real content of
+//! that codec, and the fixed allowance [`BASE`] lets a flat logo of a few
+//! megapixels through in any format.
 //!
 //! A unit is calibrated to be about a nanosecond of the Worker's CPU on
 //! the reference machine: each charge below is a count of what a loop
-//! handles (bytes, blocks, pixels) times its measured cost. The figures,
+//! handles (bytes, blocks, pixels) times its measured cost. What does not
+//! depend on the file (the Lanczos step on the kept region, the encoder,
+//! both bounded by `AVATAR_SIZE`) is not charged. The figures,
 //! the method and the legitimate worst cases the budget was set against are
 //! in docs/benchmark.md ("CPU bound"), measured by `bench/cpu-bound.mjs`.
 
@@ -30,67 +31,95 @@ use std::cell::Cell;
 
 use super::error::ImageError;
 use super::format::SourceFormat;
+use super::header::riff_chunks;
 
 /// Units any upload may spend, whatever its size: a flat logo of a few
-/// megapixels decodes within it.
-pub const BASE: u64 = 24_000_000;
+/// megapixels decodes within it, and a file of a few bytes costs no more
+/// than that.
+pub const BASE: u64 = 25_000_000;
 
-/// Units per byte of a `format` file, on top of [`BASE`]: more than the
-/// densest real content of the format needs, so that it is never refused.
-pub fn per_byte(format: SourceFormat) -> u64 {
-    match format {
-        SourceFormat::Jpeg => 200,
-        SourceFormat::Png | SourceFormat::Gif => 250,
-        SourceFormat::Webp => 3_000,
-        SourceFormat::Bmp => 100,
+/// Units per byte on top of [`BASE`], per codec: a little over twice what
+/// the densest real content of each needs (screenshots for PNG, GIF and
+/// lossless WebP, progressive photos cropped for JPEG, screenshots for
+/// lossy WebP), so that such files are never refused.
+pub mod per_byte {
+    pub const JPEG: u64 = 200;
+    pub const PNG: u64 = 250;
+    pub const GIF: u64 = 250;
+    pub const BMP: u64 = 250;
+    pub const WEBP_LOSSY: u64 = 700;
+    /// Lossless WebP, and any WebP with a lossless part (an alpha plane,
+    /// animation frames of either kind).
+    pub const WEBP_LOSSLESS: u64 = 4_000;
+}
+
+/// The per-byte allowance of `file` (0 for what is no image we take: it is
+/// refused before any decoding).
+pub fn rate(file: &[u8]) -> u64 {
+    match super::sniff(file) {
+        Ok(SourceFormat::Jpeg) => per_byte::JPEG,
+        Ok(SourceFormat::Png) => per_byte::PNG,
+        Ok(SourceFormat::Gif) => per_byte::GIF,
+        Ok(SourceFormat::Bmp) => per_byte::BMP,
+        Ok(SourceFormat::Webp) => {
+            let lossless = riff_chunks(file, 12).any(|(fourcc, ..)| matches!(fourcc, b"VP8L" | b"ALPH" | b"ANMF"));
+            if lossless { per_byte::WEBP_LOSSLESS } else { per_byte::WEBP_LOSSY }
+        }
+        Err(_) => 0,
     }
 }
 
-/// What each loop is charged, in units per item handled.
+/// What each loop is charged, in units per item handled (measured, see
+/// the module docs).
 pub mod cost {
     /// Collector: a pixel of the crop square's bounding box converted to
     /// the resize's samples and box-averaged.
     pub const COLLECT_PIXEL: u64 = 3;
     /// Collector: any row handed over (also the ones it skips).
     pub const COLLECT_ROW: u64 = 50;
+    /// PNG: a byte of the file (inflating its compressed data).
+    pub const PNG_FILE_BYTE: u64 = 4;
     /// PNG: a byte of inflated, unfiltered image data.
     pub const PNG_RAW_BYTE: u64 = 1;
     /// PNG: a pixel expanded or reduced to 8-bit samples.
     pub const PNG_PIXEL: u64 = 2;
-    /// JPEG, our DC-only decoder: an 8×8 block's entropy-coded data walked
-    /// (and one DC value kept).
-    pub const JPEG_DC_BLOCK: u64 = 8;
-    /// JPEG, any entropy-decoding loop: a byte of entropy-coded data.
-    pub const JPEG_ENTROPY_BYTE: u64 = 8;
+    /// JPEG, our DC-only decoder and the check before jpeg-decoder: an
+    /// 8×8 block walked (codes read past, one DC value kept).
+    pub const JPEG_DC_BLOCK: u64 = 14;
+    /// JPEG, our DC-only decoder and the check: a byte of entropy-coded data.
+    pub const JPEG_ENTROPY_BYTE: u64 = 4;
     /// JPEG, our DC-only decoder: a byte of an AC scan skipped unread.
     pub const JPEG_SKIPPED_BYTE: u64 = 1;
-    /// JPEG, the check before jpeg-decoder: a block's codes walked.
-    pub const JPEG_CHECK_BLOCK: u64 = 10;
-    /// JPEG, jpeg-decoder: a block visited by one scan whose data is known
-    /// to cover it (checked, see [`JPEG_UNCHECKED_VISIT`]).
-    pub const JPEG_VISIT: u64 = 30;
-    /// JPEG, jpeg-decoder: a block visited by one scan whose data was not
+    /// JPEG, jpeg-decoder: a byte of entropy-coded data decoded into
+    /// coefficients.
+    pub const JPEG_DECODER_BYTE: u64 = 20;
+    /// JPEG, jpeg-decoder: a block visited by a sequential scan whose data
+    /// is known to cover it (checked, see [`JPEG_UNCHECKED_VISIT`]).
+    pub const JPEG_VISIT: u64 = 20;
+    /// JPEG, jpeg-decoder: a block visited by a progressive scan (checked).
+    pub const JPEG_PROGRESSIVE_VISIT: u64 = 100;
+    /// JPEG, jpeg-decoder: a block visited by a scan whose data was not
     /// checked: jpeg-decoder reads zero bits past the end of a scan's data,
     /// and with a hostile table every block then takes 63 of its slowest
     /// codes.
-    pub const JPEG_UNCHECKED_VISIT: u64 = 1_300;
+    pub const JPEG_UNCHECKED_VISIT: u64 = 1_100;
     /// JPEG, jpeg-decoder: a block's inverse DCT at scale n/8 (index n).
-    pub const JPEG_IDCT: [u64; 9] = [0, 12, 20, 0, 40, 0, 0, 0, 120];
+    pub const JPEG_IDCT: [u64; 9] = [0, 5, 10, 0, 20, 0, 0, 0, 60];
     /// JPEG, jpeg-decoder: a pixel upsampled and converted to RGB.
     pub const JPEG_PIXEL: u64 = 6;
     /// GIF: a pixel of the first frame decompressed and expanded to RGBA.
-    pub const GIF_PIXEL: u64 = 6;
+    pub const GIF_PIXEL: u64 = 10;
     /// Lossless WebP: a pixel decoded (no bits needed in the worst case).
-    pub const WEBP_LOSSLESS_PIXEL: u64 = 5;
+    pub const WEBP_LOSSLESS_PIXEL: u64 = 7;
     /// Lossy WebP through `image` (alpha, animation): a pixel decoded.
     pub const WEBP_LOSSY_PIXEL: u64 = 12;
     /// Lossy WebP through libwebp: a pixel decoded (every macroblock row
-    /// down to the crop square's last is decoded, then cropped and shrunk).
-    pub const LIBWEBP_PIXEL: u64 = 8;
+    /// down to the crop square's last is decoded, then cropped and shrunk),
+    /// and a byte of the file (its coefficients).
+    pub const LIBWEBP_PIXEL: u64 = 3;
+    pub const LIBWEBP_BYTE: u64 = 60;
     /// BMP: a pixel decoded (RLE runs and skips cost no bytes).
-    pub const BMP_PIXEL: u64 = 4;
-    /// Lanczos resize: a pixel of the region it reads.
-    pub const RESIZE_PIXEL: u64 = 10;
+    pub const BMP_PIXEL: u64 = 3;
 }
 
 /// The work counter of one upload. Loops share it by reference (through
@@ -104,13 +133,11 @@ pub struct Work {
 }
 
 impl Work {
-    /// The counter of an uploaded file: [`BASE`] + [`per_byte`] of its
-    /// format × its bytes (just [`BASE`] for what is no image we take: it
-    /// is refused before any decoding).
+    /// The counter of an uploaded file: [`BASE`] + its codec's [`rate`] ×
+    /// its bytes.
     pub fn for_file(file: &[u8]) -> Work {
         let bytes = file.len() as u64;
-        let rate = super::sniff(file).map_or(0, per_byte);
-        Work::with_budget(BASE.saturating_add(rate.saturating_mul(bytes)), bytes)
+        Work::with_budget(BASE.saturating_add(rate(file).saturating_mul(bytes)), bytes)
     }
 
     /// A counter with an explicit budget (tests, benchmarks).
@@ -184,11 +211,19 @@ mod tests {
             f.resize(n, 0);
             f
         };
-        assert_eq!(Work::for_file(&png(1000)).budget(), BASE + 1000 * per_byte(SourceFormat::Png));
+        assert_eq!(Work::for_file(&png(1000)).budget(), BASE + 1000 * per_byte::PNG);
         assert!(Work::for_file(&png(2 << 20)).budget() > Work::for_file(&png(1 << 20)).budget());
-        let mut webp = b"RIFF\0\0\0\0WEBPVP8L".to_vec();
-        webp.resize(1000, 0);
-        assert_eq!(Work::for_file(&webp).budget(), BASE + 1000 * per_byte(SourceFormat::Webp));
+        // WebP: lossless (VP8L, an ALPH plane, animation) at its own rate.
+        let webp = |chunk: &[u8; 4]| {
+            let mut f = b"RIFF\0\0\0\0WEBP".to_vec();
+            f.extend_from_slice(chunk);
+            f.extend_from_slice(&976u32.to_le_bytes());
+            f.resize(1000, 0);
+            f
+        };
+        assert_eq!(Work::for_file(&webp(b"VP8L")).budget(), BASE + 1000 * per_byte::WEBP_LOSSLESS);
+        assert_eq!(Work::for_file(&webp(b"VP8 ")).budget(), BASE + 1000 * per_byte::WEBP_LOSSY);
+        assert_eq!(Work::for_file(&webp(b"ANMF")).budget(), BASE + 1000 * per_byte::WEBP_LOSSLESS);
         // Not an image: nothing to decode, the base.
         assert_eq!(Work::for_file(b"<svg></svg>").budget(), BASE);
         assert_eq!(Work::for_file(&[]).budget(), BASE);

@@ -74,9 +74,9 @@ fn libwebp_takes(k: WebpKind) -> bool {
 /// it at once (so it is charged before they are called): what the decoder
 /// does per pixel of its frame, and what the collector will be charged for
 /// the rows it gets. libwebp decodes every macroblock row down to the crop
-/// square's last and hands over only the square, shrunk to twice the
-/// avatar.
-fn work_units(format: SourceFormat, header: &Header, plan: &Plan<'_>) -> (u64, u64) {
+/// square's last (and the file's coefficients) and hands over only the
+/// square, shrunk to twice the avatar.
+fn work_units(format: SourceFormat, header: &Header, plan: &Plan<'_>, file_bytes: usize) -> (u64, u64) {
     let (w, h) = (u64::from(plan.width), u64::from(plan.height));
     let px = w * h;
     let collector = Plan::collector_units(plan.width, plan.height);
@@ -84,7 +84,7 @@ fn work_units(format: SourceFormat, header: &Header, plan: &Plan<'_>) -> (u64, u
         (SourceFormat::Webp, Some(k)) if libwebp_takes(k) => {
             let rows = (u64::from(plan.y) + u64::from(plan.side) + 16).min(h);
             let out = (2 * plan.size).min(plan.side);
-            (w * rows * cost::LIBWEBP_PIXEL, Plan::collector_units(out, out))
+            (w * rows * cost::LIBWEBP_PIXEL + file_bytes as u64 * cost::LIBWEBP_BYTE, Plan::collector_units(out, out))
         }
         (SourceFormat::Webp, Some(k)) => {
             // Lossy with alpha: the alpha plane is a lossless image.
@@ -105,7 +105,7 @@ pub fn decode(bytes: &[u8], format: SourceFormat, header: &Header, plan: &Plan<'
     check_full_decode(format, variant, plan.width, plan.height, need, budget)?;
     // The frame's decode is charged before it happens; the collector
     // charges its rows as they come.
-    let (decoder, collector) = work_units(format, header, plan);
+    let (decoder, collector) = work_units(format, header, plan, bytes.len());
     plan.charge(format, decoder, plan.work.spent() + decoder + collector)?;
     if header.webp.is_some_and(libwebp_takes) {
         return super::webp::decode(bytes, plan);

@@ -127,16 +127,20 @@ fn check_scan_lengths(w: u32, h: u32, frame: &JpegFrame) -> Result<(), ImageErro
 
 /// Work units of jpeg-decoder's decode at scale `n`/8: every scan walks
 /// its blocks (`checked`: knowing its data covers them; otherwise at the
-/// worst cost a block can take from zero bits past the data), reads the
+/// worst cost a block can take from zero bits past the data), decodes the
 /// entropy-coded bytes, transforms every block at that scale and converts
 /// the output pixels; then the collector's rows.
 fn decoder_units(w: u32, h: u32, frame: &JpegFrame, n: u32, checked: bool) -> u64 {
     let visits: u64 = frame.scans.iter().map(|s| padded_blocks(w, h, frame, Some(s))).sum();
     let data: u64 = frame.scans.iter().map(|s| s.data_bytes).sum();
-    let visit = if checked { cost::JPEG_VISIT } else { cost::JPEG_UNCHECKED_VISIT };
+    let visit = match (checked, frame.progressive) {
+        (false, _) => cost::JPEG_UNCHECKED_VISIT,
+        (true, false) => cost::JPEG_VISIT,
+        (true, true) => cost::JPEG_PROGRESSIVE_VISIT,
+    };
     let (dw, dh) = (scaled(w, n), scaled(h, n));
     visits * visit
-        + data * cost::JPEG_ENTROPY_BYTE
+        + data * cost::JPEG_DECODER_BYTE
         + padded_blocks(w, h, frame, None) * cost::JPEG_IDCT[n as usize]
         + u64::from(dw) * u64::from(dh) * cost::JPEG_PIXEL
         + Plan::collector_units(dw, dh)

@@ -1081,7 +1081,7 @@ fn walk_scan(bytes: &[u8], s: &Setup, scan: &Scan, nonzero: &mut [Vec<u64>], wor
     let mut charged_to = scan.start;
     for uy in 0..units_y {
         let row = (units_x * per_unit) as u64;
-        work.charge(row * cost::JPEG_CHECK_BLOCK + (bits.pos - charged_to) as u64 * cost::JPEG_ENTROPY_BYTE)?;
+        work.charge(row * cost::JPEG_DC_BLOCK + (bits.pos - charged_to) as u64 * cost::JPEG_ENTROPY_BYTE)?;
         charged_to = bits.pos;
         for ux in 0..units_x {
             if bits.next_mcu()? {

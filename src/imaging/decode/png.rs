@@ -60,7 +60,11 @@ pub fn decode(bytes: &[u8], header: &Header, plan: &Plan<'_>) -> Result<Region, 
     let info = reader.info();
     let row_bytes = (u64::from(w) * info.color_type.samples() as u64 * u64::from(info.bit_depth as u8)).div_ceil(8) + 1;
     let row_units = row_bytes * cost::PNG_RAW_BYTE + u64::from(w) * cost::PNG_PIXEL;
-    let whole = plan.work.spent() + row_units * u64::from(h) + Plan::collector_units(w, h);
+    let file_units = bytes.len() as u64 * cost::PNG_FILE_BYTE;
+    let whole = plan.work.spent() + file_units + row_units * u64::from(h) + Plan::collector_units(w, h);
+    // The compressed data is inflated as rows are asked for; it is at most
+    // the file, charged at once.
+    plan.charge(F, file_units, whole)?;
 
     if interlaced {
         // Adam7's passes have up to two more bytes a row (filter bytes,
