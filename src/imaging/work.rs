@@ -45,7 +45,7 @@ pub const BASE: u64 = 25_000_000;
 pub mod per_byte {
     pub const JPEG: u64 = 200;
     pub const PNG: u64 = 250;
-    pub const GIF: u64 = 250;
+    pub const GIF: u64 = 500;
     pub const BMP: u64 = 250;
     pub const WEBP_LOSSY: u64 = 700;
     /// Lossless WebP, and any WebP with a lossless part (an alpha plane,
@@ -87,7 +87,7 @@ pub mod cost {
     /// 8×8 block walked (codes read past, one DC value kept).
     pub const JPEG_DC_BLOCK: u64 = 14;
     /// JPEG, our DC-only decoder and the check: a byte of entropy-coded data.
-    pub const JPEG_ENTROPY_BYTE: u64 = 4;
+    pub const JPEG_ENTROPY_BYTE: u64 = 5;
     /// JPEG, our DC-only decoder: a byte of an AC scan skipped unread.
     pub const JPEG_SKIPPED_BYTE: u64 = 1;
     /// JPEG, jpeg-decoder: a byte of entropy-coded data decoded into
@@ -101,14 +101,14 @@ pub mod cost {
     /// JPEG, jpeg-decoder: a block visited by a scan whose data was not
     /// checked: jpeg-decoder reads zero bits past the end of a scan's data,
     /// and with a hostile table every block then takes 63 of its slowest
-    /// codes.
-    pub const JPEG_UNCHECKED_VISIT: u64 = 1_100;
+    /// codes (the slowest measured: a progressive AC scan).
+    pub const JPEG_UNCHECKED_VISIT: u64 = 1_700;
     /// JPEG, jpeg-decoder: a block's inverse DCT at scale n/8 (index n).
     pub const JPEG_IDCT: [u64; 9] = [0, 5, 10, 0, 20, 0, 0, 0, 60];
     /// JPEG, jpeg-decoder: a pixel upsampled and converted to RGB.
     pub const JPEG_PIXEL: u64 = 6;
     /// GIF: a pixel of the first frame decompressed and expanded to RGBA.
-    pub const GIF_PIXEL: u64 = 10;
+    pub const GIF_PIXEL: u64 = 7;
     /// Lossless WebP: a pixel decoded (no bits needed in the worst case).
     pub const WEBP_LOSSLESS_PIXEL: u64 = 7;
     /// Lossy WebP through `image` (alpha, animation): a pixel decoded.
