@@ -119,7 +119,7 @@ pub mod cost {
     pub const LIBWEBP_PIXEL: u64 = 3;
     pub const LIBWEBP_BYTE: u64 = 60;
     /// BMP: a pixel decoded (RLE runs and skips cost no bytes).
-    pub const BMP_PIXEL: u64 = 3;
+    pub const BMP_PIXEL: u64 = 5;
 }
 
 /// The work counter of one upload. Loops share it by reference (through
