@@ -133,8 +133,8 @@ pub struct Work {
 }
 
 impl Work {
-    /// The counter of an uploaded file: [`BASE`] + its codec's [`rate`] ×
-    /// its bytes.
+    /// The counter of an uploaded file: `BASE` + its codec's `rate` × its
+    /// bytes (module `imaging::work`).
     pub fn for_file(file: &[u8]) -> Work {
         let bytes = file.len() as u64;
         Work::with_budget(BASE.saturating_add(rate(file).saturating_mul(bytes)), bytes)

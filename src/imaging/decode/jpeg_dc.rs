@@ -18,10 +18,18 @@
 //! grayscale or YCbCr (no Adobe APP14 transform, no RGB component ids),
 //! sampling factors 1 or 2, restart markers allowed; a sequential file must
 //! have one scan with all components. Anything else, and any anomaly in
-//! the entropy data, returns `None` and the caller uses `jpeg-decoder`
-//! instead, which then decides what is an error. Pixel values match
-//! `jpeg-decoder`'s 1/8 output: DC × quant / 8 + 128 and JFIF YCbCr → RGB;
-//! chroma is replicated, where jpeg-decoder interpolates it.
+//! the entropy data, returns `Ok(None)` and the caller uses `jpeg-decoder`
+//! instead, which then decides what is an error; but a scan whose data
+//! ends before its blocks do is refused here as damaged (a decoder would
+//! read the rest from zero bits: the 150-byte 10000×10000 JPEG of issue
+//! 12). Pixel values match `jpeg-decoder`'s 1/8 output: DC × quant / 8 +
+//! 128 and JFIF YCbCr → RGB; chroma is replicated, where jpeg-decoder
+//! interpolates it.
+//!
+//! [`check`] walks the entropy data of any frame jpeg-decoder takes, with
+//! its rules, to prove every scan's data covers its blocks before
+//! jpeg-decoder (which cannot be stopped) is called. Both charge the
+//! upload's work counter per row of blocks.
 
 use super::{damaged, Plan};
 use crate::imaging::colour::Layout;
