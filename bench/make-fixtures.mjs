@@ -91,7 +91,7 @@ const photoPng = { compressionLevel: 6, adaptiveFiltering: true };
  * levels, roughly) so the result compresses like a camera picture. Returns a sharp
  * pipeline over the raw RGB result, ready for an encoder.
  */
-async function photo(srcPath, width, height, { grain = 8 } = {}) {
+export async function photo(srcPath, width, height, { grain = 8 } = {}) {
   const { data, info } = await sharp(srcPath).removeAlpha().toColourspace('srgb')
     .resize(width, height, { fit: 'cover', kernel: 'lanczos3' })
     .sharpen({ sigma: 1.2, m1: 0.5, m2: 2 })
@@ -111,7 +111,7 @@ async function photo(srcPath, width, height, { grain = 8 } = {}) {
 }
 
 /** Finds (or downloads from PyPI and unpacks) scikit-image's data folder. */
-function skimageData() {
+export function skimageData() {
   if (process.env.SKIMAGE_DATA) return process.env.SKIMAGE_DATA;
   const cache = path.join(os.tmpdir(), `avatar-bench-skimage-${SKIMAGE_VERSION}`);
   const dataDir = path.join(cache, 'skimage', 'data');

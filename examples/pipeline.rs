@@ -16,7 +16,11 @@
 //! * `--format=webp|jpeg|png` and `--quality=N`: the output (default WebP
 //!   at 85, as `OUTPUT_FORMAT` / `OUTPUT_QUALITY`); `png` gives the exact
 //!   pixels the encoder would get, for encoder experiments;
-//! * `--out=DIR`: also write each avatar to `DIR/<file stem>.<ext>`.
+//! * `--out=DIR`: also write each avatar to `DIR/<file stem>.<ext>`;
+//! * `--unmetered`: no work budget (the units spent are still counted).
+//!
+//! Each line also gives the work units spent and the file's budget
+//! (`work=SPENT/BUDGET`, see `imaging::Work`).
 //!
 //! The peak is also printed in bytes (`peak_bytes=`), for scripts
 //! (`scripts/worst-case-memory.py`).
@@ -24,7 +28,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
-use avatar_edge::imaging::CropBox;
+use avatar_edge::imaging::{CropBox, Work};
 
 struct Counting;
 static NOW: AtomicUsize = AtomicUsize::new(0);
@@ -63,7 +67,7 @@ unsafe impl GlobalAlloc for Counting {
 static A: Counting = Counting;
 
 fn usage(msg: &str) -> ! {
-    eprintln!("{msg}\nusage: pipeline [--size=N] [--crop=X,Y,W,H] [--held-bytes=N] [--format=F] [--quality=N] [--out=DIR] files...");
+    eprintln!("{msg}\nusage: pipeline [--size=N] [--crop=X,Y,W,H] [--held-bytes=N] [--format=F] [--quality=N] [--out=DIR] [--unmetered] files...");
     std::process::exit(2)
 }
 
@@ -74,8 +78,11 @@ fn main() {
     let mut crop = None;
     let mut out_dir = None;
     let mut files = Vec::new();
+    let mut unmetered = false;
     for arg in std::env::args().skip(1) {
-        if let Some(v) = arg.strip_prefix("--size=") {
+        if arg == "--unmetered" {
+            unmetered = true;
+        } else if let Some(v) = arg.strip_prefix("--size=") {
             opts.size = v.parse().unwrap_or_else(|_| usage("bad --size"));
         } else if let Some(v) = arg.strip_prefix("--held-bytes=") {
             opts.held_bytes = v.parse().unwrap_or_else(|_| usage("bad --held-bytes"));
@@ -105,7 +112,9 @@ fn main() {
         };
         let base = NOW.load(Relaxed);
         PEAK.store(base, Relaxed);
-        let result = avatar_edge::imaging::process_timed(&bytes, crop, &opts, &now);
+        let work = if unmetered { Work::with_budget(u64::MAX, bytes.len() as u64) } else { Work::for_file(&bytes) };
+        let result = avatar_edge::imaging::process_with_work(&bytes, crop, &opts, &now, &work);
+        let units = format!("work={}/{}", work.spent(), Work::for_file(&bytes).budget());
         let peak = PEAK.load(Relaxed) - base;
         let mib = peak as f64 / 1048576.0;
         if let (Ok((avatar, _)), Some(dir)) = (&result, &out_dir) {
@@ -117,7 +126,7 @@ fn main() {
         }
         match result {
             Ok((avatar, t)) => println!(
-                "{path}: {}x{} {:?} -> {} B | decode {:.1} resize {:.1} orient {:.1} encode {:.1} ms | peak heap {mib:.1} MiB | peak_bytes={peak}",
+                "{path}: {}x{} {:?} -> {} B | decode {:.1} resize {:.1} orient {:.1} encode {:.1} ms | {units} | peak heap {mib:.1} MiB | peak_bytes={peak}",
                 avatar.width,
                 avatar.height,
                 avatar.source,
@@ -127,7 +136,7 @@ fn main() {
                 t.orient_ms,
                 t.encode_ms,
             ),
-            Err(e) => println!("{path}: refused: {e} | peak heap {mib:.1} MiB | peak_bytes={peak}"),
+            Err(e) => println!("{path}: refused: {e} | {units} | peak heap {mib:.1} MiB | peak_bytes={peak}"),
         }
     }
 }

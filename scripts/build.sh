@@ -18,6 +18,14 @@ export ESBUILD_BIN="${ESBUILD_BIN:-$PWD/node_modules/.bin/esbuild}"
 # worker-build appends its own flags (-Cpanic=unwind) to RUSTFLAGS; with
 # --target set, RUSTFLAGS applies to the wasm crates and the rebuilt std only.
 export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+simd128"
+# A maximum for the module's memory (120 MiB, a multiple of 64 KiB pages):
+# without one, memory.grow goes on until the isolate is over Cloudflare's
+# 128 MB and killed with every request it serves. The heap ceiling
+# (src/heap.rs, 103.4 MiB of live allocations) plus static data, stack and
+# fragmentation stay under it; past it an allocation fails (dlmalloc gets
+# -1 from memory.grow) and is refused like one over the ceiling.
+WASM_MAX_MEMORY=$((120 * 1024 * 1024))
+export RUSTFLAGS="$RUSTFLAGS -C link-arg=--max-memory=$WASM_MAX_MEMORY"
 
 # libwebp's SSE2 paths compiled to wasm simd128 through Emscripten's SSE
 # headers (docs/webp-encoder.md): the 256 px encode takes ~9 ms in workerd
@@ -45,5 +53,6 @@ if [ -f "$out/index.js" ] && [ -z "${FORCE_BUILD:-}" ]; then
 fi
 worker-build --release --panic-unwind --out-dir "$out" "${cargo_args[@]}"
 for f in "$out"/*.wasm; do
-  printf "[build] %s: %s bytes, gzip -9 %s bytes\n" "$f" "$(wc -c < "$f")" "$(gzip -9c "$f" | wc -c)"
+  printf "[build] %s: %s bytes, gzip -9 %s bytes, %s\n" "$f" "$(wc -c < "$f")" "$(gzip -9c "$f" | wc -c)" \
+    "$(node scripts/wasm-memory.mjs "$f")"
 done

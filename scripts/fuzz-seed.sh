@@ -25,6 +25,14 @@ if command -v python3 >/dev/null; then
 else
   echo "fuzz-seed: no python3, skipping the ICC seeds"
 fi
+# ... plus the CPU bombs of tests/lib/cpu-bombs.mjs at the target's 4 MP
+# (truncated JPEG scans, files declaring more than they hold, dense but
+# valid data): mutation alone does not build those.
+if command -v node >/dev/null; then
+  node scripts/cpu-bomb-seeds.mjs "$C/pipeline"
+else
+  echo "fuzz-seed: no node, skipping the CPU-bomb seeds"
+fi
 # ... and with a parameter block in front (see fuzz/fuzz_targets/pipeline.rs):
 # [mode, size, x, y, w, h as u16 LE]; mode%3 = WebP/JPEG/PNG, bit 2 = crop.
 # A crop 1,2,10×7 fits every real fixture (the smallest is 16×16).

@@ -18,10 +18,23 @@
 //! it held. C code (libwebp) gets NULL from `malloc` and reports its own
 //! out-of-memory error. Natively nothing is installed: the accounting and
 //! the catching are unit-tested with their own instances.
+//!
+//! The panic itself allocates (its payload, the unwinding exception), so
+//! a refusal that leaves only a few bytes under the ceiling, or a heap that
+//! wasm memory can no longer grow (the module's memory has a maximum, set
+//! by the linker in `scripts/build.sh`), would make those allocations fail
+//! too and abort the isolate. So [`Capped`] holds an emergency reserve of
+//! [`RESERVE`] bytes, allocated from the real heap and counted as live:
+//! the allocation-error hook frees it before it panics, leaving the panic
+//! that much room both under the ceiling and in the allocator's memory,
+//! and it is taken again once the panic is caught ([`catch_exhaustion`],
+//! and at the start of every request in [`install`]). (The hook, not the
+//! allocator: a `dealloc` inside the global allocator's `alloc` made the
+//! optimised Worker free blocks with the wrong size.)
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::Relaxed};
 
 use crate::imaging::limits::MEMORY_BOUND;
 
@@ -30,6 +43,16 @@ use crate::imaging::limits::MEMORY_BOUND;
 /// estimate counts. Under Cloudflare's 128 MB isolate limit, with room for
 /// the JavaScript heap.
 pub const HEAP_CEILING: usize = MEMORY_BOUND as usize + 8 * 1024 * 1024;
+
+/// The emergency reserve: far more than a panic and its unwinding
+/// allocate, small next to the ceiling.
+pub const RESERVE: usize = 64 * 1024;
+
+/// The layout of the reserve block.
+const RESERVE_LAYOUT: Layout = match Layout::from_size_align(RESERVE, 8) {
+    Ok(l) => l,
+    Err(_) => panic!("reserve layout"),
+};
 
 /// Panic payload of an allocation refused by the ceiling (or by the
 /// underlying allocator).
@@ -40,34 +63,44 @@ pub struct Exhausted {
 }
 
 /// A [`GlobalAlloc`] that counts live bytes and refuses allocations over
-/// `ceiling`.
+/// `ceiling`, with an emergency reserve (module docs).
 pub struct Capped<A> {
     inner: A,
     ceiling: usize,
     live: AtomicUsize,
+    /// The reserve block while it is held (null: released or never taken).
+    reserve: AtomicPtr<u8>,
 }
 
 impl<A> Capped<A> {
     pub const fn new(inner: A, ceiling: usize) -> Self {
-        Capped { inner, ceiling, live: AtomicUsize::new(0) }
+        Capped { inner, ceiling, live: AtomicUsize::new(0), reserve: AtomicPtr::new(core::ptr::null_mut()) }
     }
 
-    /// Bytes currently allocated through this allocator.
+    /// Bytes currently allocated through this allocator (the reserve too,
+    /// while it is held).
     pub fn live(&self) -> usize {
         self.live.load(Relaxed)
     }
 
-    /// Reserves `extra` bytes if they fit under the ceiling.
-    fn reserve(&self, extra: usize) -> bool {
+    /// Whether the emergency reserve is held.
+    pub fn has_reserve(&self) -> bool {
+        !self.reserve.load(Relaxed).is_null()
+    }
+
+    /// Counts `extra` more bytes if they fit under the ceiling.
+    fn claim(&self, extra: usize) -> bool {
         self.live
             .fetch_update(Relaxed, Relaxed, |live| live.checked_add(extra).filter(|&n| n <= self.ceiling))
             .is_ok()
     }
+}
 
-    /// Reserves `size` bytes and runs `alloc`; null (and nothing counted)
+impl<A: GlobalAlloc> Capped<A> {
+    /// Counts `size` bytes and runs `alloc`; null (and nothing counted)
     /// when they do not fit or `alloc` fails.
     fn counted(&self, size: usize, alloc: impl FnOnce() -> *mut u8) -> *mut u8 {
-        if !self.reserve(size) {
+        if !self.claim(size) {
             return core::ptr::null_mut();
         }
         let p = alloc();
@@ -76,8 +109,43 @@ impl<A> Capped<A> {
         }
         p
     }
+
+    /// Takes the emergency reserve if it is not held and fits; `true` when
+    /// it is held afterwards.
+    pub fn restore_reserve(&self) -> bool {
+        if self.has_reserve() {
+            return true;
+        }
+        if !self.claim(RESERVE) {
+            return false;
+        }
+        let p = unsafe { self.inner.alloc(RESERVE_LAYOUT) };
+        if p.is_null() {
+            self.live.fetch_sub(RESERVE, Relaxed);
+            return false;
+        }
+        if self.reserve.compare_exchange(core::ptr::null_mut(), p, Relaxed, Relaxed).is_err() {
+            // Taken meanwhile (only possible with threads): keep one.
+            unsafe { self.inner.dealloc(p, RESERVE_LAYOUT) };
+            self.live.fetch_sub(RESERVE, Relaxed);
+        }
+        true
+    }
+
+    /// An allocation was refused: frees the reserve, if held, so that the
+    /// panic about to report the refusal has room to allocate. Called by
+    /// the allocation-error hook, never from inside the allocator.
+    pub fn release_reserve(&self) {
+        let p = self.reserve.swap(core::ptr::null_mut(), Relaxed);
+        if !p.is_null() {
+            unsafe { self.inner.dealloc(p, RESERVE_LAYOUT) };
+            self.live.fetch_sub(RESERVE, Relaxed);
+        }
+    }
 }
 
+// SAFETY: every method forwards to `inner` with the caller's layout; the
+// reserve block is allocated and freed with its own fixed layout.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Capped<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         self.counted(layout.size(), || self.inner.alloc(layout))
@@ -94,7 +162,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Capped<A> {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let old = layout.size();
-        if new_size > old && !self.reserve(new_size - old) {
+        if new_size > old && !self.claim(new_size - old) {
             return core::ptr::null_mut();
         }
         let p = self.inner.realloc(ptr, layout, new_size);
@@ -123,7 +191,10 @@ static HEAP: Capped<std::alloc::System> = Capped::new(std::alloc::System, HEAP_C
 pub fn install() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        std::alloc::set_alloc_error_hook(|layout| panic::panic_any(Exhausted { requested: layout.size() }));
+        std::alloc::set_alloc_error_hook(|layout| {
+            HEAP.release_reserve();
+            panic::panic_any(Exhausted { requested: layout.size() })
+        });
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             if !info.payload().is::<Exhausted>() {
@@ -131,17 +202,77 @@ pub fn install() {
             }
         }));
     });
+    // A refusal outside `catch_exhaustion` (while reading a body, say) was
+    // answered by the entry's catch; the reserve comes back here.
+    restore_reserve();
+}
+
+/// Takes the emergency reserve again after a refusal (nothing natively,
+/// where no ceiling is installed).
+pub fn restore_reserve() {
+    #[cfg(target_arch = "wasm32")]
+    HEAP.restore_reserve();
 }
 
 /// Runs `f`; `Err` if it ran out of heap (an [`Exhausted`] panic), any
-/// other panic continues unwinding.
+/// other panic continues unwinding. After a refusal the emergency reserve
+/// is taken again (what `f` held is freed by then).
 pub fn catch_exhaustion<T>(f: impl FnOnce() -> T) -> Result<T, Exhausted> {
     match panic::catch_unwind(AssertUnwindSafe(f)) {
         Ok(v) => Ok(v),
         Err(payload) => match payload.downcast::<Exhausted>() {
-            Ok(e) => Err(*e),
+            Ok(e) => {
+                restore_reserve();
+                Err(*e)
+            }
             Err(other) => panic::resume_unwind(other),
         },
+    }
+}
+
+/// Test builds only: fills the heap so that the next allocation of more
+/// than `leave` bytes is refused, by the ceiling (`ceiling`: a counted
+/// block up to `leave` bytes under it) or by wasm memory itself (not:
+/// uncounted blocks taken straight from the system allocator until memory
+/// can grow no more). Drop the result to give it back.
+#[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
+pub fn fill(leave: usize, ceiling: bool) -> Vec<(*mut u8, Layout)> {
+    let mut blocks = Vec::with_capacity(64);
+    if ceiling {
+        let room = HEAP_CEILING.saturating_sub(HEAP.live()).saturating_sub(leave);
+        if let Ok(l) = Layout::from_size_align(room, 1) {
+            let p = unsafe { HEAP.alloc(l) };
+            if !p.is_null() {
+                blocks.push((p, l));
+            }
+        }
+    } else {
+        // Halving block sizes down to `leave`: what is left is less.
+        let mut size = 64 << 20;
+        while size > leave && blocks.len() < blocks.capacity() {
+            let l = Layout::from_size_align(size, 1).unwrap_or(Layout::new::<u8>());
+            let p = unsafe { std::alloc::System.alloc(l) };
+            if p.is_null() {
+                size /= 2;
+            } else {
+                blocks.push((p, l));
+            }
+        }
+    }
+    blocks
+}
+
+/// Gives back what [`fill`] took.
+#[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
+pub fn unfill(blocks: Vec<(*mut u8, Layout)>, ceiling: bool) {
+    for (p, l) in blocks {
+        unsafe {
+            if ceiling {
+                HEAP.dealloc(p, l);
+            } else {
+                std::alloc::System.dealloc(p, l);
+            }
+        }
     }
 }
 
@@ -177,6 +308,65 @@ mod tests {
             heap.dealloc(a, Layout::from_size_align(100, 8).unwrap());
             assert_eq!(heap.live(), 0);
         }
+    }
+
+    #[test]
+    fn a_refusal_frees_the_reserve_for_the_panic_and_it_comes_back() {
+        let heap = Capped::new(System, 1000 + RESERVE);
+        assert!(heap.restore_reserve());
+        assert_eq!(heap.live(), RESERVE);
+        let big = Layout::from_size_align(990, 8).unwrap();
+        let small = Layout::from_size_align(64, 8).unwrap();
+        unsafe {
+            // 10 bytes left under the ceiling: the next allocation is refused,
+            let a = heap.alloc(big);
+            assert!(!a.is_null());
+            assert!(heap.alloc(small).is_null());
+            // and nothing fits until the error hook gives the reserve back,
+            assert!(heap.has_reserve());
+            assert!(heap.alloc(Layout::from_size_align(11, 1).unwrap()).is_null());
+            heap.release_reserve();
+            // then what the panic allocates does.
+            assert!(!heap.has_reserve());
+            assert_eq!(heap.live(), 990);
+            let panic_box = heap.alloc(small);
+            assert!(!panic_box.is_null());
+            // It is not taken again while that does not leave room for it,
+            assert!(!heap.restore_reserve());
+            assert_eq!(heap.live(), 990 + 64);
+            // but once the unwinding has freed the decoder's memory.
+            heap.dealloc(panic_box, small);
+            heap.dealloc(a, big);
+            assert!(heap.restore_reserve());
+            assert!(heap.restore_reserve(), "taken once");
+            assert_eq!(heap.live(), RESERVE);
+            heap.release_reserve();
+            heap.release_reserve();
+            assert_eq!(heap.live(), 0);
+        }
+    }
+
+    /// An allocator whose memory is used up: every allocation fails (as
+    /// dlmalloc's does when wasm memory reaches its maximum).
+    struct Full;
+    unsafe impl GlobalAlloc for Full {
+        unsafe fn alloc(&self, _: Layout) -> *mut u8 {
+            core::ptr::null_mut()
+        }
+        unsafe fn dealloc(&self, _: *mut u8, _: Layout) {}
+    }
+
+    #[test]
+    fn an_allocator_that_cannot_grow_fails_cleanly_and_no_reserve_is_invented() {
+        // wasm memory at its maximum: the allocation fails (the hook then
+        // panics), nothing is counted, and the reserve cannot be taken.
+        let heap = Capped::new(Full, 1 << 20);
+        unsafe {
+            assert!(heap.alloc(Layout::from_size_align(10, 1).unwrap()).is_null());
+        }
+        assert_eq!(heap.live(), 0);
+        assert!(!heap.restore_reserve());
+        assert_eq!(heap.live(), 0);
     }
 
     #[test]

@@ -33,6 +33,10 @@ pub enum ImageError {
     /// tens of thousands of Huffman tables). Found by the heap ceiling
     /// (`crate::heap`), not by an estimate.
     HeapExhausted { format: SourceFormat, width: u32, height: u32 },
+    /// Decoding would take more work than a file of this size may cost
+    /// (`imaging::work`): `bytes` is the file's size, `max_pixels` the
+    /// largest image of this kind its budget decodes.
+    TooMuchWork { format: SourceFormat, width: u32, height: u32, bytes: u64, max_pixels: u64 },
     /// Truncated or corrupt data. `detail` is for logs only.
     Damaged { format: SourceFormat, detail: String },
     /// Crop box with zero width or height.
@@ -52,6 +56,19 @@ pub fn megapixels(pixels: u64) -> String {
         format!("{} MP", mp.round())
     } else {
         format!("{mp:.1} MP")
+    }
+}
+
+/// A file size as shown to people: "150 B", "777 KB", "1.2 MB" (SI units,
+/// as the MB of the memory limit).
+pub fn file_size(bytes: u64) -> String {
+    match bytes {
+        0..=999 => format!("{bytes} B"),
+        1_000..=999_999 => format!("{} KB", (bytes + 500) / 1000),
+        _ => {
+            let mb = bytes as f64 / 1e6;
+            if mb >= 10.0 { format!("{} MB", mb.round()) } else { format!("{mb:.1} MB") }
+        }
     }
 }
 
@@ -135,6 +152,17 @@ impl UserFacing for ImageError {
                     format!("图片无法处理：这张 {width}×{height} 的 {f} 图片解码所需内存超过单次上传的上限（{mb} MB），文件的编码方式异常。请用常规图片软件重新导出（或另存为 JPEG/PNG）后再上传")
                 } else {
                     format!("The image cannot be processed: this {width}×{height} {f} needs more memory to decode than an upload may use ({mb} MB), because of how the file is encoded. Export it again with an ordinary image editor (or save it as JPEG or PNG) and upload again")
+                }
+            }
+            TooMuchWork { format, width, height, bytes, max_pixels } => {
+                let f = format.name();
+                let size = file_size(*bytes);
+                let fig = megapixels(u64::from(*width) * u64::from(*height));
+                let max = megapixels(*max_pixels);
+                if zh {
+                    format!("图片无法处理：这个 {size} 的 {f} 文件声明了 {width}×{height} = {fig}，解码所需的计算量超出了这么小的文件所允许的上限（这种大小的 {f} 最多可解码 {max}）。请用常规图片软件重新导出，或缩小尺寸后再上传")
+                } else {
+                    format!("The image cannot be processed: this {size} {f} declares {width}×{height} = {fig}, more work to decode than a file of its size may take (a {f} of this size may decode to at most {max}). Export it again with an ordinary image editor, or reduce it, and upload again")
                 }
             }
             Damaged { format, .. } => {

@@ -42,15 +42,36 @@ pub struct WebpKind {
     pub icc: bool,
 }
 
-/// The SOF segment of a JPEG.
+/// The SOF segment of a JPEG, and its scans.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JpegFrame {
     pub progressive: bool,
     /// (horizontal, vertical) sampling factors of each component.
     pub sampling: Vec<(u8, u8)>,
+    /// Each component's id (what scans name it by).
+    pub ids: Vec<u8>,
     /// Bytes of ICC profile chunks (APP2 `ICC_PROFILE`) anywhere in the
     /// file: jpeg-decoder keeps them all until it is dropped.
     pub icc_bytes: u64,
+    /// The scans up to the end of the image (at most
+    /// [`MAX_JPEG_SCANS`]), read from their SOS headers.
+    pub scans: Vec<JpegScan>,
+}
+
+/// One scan (SOS) of a JPEG: what it codes and how many bytes of
+/// entropy-coded data follow its header (up to the next marker other than
+/// RSTn; stuffed bytes and restart markers included).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JpegScan {
+    /// Indices into the frame's components (ids not in the frame are
+    /// left out: the decoders refuse such a scan anyway).
+    pub comps: Vec<usize>,
+    /// Spectral selection start and end, successive approximation high and low.
+    pub ss: u8,
+    pub se: u8,
+    pub ah: u8,
+    pub al: u8,
+    pub data_bytes: u64,
 }
 
 fn damaged(format: SourceFormat, detail: &str) -> ImageError {
@@ -170,19 +191,22 @@ fn jpeg(b: &[u8]) -> Result<Header, ImageError> {
                     return Err(ImageError::UnsupportedVariant { format: F, what: "height defined after the data (DNL)" });
                 }
                 let mut sampling = Vec::with_capacity(n);
+                let mut ids = Vec::with_capacity(n);
                 for i in 0..n {
-                    let s = *body.get(6 + i * 3 + 1).ok_or_else(|| damaged(F, "short SOF"))?;
-                    let (h, v) = (s >> 4, s & 0x0F);
+                    let c = body.get(6 + i * 3..8 + i * 3).ok_or_else(|| damaged(F, "short SOF"))?;
+                    let (h, v) = (c[1] >> 4, c[1] & 0x0F);
                     if !(1..=4).contains(&h) || !(1..=4).contains(&v) {
                         return Err(damaged(F, "invalid sampling factor"));
                     }
                     sampling.push((h, v));
+                    ids.push(c[0]);
                 }
                 if frame.is_some() {
                     return Err(damaged(F, "two frame headers"));
                 }
                 let progressive = marker == 0xC2;
-                frame = Some((u32::from(width), u32::from(height), JpegFrame { progressive, sampling, icc_bytes: 0 }));
+                let jf = JpegFrame { progressive, sampling, ids, icc_bytes: 0, scans: Vec::new() };
+                frame = Some((u32::from(width), u32::from(height), jf));
             }
             0xC3 | 0xC5..=0xC7 => {
                 return Err(ImageError::UnsupportedVariant { format: F, what: "lossless or hierarchical" })
@@ -193,11 +217,12 @@ fn jpeg(b: &[u8]) -> Result<Header, ImageError> {
             0xDA => {
                 // Start of scan: everything we need comes before it.
                 let (width, height, mut jf) = frame.ok_or_else(|| damaged(F, "scan before frame header"))?;
-                let rest = count_scans(b, pos, MAX_JPEG_SCANS + 1);
-                if rest.scans > MAX_JPEG_SCANS {
+                let rest = scans(b, pos, &jf.ids, MAX_JPEG_SCANS + 1);
+                if rest.scans.len() > MAX_JPEG_SCANS {
                     return Err(ImageError::UnsupportedVariant { format: F, what: "too many scans" });
                 }
                 jf.icc_bytes = icc_bytes + rest.icc_bytes;
+                jf.scans = rest.scans;
                 return Ok(Header { orientation, jpeg: Some(jf), ..plain(width, height) });
             }
             _ => {}
@@ -216,51 +241,79 @@ fn icc_chunk_bytes(body: &[u8]) -> u64 {
     }
 }
 
-/// What follows the first SOS: the number of scans and the ICC chunks'
-/// bytes (APP2 segments may come between scans, and the decoder keeps them
-/// too).
+/// What follows the first SOS: the scans and the ICC chunks' bytes (APP2
+/// segments may come between scans, and the decoder keeps them too).
 #[derive(Debug, PartialEq, Eq)]
 struct Rest {
-    scans: usize,
+    scans: Vec<JpegScan>,
     icc_bytes: u64,
 }
 
 /// Walks from the first SOS (`pos`: its length field) to the end of the
-/// image, counting at most `max` scans. Entropy-coded data is skipped by
-/// looking for markers (an `FF` there is followed by `00` or a restart
-/// marker); other segments between scans (DHT, DQT, ...) by their length,
-/// so bytes inside them are not mistaken for markers.
-fn count_scans(b: &[u8], mut pos: usize, max: usize) -> Rest {
-    let mut rest = Rest { scans: 1, icc_bytes: 0 };
-    let mut segment = true; // `pos` is at the length of a segment
+/// image, reading at most `max` scans (`ids`: the frame's component ids).
+/// Entropy-coded data is skipped by looking for markers (an `FF` there is
+/// followed by `00` or a restart marker), and its length recorded in its
+/// scan; other segments between scans (DHT, DQT, ...) are skipped by their
+/// length, so bytes inside them are not mistaken for markers.
+fn scans(b: &[u8], mut pos: usize, ids: &[u8], max: usize) -> Rest {
+    let mut rest = Rest { scans: Vec::new(), icc_bytes: 0 };
+    let mut marker = 0xDA; // `pos` is at the length of this segment
     loop {
-        if segment {
+        // The segment at `pos` (after its marker), if `marker` has one.
+        let mut data_start = None;
+        if !matches!(marker, 0x00 | 0x01 | 0xD0..=0xD8) {
             let Some(len) = be16(b, pos) else { return rest };
             let len = usize::from(len.max(2));
-            if b.get(pos - 1) == Some(&0xE2) {
-                rest.icc_bytes += icc_chunk_bytes(b.get(pos + 2..pos + len).unwrap_or(&[]));
+            let body = b.get(pos + 2..pos + len).unwrap_or(&[]);
+            match marker {
+                0xE2 => rest.icc_bytes += icc_chunk_bytes(body),
+                0xDA => {
+                    rest.scans.push(sos(body, ids));
+                    if rest.scans.len() >= max {
+                        return rest;
+                    }
+                    data_start = Some(pos + len);
+                }
+                _ => {}
             }
             pos += len;
         }
-        let Some(i) = b.get(pos..).and_then(|rest| memchr::memchr(0xFF, rest)) else { return rest };
-        pos += i + 1;
-        while b.get(pos) == Some(&0xFF) {
-            pos += 1;
-        }
-        let Some(&marker) = b.get(pos) else { return rest };
-        pos += 1;
-        segment = match marker {
-            0x00 | 0x01 | 0xD0..=0xD8 => false, // stuffed byte, TEM, RSTn, SOI
-            0xD9 => return rest,
-            _ => true,
-        };
-        if marker == 0xDA {
-            rest.scans += 1;
-            if rest.scans >= max {
+        // The next marker: past entropy-coded data (stuffed bytes and RSTn
+        // belong to it), fill bytes before it.
+        loop {
+            let Some(i) = b.get(pos..).and_then(|rest| memchr::memchr(0xFF, rest)) else {
+                if let (Some(start), Some(scan)) = (data_start, rest.scans.last_mut()) {
+                    scan.data_bytes = b.len().saturating_sub(start) as u64;
+                }
                 return rest;
+            };
+            let at = pos + i;
+            pos = at + 1;
+            while b.get(pos) == Some(&0xFF) {
+                pos += 1;
+            }
+            let Some(&m) = b.get(pos) else { return rest };
+            pos += 1;
+            if !matches!(m, 0x00 | 0xD0..=0xD7) {
+                if let (Some(start), Some(scan)) = (data_start, rest.scans.last_mut()) {
+                    scan.data_bytes = at.saturating_sub(start) as u64;
+                }
+                marker = m;
+                break;
             }
         }
+        if marker == 0xD9 {
+            return rest;
+        }
     }
+}
+
+/// A scan from its SOS segment's body (after the length).
+fn sos(body: &[u8], ids: &[u8]) -> JpegScan {
+    let ns = usize::from(body.first().copied().unwrap_or(0));
+    let comps = (0..ns).filter_map(|i| body.get(1 + 2 * i)).filter_map(|id| ids.iter().position(|c| c == id)).collect();
+    let p = body.get(1 + 2 * ns..4 + 2 * ns).unwrap_or(&[0, 0, 0]);
+    JpegScan { comps, ss: p[0], se: p[1], ah: p[2] >> 4, al: p[2] & 15, data_bytes: 0 }
 }
 
 /// IHDR gives the size; an eXIf chunk before the image data the orientation.
@@ -520,7 +573,29 @@ mod tests {
         let mut com = vec![0xFF, 0xFE, 0, 2 + 40];
         com.extend(std::iter::repeat_n([0xFF, 0xDA], 20).flatten());
         let j = jpeg_with_scans(4, &com, &[1, 2, 3]);
-        assert_eq!(count_scans(&j, 2 + 13 + com.len() + 2, 1000).scans, 4);
+        assert_eq!(scans(&j, 2 + 13 + com.len() + 2, &[1], 1000).scans.len(), 4);
         assert!(read_header(&j, SourceFormat::Jpeg).is_ok());
+    }
+
+    #[test]
+    fn scans_are_read_with_the_length_of_their_data() {
+        // Stuffed bytes and restart markers belong to the data; fill bytes
+        // before a marker and a segment between scans do not.
+        let data = [0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD3, 0x56, 0xFF, 0xFF];
+        let com = [0xFF, 0xFE, 0, 4, 0xFF, 0xDA];
+        let j = jpeg_with_scans(3, &com, &data);
+        let frame = read_header(&j, SourceFormat::Jpeg).unwrap().jpeg.unwrap();
+        assert_eq!(frame.ids, vec![1]);
+        assert_eq!(frame.scans.len(), 3);
+        for scan in &frame.scans {
+            assert_eq!(*scan, JpegScan { comps: vec![0], ss: 0, se: 63, ah: 0, al: 0, data_bytes: 7 });
+        }
+        // A file that ends inside a scan: its data runs to the end.
+        let cut = &j[..j.len() - 5];
+        let frame = read_header(cut, SourceFormat::Jpeg).unwrap().jpeg.unwrap();
+        assert_eq!(frame.scans.last().unwrap().data_bytes, 6);
+        // A scan naming a component the frame does not have keeps the others.
+        assert_eq!(sos(&[2, 1, 0, 9, 0, 0, 63, 0x10], &[1, 2]).comps, vec![0]);
+        assert_eq!(sos(&[2, 1, 0, 9, 0, 0, 63, 0x10], &[1, 2]).ah, 1);
     }
 }

@@ -22,15 +22,17 @@ mod orient;
 mod resize;
 mod sniff;
 mod webp;
+mod work;
 
 #[cfg(test)]
 mod tests;
 
-pub use error::{megapixels, ImageError};
+pub use error::{file_size, megapixels, ImageError};
 pub use format::{OutputFormat, SourceFormat, ACCEPTED_FORMATS};
 pub use orient::Orientation;
 pub use resize::ResizeSpace;
 pub use sniff::sniff;
+pub use work::Work;
 
 /// Crop box in pixels of the upright image (after EXIF orientation), as the
 /// client's crop tool sends it.
@@ -103,6 +105,9 @@ pub struct StageTimes {
     /// Turning the final square upright.
     pub orient_ms: f64,
     pub encode_ms: f64,
+    /// Work units the upload spent ([`Work`]): deterministic, unlike the
+    /// times.
+    pub work_units: u64,
 }
 
 impl StageTimes {
@@ -118,11 +123,24 @@ pub fn process(bytes: &[u8], crop: Option<CropBox>, opts: &Options) -> Result<Av
 
 /// [`process`], also reporting stage times measured with `now` (ms; the
 /// Worker passes `js_sys::Date::now`, since `std::time` panics on wasm32).
+/// The work budget is the file's ([`Work::for_file`]).
 pub fn process_timed(
     bytes: &[u8],
     crop: Option<CropBox>,
     opts: &Options,
     now: &dyn Fn() -> f64,
+) -> Result<(Avatar, StageTimes), ImageError> {
+    process_with_work(bytes, crop, opts, now, &Work::for_file(bytes))
+}
+
+/// [`process_timed`] charging `work` (tests and benchmarks: another
+/// budget, or the units spent).
+pub fn process_with_work(
+    bytes: &[u8],
+    crop: Option<CropBox>,
+    opts: &Options,
+    now: &dyn Fn() -> f64,
+    work: &Work,
 ) -> Result<(Avatar, StageTimes), ImageError> {
     check_options(opts)?;
     let mut times = StageTimes::default();
@@ -133,7 +151,7 @@ pub fn process_timed(
         t = n;
     };
 
-    let (source, header, plan) = stages::plan(bytes, crop, opts)?;
+    let (source, header, plan) = stages::plan(bytes, crop, opts, work)?;
     let orientation = header.orientation;
     let (uw, uh) = orientation.upright_size(header.width, header.height);
     lap(&mut times.header_ms);
@@ -141,6 +159,9 @@ pub fn process_timed(
     let region = decode::decode(bytes, source, &header, &plan)?;
     lap(&mut times.decode_ms);
 
+    // The Lanczos step and the encoder are not charged to the work
+    // budget: they handle the region and the avatar, bounded by
+    // AVATAR_SIZE (and REGION_BUDGET) whatever the file claims.
     let (pixels, ch) =
         resize::finish(region, opts.size).map_err(|detail| ImageError::Encode { format: opts.format, detail })?;
     lap(&mut times.resize_ms);
@@ -154,6 +175,7 @@ pub fn process_timed(
     lap(&mut times.encode_ms);
 
     let avatar = Avatar { bytes: out, format: opts.format, source, width: uw, height: uh, has_alpha };
+    times.work_units = work.spent();
     Ok((avatar, times))
 }
 
@@ -168,7 +190,40 @@ pub fn process_guarded(
     opts: &Options,
     now: &dyn Fn() -> f64,
 ) -> Result<(Avatar, StageTimes), ImageError> {
-    crate::heap::catch_exhaustion(|| process_timed(bytes, crop, opts, now)).unwrap_or_else(|_| Err(heap_exhausted(bytes)))
+    #[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
+    let filled = test_hooks::fill_for(bytes);
+    let result = crate::heap::catch_exhaustion(|| process_timed(bytes, crop, opts, now));
+    #[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
+    test_hooks::unfill(filled);
+    result.unwrap_or_else(|_| Err(heap_exhausted(bytes)))
+}
+
+/// Test builds only: an upload whose file ends with
+/// `AVATAR-EDGE-TEST-FILL:<ceiling|memory>:<n>` is processed with the heap
+/// filled up to `n` bytes under the ceiling, or with wasm memory itself
+/// used up (`crate::heap::fill`), so that the pipeline's first allocation
+/// of more than `n` bytes fails: the heap-exhaustion test
+/// (tests/integration/heap.test.mjs) without a file that needs 100 MB.
+#[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
+mod test_hooks {
+    const TAG: &[u8] = b"AVATAR-EDGE-TEST-FILL:";
+
+    pub struct Filled(Vec<(*mut u8, std::alloc::Layout)>, bool);
+
+    pub fn fill_for(bytes: &[u8]) -> Option<Filled> {
+        let at = bytes.windows(TAG.len()).rposition(|w| w == TAG)?;
+        let spec = std::str::from_utf8(&bytes[at + TAG.len()..]).ok()?;
+        let (mode, leave) = spec.trim().split_once(':')?;
+        let ceiling = mode == "ceiling";
+        Some(Filled(crate::heap::fill(leave.parse().ok()?, ceiling), ceiling))
+    }
+
+    pub fn unfill(filled: Option<Filled>) {
+        if let Some(Filled(blocks, ceiling)) = filled {
+            crate::heap::unfill(blocks, ceiling);
+            crate::heap::restore_reserve();
+        }
+    }
 }
 
 /// The refusal for `bytes` after the heap ran out while decoding them: the
@@ -191,12 +246,17 @@ pub mod stages {
     pub use super::header::Header;
     pub use super::resize::{finish as resize, Region};
 
-    use super::{crop_square, header, limits, sniff, CropBox, ImageError, Options, SourceFormat};
+    use super::{crop_square, header, limits, sniff, CropBox, ImageError, Options, SourceFormat, Work};
 
     /// The header stage: sniff, read the header, check the limits, and map
     /// the crop square (upright pixels) to the stored image. Decodes no
-    /// pixel.
-    pub fn plan(bytes: &[u8], crop: Option<CropBox>, opts: &Options) -> Result<(SourceFormat, Header, Plan), ImageError> {
+    /// pixel; the decoders will charge `work`.
+    pub fn plan<'w>(
+        bytes: &[u8],
+        crop: Option<CropBox>,
+        opts: &Options,
+        work: &'w Work,
+    ) -> Result<(SourceFormat, Header, Plan<'w>), ImageError> {
         let source = sniff(bytes)?;
         let header = header::read_header(bytes, source)?;
         limits::check_header(&header, opts.max_pixels)?;
@@ -206,7 +266,7 @@ pub mod stages {
         let (u, v, side) = crop_square(crop, uw, uh)?;
         let (x, y) = orientation.to_stored_rect(u, v, side, w, h);
         let budget = limits::pipeline_budget(opts.held_bytes);
-        let plan = Plan { x, y, side, width: w, height: h, size: opts.size, space: opts.space, budget };
+        let plan = Plan { x, y, side, width: w, height: h, size: opts.size, space: opts.space, budget, work };
         Ok((source, header, plan))
     }
 }

@@ -23,6 +23,7 @@ use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 
 use super::colour::ColourConverter;
 use super::limits::REGION_BUDGET;
+use super::work::{cost, Spent, Work};
 
 /// What the resize averages: sRGB code values or light.
 ///
@@ -186,8 +187,9 @@ pub fn region_bytes(side: f64, size: u32, ch: usize) -> u64 {
         .unwrap_or(0)
 }
 
-/// Receives the decoded rows top to bottom; see the module docs.
-pub struct Collector {
+/// Receives the decoded rows top to bottom; see the module docs. Every row
+/// is charged to the upload's work counter.
+pub struct Collector<'w> {
     conv: ColourConverter,
     space: ResizeSpace,
     /// Bounding box of the crop square in decoded pixels.
@@ -209,12 +211,14 @@ pub struct Collector {
     next_y: u32,
     transparent: bool,
     crop: RegionSpec,
+    work: &'w Work,
 }
 
-impl Collector {
+impl<'w> Collector<'w> {
     /// `dw`×`dh`: decoded image size; `spec`: crop square in decoded pixels;
-    /// `size`: avatar edge; `space`: what the samples hold.
-    pub fn new(conv: ColourConverter, space: ResizeSpace, dw: u32, dh: u32, spec: RegionSpec, size: u32) -> Self {
+    /// `size`: avatar edge; `space`: what the samples hold; `work`: the
+    /// counter each row is charged to.
+    pub fn new(conv: ColourConverter, space: ResizeSpace, dw: u32, dh: u32, spec: RegionSpec, size: u32, work: &'w Work) -> Self {
         let clampf = |v: f64, max: u32| v.max(0.0).min(f64::from(max));
         let x0 = clampf(spec.x, dw);
         let y0 = clampf(spec.y, dh);
@@ -253,6 +257,7 @@ impl Collector {
             next_y: 0,
             transparent: false,
             crop,
+            work,
         }
     }
 
@@ -262,16 +267,20 @@ impl Collector {
         self.next_y >= self.by.saturating_add(self.bh)
     }
 
-    /// Takes the next decoded row (all of it, in the converter's layout).
-    pub fn push_row(&mut self, row: &[u8]) {
+    /// Takes the next decoded row (all of it, in the converter's layout);
+    /// `Err` when the upload's work budget does not cover it.
+    pub fn push_row(&mut self, row: &[u8]) -> Result<(), Spent> {
         let y = self.next_y;
+        let inside = y >= self.by && y < self.by.saturating_add(self.bh);
+        let pixels = if inside { u64::from(self.bw) } else { 0 };
+        self.work.charge(cost::COLLECT_ROW + pixels * cost::COLLECT_PIXEL)?;
         self.next_y = self.next_y.saturating_add(1);
-        if y < self.by || y >= self.by.saturating_add(self.bh) {
-            return;
+        if !inside {
+            return Ok(());
         }
         let in_ch = self.conv.layout().channels();
         let start = self.bx as usize * in_ch;
-        let Some(src) = row.get(start..start + self.bw as usize * in_ch) else { return };
+        let Some(src) = row.get(start..start + self.bw as usize * in_ch) else { return Ok(()) };
         self.conv.convert(src, &mut self.srgb);
         let lin = self.space.samples();
         let (k, ch) = (self.k as usize, self.ch);
@@ -301,6 +310,7 @@ impl Collector {
         if self.acc_rows == self.k || y + 1 == self.by + self.bh {
             self.flush();
         }
+        Ok(())
     }
 
     /// Writes the averaged block row and resets the accumulators.

@@ -11,6 +11,7 @@ use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;
 use image::{DynamicImage, ExtendedColorType, Frame, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
 
+use super::work::cost;
 use super::*;
 use crate::envelope::{Lang, UserFacing};
 
@@ -123,6 +124,14 @@ fn assert_quadrants(img: &RgbaImage, want: [[u8; 3]; 4], tol: i32) {
 }
 
 const QUADS: [[u8; 3]; 4] = [RED, GREEN, BLUE, YELLOW];
+
+/// [`process`] without a work budget: for the memory tests, whose
+/// header-only probes and flat worst cases declare far more than their
+/// bytes (the work budget's own tests are in `cpu`, below).
+fn process_unmetered(bytes: &[u8], crop: Option<CropBox>, opts: &Options) -> Result<Avatar, ImageError> {
+    let work = Work::with_budget(u64::MAX, bytes.len() as u64);
+    process_with_work(bytes, crop, opts, &|| 0.0, &work).map(|(a, _)| a)
+}
 
 fn err_en(e: &ImageError) -> String {
     e.message(Lang::En)
@@ -764,7 +773,7 @@ fn full_decode_formats_have_a_memory_budget_that_fits_phone_photos() {
     // A 12 MP lossy WebP (phone photo) passes the budget (and then fails
     // only because there is no data); 24 MP lossless is refused up front,
     // naming the kind and the size that fits.
-    let e = process(&webp_header_only(4000, 3000, b"VP8 "), None, &Options::default()).unwrap_err();
+    let e = process_unmetered(&webp_header_only(4000, 3000, b"VP8 "), None, &Options::default()).unwrap_err();
     assert!(matches!(e, ImageError::Damaged { .. }), "{e:?}");
     let e = process(&webp_header_only(6000, 4000, b"VP8L"), None, &Options::default()).unwrap_err();
     let ImageError::TooMuchMemory { max_mp, variant: "lossless", .. } = e else { panic!("{e:?}") };
@@ -791,9 +800,9 @@ fn larger_bodies_leave_the_pipeline_less_memory() {
     png[24..29].copy_from_slice(&[8, 6, 0, 0, 1]);
     let crc = crc32(&png[12..29]).to_be_bytes();
     png[29..33].copy_from_slice(&crc);
-    let e = process(&png, None, &held(20 << 20)).unwrap_err();
+    let e = process_unmetered(&png, None, &held(20 << 20)).unwrap_err();
     assert!(matches!(e, ImageError::Damaged { .. }), "{e:?}");
-    let e = process(&png, None, &held(30_000_000)).unwrap_err();
+    let e = process_unmetered(&png, None, &held(30_000_000)).unwrap_err();
     assert!(matches!(e, ImageError::TooMuchMemory { variant: "interlaced", .. }), "{e:?}");
 }
 
@@ -1016,7 +1025,7 @@ fn with_adobe_app14(jpeg: Vec<u8>) -> Vec<u8> {
 /// Not refused for memory (header-only probes then fail as damaged).
 fn not_too_big(bytes: &[u8], crop: Option<CropBox>) -> bool {
     !matches!(
-        process(bytes, crop, &Options::default()),
+        process_unmetered(bytes, crop, &Options::default()),
         Err(ImageError::TooMuchMemory { .. } | ImageError::TooManyPixels { .. })
     )
 }
@@ -1424,7 +1433,7 @@ fn worst_case_inputs_stay_within_the_memory_bound() {
         let file = (case.build)(w, h);
         let mut peak = u64::MAX;
         for _ in 0..case.runs {
-            let (r, p) = counting::peak_of(|| process(&file, crop(w, h), &Options::default()));
+            let (r, p) = counting::peak_of(|| process_unmetered(&file, crop(w, h), &Options::default()));
             r.unwrap_or_else(|e| panic!("{}: {w}×{h} is accepted but fails: {e:?}", case.name));
             peak = peak.min(p);
             if peak <= budget {
@@ -1438,4 +1447,421 @@ fn worst_case_inputs_stay_within_the_memory_bound() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+// ------------------------------------------------------------------ cpu
+//
+// The work budget (`work.rs`) and truncated JPEG scans. The files mirror
+// the generators of tests/lib/cpu-bombs.mjs (the integration test and the
+// fuzz seeds use those); every assertion is on codes and work units, never
+// on time (bench/cpu-bound.mjs has the times).
+
+/// A JPEG built from its parts: SOF0/SOF2 of `factors` (h << 4 | v per
+/// component), quantisers 1, one DC and one AC table as (length, symbol)
+/// codes, an optional Adobe APP14, and `scans`: (component ids, Ss, Se,
+/// Ah, Al, entropy-coded data).
+struct JpegSpec<'a> {
+    w: u16,
+    h: u16,
+    factors: &'a [u8],
+    progressive: bool,
+    adobe: bool,
+    dc: &'a [(u8, u8)],
+    ac: &'a [(u8, u8)],
+    scans: Vec<(Vec<u8>, u8, u8, u8, u8, Vec<u8>)>,
+}
+
+fn huffman_segment(class_id: u8, codes: &[(u8, u8)]) -> Vec<u8> {
+    let mut counts = [0u8; 16];
+    let mut sorted = codes.to_vec();
+    sorted.sort();
+    for &(len, _) in &sorted {
+        counts[usize::from(len) - 1] += 1;
+    }
+    let mut body = vec![class_id];
+    body.extend_from_slice(&counts);
+    body.extend(sorted.iter().map(|&(_, s)| s));
+    let mut seg = vec![0xFF, 0xC4];
+    seg.extend_from_slice(&((body.len() + 2) as u16).to_be_bytes());
+    seg.extend_from_slice(&body);
+    seg
+}
+
+fn build_jpeg(s: &JpegSpec) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xD8];
+    if s.adobe {
+        out = with_adobe_app14(out);
+    }
+    out.extend_from_slice(&[0xFF, 0xDB, 0, 67, 0]);
+    out.extend_from_slice(&[1; 64]);
+    let n = s.factors.len();
+    out.extend_from_slice(&[0xFF, if s.progressive { 0xC2 } else { 0xC0 }]);
+    out.extend_from_slice(&((8 + 3 * n) as u16).to_be_bytes());
+    out.push(8);
+    out.extend_from_slice(&s.h.to_be_bytes());
+    out.extend_from_slice(&s.w.to_be_bytes());
+    out.push(n as u8);
+    for (i, &f) in s.factors.iter().enumerate() {
+        out.extend_from_slice(&[i as u8 + 1, f, 0]);
+    }
+    out.extend(huffman_segment(0x00, s.dc));
+    out.extend(huffman_segment(0x10, s.ac));
+    for (ids, ss, se, ah, al, data) in &s.scans {
+        out.extend_from_slice(&[0xFF, 0xDA]);
+        out.extend_from_slice(&((6 + 2 * ids.len()) as u16).to_be_bytes());
+        out.push(ids.len() as u8);
+        for &id in ids {
+            out.extend_from_slice(&[id, 0x00]);
+        }
+        out.extend_from_slice(&[*ss, *se, ah << 4 | al]);
+        out.extend_from_slice(data);
+    }
+    out.extend_from_slice(&[0xFF, 0xD9]);
+    out
+}
+
+/// Blocks of an interleaved scan over every component of `factors`.
+fn jpeg_blocks(w: u16, h: u16, factors: &[u8]) -> usize {
+    if factors.len() == 1 {
+        return usize::from(w).div_ceil(8) * usize::from(h).div_ceil(8);
+    }
+    let hmax = factors.iter().map(|f| usize::from(f >> 4)).max().unwrap();
+    let vmax = factors.iter().map(|f| usize::from(f & 15)).max().unwrap();
+    let mcus = usize::from(w).div_ceil(8 * hmax) * usize::from(h).div_ceil(8 * vmax);
+    mcus * factors.iter().map(|f| usize::from(f >> 4) * usize::from(f & 15)).sum::<usize>()
+}
+
+const F444: &[u8] = &[0x11, 0x11, 0x11];
+const F411: &[u8] = &[0x41, 0x11, 0x11];
+/// DC category 0 as the code "0"; an AC table whose all-zero 16-bit code
+/// is a 15-bit coefficient (the slowest a block can be read from zeros);
+/// an AC table of one code, end of block.
+const DC_ZERO: &[(u8, u8)] = &[(1, 0x00)];
+const AC_SLOW: &[(u8, u8)] = &[(16, 0x0F)];
+const AC_EOB: &[(u8, u8)] = &[(1, 0x00)];
+
+/// The issue's 150-byte bomb: SOF0 10000×10000 4:4:4, AC_SLOW, an empty
+/// scan (`data`: what to put in it instead), EOI.
+fn empty_scan_jpeg(factors: &[u8], adobe: bool, data: Vec<u8>) -> Vec<u8> {
+    let ids = (1..=factors.len() as u8).collect();
+    build_jpeg(&JpegSpec { w: 10000, h: 10000, factors, progressive: false, adobe, dc: DC_ZERO, ac: AC_SLOW, scans: vec![(ids, 0, 63, 0, 0, data)] })
+}
+
+/// Runs the pipeline with the file's own budget: the result and the units
+/// spent.
+fn process_metered(bytes: &[u8], crop: Option<CropBox>) -> (Result<Avatar, ImageError>, u64, u64) {
+    let work = Work::for_file(bytes);
+    let r = process_with_work(bytes, crop, &Options::default(), &|| 0.0, &work).map(|(a, _)| a);
+    (r, work.spent(), work.budget())
+}
+
+fn is_truncated(r: &Result<Avatar, ImageError>) -> bool {
+    matches!(r, Err(ImageError::Damaged { format: SourceFormat::Jpeg, detail }) if detail.starts_with("truncated"))
+}
+
+#[test]
+fn the_issues_150_byte_jpeg_is_truncated_and_costs_next_to_nothing() {
+    let bomb = empty_scan_jpeg(F444, false, Vec::new());
+    assert_eq!(bomb.len(), 150);
+    // The DC-only decoder reads its first MCU from zero bits past the
+    // scan, stops there and does not hand the file on to jpeg-decoder.
+    let (r, spent, budget) = process_metered(&bomb, None);
+    assert!(is_truncated(&r), "{r:?}");
+    assert!(spent < budget / 100, "{spent} of {budget} units");
+    let msg = r.unwrap_err();
+    assert!(err_en(&msg).contains("damaged or incomplete"), "{}", err_en(&msg));
+    assert!(msg.message(Lang::Zh).contains("损坏或不完整"), "{}", msg.message(Lang::Zh));
+    // Where jpeg-decoder would decode it (an Adobe segment, 4:1:1, a crop
+    // box that needs a finer scale), the scan's length is checked first:
+    // nothing is decoded at all.
+    let crop = Some(CropBox { x: 5000, y: 5000, w: 300, h: 300 });
+    for (name, bomb, crop) in [
+        ("Adobe", empty_scan_jpeg(F444, true, Vec::new()), None),
+        ("4:1:1", empty_scan_jpeg(F411, false, Vec::new()), None),
+        ("crop", empty_scan_jpeg(F444, false, Vec::new()), crop),
+    ] {
+        let (r, spent, _) = process_metered(&bomb, crop);
+        assert!(is_truncated(&r), "{name}: {r:?}");
+        assert_eq!(spent, 0, "{name}");
+    }
+}
+
+#[test]
+fn a_scan_long_enough_for_its_blocks_that_still_runs_out_is_truncated() {
+    // Two bits a block of zeros pass the length check, but with the slow
+    // AC table each block takes 1,954 bits: the data covers a few thousand
+    // blocks and the rest would come from zero bits past the scan.
+    let zeros = vec![0u8; jpeg_blocks(10000, 10000, F444).div_ceil(4)];
+    for adobe in [false, true] {
+        let bomb = empty_scan_jpeg(F444, adobe, zeros.clone());
+        let (r, spent, budget) = process_metered(&bomb, None);
+        assert!(is_truncated(&r), "adobe {adobe}: {r:?}");
+        // The DC-only decoder, or (Adobe) the check before jpeg-decoder,
+        // stops at the end of the data: a sliver of the budget.
+        assert!(spent < budget / 10, "adobe {adobe}: {spent} of {budget} units");
+    }
+}
+
+#[test]
+fn progressive_scans_that_run_out_are_truncated() {
+    // 64 scans: a DC first scan and refinements, all empty (the DC-only
+    // decoder's loop of one bit a block).
+    let ids: Vec<u8> = vec![1, 2, 3];
+    let mut scans = vec![(ids.clone(), 0, 0, 0, 13, Vec::new())];
+    let mut al = 12u8;
+    while scans.len() < 64 {
+        scans.push((ids.clone(), 0, 0, al + 1, al, Vec::new()));
+        al = al.saturating_sub(1);
+    }
+    let spec = JpegSpec { w: 10000, h: 10000, factors: F444, progressive: true, adobe: false, dc: DC_ZERO, ac: AC_EOB, scans };
+    let (r, spent, _) = process_metered(&build_jpeg(&spec), None);
+    assert!(is_truncated(&r), "{r:?}");
+    assert!(spent < 1_000_000, "{spent}");
+    // A complete DC scan, then AC scans with no data (Adobe: jpeg-decoder's
+    // file, checked first by walking every scan).
+    let (w, h) = (3400u16, 3400u16);
+    let dc = vec![0u8; jpeg_blocks(w, h, F444).div_ceil(8)];
+    let mut scans = vec![(ids.clone(), 0, 0, 0, 0, dc)];
+    for i in 0..63 {
+        scans.push((vec![i % 3 + 1], 1, 63, 0, 0, Vec::new()));
+    }
+    let spec = JpegSpec { w, h, factors: F444, progressive: true, adobe: true, dc: DC_ZERO, ac: AC_SLOW, scans };
+    let (r, spent, budget) = process_metered(&build_jpeg(&spec), None);
+    assert!(is_truncated(&r), "{r:?}");
+    assert!(spent < budget, "{spent} of {budget}");
+}
+
+/// End-of-band runs (symbols r << 4, 4-bit codes r) covering `blocks`,
+/// bits most significant first, padded with ones, 0xFF stuffed.
+fn eob_runs(blocks: usize) -> Vec<u8> {
+    let mut bits: Vec<bool> = Vec::new();
+    let mut put = |v: usize, n: u32| bits.extend((0..n).rev().map(|i| v >> i & 1 == 1));
+    let mut left = blocks;
+    while left > 0 {
+        let run = left.min(32767);
+        let r = run.ilog2();
+        put(r as usize, 4);
+        put(run - (1 << r), r);
+        left -= run;
+    }
+    while bits.len() % 8 != 0 {
+        bits.push(true);
+    }
+    let mut out = Vec::new();
+    for byte in bits.chunks(8).map(|c| c.iter().fold(0u8, |b, &bit| b << 1 | u8::from(bit))) {
+        out.push(byte);
+        if byte == 0xFF {
+            out.push(0);
+        }
+    }
+    out
+}
+
+#[test]
+fn valid_scans_that_cover_far_more_blocks_than_bytes_spend_the_budget() {
+    // 63 AC scans of a few end-of-band codes each over 3400×3400: valid
+    // data, 11 M block visits by jpeg-decoder for a 70 KB file.
+    let (w, h) = (3400u16, 3400u16);
+    let ids: Vec<u8> = vec![1, 2, 3];
+    let dc = vec![0u8; jpeg_blocks(w, h, F444).div_ceil(8)];
+    let mut scans = vec![(ids, 0, 0, 0, 0, dc)];
+    for i in 0..63 {
+        scans.push((vec![i % 3 + 1], 1, 63, 0, 0, eob_runs(jpeg_blocks(w, h, &[0x11]))));
+    }
+    let runs: Vec<(u8, u8)> = (0..15).map(|r| (4, r << 4)).collect();
+    let spec = JpegSpec { w, h, factors: F444, progressive: true, adobe: true, dc: DC_ZERO, ac: &runs, scans };
+    let bomb = build_jpeg(&spec);
+    // The data is complete: the unmetered pipeline decodes it.
+    assert!(process_unmetered(&bomb, None, &Options::default()).is_ok());
+    let (r, spent, budget) = process_metered(&bomb, None);
+    let Err(ImageError::TooMuchWork { width: 3400, height: 3400, bytes, max_pixels, .. }) = r else { panic!("{r:?}") };
+    assert_eq!(bytes, bomb.len() as u64);
+    assert!(max_pixels < 3400 * 3400 / 4, "{max_pixels}");
+    assert!(spent <= budget);
+}
+
+/// A zlib stream of `n` zeros at deflate's densest (2 bits per 258 bytes),
+/// as tests/lib/cpu-bombs.mjs writes it.
+fn zlib_zeros_dense(n: usize) -> Vec<u8> {
+    struct Lsb(Vec<u8>, u64, u32);
+    impl Lsb {
+        fn put(&mut self, v: u64, bits: u32) {
+            self.1 |= v << self.2;
+            self.2 += bits;
+            while self.2 >= 8 {
+                self.0.push(self.1 as u8);
+                self.1 >>= 8;
+                self.2 -= 8;
+            }
+        }
+        /// A Huffman code, most significant bit first.
+        fn code(&mut self, c: u64, len: u32) {
+            for i in (0..len).rev() {
+                self.put(c >> i & 1, 1);
+            }
+        }
+    }
+    let mut w = Lsb(vec![0x78, 0xDA], 0, 0);
+    w.put(1, 1);
+    w.put(2, 2);
+    w.put(286 - 257, 5);
+    w.put(0, 5);
+    w.put(18 - 4, 4);
+    let order = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1];
+    for s in order {
+        w.put(match s { 18 => 1, 1 | 2 => 2, _ => 0 }, 3);
+    }
+    // Code-length codes: 18 "0", 1 "10", 2 "11".
+    let zeros = |w: &mut Lsb, mut count: u64| {
+        while count > 0 {
+            let k = count.min(138);
+            w.code(0, 1);
+            w.put(k - 11, 7);
+            count -= k;
+        }
+    };
+    w.code(3, 2); // symbol 0: length 2
+    zeros(&mut w, 255);
+    w.code(3, 2); // 256: length 2
+    zeros(&mut w, 28);
+    w.code(2, 2); // 285: length 1
+    w.code(2, 2); // the distance code: length 1
+    // Literal/length codes: 285 "0", 0 "10", 256 "11"; distance "0".
+    w.code(2, 2);
+    let mut left = n - 1;
+    while left >= 258 {
+        w.put(0, 2);
+        left -= 258;
+    }
+    for _ in 0..left {
+        w.code(2, 2);
+    }
+    w.code(3, 2);
+    if w.2 > 0 {
+        w.put(0, 8 - w.2);
+    }
+    let mut out = w.0;
+    out.extend_from_slice(&((((n % 65521) as u32) << 16) | 1).to_be_bytes());
+    out
+}
+
+/// A PNG of `w`×`h` zero samples, `depth` bits, colour type `ct`, at
+/// deflate's limit.
+fn png_zeros(w: u32, h: u32, depth: u8, ct: u8) -> Vec<u8> {
+    let channels = match ct { 0 | 3 => 1, 2 => 3, 4 => 2, _ => 4 };
+    let row = (w as usize * channels * usize::from(depth)).div_ceil(8) + 1;
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = w.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[depth, ct, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    if ct == 3 {
+        chunk(&mut out, b"PLTE", &[0, 0, 0, 255, 255, 255]);
+    }
+    chunk(&mut out, b"IDAT", &zlib_zeros_dense(row * h as usize));
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+#[test]
+fn the_issues_16_bit_png_of_zeros_stops_at_its_budget() {
+    let bomb = png_zeros(10000, 10000, 16, 6);
+    assert!((770_000..780_000).contains(&bomb.len()), "{}", bomb.len());
+    // Valid (a small one decodes to black).
+    let small = png_zeros(64, 64, 16, 6);
+    assert!(process(&small, None, &png_out(32)).is_ok());
+    let (r, spent, budget) = process_metered(&bomb, None);
+    let e = r.unwrap_err();
+    let ImageError::TooMuchWork { width: 10000, height: 10000, max_pixels, .. } = e else { panic!("{e:?}") };
+    assert!(spent <= budget);
+    // The refusal says what a PNG of this size may be.
+    assert!((1_000_000..20_000_000).contains(&max_pixels), "{max_pixels}");
+    let en = err_en(&e);
+    assert!(en.contains("this 775 KB PNG declares 10000×10000 = 100 MP") && en.contains("at most"), "{en}");
+    let zh = e.message(Lang::Zh);
+    assert!(zh.contains("775 KB") && zh.contains("10000×10000 = 100 MP") && zh.contains("最多"), "{zh}");
+    // Not a single English word in the Chinese text but format and units.
+    let latin: Vec<&str> = zh.split(|c: char| !c.is_ascii_alphabetic()).filter(|w| !w.is_empty()).collect();
+    assert!(latin.iter().all(|w| ["KB", "PNG", "MP"].contains(w)), "{latin:?}");
+}
+
+/// A lossless WebP whose five prefix codes have one symbol each: the
+/// pixels cost no bits (opaque black).
+fn webp_lossless_flat(w: u32, h: u32) -> Vec<u8> {
+    let mut bits: Vec<bool> = Vec::new();
+    let mut put = |v: u32, n: u32| bits.extend((0..n).map(|i| v >> i & 1 == 1));
+    put(0x2F, 8);
+    put(w - 1, 14);
+    put(h - 1, 14);
+    put(0, 1 + 3 + 1 + 1 + 1);
+    for symbol in [0, 0, 0, 255, 0] {
+        put(1, 1);
+        put(0, 1);
+        put(1, 1);
+        put(symbol, 8);
+    }
+    let data: Vec<u8> = bits.chunks(8).map(|c| c.iter().enumerate().map(|(i, &b)| u8::from(b) << i).sum()).collect();
+    let mut body = Vec::new();
+    riff_chunk(&mut body, b"VP8L", &data);
+    webp_file(&body)
+}
+
+#[test]
+fn files_that_declare_more_than_they_hold_are_refused_within_their_budget() {
+    // The whole-frame decoders are charged before they run: nothing is
+    // decoded and nothing spent.
+    for (name, bomb, format) in [
+        ("lossless WebP of one-symbol codes", webp_lossless_flat(2800, 2800), SourceFormat::Webp),
+        ("RLE BMP ending at once", { let mut b = bmp_rle8(4800, 3700)[..54 + 1024].to_vec(); b.extend_from_slice(&[0, 1]); b }, SourceFormat::Bmp),
+    ] {
+        assert!(bomb.len() < 1100, "{name}: {}", bomb.len());
+        let (r, spent, _) = process_metered(&bomb, None);
+        assert!(matches!(r, Err(ImageError::TooMuchWork { format: f, .. }) if f == format), "{name}: {r:?}");
+        assert_eq!(spent, 0, "{name}");
+    }
+    // The same construction at a size its bytes allow decodes.
+    assert!(process(&webp_lossless_flat(256, 256), None, &png_out(32)).is_ok());
+}
+
+#[test]
+fn flat_images_of_a_few_megapixels_and_real_sizes_pass() {
+    // A solid-colour 2 MP PNG (a logo), at deflate's limit: ~6 KB.
+    let logo = png_zeros(1632, 1224, 8, 2);
+    assert!(logo.len() < 7_000, "{}", logo.len());
+    let (r, spent, budget) = process_metered(&logo, None);
+    assert!(r.is_ok(), "{r:?}");
+    assert!(spent < budget);
+    // A 100 MP baseline JPEG at the least a baseline 4:2:0 file can be
+    // (2 bits a block, 586 KB), with and without a crop: the DC-only
+    // decoder, or a coarser scale than the crop wanted, fits its budget.
+    let grey = big_grey_jpeg(12_000, 8_333);
+    for crop in [None, Some(CropBox { x: 5000, y: 4000, w: 300, h: 300 })] {
+        let (r, spent, budget) = process_metered(&grey, crop);
+        assert!(r.is_ok(), "{crop:?}: {r:?}");
+        assert!(spent <= budget);
+    }
+}
+
+#[test]
+fn work_units_follow_the_loops() {
+    // A 64×48 8-bit RGB PNG, centre crop: the file's bytes (inflating),
+    // each row's raw bytes and pixels, then the collector's rows (every
+    // row) and the square's pixels (48 rows of 48).
+    let png = enc_png(&DynamicImage::ImageRgb8(quadrants(64, 48)));
+    let (r, spent, _) = process_metered(&png, None);
+    assert!(r.is_ok());
+    let rows = 48 * ((64 * 3 + 1) * cost::PNG_RAW_BYTE + 64 * cost::PNG_PIXEL);
+    let collector = 48 * cost::COLLECT_ROW + 48 * 48 * cost::COLLECT_PIXEL;
+    assert_eq!(spent, png.len() as u64 * cost::PNG_FILE_BYTE + rows + collector);
+    // The DC-only JPEG decoder: per MCU row, its blocks and the bytes the
+    // previous row read; the 1/8-scale rows to the collector.
+    let grey = big_grey_jpeg(4096, 4096);
+    let (r, spent, _) = process_metered(&grey, None);
+    assert!(r.is_ok());
+    let blocks = (256 * 256 * 6) as u64;
+    let data = (blocks * 2).div_ceil(8);
+    let collector = 512 * cost::COLLECT_ROW + 512 * 512 * cost::COLLECT_PIXEL;
+    // The last row's bytes are read after the last charge.
+    let expected = blocks * cost::JPEG_DC_BLOCK + data * cost::JPEG_ENTROPY_BYTE + collector;
+    assert!(spent <= expected && spent + 256 * 6 * 2 / 8 * cost::JPEG_ENTROPY_BYTE >= expected, "{spent} vs {expected}");
 }

@@ -19,6 +19,7 @@ use crate::imaging::format::SourceFormat;
 use crate::imaging::header::{Header, WebpKind};
 use crate::imaging::limits::{check_full_decode, MAX_DIMENSION, MAX_ICC_BYTES};
 use crate::imaging::resize::Region;
+use crate::imaging::work::cost;
 
 /// Estimated peak bytes of each decoder for a `w`×`h` image: output plus
 /// working buffers. Measured (peak heap over pixels, largest accepted
@@ -69,10 +70,43 @@ fn libwebp_takes(k: WebpKind) -> bool {
     !k.animated && !k.lossless && !k.alpha
 }
 
-pub fn decode(bytes: &[u8], format: SourceFormat, header: &Header, plan: &Plan) -> Result<Region, ImageError> {
+/// Work units of decoding the first frame with these decoders, which do
+/// it at once (so it is charged before they are called): what the decoder
+/// does per pixel of its frame, and what the collector will be charged for
+/// the rows it gets. libwebp decodes every macroblock row down to the crop
+/// square's last (and the file's coefficients) and hands over only the
+/// square, shrunk to twice the avatar.
+fn work_units(format: SourceFormat, header: &Header, plan: &Plan<'_>, file_bytes: usize) -> (u64, u64) {
+    let (w, h) = (u64::from(plan.width), u64::from(plan.height));
+    let px = w * h;
+    let collector = Plan::collector_units(plan.width, plan.height);
+    match (format, header.webp) {
+        (SourceFormat::Webp, Some(k)) if libwebp_takes(k) => {
+            let rows = (u64::from(plan.y) + u64::from(plan.side) + 16).min(h);
+            let out = (2 * plan.size).min(plan.side);
+            (w * rows * cost::LIBWEBP_PIXEL + file_bytes as u64 * cost::LIBWEBP_BYTE, Plan::collector_units(out, out))
+        }
+        (SourceFormat::Webp, Some(k)) => {
+            // Lossy with alpha: the alpha plane is a lossless image.
+            let per = if k.lossless { cost::WEBP_LOSSLESS_PIXEL } else { cost::WEBP_LOSSY_PIXEL + cost::WEBP_LOSSLESS_PIXEL };
+            (px * per, collector)
+        }
+        (SourceFormat::Gif, _) => {
+            let frame = header.gif_frame.map_or(px, |(_, _, fw, fh)| u64::from(fw) * u64::from(fh));
+            (frame.max(px) * cost::GIF_PIXEL, collector)
+        }
+        _ => (px * cost::BMP_PIXEL, collector),
+    }
+}
+
+pub fn decode(bytes: &[u8], format: SourceFormat, header: &Header, plan: &Plan<'_>) -> Result<Region, ImageError> {
     let (need, variant) = memory_need(format, header, plan.width, plan.height);
     let budget = plan.decode_budget(1.0, 4);
     check_full_decode(format, variant, plan.width, plan.height, need, budget)?;
+    // The frame's decode is charged before it happens; the collector
+    // charges its rows as they come.
+    let (decoder, collector) = work_units(format, header, plan, bytes.len());
+    plan.charge(format, decoder, plan.work.spent() + decoder + collector)?;
     if header.webp.is_some_and(libwebp_takes) {
         return super::webp::decode(bytes, plan);
     }
@@ -91,7 +125,7 @@ pub fn decode(bytes: &[u8], format: SourceFormat, header: &Header, plan: &Plan) 
     }
 }
 
-fn run(mut dec: impl ImageDecoder, format: SourceFormat, plan: &Plan, max_alloc: u64) -> Result<Region, ImageError> {
+fn run(mut dec: impl ImageDecoder, format: SourceFormat, plan: &Plan<'_>, max_alloc: u64) -> Result<Region, ImageError> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION);
     limits.max_image_height = Some(MAX_DIMENSION);
@@ -111,10 +145,10 @@ fn run(mut dec: impl ImageDecoder, format: SourceFormat, plan: &Plan, max_alloc:
     let mut buf = vec![0u8; len];
     dec.read_image(&mut buf).map_err(|e| map_err(format, plan, e))?;
     let collector = plan.collector(w, h, layout, icc.as_deref());
-    feed_buffer(collector, &buf, w, layout, format)
+    feed_buffer(collector, &buf, w, layout, format, plan)
 }
 
-fn map_err(format: SourceFormat, plan: &Plan, e: ImgError) -> ImageError {
+fn map_err(format: SourceFormat, plan: &Plan<'_>, e: ImgError) -> ImageError {
     match e {
         ImgError::Limits(l) if matches!(l.kind(), LimitErrorKind::InsufficientMemory | LimitErrorKind::DimensionError) => {
             out_of_memory(format, plan)

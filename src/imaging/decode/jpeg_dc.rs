@@ -18,16 +18,27 @@
 //! grayscale or YCbCr (no Adobe APP14 transform, no RGB component ids),
 //! sampling factors 1 or 2, restart markers allowed; a sequential file must
 //! have one scan with all components. Anything else, and any anomaly in
-//! the entropy data, returns `None` and the caller uses `jpeg-decoder`
-//! instead, which then decides what is an error. Pixel values match
-//! `jpeg-decoder`'s 1/8 output: DC × quant / 8 + 128 and JFIF YCbCr → RGB;
-//! chroma is replicated, where jpeg-decoder interpolates it.
+//! the entropy data, returns `Ok(None)` and the caller uses `jpeg-decoder`
+//! instead, which then decides what is an error; but a scan whose data
+//! ends before its blocks do is refused here as damaged (a decoder would
+//! read the rest from zero bits: the 150-byte 10000×10000 JPEG of issue
+//! 12). Pixel values match `jpeg-decoder`'s 1/8 output: DC × quant / 8 +
+//! 128 and JFIF YCbCr → RGB; chroma is replicated, where jpeg-decoder
+//! interpolates it.
+//!
+//! [`check`] walks the entropy data of any frame jpeg-decoder takes, with
+//! its rules, to prove every scan's data covers its blocks before
+//! jpeg-decoder (which cannot be stopped) is called. Both charge the
+//! upload's work counter per row of blocks.
 
-use super::Plan;
+use super::{damaged, Plan};
 use crate::imaging::colour::Layout;
+use crate::imaging::error::ImageError;
+use crate::imaging::format::SourceFormat;
 use crate::imaging::header;
 use crate::imaging::limits::MAX_ICC_BYTES;
 use crate::imaging::resize::{Collector, Region};
+use crate::imaging::work::{cost, Spent, Work};
 
 /// One component of the frame and its scan tables.
 #[derive(Clone, Copy, Default)]
@@ -160,7 +171,9 @@ fn multi_entry(skip: &[u16], idx: u64) -> u32 {
 }
 
 /// Big-endian bit reader over entropy-coded data: skips stuffed zero bytes,
-/// stops at a marker and then feeds zero bits (as libjpeg does).
+/// stops at a marker and then feeds zero bits (as libjpeg does), counting
+/// them: a decode that consumes one of those has run out of data
+/// ([`Bits::overrun`]).
 struct Bits<'a> {
     data: &'a [u8],
     pos: usize,
@@ -169,6 +182,8 @@ struct Bits<'a> {
     at_marker: bool,
     /// The data ended without a marker: a truncated file.
     eof: bool,
+    /// Zero bytes fed since the data stopped.
+    fed: u64,
     /// Restart interval in MCUs (0: none), MCUs left before the next RSTn,
     /// and that marker's number.
     interval: usize,
@@ -178,24 +193,54 @@ struct Bits<'a> {
 
 impl<'a> Bits<'a> {
     fn new(data: &'a [u8], pos: usize, restart_interval: usize) -> Self {
-        Bits { data, pos, acc: 0, n: 0, at_marker: false, eof: false, interval: restart_interval, left: restart_interval, next_rst: 0 }
+        Bits {
+            data,
+            pos,
+            acc: 0,
+            n: 0,
+            at_marker: false,
+            eof: false,
+            fed: 0,
+            interval: restart_interval,
+            left: restart_interval,
+            next_rst: 0,
+        }
     }
 
-    /// Call before each MCU: steps over the RSTn marker when an interval
-    /// ends. `Some(true)`: a restart happened, so the DC predictions start
-    /// again from 0.
-    fn next_mcu(&mut self) -> Option<bool> {
+    /// Some of the zero bits fed after the data stopped were consumed: the
+    /// scan (or its restart interval) ended before its blocks did. Those
+    /// bits sit at the end of the accumulator, behind the `n` unread ones.
+    fn overrun(&self) -> bool {
+        self.fed.saturating_mul(8) > u64::from(self.n)
+    }
+
+    /// Call before each MCU: refuses a scan whose data ran out during the
+    /// previous one, and steps over the RSTn marker when an interval ends.
+    /// `Ok(true)`: a restart happened, so the DC predictions start again
+    /// from 0.
+    fn next_mcu(&mut self) -> Result<bool, Stop> {
+        if self.overrun() {
+            return Err(Stop::Truncated);
+        }
         if self.interval == 0 {
-            return Some(false);
+            return Ok(false);
         }
         let restarted = self.left == 0;
         if restarted {
-            self.restart(self.next_rst)?;
+            self.restart(self.next_rst).or_decline()?;
             self.next_rst = (self.next_rst + 1) & 7;
             self.left = self.interval;
         }
         self.left -= 1;
-        Some(restarted)
+        Ok(restarted)
+    }
+
+    /// The end of a scan: its data must have covered every block.
+    fn finish(&self) -> Result<usize, Stop> {
+        if self.overrun() || self.eof {
+            return Err(Stop::Truncated);
+        }
+        Ok(self.pos)
     }
 
     #[inline(always)]
@@ -222,7 +267,9 @@ impl<'a> Bits<'a> {
         }
         while self.n <= 56 {
             let mut byte = 0u8;
-            if !self.at_marker {
+            if self.at_marker {
+                self.fed += 1;
+            } else {
                 match self.data.get(self.pos) {
                     Some(&0xFF) => match self.data.get(self.pos + 1) {
                         Some(&0) => {
@@ -243,6 +290,9 @@ impl<'a> Bits<'a> {
                         self.at_marker = true;
                         self.eof = true;
                     }
+                }
+                if self.at_marker {
+                    self.fed += 1;
                 }
             }
             self.acc |= u64::from(byte) << (56 - self.n);
@@ -305,6 +355,20 @@ impl<'a> Bits<'a> {
         }
     }
 
+    /// `s` raw bits as an unsigned number.
+    #[inline(always)]
+    fn extend_raw(&mut self, s: u32) -> u32 {
+        if s == 0 {
+            return 0;
+        }
+        if self.n < 32 {
+            self.refill();
+        }
+        let v = self.peek(s);
+        self.consume(s);
+        v
+    }
+
     #[inline(always)]
     fn skip(&mut self, s: u32) {
         if s == 0 {
@@ -322,6 +386,7 @@ impl<'a> Bits<'a> {
         self.acc = 0;
         self.n = 0;
         self.at_marker = false;
+        self.fed = 0;
         // Fill bytes (0xFF) may precede the marker.
         while self.data.get(self.pos) == Some(&0xFF) && self.data.get(self.pos + 1) == Some(&0xFF) {
             self.pos += 1;
@@ -341,6 +406,8 @@ struct Setup {
     height: usize,
     progressive: bool,
     comps: Vec<Component>,
+    /// An Adobe APP14 segment (it decides the colour transform).
+    adobe: bool,
     quant_dc: [i32; 4],
     quant_seen: [bool; 4],
     dc: [Option<Huffman>; 4],
@@ -384,6 +451,7 @@ impl Setup {
             height: 0,
             progressive: false,
             comps: Vec::new(),
+            adobe: false,
             quant_dc: [0; 4],
             quant_seen: [false; 4],
             dc: [None, None, None, None],
@@ -428,8 +496,7 @@ impl Setup {
                         self.icc.push((seq, data.to_vec()));
                     }
                 }
-                // Adobe APP14 decides the colour transform itself: not this path.
-                0xEE if seg.starts_with(b"Adobe") => return None,
+                0xEE if seg.starts_with(b"Adobe") => self.adobe = true,
                 0xDA => return Some(Some(self.scan(seg, pos + 2 + len)?)),
                 // Standalone markers have no length and belong nowhere here.
                 0xD0..=0xD8 | 0x01 => return None,
@@ -439,6 +506,9 @@ impl Setup {
         }
     }
 
+    /// The frame header: any 8-bit frame of 1 to 4 components with
+    /// sampling factors 1 to 4 (what [`check`] walks); [`Setup::dc_path`]
+    /// says whether the DC-only decoder takes it.
     fn frame(&mut self, seg: &[u8], progressive: bool) -> Option<()> {
         if *seg.first()? != 8 || !self.comps.is_empty() {
             return None;
@@ -447,13 +517,13 @@ impl Setup {
         self.height = be16(seg, 1)?;
         self.width = be16(seg, 3)?;
         let nc = usize::from(*seg.get(5)?);
-        if self.width == 0 || self.height == 0 || !(nc == 1 || nc == 3) {
+        if self.width == 0 || self.height == 0 || !(1..=4).contains(&nc) {
             return None;
         }
         for i in 0..nc {
             let c = seg.get(6 + i * 3..9 + i * 3)?;
             let (h, v) = (usize::from(c[1] >> 4), usize::from(c[1] & 15));
-            if !(1..=2).contains(&h) || !(1..=2).contains(&v) || c[2] > 3 {
+            if !(1..=4).contains(&h) || !(1..=4).contains(&v) || c[2] > 3 {
                 return None;
             }
             self.comps.push(Component { id: c[0], h, v, quant: usize::from(c[2]), ..Default::default() });
@@ -463,11 +533,15 @@ impl Setup {
             self.comps[0].h = 1;
             self.comps[0].v = 1;
         }
-        // RGB-coded JPEGs (ids 'R','G','B') need no YCbCr conversion.
-        if nc == 3 && self.comps.iter().map(|c| c.id).eq([b'R', b'G', b'B']) {
-            return None;
-        }
         Some(())
+    }
+
+    /// The DC-only decoder's own limits: grey or YCbCr (no Adobe APP14
+    /// transform, no RGB component ids, no CMYK), sampling factors 1 or 2.
+    fn dc_path(&self) -> bool {
+        let nc = self.comps.len();
+        let rgb = nc == 3 && self.comps.iter().map(|c| c.id).eq([b'R', b'G', b'B']);
+        (nc == 1 || nc == 3) && !rgb && !self.adobe && self.comps.iter().all(|c| c.h <= 2 && c.v <= 2)
     }
 
     fn huffman_tables(&mut self, seg: &[u8]) -> Option<()> {
@@ -557,25 +631,75 @@ fn icc_profile(mut chunks: Vec<(u8, Vec<u8>)>) -> Option<Vec<u8>> {
     Some(chunks.into_iter().flat_map(|c| c.1).collect())
 }
 
-/// Decodes at 1/8 scale into the collector made by `plan`. `None`: this
-/// file is not for this path (or its entropy data is odd or truncated); use
-/// the general decoder, which then reports the error. Once the collector
-/// has its rows only the entropy decoding goes on, so a damaged or
-/// truncated file is refused as `jpeg-decoder` would refuse it.
-pub fn decode(bytes: &[u8], plan: &Plan) -> Option<Region> {
-    let collector = run(bytes, (plan.width, plan.height), |w, h, layout, icc| plan.collector(w, h, layout, icc))?;
-    collector.into_region()
+/// Why a decode stopped before the end of the image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// Not for this path, or entropy data this decoder does not take: the
+    /// general decoder (jpeg-decoder) decides.
+    Decline,
+    /// A scan's data (or a restart interval's) ended before its blocks: a
+    /// damaged file, for any decoder.
+    Truncated,
+    /// The upload's work budget is spent.
+    Spent,
+}
+
+/// `Option` → [`Stop::Decline`]: a lookup that fails means the data is not
+/// what this decoder takes.
+trait OrDecline<T> {
+    fn or_decline(self) -> Result<T, Stop>;
+}
+
+impl<T> OrDecline<T> for Option<T> {
+    fn or_decline(self) -> Result<T, Stop> {
+        self.ok_or(Stop::Decline)
+    }
+}
+
+impl From<Spent> for Stop {
+    fn from(_: Spent) -> Stop {
+        Stop::Spent
+    }
+}
+
+/// The error for a truncated scan.
+fn truncated() -> ImageError {
+    damaged(SourceFormat::Jpeg, "truncated: a scan's data ends before its blocks do")
+}
+
+/// Decodes at 1/8 scale into the collector made by `plan`. `Ok(None)`:
+/// this file is not for this path (or its entropy data is odd); use the
+/// general decoder, which then decides. A scan whose data runs out is
+/// refused here, not handed on: jpeg-decoder would decode the rest of it
+/// from zero bits. Once the collector has its rows only the entropy
+/// decoding goes on, so a damaged or truncated file is still noticed.
+pub fn decode(bytes: &[u8], plan: &Plan<'_>) -> Result<Option<Region>, ImageError> {
+    let made = run(bytes, (plan.width, plan.height), plan.work, |w, h, layout, icc| plan.collector(w, h, layout, icc));
+    match made {
+        Ok(collector) => Ok(collector.into_region()),
+        Err(Stop::Decline) => Ok(None),
+        Err(Stop::Truncated) => Err(truncated()),
+        Err(Stop::Spent) => Err(plan.work_refusal(SourceFormat::Jpeg, dc_path_units(bytes.len(), plan.width, plan.height))),
+    }
+}
+
+/// What a DC-only decode of a `w`×`h` frame of `bytes` would cost at most
+/// (3 blocks a pixel of the 1/8 grid, every byte entropy-coded), for the
+/// refusal's figures.
+fn dc_path_units(bytes: usize, w: u32, h: u32) -> u64 {
+    let (ow, oh) = (w.div_ceil(8), h.div_ceil(8));
+    3 * u64::from(ow) * u64::from(oh) * cost::JPEG_DC_BLOCK + bytes as u64 * cost::JPEG_ENTROPY_BYTE + Plan::collector_units(ow, oh)
 }
 
 /// Where the decoded rows go: the resize collector, or a test's buffer.
 trait Rows {
-    fn push_row(&mut self, row: &[u8]);
+    fn push_row(&mut self, row: &[u8]) -> Result<(), Spent>;
     fn done(&self) -> bool;
 }
 
-impl Rows for Collector {
-    fn push_row(&mut self, row: &[u8]) {
-        Collector::push_row(self, row);
+impl Rows for Collector<'_> {
+    fn push_row(&mut self, row: &[u8]) -> Result<(), Spent> {
+        Collector::push_row(self, row)
     }
     fn done(&self) -> bool {
         Collector::done(self)
@@ -583,24 +707,29 @@ impl Rows for Collector {
 }
 
 /// The decode proper: `make` gets the 1/8-scale size, layout and ICC
-/// profile and returns the sink for the rows; `None` as for [`decode`].
-fn run<S: Rows>(bytes: &[u8], size: (u32, u32), make: impl FnOnce(u32, u32, Layout, Option<&[u8]>) -> S) -> Option<S> {
-    if bytes.get(0..2)? != [0xFF, 0xD8] {
-        return None;
+/// profile and returns the sink for the rows; errors as for [`decode`].
+fn run<S: Rows>(
+    bytes: &[u8],
+    size: (u32, u32),
+    work: &Work,
+    make: impl FnOnce(u32, u32, Layout, Option<&[u8]>) -> S,
+) -> Result<S, Stop> {
+    if bytes.get(0..2) != Some(&[0xFF, 0xD8]) {
+        return Err(Stop::Decline);
     }
     let mut s = Setup::new();
-    let first = s.next_scan(bytes, 2)??;
-    if (s.width as u32, s.height as u32) != size {
-        return None;
+    let first = s.next_scan(bytes, 2).or_decline()?.or_decline()?;
+    if (s.width as u32, s.height as u32) != size || !s.dc_path() {
+        return Err(Stop::Decline);
     }
     let (out_w, out_h) = (s.width.div_ceil(8), s.height.div_ceil(8));
     let layout = if s.comps.len() == 1 { Layout::Gray } else { Layout::Rgb };
     let icc = icc_profile(std::mem::take(&mut s.icc));
     let sink = make(out_w as u32, out_h as u32, layout, icc.as_deref());
     if s.progressive {
-        progressive(bytes, s, first, sink)
+        progressive(bytes, s, first, work, sink)
     } else {
-        sequential(bytes, &s, &first, sink)
+        sequential(bytes, &s, &first, work, sink)
     }
 }
 
@@ -616,7 +745,8 @@ fn dc_pixel(dc: i32, q: i32) -> u8 {
 }
 
 /// Huffman-decodes one block of a sequential scan: the DC difference is
-/// added to `pred`, the AC coefficients are read past.
+/// added to `pred`, the AC coefficients are read past. `None`: a code not
+/// in the tables.
 #[inline(always)]
 fn sequential_block(bits: &mut Bits, dc_t: &Huffman, ac_t: &Huffman, multi: &[u32], pred: &mut i32) -> Option<()> {
     let t = u32::from(bits.symbol(dc_t)?);
@@ -671,10 +801,12 @@ fn sequential_block(bits: &mut Bits, dc_t: &Huffman, ac_t: &Huffman, multi: &[u3
 }
 
 /// A sequential frame: its single scan with every component, decoded one
-/// MCU row at a time; the rows go to the sink as soon as they exist.
-fn sequential<S: Rows>(bytes: &[u8], s: &Setup, scan: &Scan, mut sink: S) -> Option<S> {
+/// MCU row at a time; the rows go to the sink as soon as they exist. Each
+/// MCU row is charged before it is decoded (its blocks, and the bytes the
+/// previous one read).
+fn sequential<S: Rows>(bytes: &[u8], s: &Setup, scan: &Scan, work: &Work, mut sink: S) -> Result<S, Stop> {
     if scan.comps.len() != s.comps.len() || (scan.ss, scan.se, scan.ah, scan.al) != (0, 63, 0, 0) {
-        return None;
+        return Err(Stop::Decline);
     }
     let (hmax, vmax) = s.max_factors();
     let (mcus_x, mcus_y) = mcu_grid(s);
@@ -688,27 +820,32 @@ fn sequential<S: Rows>(bytes: &[u8], s: &Setup, scan: &Scan, mut sink: S) -> Opt
     let mut multi: [Vec<u32>; 4] = Default::default();
     for c in comps {
         if multi[c.ac_table].is_empty() {
-            multi[c.ac_table] = s.ac[c.ac_table].as_ref()?.multi_table();
+            multi[c.ac_table] = s.ac[c.ac_table].as_ref().or_decline()?.multi_table();
         }
     }
     let tables: Vec<(&Huffman, &Huffman, &[u32], i32)> = comps
         .iter()
         .map(|c| Some((s.dc[c.dc_table].as_ref()?, s.ac[c.ac_table].as_ref()?, &multi[c.ac_table][..], s.quant_dc[c.quant])))
-        .collect::<Option<_>>()?;
+        .collect::<Option<_>>()
+        .or_decline()?;
+    let row_blocks = (mcus_x * comps.iter().map(|c| c.h * c.v).sum::<usize>()) as u64;
+    let mut charged_to = scan.start;
 
     for mcu_y in 0..mcus_y {
+        work.charge(row_blocks * cost::JPEG_DC_BLOCK + (bits.pos - charged_to) as u64 * cost::JPEG_ENTROPY_BYTE)?;
+        charged_to = bits.pos;
         for mcu_x in 0..mcus_x {
             if bits.next_mcu()? {
                 pred = [0; 3];
             }
             for (ci, c) in comps.iter().enumerate() {
                 let (dc_t, ac_t, multi, q) = tables[ci];
-                let plane = planes.get_mut(ci)?;
+                let plane = planes.get_mut(ci).or_decline()?;
                 let stride = mcus_x * c.h;
                 for by in 0..c.v {
                     for bx in 0..c.h {
-                        sequential_block(&mut bits, dc_t, ac_t, multi, &mut pred[ci])?;
-                        *plane.get_mut(by * stride + mcu_x * c.h + bx)? = dc_pixel(pred[ci], q);
+                        sequential_block(&mut bits, dc_t, ac_t, multi, &mut pred[ci]).or_decline()?;
+                        *plane.get_mut(by * stride + mcu_x * c.h + bx).or_decline()? = dc_pixel(pred[ci], q);
                     }
                 }
             }
@@ -727,21 +864,20 @@ fn sequential<S: Rows>(bytes: &[u8], s: &Setup, scan: &Scan, mut sink: S) -> Opt
                     let r = sub * c.v / vmax;
                     p.get(r * mcus_x * c.h..(r + 1) * mcus_x * c.h)
                 })
-                .collect::<Option<_>>()?;
-            emit_row(&lines, comps, hmax, &mut row)?;
-            sink.push_row(&row);
+                .collect::<Option<_>>()
+                .or_decline()?;
+            emit_row(&lines, comps, hmax, &mut row).or_decline()?;
+            sink.push_row(&row)?;
         }
     }
-    if bits.eof {
-        return None;
-    }
-    Some(sink)
+    bits.finish()?;
+    Ok(sink)
 }
 
 /// A progressive frame: only the DC scans are decoded (first pass and
 /// refinements), into one DC value per block; AC scans are skipped to the
 /// next marker without decoding. Rows are produced at the end (EOI).
-fn progressive<S: Rows>(bytes: &[u8], mut s: Setup, first: Scan, mut sink: S) -> Option<S> {
+fn progressive<S: Rows>(bytes: &[u8], mut s: Setup, first: Scan, work: &Work, mut sink: S) -> Result<S, Stop> {
     let (hmax, vmax) = s.max_factors();
     let (mcus_x, mcus_y) = mcu_grid(&s);
     let grid: Vec<(usize, usize)> = s.comps.iter().map(|c| (mcus_x * c.h, mcus_y * c.v)).collect();
@@ -751,20 +887,22 @@ fn progressive<S: Rows>(bytes: &[u8], mut s: Setup, first: Scan, mut sink: S) ->
     loop {
         let end = if scan.ss == 0 {
             if scan.se != 0 {
-                return None;
+                return Err(Stop::Decline);
             }
-            dc_scan(bytes, &s, &scan, &grid, &mut coef, &mut dc_done)?
+            dc_scan(bytes, &s, &scan, &grid, &mut coef, &mut dc_done, work)?
         } else {
             scan.start
         };
-        let at = next_marker(bytes, end)?;
-        match s.next_scan(bytes, at)? {
+        let at = next_marker(bytes, end).or_decline()?;
+        // Skipping an AC scan's data is a memchr over it.
+        work.charge((at - end) as u64 * cost::JPEG_SKIPPED_BYTE)?;
+        match s.next_scan(bytes, at).or_decline()? {
             Some(next) => scan = next,
             None => break,
         }
     }
     if dc_done.contains(&false) {
-        return None;
+        return Err(Stop::Decline);
     }
     let (out_w, out_h) = (s.width.div_ceil(8), s.height.div_ceil(8));
     let mut row = vec![0u8; out_w * s.comps.len()];
@@ -777,52 +915,67 @@ fn progressive<S: Rows>(bytes: &[u8], mut s: Setup, first: Scan, mut sink: S) ->
             let (w, _) = grid[ci];
             let r = y * c.v / vmax;
             let q = s.quant_dc[c.quant];
-            let src = coef[ci].get(r * w..(r + 1) * w)?;
+            let src = coef[ci].get(r * w..(r + 1) * w).or_decline()?;
             for (d, &v) in lines[ci].iter_mut().zip(src) {
                 *d = dc_pixel(i32::from(v), q);
             }
         }
         let refs: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
-        emit_row(&refs, &s.comps, hmax, &mut row)?;
-        sink.push_row(&row);
+        emit_row(&refs, &s.comps, hmax, &mut row).or_decline()?;
+        sink.push_row(&row)?;
     }
-    Some(sink)
+    Ok(sink)
+}
+
+/// The blocks a scan codes, as jpeg-decoder walks them: `(units_x,
+/// units_y, blocks per unit)`. Interleaved: MCUs of h×v blocks per
+/// component. One component: its own block grid, one block per unit;
+/// jpeg-decoder bounds it by the MCU-padded grid and by the image's size
+/// in 8-pixel steps, which for the usual factors is the standard's count.
+fn scan_units(s: &Setup, scan: &Scan) -> (usize, usize, usize) {
+    let (mcus_x, mcus_y) = mcu_grid(s);
+    if let [ci] = scan.comps[..] {
+        let c = &s.comps[ci];
+        ((mcus_x * c.h).min(s.width.div_ceil(8)), (mcus_y * c.v).min(s.height.div_ceil(8)), 1)
+    } else {
+        (mcus_x, mcus_y, scan.comps.iter().map(|&ci| s.comps[ci].h * s.comps[ci].v).sum())
+    }
 }
 
 /// One progressive DC scan (first pass: Ah = 0; refinement: one bit per
 /// block). Returns where its data was read up to.
-fn dc_scan(bytes: &[u8], s: &Setup, scan: &Scan, grid: &[(usize, usize)], coef: &mut [Vec<i16>], dc_done: &mut [bool]) -> Option<usize> {
+fn dc_scan(
+    bytes: &[u8],
+    s: &Setup,
+    scan: &Scan,
+    grid: &[(usize, usize)],
+    coef: &mut [Vec<i16>],
+    dc_done: &mut [bool],
+    work: &Work,
+) -> Result<usize, Stop> {
     let refine = scan.ah != 0;
     if scan.al > 13 || (refine && scan.ah != scan.al + 1) {
-        return None;
+        return Err(Stop::Decline);
     }
     for &ci in &scan.comps {
         // A refinement needs the first pass; a second first pass is odd.
         if refine != dc_done[ci] {
-            return None;
+            return Err(Stop::Decline);
         }
     }
-    let (hmax, vmax) = s.max_factors();
-    let (mcus_x, mcus_y) = mcu_grid(s);
     let mut bits = Bits::new(bytes, scan.start, s.restart_interval);
     let mut pred = [0i32; 3];
     let al = u32::from(scan.al);
     let tables: Vec<Option<&Huffman>> = scan.comps.iter().map(|&ci| s.dc[s.comps[ci].dc_table].as_ref()).collect();
     if !refine && tables.iter().any(Option::is_none) {
-        return None;
+        return Err(Stop::Decline);
     }
-    // Interleaved: MCUs of h×v blocks per component. One component: its own
-    // block grid (not padded to whole MCUs), one block per MCU.
     let single = scan.comps.len() == 1;
-    let (units_x, units_y) = if single {
-        let c = &s.comps[scan.comps[0]];
-        let cw = (s.width * c.h).div_ceil(hmax);
-        let ch = (s.height * c.v).div_ceil(vmax);
-        (cw.div_ceil(8), ch.div_ceil(8))
-    } else {
-        (mcus_x, mcus_y)
-    };
+    let (units_x, units_y, per_unit) = scan_units(s, scan);
+    let mut charged_to = scan.start;
     for uy in 0..units_y {
+        work.charge((units_x * per_unit) as u64 * cost::JPEG_DC_BLOCK + (bits.pos - charged_to) as u64 * cost::JPEG_ENTROPY_BYTE)?;
+        charged_to = bits.pos;
         for ux in 0..units_x {
             if bits.next_mcu()? {
                 pred = [0; 3];
@@ -834,7 +987,7 @@ fn dc_scan(bytes: &[u8], s: &Setup, scan: &Scan, grid: &[(usize, usize)], coef: 
                 for by in 0..bh {
                     for bx in 0..bw {
                         let (x, y) = if single { (ux, uy) } else { (ux * c.h + bx, uy * c.v + by) };
-                        let slot = coef.get_mut(ci)?.get_mut(y * gw + x)?;
+                        let slot = coef.get_mut(ci).or_decline()?.get_mut(y * gw + x).or_decline()?;
                         if refine {
                             if bits.n < 32 {
                                 bits.refill();
@@ -844,9 +997,9 @@ fn dc_scan(bytes: &[u8], s: &Setup, scan: &Scan, grid: &[(usize, usize)], coef: 
                             }
                             bits.consume(1);
                         } else {
-                            let t = u32::from(bits.symbol(tables[k]?)?);
+                            let t = u32::from(bits.symbol(tables[k].or_decline()?).or_decline()?);
                             if t > 11 {
-                                return None;
+                                return Err(Stop::Decline);
                             }
                             pred[k] = pred[k].wrapping_add(bits.extend(t));
                             *slot = (pred[k] << al) as i16;
@@ -856,13 +1009,212 @@ fn dc_scan(bytes: &[u8], s: &Setup, scan: &Scan, grid: &[(usize, usize)], coef: 
             }
         }
     }
-    if bits.eof {
-        return None;
-    }
+    let end = bits.finish()?;
     for &ci in &scan.comps {
         dc_done[ci] = true;
     }
-    Some(bits.pos)
+    Ok(end)
+}
+
+/// Entropy-decodes every scan the way jpeg-decoder will, keeping nothing
+/// but which coefficients are non-zero (a progressive refinement scan reads
+/// a correction bit for each of those), to prove that every scan's data
+/// covers its blocks before jpeg-decoder, which cannot be stopped once
+/// called and reads zero bits past the end of a scan, decodes the file.
+/// `Ok(true)`: every scan's data covers its blocks. `Ok(false)`: something
+/// this walk does not follow (a table or code it does not take, a restart
+/// marker out of place), so nothing is proven and jpeg-decoder decides.
+/// Charges its own work; `whole` (the cost of the decode it precedes) names
+/// a refusal.
+pub fn check(bytes: &[u8], plan: &Plan<'_>, whole: u64) -> Result<bool, ImageError> {
+    match walk(bytes, plan.work) {
+        Ok(()) => Ok(true),
+        Err(Stop::Decline) => Ok(false),
+        Err(Stop::Truncated) => Err(truncated()),
+        Err(Stop::Spent) => Err(plan.work_refusal(SourceFormat::Jpeg, whole)),
+    }
+}
+
+fn walk(bytes: &[u8], work: &Work) -> Result<(), Stop> {
+    if bytes.get(0..2) != Some(&[0xFF, 0xD8]) {
+        return Err(Stop::Decline);
+    }
+    let mut s = Setup::new();
+    let mut scan = s.next_scan(bytes, 2).or_decline()?.or_decline()?;
+    // Which of a block's 64 coefficients (zigzag order) are non-zero, per
+    // component, over jpeg-decoder's MCU-padded block grid; only
+    // progressive refinement scans need it.
+    let (mcus_x, mcus_y) = mcu_grid(&s);
+    let mut nonzero: Vec<Vec<u64>> =
+        if s.progressive { s.comps.iter().map(|c| vec![0u64; mcus_x * c.h * mcus_y * c.v]).collect() } else { Vec::new() };
+    loop {
+        let end = walk_scan(bytes, &s, &scan, &mut nonzero, work)?;
+        let at = next_marker(bytes, end).or_decline()?;
+        match s.next_scan(bytes, at).or_decline()? {
+            Some(next) => scan = next,
+            None => return Ok(()),
+        }
+    }
+}
+
+/// One scan of [`walk`]; returns where its data was read up to.
+fn walk_scan(bytes: &[u8], s: &Setup, scan: &Scan, nonzero: &mut [Vec<u64>], work: &Work) -> Result<usize, Stop> {
+    let (ss, se, ah, al) = (scan.ss, scan.se, scan.ah, scan.al);
+    // What jpeg-decoder refuses before decoding (or cannot mean anything).
+    if se > 63 || ss > se || al > 13 || (!s.progressive && (ss, se, ah, al) != (0, 63, 0, 0)) || (s.progressive && ss == 0 && se != 0) {
+        return Err(Stop::Decline);
+    }
+    let blocks_per_mcu: usize = scan.comps.iter().map(|&ci| s.comps[ci].h * s.comps[ci].v).sum();
+    if scan.comps.len() > 1 && blocks_per_mcu > 10 {
+        return Err(Stop::Decline);
+    }
+    let tables = scan
+        .comps
+        .iter()
+        .map(|&ci| {
+            let c = &s.comps[ci];
+            let dc = if ss == 0 && ah == 0 { Some(s.dc[c.dc_table].as_ref()?) } else { None };
+            let ac = if se > 0 { Some(s.ac[c.ac_table].as_ref()?) } else { None };
+            Some((dc, ac))
+        })
+        .collect::<Option<Vec<_>>>()
+        .or_decline()?;
+    let (mcus_x, _) = mcu_grid(s);
+    let single = scan.comps.len() == 1;
+    let (units_x, units_y, per_unit) = scan_units(s, scan);
+    let band = Band { start: ss, end: se + 1, ah, al };
+    let mut spare = 0u64; // the mask of a sequential block (never read)
+    let mut bits = Bits::new(bytes, scan.start, s.restart_interval);
+    let mut eob_run = 0u32;
+    let mut charged_to = scan.start;
+    for uy in 0..units_y {
+        let row = (units_x * per_unit) as u64;
+        work.charge(row * cost::JPEG_DC_BLOCK + (bits.pos - charged_to) as u64 * cost::JPEG_ENTROPY_BYTE)?;
+        charged_to = bits.pos;
+        for ux in 0..units_x {
+            if bits.next_mcu()? {
+                eob_run = 0;
+            }
+            for (k, &ci) in scan.comps.iter().enumerate() {
+                let c = &s.comps[ci];
+                let (bh, bw) = if single { (1, 1) } else { (c.v, c.h) };
+                for by in 0..bh {
+                    for bx in 0..bw {
+                        let (x, y) = if single { (ux, uy) } else { (ux * c.h + bx, uy * c.v + by) };
+                        let mask = match nonzero.get_mut(ci) {
+                            Some(grid) => grid.get_mut(y * mcus_x * c.h + x).or_decline()?,
+                            None => &mut spare,
+                        };
+                        walk_block(&mut bits, tables[k], &band, &mut eob_run, mask).or_decline()?;
+                    }
+                }
+            }
+        }
+    }
+    bits.finish()
+}
+
+/// A scan's spectral band (zigzag `start..end`) and successive approximation.
+struct Band {
+    start: u8,
+    end: u8,
+    ah: u8,
+    al: u8,
+}
+
+/// One block as jpeg-decoder's `decode_block` (first passes, sequential)
+/// or `decode_block_successive_approximation` (refinements) reads it: the
+/// same codes, extra bits, end-of-band runs and correction bits. `mask`:
+/// the block's non-zero coefficients, kept up to date. `None`: a code or
+/// value jpeg-decoder refuses.
+fn walk_block(bits: &mut Bits, (dc, ac): (Option<&Huffman>, Option<&Huffman>), band: &Band, eob_run: &mut u32, mask: &mut u64) -> Option<()> {
+    let end = band.end;
+    if band.ah == 0 {
+        if band.start == 0 {
+            let t = u32::from(bits.symbol(dc?)?);
+            if t > 11 {
+                return None;
+            }
+            bits.skip(t);
+        }
+        let mut k = band.start.max(1);
+        if k < end && *eob_run > 0 {
+            *eob_run -= 1;
+            return Some(());
+        }
+        while k < end {
+            let rs = bits.symbol(ac?)?;
+            let (r, size) = (rs >> 4, u32::from(rs & 15));
+            if size == 0 {
+                if r == 15 {
+                    k += 16;
+                    continue;
+                }
+                *eob_run = (1 << r) - 1 + bits.extend_raw(u32::from(r));
+                break;
+            }
+            k += r;
+            if k >= end {
+                break;
+            }
+            // jpeg-decoder stores the value shifted into an i16: it may
+            // wrap to zero.
+            let value = bits.extend(size) as i16;
+            if value.wrapping_shl(u32::from(band.al)) != 0 {
+                *mask |= 1 << k;
+            } else {
+                *mask &= !(1 << k);
+            }
+            k += 1;
+        }
+    } else if band.start == 0 {
+        bits.skip(1);
+    } else {
+        if *eob_run > 0 {
+            *eob_run -= 1;
+            refine_walk(bits, *mask, band.start, end, 64);
+            return Some(());
+        }
+        let mut k = band.start;
+        while k < end {
+            let rs = bits.symbol(ac?)?;
+            let (r, size) = (rs >> 4, rs & 15);
+            let mut zero_run = r;
+            match size {
+                0 if r != 15 => {
+                    *eob_run = (1 << r) - 1 + bits.extend_raw(u32::from(r));
+                    zero_run = 64;
+                }
+                0 => {}
+                1 => bits.skip(1),
+                _ => return None,
+            }
+            k = refine_walk(bits, *mask, k, end, zero_run);
+            if size == 1 {
+                *mask |= 1 << k;
+            }
+            k += 1;
+        }
+    }
+    Some(())
+}
+
+/// jpeg-decoder's `refine_non_zeroes`: from `start`, a correction bit for
+/// each non-zero coefficient, passing `zero_run` zero ones; returns where
+/// the next zero one (or the band's last coefficient) is.
+fn refine_walk(bits: &mut Bits, mask: u64, start: u8, end: u8, zero_run: u8) -> u8 {
+    let mut zeros = zero_run;
+    for i in start..end {
+        if mask & (1 << i) == 0 {
+            if zeros == 0 {
+                return i;
+            }
+            zeros -= 1;
+        } else {
+            bits.skip(1);
+        }
+    }
+    end - 1
 }
 
 /// One output row from per-component lines of DC pixels: chroma replicated
@@ -904,8 +1256,9 @@ mod tests {
     }
 
     impl Rows for Buffer {
-        fn push_row(&mut self, row: &[u8]) {
+        fn push_row(&mut self, row: &[u8]) -> Result<(), Spent> {
             self.px.extend_from_slice(row);
+            Ok(())
         }
         fn done(&self) -> bool {
             false
@@ -921,8 +1274,16 @@ mod tests {
         }
     }
 
-    fn ours(bytes: &[u8]) -> Option<Buffer> {
-        run(bytes, dims(bytes), |w, h, layout, _| Buffer { w, h, ch: layout.channels(), px: Vec::new() })
+    fn buffer(w: u32, h: u32, layout: Layout, _icc: Option<&[u8]>) -> Buffer {
+        Buffer { w, h, ch: layout.channels(), px: Vec::new() }
+    }
+
+    fn unlimited() -> Work {
+        Work::with_budget(u64::MAX, 0)
+    }
+
+    fn ours(bytes: &[u8]) -> Result<Buffer, Stop> {
+        run(bytes, dims(bytes), &unlimited(), buffer)
     }
 
     /// jpeg-decoder at 1/8 scale: (w, h, channels, pixels).
@@ -977,7 +1338,7 @@ mod tests {
         files.push(("synthetic 803×611".into(), synthetic(803, 611)));
         files.push(("synthetic 64×8".into(), synthetic(64, 8)));
         for (name, bytes) in &files {
-            let got = ours(bytes).unwrap_or_else(|| panic!("{name}: DC path declined"));
+            let got = ours(bytes).unwrap_or_else(|e| panic!("{name}: DC path stopped: {e:?}"));
             let (w, h, ch, want) = reference(bytes);
             assert_eq!((got.w, got.h, got.ch), (w, h, ch), "{name}: geometry");
             assert_eq!(got.px.len(), want.len(), "{name}: pixel count");
@@ -1017,17 +1378,19 @@ mod tests {
 
     #[test]
     fn declines_what_it_does_not_handle() {
-        for name in ["jpeg_cmyk.jpg", "truncated.jpg", "empty.jpg"] {
-            assert!(ours(&fixture(name)).is_none(), "{name} must go to jpeg-decoder");
+        for name in ["jpeg_cmyk.jpg", "empty.jpg"] {
+            assert_eq!(ours(&fixture(name)).err(), Some(Stop::Decline), "{name} must go to jpeg-decoder");
         }
     }
 
     #[test]
-    fn truncated_entropy_data_is_declined() {
+    fn truncated_entropy_data_is_refused_not_handed_on() {
+        // jpeg-decoder would decode the missing blocks from zero bits.
         let bytes = synthetic(320, 240);
         let cut = &bytes[..bytes.len() * 2 / 3];
-        assert!(ours(cut).is_none());
-        assert!(ours(&bytes).is_some());
+        assert_eq!(ours(cut).err(), Some(Stop::Truncated));
+        assert_eq!(ours(&fixture("truncated.jpg")).err(), Some(Stop::Truncated));
+        assert!(ours(&bytes).is_ok());
     }
 
     #[test]
@@ -1039,7 +1402,7 @@ mod tests {
         with_dri.extend_from_slice(&[0xFF, 0xDD, 0x00, 0x04, 0x00, 0x02]);
         with_dri.extend_from_slice(&bytes[sos..]);
         // No RST markers in the data: the first restart check fails.
-        assert!(ours(&with_dri).is_none());
+        assert_eq!(ours(&with_dri).err(), Some(Stop::Decline));
     }
 
     #[test]
@@ -1057,12 +1420,14 @@ mod tests {
                 for v in [0x00, 0x01, 0x0F, 0x10, 0x7F, 0xC2, 0xDA, 0xFF] {
                     let mut b = bytes.clone();
                     b[i] = v;
-                    let _ = run(&b, size, |w, h, layout, _| Buffer { w, h, ch: layout.channels(), px: Vec::new() });
+                    let _ = run(&b, size, &unlimited(), buffer);
+                    let _ = walk(&b, &unlimited());
                 }
             }
             for cut in 0..bytes.len() {
-                let r = run(&bytes[..cut], size, |w, h, layout, _| Buffer { w, h, ch: layout.channels(), px: Vec::new() });
-                assert!(r.is_none(), "a file cut at {cut} of {} was taken", bytes.len());
+                let r = run(&bytes[..cut], size, &unlimited(), buffer);
+                assert!(r.is_err(), "a file cut at {cut} of {} was taken", bytes.len());
+                assert!(walk(&bytes[..cut], &unlimited()).is_err(), "the check passed a file cut at {cut} of {}", bytes.len());
             }
         }
     }

@@ -17,10 +17,12 @@ use super::format::SourceFormat;
 use super::header::Header;
 use super::limits;
 use super::resize::{Collector, Region, RegionSpec, ResizeSpace};
+use super::work::{cost, Spent, Work};
 
-/// The crop square in the *stored* (not upright) image, at full resolution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Plan {
+/// The crop square in the *stored* (not upright) image, at full resolution,
+/// and what the decoders may spend.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan<'w> {
     pub x: u32,
     pub y: u32,
     pub side: u32,
@@ -33,12 +35,14 @@ pub struct Plan {
     pub space: ResizeSpace,
     /// Bytes the pipeline may hold at once ([`limits::pipeline_budget`]).
     pub budget: u64,
+    /// The upload's work counter: every decoding loop charges it.
+    pub work: &'w Work,
 }
 
-impl Plan {
+impl<'w> Plan<'w> {
     /// A collector for an image decoded at `dw`×`dh` (maybe reduced from the
     /// full size): the crop square is scaled to the decoded grid.
-    pub(crate) fn collector(&self, dw: u32, dh: u32, layout: Layout, icc: Option<&[u8]>) -> Collector {
+    pub(crate) fn collector(&self, dw: u32, dh: u32, layout: Layout, icc: Option<&[u8]>) -> Collector<'w> {
         let sx = f64::from(dw) / f64::from(self.width.max(1));
         let sy = f64::from(dh) / f64::from(self.height.max(1));
         let spec = RegionSpec {
@@ -47,7 +51,25 @@ impl Plan {
             w: f64::from(self.side) * sx,
             h: f64::from(self.side) * sy,
         };
-        Collector::new(ColourConverter::new(layout, icc), self.space, dw, dh, spec, self.size)
+        Collector::new(ColourConverter::new(layout, icc), self.space, dw, dh, spec, self.size, self.work)
+    }
+
+    /// Work units the collector of a `dw`×`dh` decode will be charged at
+    /// most (every row, the whole width converted).
+    pub(crate) fn collector_units(dw: u32, dh: u32) -> u64 {
+        u64::from(dh) * cost::COLLECT_ROW + u64::from(dw) * u64::from(dh) * cost::COLLECT_PIXEL
+    }
+
+    /// Charges `units` of a `format` decode whose whole cost is `whole`
+    /// units; the refusal names the file and what its budget allows.
+    pub(crate) fn charge(&self, format: SourceFormat, units: u64, whole: u64) -> Result<(), ImageError> {
+        self.work.charge(units).map_err(|Spent| self.work_refusal(format, whole))
+    }
+
+    /// The refusal of a `format` decode of the plan's image whose whole
+    /// cost would be `whole` units.
+    pub(crate) fn work_refusal(&self, format: SourceFormat, whole: u64) -> ImageError {
+        self.work.refusal(format, self.width, self.height, whole)
     }
 
     /// The decoder's budget when the image is decoded at `scale` of its
@@ -61,7 +83,7 @@ impl Plan {
 }
 
 /// Decodes `bytes` (already sniffed, header checked) into the crop region.
-pub fn decode(bytes: &[u8], format: SourceFormat, header: &Header, plan: &Plan) -> Result<Region, ImageError> {
+pub fn decode(bytes: &[u8], format: SourceFormat, header: &Header, plan: &Plan<'_>) -> Result<Region, ImageError> {
     match format {
         SourceFormat::Jpeg => jpeg::decode(bytes, header, plan),
         SourceFormat::Png => png::decode(bytes, header, plan),
@@ -69,14 +91,17 @@ pub fn decode(bytes: &[u8], format: SourceFormat, header: &Header, plan: &Plan) 
     }
 }
 
-/// Feeds a fully decoded, tightly packed buffer to a collector.
-pub(crate) fn feed_buffer(mut c: Collector, buf: &[u8], width: u32, layout: Layout, format: SourceFormat) -> Result<Region, ImageError> {
+/// Feeds a fully decoded, tightly packed buffer to a collector (the
+/// collector charges the plan's work counter for each row).
+pub(crate) fn feed_buffer(mut c: Collector, buf: &[u8], width: u32, layout: Layout, format: SourceFormat, plan: &Plan<'_>) -> Result<Region, ImageError> {
     let stride = width as usize * layout.channels();
     if stride == 0 {
         return Err(damaged(format, "empty row"));
     }
+    let rows = (buf.len() / stride) as u32;
+    let whole = plan.work.spent() + Plan::collector_units(width, rows);
     for row in buf.chunks_exact(stride) {
-        c.push_row(row);
+        c.push_row(row).map_err(|Spent| plan.work_refusal(format, whole))?;
         if c.done() {
             break;
         }
@@ -86,7 +111,7 @@ pub(crate) fn feed_buffer(mut c: Collector, buf: &[u8], width: u32, layout: Layo
 
 /// The decoder's idea of the size must be the header's: when they
 /// disagree, trust neither.
-pub(crate) fn check_decoded_size(format: SourceFormat, plan: &Plan, w: u32, h: u32) -> Result<(), ImageError> {
+pub(crate) fn check_decoded_size(format: SourceFormat, plan: &Plan<'_>, w: u32, h: u32) -> Result<(), ImageError> {
     if (w, h) != (plan.width, plan.height) {
         return Err(damaged(format, format!("header says {}×{}, decoder {w}×{h}", plan.width, plan.height)));
     }
@@ -95,7 +120,7 @@ pub(crate) fn check_decoded_size(format: SourceFormat, plan: &Plan, w: u32, h: u
 
 /// A full decoder ran out of its budget (its own limit, or an allocation
 /// refused): the refusal, with the size that fits at 8 bytes a pixel.
-pub(crate) fn out_of_memory(format: SourceFormat, plan: &Plan) -> ImageError {
+pub(crate) fn out_of_memory(format: SourceFormat, plan: &Plan<'_>) -> ImageError {
     ImageError::TooMuchMemory {
         format,
         variant: "",

@@ -16,6 +16,7 @@ use crate::imaging::format::SourceFormat;
 use crate::imaging::header::Header;
 use crate::imaging::limits::{check_full_decode, MAX_ICC_BYTES};
 use crate::imaging::resize::Region;
+use crate::imaging::work::cost;
 
 const F: SourceFormat = SourceFormat::Png;
 
@@ -27,7 +28,7 @@ const F: SourceFormat = SourceFormat::Png;
 /// [`MAX_ICC_BYTES`]); text chunks are not read at all.
 const METADATA_BYTES: usize = 4 * MAX_ICC_BYTES;
 
-pub fn decode(bytes: &[u8], header: &Header, plan: &Plan) -> Result<Region, ImageError> {
+pub fn decode(bytes: &[u8], header: &Header, plan: &Plan<'_>) -> Result<Region, ImageError> {
     let mut reader = decoder(bytes).read_info().map_err(|e| map_err(e, header, plan))?;
     let (w, h) = (reader.info().width, reader.info().height);
     if (w, h) != (header.width, header.height) {
@@ -53,16 +54,32 @@ pub fn decode(bytes: &[u8], header: &Header, plan: &Plan) -> Result<Region, Imag
     check_full_decode(F, if interlaced { "interlaced" } else { "" }, w, h, metadata + rows + image, budget)?;
     let mut collector = plan.collector(w, h, layout, icc.as_deref());
 
+    // Work: inflating and unfiltering each row's bytes, then widening or
+    // narrowing its samples to 8 bits; charged before png does it. The
+    // whole image's cost names the refusal.
+    let info = reader.info();
+    let row_bytes = (u64::from(w) * info.color_type.samples() as u64 * u64::from(info.bit_depth as u8)).div_ceil(8) + 1;
+    let row_units = row_bytes * cost::PNG_RAW_BYTE + u64::from(w) * cost::PNG_PIXEL;
+    let file_units = bytes.len() as u64 * cost::PNG_FILE_BYTE;
+    let whole = plan.work.spent() + file_units + row_units * u64::from(h) + Plan::collector_units(w, h);
+    // The compressed data is inflated as rows are asked for; it is at most
+    // the file, charged at once.
+    plan.charge(F, file_units, whole)?;
+
     if interlaced {
+        // Adam7's passes have up to two more bytes a row (filter bytes,
+        // padding of each pass's rows).
+        plan.charge(F, row_units * u64::from(h) + 2 * u64::from(h) * cost::PNG_RAW_BYTE, whole)?;
         let size = reader.output_buffer_size().ok_or_else(|| damaged(F, "image too large"))?;
         let mut buf = vec![0u8; size];
         reader.next_frame(&mut buf).map_err(|e| map_err(e, header, plan))?;
-        return feed_buffer(collector, &buf, w, layout, F);
+        return feed_buffer(collector, &buf, w, layout, F, plan);
     }
 
     while !collector.done() {
+        plan.charge(F, row_units, whole)?;
         match reader.next_row().map_err(|e| map_err(e, header, plan))? {
-            Some(row) => collector.push_row(row.data()),
+            Some(row) => collector.push_row(row.data()).map_err(|_| plan.work_refusal(F, whole))?,
             None => break,
         }
     }
@@ -76,7 +93,7 @@ fn decoder(bytes: &[u8]) -> png::Decoder<Cursor<&[u8]>> {
     dec
 }
 
-fn map_err(e: png::DecodingError, header: &Header, plan: &Plan) -> ImageError {
+fn map_err(e: png::DecodingError, header: &Header, plan: &Plan<'_>) -> ImageError {
     match e {
         png::DecodingError::LimitsExceeded => ImageError::TooMuchMemory {
             format: F,

@@ -32,7 +32,7 @@ impl Drop for Output {
 
 /// Decodes the plan's crop square of a still WebP. The caller has checked
 /// the header and the memory estimate.
-pub fn decode(bytes: &[u8], plan: &Plan) -> Result<Region, ImageError> {
+pub fn decode(bytes: &[u8], plan: &Plan<'_>) -> Result<Region, ImageError> {
     let mut config = sys::WebPDecoderConfig::new().map_err(|_| damaged(F, "libwebp version mismatch"))?;
     let status = unsafe { sys::WebPGetFeatures(bytes.as_ptr(), bytes.len(), &mut config.input) };
     if status != sys::VP8StatusCode::VP8_STATUS_OK {
@@ -89,9 +89,10 @@ pub fn decode(bytes: &[u8], plan: &Plan) -> Result<Region, ImageError> {
         .and_then(|(_, start, end)| bytes.get(start..end))
         .filter(|p| p.len() <= MAX_ICC_BYTES);
     let spec = RegionSpec { x: 0.0, y: 0.0, w: f64::from(sw), h: f64::from(sh) };
-    let mut collector = Collector::new(ColourConverter::new(layout, icc), plan.space, sw, sh, spec, plan.size);
+    let mut collector = Collector::new(ColourConverter::new(layout, icc), plan.space, sw, sh, spec, plan.size, plan.work);
+    let whole = plan.work.spent() + Plan::collector_units(sw, sh);
     for y in 0..oh as usize {
-        collector.push_row(&pixels[y * stride..y * stride + row_len]);
+        collector.push_row(&pixels[y * stride..y * stride + row_len]).map_err(|_| plan.work_refusal(F, whole))?;
         if collector.done() {
             break;
         }
@@ -99,7 +100,7 @@ pub fn decode(bytes: &[u8], plan: &Plan) -> Result<Region, ImageError> {
     collector.into_region().ok_or_else(|| damaged(F, "fewer rows than the header says"))
 }
 
-fn status_error(status: sys::VP8StatusCode, plan: &Plan) -> ImageError {
+fn status_error(status: sys::VP8StatusCode, plan: &Plan<'_>) -> ImageError {
     use sys::VP8StatusCode::*;
     match status {
         VP8_STATUS_OUT_OF_MEMORY => out_of_memory(F, plan),
