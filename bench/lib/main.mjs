@@ -41,6 +41,7 @@ function settings(argv) {
   const list = (v) => (v ? String(v).split(',').map((s) => s.trim()).filter(Boolean) : null);
   const quick = arg('quick', 'BENCH_QUICK', 'false') === 'true';
   return {
+    quick,
     runs: Number(arg('runs', 'BENCH_RUNS', quick ? 2 : 5)),
     // Untimed requests, the cold one included: V8 runs new wasm with its
     // baseline compiler (Liftoff) first and tiers functions up to optimised
