@@ -236,21 +236,28 @@ export function peer(built, { compatibilityDate, label, note }) {
  * authenticated multipart POST as ours, the whole body read, a fixed
  * envelope answered. No output image: it is timed, not scored.
  */
-export function nullWorker(built, { compatibilityDate }) {
+export function nullWorker(built, { compatibilityDate, steps = '', name = 'null', label = 'null worker' }) {
   const token = mintToken({ userId: 1, secret: SECRET, exp: Math.floor(Date.now() / 1000) + 86400 });
   return {
-    name: 'null',
-    label: 'null worker',
+    name,
+    label,
     noOutput: true,
     note: 'the baseline for the fixed cost: the same authenticated multipart POST, the whole body read, a fixed envelope ' +
       'answered; no token check, no image, no KV or R2 (bench/peers/null)',
     available: built.error ? `could not be built: ${built.error}` : null,
     wasm: () => [],
-    instance: () => new WorkerInstance('null', {
+    instance: () => new WorkerInstance(name, {
       compatibilityDate,
+      // With the `log` step its lines are read (and dropped) like ours'.
+      captureLog: steps.includes('log'),
       uploadPath: '/api/user/avatar',
       headers: { Token: token },
-      miniflare: { scriptPath: built.scriptPath },
+      // `steps` (bench/fixed-cost.mjs): platform calls to make, see the worker.
+      miniflare: { scriptPath: built.scriptPath, ...(steps ? { kvNamespaces: ['USERS'], bindings: { STEPS: steps } } : {}) },
+      afterStart: steps.includes('kv') ? async (mf) => {
+        const kv = await mf.getKVNamespace('USERS');
+        await kv.put('user:1', JSON.stringify({ id: 1, user_name: 'bench', status: 1, avatar_url: '' }));
+      } : undefined,
       interpret: async (res, buf) => {
         let json;
         try { json = JSON.parse(buf.toString('utf8')); } catch {

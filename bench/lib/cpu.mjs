@@ -100,3 +100,17 @@ export function ownCpu() {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 }
+
+/**
+ * Whether a worker has finished warming up, from the CPU of its last
+ * request (cpuDelta): V8 compiles hot wasm and JS with its
+ * optimising tier on background threads, so while workerd's other threads
+ * still spend more than 5 % of the main thread's CPU (and over 0.3 ms) per
+ * request, functions are still being swapped for optimised code and the
+ * timings would still fall. Measured: after 15 uploads of a 1×1 PNG into
+ * ours, the next 20 still cost 12 ms of background CPU each and took 27 ms
+ * each; the 20 after those, 1 ms and 12 ms. Without CPU figures (not Linux),
+ * the fixed count only. One quiet request is not enough (the compiler
+ * works in bursts): warm-up ends after three in a row.
+ */
+export const settled = (cpu) => !cpu || cpu.other <= Math.max(0.3, 0.05 * cpu.main);

@@ -21,7 +21,7 @@ import sharp from 'sharp';
 import { makeFixtures } from '../make-fixtures.mjs';
 import { PEERS, buildPeer } from './peers.mjs';
 import { ours, peer, nullWorker, sharpNative, multipart, MiB } from './contestants.mjs';
-import { cpuDelta } from './cpu.mjs';
+import { cpuDelta, settled } from './cpu.mjs';
 import { references, score } from './quality.mjs';
 import { markdown } from './report.mjs';
 
@@ -160,19 +160,6 @@ function stageMedians(logs) {
   return out;
 }
 
-/**
- * Whether a worker has finished warming up, from the CPU of its last
- * request (lib/cpu.mjs cpuDelta): V8 compiles hot wasm and JS with its
- * optimising tier on background threads, so while workerd's other threads
- * still spend more than 5 % of the main thread's CPU (and over 0.3 ms) per
- * request, functions are still being swapped for optimised code and the
- * timings would still fall. Measured: 15 uploads of a 1×1 PNG into ours
- * still cost 12 ms of background CPU per upload over the next 20 and the
- * upload took 27 ms, then 1 ms and 12 ms. Without CPU figures (not Linux),
- * the fixed count only. One quiet request is not enough (the compiler
- * works in bursts): warm-up ends after three in a row.
- */
-const settled = (cpu) => !cpu || cpu.other <= Math.max(0.3, 0.05 * cpu.main);
 
 /** Runs one contestant on one fixture; failures come back as results. */
 async function runOne(contestant, fixture, req, refs, opt) {
@@ -259,6 +246,11 @@ export async function main(argv) {
   const opt = settings(argv);
   const compat = wranglerCompat();
   for (const [k, v] of Object.entries({ CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' })) process.env[k] ??= v;
+  if (argv.includes('--fixed-cost')) {
+    const { fixedCost } = await import('./fixed-cost.mjs');
+    const num = (name, dflt) => Number(argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt);
+    return fixedCost({ root, compat, runs: num('runs', 100), warmupMax: num('warmup-max', 200), rounds: num('rounds', 1), log, outDir });
+  }
 
   let fixtures = await makeFixtures({ log });
   if (opt.set) fixtures = fixtures.filter((f) => f.sets?.includes(opt.set));
