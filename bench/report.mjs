@@ -51,7 +51,7 @@ export function compact(report) {
 
 /** The text a block's attributes call for. Heading level fits the README's "## Measured figures". */
 export function blockText(attrs) {
-  if (attrs.report) return markdown(readJson(attrs.report), { level: 3, title: false });
+  if (attrs.report) return markdown(readJson(attrs.report), { level: 4, title: false });
   if (attrs.compare) {
     const [before, after] = attrs.compare.split(',').map((s) => s.trim()).filter(Boolean);
     return compareMarkdown(readJson(before), after ? readJson(after) : null,
@@ -67,7 +67,7 @@ const attrsOf = (s) => Object.fromEntries([...s.matchAll(/(\w+)=(\S+)/g)].map((m
 export function regenerate(text) {
   const changed = [];
   const out = text.replace(BLOCK, (whole, attrs, body) => {
-    const fresh = `\n${blockText(attrsOf(attrs))}\n`;
+    const fresh = `\n${blockText(attrsOf(attrs)).trimEnd()}\n\n`;
     if (fresh !== body) changed.push(attrs);
     return `<!-- bench:begin ${attrs} -->\n${fresh}<!-- bench:end -->`;
   });
@@ -96,7 +96,10 @@ function main(argv) {
     const dir = path.join(benchDir, 'results');
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `${report.date.slice(0, 10)}-${name}.json`);
-    writeFileSync(file, JSON.stringify(compact(report), null, 1) + '\n');
+    // One level of indent, arrays of numbers on one line.
+    const text = JSON.stringify(compact(report), null, 1)
+      .replace(/\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g, (_, xs) => `[${xs.split(/,\s*/).join(', ')}]`);
+    writeFileSync(file, text + '\n');
     console.error(`[report] wrote ${path.relative(ROOT, file)}`);
     return 0;
   }

@@ -316,6 +316,9 @@ export function compareMarkdown(before, after, { h = '###', names = ['before', '
 
   L.push(`${h} ${after ? `Before and after: ${names[0]} → ${names[1]}` : `Baseline (${names[0]})`}`, '');
   L.push(runs.map((r, i) => `${after ? `${names[i]}: ` : ''}${provenance(r)}`).join(' '), '');
+  L.push(`Targets: ours / photon and ours / jSquash below ${TARGETS.peer}×, CPU: ours / sharp at most ${TARGETS.sharpCpu}×, ` +
+    `ours / sharp at most ${TARGETS.sharpEnd}×, ours / null worker at most ${TARGETS.nullFixed}× on the ${FIXED_COST_FIXTURE.replace('png-1x1.png', '1×1 PNG')}; ` +
+    'SSIM no lower at four decimals, wasm at most 1 MB gzip. Ratios are of medians (time) and of CPU per upload (isolate thread; sharp: its process).', '');
   L.push(head(['Fixture', 'ours, ms', 'ours CPU, ms', 'ours / photon', 'ours / jSquash', 'CPU: ours / sharp', 'ours / sharp',
     'ours / null worker', 'ours SSIM sRGB / linear', 'ours bytes']));
   for (const name of fixtureNames) {
@@ -326,7 +329,7 @@ export function compareMarkdown(before, after, { h = '###', names = ['before', '
       both((r) => t(r, name, 'jsquash'), times, { pct: false }),
       both((r) => t(r, name, 'sharpCpu'), times, { pct: false }),
       both((r) => t(r, name, 'sharpEnd'), times, { pct: false }),
-      name === FIXED_COST_FIXTURE ? both((r) => t(r, name, 'null'), times, { pct: false }) : '',
+      both((r) => t(r, name, 'null'), times, { pct: false }),
       runs.every((r) => ssim(r, name) == null) ? '–'
         : both((r) => (ssim(r, name) == null ? null : `${ssim(r, name).toFixed(4)} / ${ssimL(r, name).toFixed(4)}`), (v) => v, { pct: false }),
       both((r) => fx(r, name)?.results.ours?.outputBytes ?? null, (v) => v.toLocaleString('en-US')),
@@ -346,8 +349,9 @@ export function compareMarkdown(before, after, { h = '###', names = ['before', '
   const hasLoad = runs.some((r) => r.load);
   if (hasLoad) {
     L.push(row([`load (${runs.find((r) => r.load).load.concurrency} clients): uploads/s per core`, both((r) => r.load?.perCore ?? null, (v) => v.toFixed(1))]));
-    L.push(row(['load: latency p50 / p99, ms', both((r) => (r.load ? `${r.load.p50.toFixed(0)} / ${r.load.p99.toFixed(0)}` : null), (v) => v, { pct: false })]));
-    L.push(row(['load: p99, ms', both((r) => r.load?.p99 ?? null, (v) => v.toFixed(0))]));
+    L.push(row(['load: uploads/s', both((r) => r.load?.throughput ?? null, (v) => v.toFixed(1))]));
+    L.push(row(['load: latency p99, ms', both((r) => r.load?.p99 ?? null, (v) => v.toFixed(0))]));
+    L.push(row(['load: latency p50, ms', both((r) => r.load?.p50 ?? null, (v) => v.toFixed(0))]));
     L.push(row(['load: errors', both((r) => r.load?.errors ?? null, String, { pct: false })]));
   }
   L.push('');
