@@ -127,10 +127,13 @@ export function markdown(report, { level = 2, title = true } = {}) {
 
   // 1. time
   L.push(`${h} Time per upload, ms: median [min–max]`, '');
-  L.push(head(['Fixture', 'Input', ...names.map(label)]));
+  const loads = report.fixtures.some((fx) => fx.loadavg1 != null);
+  if (loads) L.push('"Load": the machine\'s 1-minute load average when the fixture\'s turn began (the bench itself keeps about one core busy).', '');
+  L.push(head(['Fixture', 'Input', ...names.map(label), ...(loads ? ['Load'] : [])]));
   for (const fx of report.fixtures) {
     L.push(row([fx.label, `${fx.width}×${fx.height}${fx.pages > 1 ? ` ×${fx.pages}` : ''}, ${fx.bytes < 0.1 * MiB ? kib(fx.bytes) : mib(fx.bytes)}`,
-      ...names.map((n) => cell(fx, n, (r) => `${ms(r.median)} [${ms(r.min)}–${ms(r.max)}]`))]));
+      ...names.map((n) => cell(fx, n, (r) => `${ms(r.median)} [${ms(r.min)}–${ms(r.max)}]`)),
+      ...(loads ? [fx.loadavg1 != null ? fx.loadavg1.toFixed(1) : '–'] : [])]));
   }
   L.push('');
 
