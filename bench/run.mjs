@@ -4,8 +4,10 @@
 //   --quick             2 runs per fixture, 5 s budget (a smoke run)
 //   --runs=N            timed runs per fixture (5)
 //   --only=a,b          fixtures whose file name contains a or b
-//   --contestants=...   any of ours,photon,jsquash,sharp
+//   --contestants=...   any of ours,photon,jsquash,sharp,null
 //   --sharp-threads=N   libvips threads for sharp (1)
+//   --set=issue         issue 15's fixtures and the 1×1 PNG only
+//   --fixed-cost        instead: where the ms of a 1×1 PNG upload go (lib/fixed-cost.mjs)
 //
 // This file only uses node: builtins: it installs bench/node_modules (the
 // bench's own npm project, so the main install stays lean) when missing, then

@@ -1,14 +1,20 @@
-//! Native stage benchmarks of the image pipeline:
+//! Native stage benchmarks of the image pipeline, on criterion:
 //!
-//!     cargo bench --bench stages                # every stage
-//!     cargo bench --bench stages -- decode png  # names containing "decode" or "png"
-//!     STAGES_ITERS=30 cargo bench --bench stages
+//!     cargo bench --bench stages                      # every stage
+//!     cargo bench --bench stages -- decode            # ids matching a regex
+//!     cargo bench --bench stages -- 'decode|encode'
+//!     cargo bench --bench stages -- --save-baseline main   # keep this run as "main"
+//!     cargo bench --bench stages -- --baseline main        # compare against it
+//!     cargo bench --bench stages -- --quick                # criterion's quick mode
 //!
 //! Each stage of `imaging::process_timed` (header, decode, resize, orient,
-//! encode) is timed on its own, through the same functions the pipeline
-//! calls (`imaging::stages`), so a regression shows in the stage that has
-//! it; `pipeline` rows time `imaging::process` end to end. No harness crate:
-//! `std::time::Instant`, warm-up runs, then median, min and max of N runs.
+//! encode) is a criterion benchmark of its own, through the same functions
+//! the pipeline calls (`imaging::stages`), so a regression shows in the
+//! stage that has it: criterion compares every run with the previous one
+//! (or with a saved baseline) per benchmark and says "Performance has
+//! regressed" with a confidence interval. `pipeline/*` times
+//! `imaging::process` end to end. Ids: `<stage>/<input>`, e.g.
+//! `decode/jpeg-12mp`, `encode/webp`.
 //!
 //! Inputs are the `npm run bench` photos in `bench/fixtures/` when present
 //! (made by `bench/make-fixtures.mjs`), else generated here: deterministic
@@ -16,15 +22,17 @@
 //! encoded with the `image` crate. Native x86_64, not the Worker's wasm32:
 //! see docs/benchmark.md for what differs.
 //!
-//! Environment: `STAGES_ITERS` (timed runs per stage, default 10),
-//! `STAGES_WARMUP` (untimed runs first, default 2).
+//! After criterion's own report, a table sums the stage medians per upload
+//! next to the measured pipeline (read back from criterion's
+//! `target/criterion/**/new/estimates.json` of this run).
 
 use std::hint::black_box;
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
 
 use avatar_edge::imaging::stages;
 use avatar_edge::imaging::{process, Options, Orientation, OutputFormat, Work};
+use criterion::{BatchSize, Bencher, Criterion};
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::codecs::webp::WebPEncoder;
@@ -75,73 +83,73 @@ const INPUTS: &[Input] = &[
 /// 12 MP photo: orientation 6, the common phone case).
 const SQUARE_FROM: &str = "jpeg-12mp";
 
+/// Stages per input, in report order.
+const STAGES: [&str; 4] = ["header", "decode", "resize", "pipeline"];
+
+/// Criterion's defaults (100 samples, 5 s of measurement per benchmark)
+/// would take ~3 minutes for these 20 benchmarks; a 12 MP decode is ~20 ms,
+/// so 20 samples in 3 s is plenty for a per-stage regression check. The
+/// command line (`--sample-size`, `--measurement-time`, `--warm-up-time`)
+/// still wins over these.
+fn criterion() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args()
+}
+
 fn main() {
-    let cfg = Config::from_env_and_args();
+    let started = SystemTime::now();
+    let mut c = criterion();
     let opts = Options::default();
     let size = opts.size;
-    let started = Instant::now();
     println!(
-        "avatar-edge stage benchmark: {} timed runs after {} warm-up runs per stage; {size} px {:?} q{}; {} CPUs visible",
-        cfg.iters,
-        cfg.warmup,
+        "avatar-edge stage benchmark: {size} px {:?} q{}; {} CPUs visible",
         opts.format,
         opts.quality,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
-    if !cfg.filters.is_empty() {
-        println!("filter: names containing any of {:?}", cfg.filters);
-    }
-    println!();
 
-    let mut rows: Vec<Row> = Vec::new();
     let mut square: Option<(Vec<u8>, Orientation)> = None;
-    // (input name, what was loaded) for the totals.
     let mut described: Vec<(&str, String)> = Vec::new();
     for input in INPUTS {
-        let names = ["header", "decode", "resize", "pipeline"].map(|s| format!("{s} {}", input.name));
-        let needs_square = input.name == SQUARE_FROM && ["orient", "encode"].iter().any(|s| cfg.wants(s));
-        if !names.iter().any(|n| cfg.wants(n)) && !needs_square {
-            continue;
-        }
         let (bytes, origin) = input.load();
         // The decode is timed many times over one plan: a counter that
         // never runs out (the charging is still timed).
         let work = Work::with_budget(u64::MAX, bytes.len() as u64);
         let (source, header, plan) = stages::plan(&bytes, None, &opts, &work).unwrap();
         let what = format!("{} {}×{}, {}", source.name(), header.width, header.height, mib(bytes.len()));
-        println!("{:<18} {what}, orientation {:?}; {origin}", input.name, header.orientation);
-        described.push((input.name, what));
-
-        cfg.run(&mut rows, &names[0], "sniff, header, limits, crop plan", || {
-            stages::plan(&bytes, None, &opts, &work).unwrap()
-        });
-
         let region = stages::decode(&bytes, source, &header, &plan).unwrap();
-        // The region is the crop square at the decoded (JPEG: DCT-reduced)
-        // and box-shrunk scale: its side against the square's tells the scale.
-        let region_note = format!(
-            "→ region {}×{}×{} (crop side {} /{:.0})",
+        println!(
+            "{:<18} {what}, orientation {:?}; {origin}; region {}×{}×{} (crop side {} /{:.0})",
+            input.name,
+            header.orientation,
             region.width,
             region.height,
             region.ch,
             plan.side,
             f64::from(plan.side) / f64::from(region.width.max(1))
         );
-        cfg.run(&mut rows, &names[1], &region_note, || stages::decode(&bytes, source, &header, &plan).unwrap());
+        described.push((input.name, what));
 
-        // resize consumes the region; each timed run gets a copy (the copy,
-        // a few MB at most, is timed with it).
-        let (pixels, ch) = stages::resize(region.clone(), size).unwrap();
-        cfg.run(&mut rows, &names[2], &format!("{}×{} → {size}² (incl. copying the region)", region.width, region.height), || {
-            stages::resize(region.clone(), size).unwrap()
+        // header: sniff, header and EXIF parse, limits, crop plan.
+        bench(&mut c, "header", input.name, |b| b.iter(|| stages::plan(black_box(&bytes), None, &opts, &work).unwrap()));
+        // decode at the scale the pipeline picks, colour conversion, box
+        // pre-shrink into the 16-bit region.
+        bench(&mut c, "decode", input.name, |b| {
+            b.iter(|| stages::decode(black_box(&bytes), source, &header, &plan).unwrap())
         });
-        drop(region);
-
-        cfg.run(&mut rows, &names[3], "process(): all of the above + orient + encode", || {
-            process(&bytes, None, &opts).unwrap()
+        // resize consumes the region: each sample gets a fresh copy, made
+        // outside the timed part.
+        bench(&mut c, "resize", input.name, |b| {
+            b.iter_batched(|| region.clone(), |r| stages::resize(r, size).unwrap(), BatchSize::LargeInput)
         });
+        // process(): all of the above + orient + encode.
+        bench(&mut c, "pipeline", input.name, |b| b.iter(|| process(black_box(&bytes), None, &opts).unwrap()));
 
         if input.name == SQUARE_FROM {
+            let (pixels, ch) = stages::resize(region.clone(), size).unwrap();
             assert_eq!(ch, 3, "the square is expected to be opaque RGB");
             square = Some((pixels, header.orientation));
         }
@@ -149,40 +157,71 @@ fn main() {
 
     if let Some((pixels, orientation)) = square {
         let n = size as usize;
-        cfg.run(&mut rows, &format!("orient {orientation:?}"), &format!("{size}² RGB from {SQUARE_FROM}"), || {
-            orientation.apply_square(&pixels, n, 3)
+        // The pipeline only ever turns the final square, never the decoded image.
+        bench(&mut c, "orient", &format!("{orientation:?}"), |b| {
+            b.iter(|| orientation.apply_square(black_box(&pixels), n, 3))
         });
         let upright = orientation.apply_square(&pixels, n, 3);
         let q = opts.quality;
-        for (format, note) in [
-            (OutputFormat::Webp, format!("{size}² RGB, q{q} (the default output)")),
-            (OutputFormat::Jpeg, format!("{size}² RGB, q{q}")),
-            (OutputFormat::Png, format!("{size}² RGB")),
-        ] {
-            let name = format!("encode {}", format.ext());
-            cfg.run(&mut rows, &name, &note, || stages::encode(&upright, size, false, format, q).unwrap());
+        for format in [OutputFormat::Webp, OutputFormat::Jpeg, OutputFormat::Png] {
+            bench(&mut c, "encode", format.ext(), |b| {
+                b.iter(|| stages::encode(black_box(&upright), size, false, format, q).unwrap())
+            });
         }
     }
 
-    println!();
-    print_table(&rows);
-    print_totals(&rows, &described);
-    println!("\nwall time {:.1} s (input generation and warm-up included)", started.elapsed().as_secs_f64());
+    c.final_summary();
+    print_totals(&described, started);
+}
+
+/// One benchmark, `<stage>/<name>` (criterion's group/function: the
+/// filter matches the whole id, and the results land in
+/// `target/criterion/<stage>/<name>/`).
+fn bench(c: &mut Criterion, stage: &str, name: &str, f: impl FnMut(&mut Bencher)) {
+    let mut group = c.benchmark_group(stage);
+    group.bench_function(name, f);
+    group.finish();
+}
+
+/// Criterion's output folder (its own rule: `CRITERION_HOME`, else
+/// `$CARGO_TARGET_DIR/criterion`, else `target/criterion`).
+fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return home.into();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    target.join("criterion")
+}
+
+/// The median of a benchmark measured in this run (its estimates file
+/// written since `since`), from criterion's `new/estimates.json`.
+fn median_of(group: &str, input: &str, since: SystemTime) -> Option<Duration> {
+    let path = criterion_dir().join(group).join(input).join("new").join("estimates.json");
+    let written = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+    if written < since {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    let ns = v["median"]["point_estimate"].as_f64()?;
+    Some(Duration::from_secs_f64(ns / 1e9))
 }
 
 /// Per upload: the stage medians side by side, their sum and the measured
 /// pipeline (the sum should come close: the stages are all it does). Only
-/// for inputs whose rows all ran. Orient and encode were timed once, on
-/// one square; they are the same work for every input.
-fn print_totals(rows: &[Row], described: &[(&str, String)]) {
-    let median = |name: &str| rows.iter().find(|r| r.name == name).map(|r| r.median);
-    let Some(orient) = rows.iter().find(|r| r.name.starts_with("orient ")).map(|r| r.median) else { return };
-    let Some(encode) = median("encode webp") else { return };
+/// for inputs whose rows all ran in this invocation. Orient and encode were
+/// measured once, on one square; they are the same work for every input.
+fn print_totals(described: &[(&str, String)], since: SystemTime) {
+    let orient = std::fs::read_dir(criterion_dir().join("orient"))
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| median_of("orient", &e.file_name().to_string_lossy(), since))
+        .next();
+    let (Some(orient), Some(encode)) = (orient, median_of("encode", "webp", since)) else { return };
     let mut lines = Vec::new();
     for (input, what) in described {
-        let stage = |s: &str| median(&format!("{s} {input}"));
-        let (Some(header), Some(decode), Some(resize), Some(pipeline)) =
-            (stage("header"), stage("decode"), stage("resize"), stage("pipeline"))
+        let [Some(header), Some(decode), Some(resize), Some(pipeline)] = STAGES.map(|s| median_of(s, input, since))
         else {
             continue;
         };
@@ -202,101 +241,11 @@ fn print_totals(rows: &[Row], described: &[(&str, String)]) {
     if lines.is_empty() {
         return;
     }
-    println!("\nTotal per upload (medians; orient + encode webp as timed on the {SQUARE_FROM} square):\n");
+    println!("\nTotal per upload (criterion medians; orient + encode webp as measured on the {SQUARE_FROM} square):\n");
     println!("| input | header | decode (share) | resize | orient + encode | sum of stages | pipeline | what |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for l in lines {
         println!("{l}");
-    }
-}
-
-// ---------------------------------------------------------------- harness
-
-struct Config {
-    iters: usize,
-    warmup: usize,
-    /// A stage runs if its name contains any of these (all if empty).
-    filters: Vec<String>,
-}
-
-impl Config {
-    fn from_env_and_args() -> Config {
-        let num = |var: &str, default: usize| match std::env::var(var) {
-            Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("{var}={v:?} is not a whole number")),
-            Err(_) => default,
-        };
-        // `cargo bench` passes `--bench`; libtest-style flags mean nothing here.
-        let filters = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-        Config { iters: num("STAGES_ITERS", 10).max(1), warmup: num("STAGES_WARMUP", 2), filters }
-    }
-
-    fn wants(&self, name: &str) -> bool {
-        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
-    }
-
-    /// Times `f` (warm-up, then `iters` runs) if the filter wants `name`.
-    /// A call under [`BATCH_TARGET`] is timed in batches of calls that
-    /// together take about that long, divided by the batch size: a header
-    /// parse takes less than a microsecond, near the clock's resolution.
-    fn run<T>(&self, rows: &mut Vec<Row>, name: &str, note: &str, mut f: impl FnMut() -> T) {
-        if !self.wants(name) {
-            return;
-        }
-        for _ in 0..self.warmup {
-            black_box(f());
-        }
-        let t = Instant::now();
-        black_box(f());
-        let one = t.elapsed().max(Duration::from_nanos(1));
-        let batch = (BATCH_TARGET.as_nanos() / one.as_nanos()).clamp(1, 1_000_000) as u32;
-        let mut times: Vec<Duration> = (0..self.iters)
-            .map(|_| {
-                let t = Instant::now();
-                for _ in 0..batch {
-                    black_box(f());
-                }
-                t.elapsed() / batch
-            })
-            .collect();
-        times.sort();
-        let mid = times.len() / 2;
-        let median = if times.len().is_multiple_of(2) { (times[mid - 1] + times[mid]) / 2 } else { times[mid] };
-        let row = Row { name: name.to_string(), note: note.to_string(), median, min: times[0], max: times[times.len() - 1] };
-        // Progress as it goes: the 12 MP rows take a while.
-        eprintln!("  {:<26} {:>10}", row.name, fmt(row.median));
-        rows.push(row);
-    }
-}
-
-/// Shortest time worth one clock reading (see [`Config::run`]).
-const BATCH_TARGET: Duration = Duration::from_millis(1);
-
-struct Row {
-    name: String,
-    note: String,
-    median: Duration,
-    min: Duration,
-    max: Duration,
-}
-
-/// A Markdown table (readable as is, pasteable into the docs).
-fn print_table(rows: &[Row]) {
-    let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
-    let nw = rows.iter().map(|r| r.note.chars().count()).max().unwrap_or(4).max(4);
-    println!("| {:<w$} | {:<nw$} | {:>10} | {:>10} | {:>10} |", "stage", "what", "median", "min", "max");
-    println!("| {:-<w$} | {:-<nw$} | {:->9}: | {:->9}: | {:->9}: |", "", "", "", "", "");
-    for r in rows {
-        // Pad by characters, not bytes ("×", "²", "→" are multi-byte).
-        let pad = nw - r.note.chars().count();
-        println!(
-            "| {:<w$} | {}{} | {:>10} | {:>10} | {:>10} |",
-            r.name,
-            r.note,
-            " ".repeat(pad),
-            fmt(r.median),
-            fmt(r.min),
-            fmt(r.max)
-        );
     }
 }
 

@@ -1,5 +1,6 @@
-// The contestants: our worker and the two peer workers, each run in workerd
-// through Miniflare, and sharp run natively in this Node process.
+// The contestants: our worker, the two peer workers and the null worker,
+// each run in workerd through Miniflare, and sharp run natively in this
+// Node process.
 //
 // A worker contestant is started fresh for every fixture (new Miniflare ->
 // new workerd process): wasm memory only grows, so the X-Wasm-Memory-Bytes
@@ -11,6 +12,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { mintToken } from '../../scripts/lib/token.mjs';
+import { ownCpu, processCpu, workerdWatcher } from './cpu.mjs';
 
 const ORIGIN = 'http://127.0.0.1';
 // One upload that takes longer than this is recorded as a failure (and the
@@ -42,18 +44,68 @@ export function multipart(bytes, filename) {
 
 const errorText = (e) => (e && e.message ? `${e.name && e.name !== 'Error' ? e.name + ': ' : ''}${e.message}` : String(e));
 
+/** How long to wait for a request's log line after its response. */
+const LOG_WAIT_MS = 2000;
+
 /**
  * One worker instance. `upload(fixture)` resolves to
- *   {ok: true, ms, memory, output}   (output: the WebP bytes)
- *   {ok: false, ms, memory, error}
- * and never throws for a failed job: failures are results.
+ *   {ok: true, ms, memory, fetchOutput, log}   (fetchOutput(): the WebP bytes)
+ *   {ok: false, ms, memory, error, log}
+ * and never throws for a failed job: failures are results. Every request
+ * carries a `cf-ray` id, which our worker logs as its request_id: with
+ * `captureLog`, the worker's output is read line by line and `log` is the
+ * JSON log line of that request (its `ms` per stage), null if none came.
+ * `cpu()`: CPU time of the instance's workerd process so far (lib/cpu.mjs).
  */
 class WorkerInstance {
-  constructor(kind, options) { this.kind = kind; this.options = options; }
+  constructor(kind, options) {
+    this.kind = kind;
+    this.options = options;
+    this.seq = 0;
+    this.logs = new Map(); // request id -> parsed log line
+    this.waiting = new Map(); // request id -> resolve
+    this.stderrTail = [];
+  }
+
+  /** Reads workerd's stdout (JSON log lines) and keeps stderr's last lines. */
+  stdio(out, err) {
+    let buf = '';
+    out.on('data', (chunk) => {
+      buf += chunk.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i).trim();
+        buf = buf.slice(i + 1);
+        if (!line.startsWith('{')) continue;
+        let obj;
+        try { obj = JSON.parse(line); } catch { continue; }
+        if (!obj.request_id) continue;
+        this.logs.set(obj.request_id, obj);
+        this.waiting.get(obj.request_id)?.(obj);
+      }
+    });
+    err.on('data', (chunk) => {
+      this.stderrTail.push(...chunk.toString().split('\n').filter(Boolean));
+      this.stderrTail.splice(0, Math.max(0, this.stderrTail.length - 20));
+    });
+  }
+
+  /** The log line of request `id` (waits up to LOG_WAIT_MS for it). */
+  logOf(id) {
+    if (this.logs.has(id)) return Promise.resolve(this.logs.get(id));
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.waiting.delete(id); resolve(null); }, LOG_WAIT_MS);
+      this.waiting.set(id, (obj) => { clearTimeout(timer); this.waiting.delete(id); resolve(obj); });
+    });
+  }
+
+  cpu() { return processCpu(this.pid); }
 
   async start() {
     const t0 = performance.now();
+    const workerd = workerdWatcher();
     this.mf = new Miniflare({
+      ...(this.options.captureLog ? { handleRuntimeStdio: (out, err) => this.stdio(out, err) } : {}),
       modules: true,
       modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
       compatibilityDate: this.options.compatibilityDate,
@@ -65,11 +117,14 @@ class WorkerInstance {
     });
     await this.mf.ready;
     this.startupMs = performance.now() - t0;
+    this.pid = workerd();
     if (this.options.afterStart) await this.options.afterStart(this.mf);
     return this;
   }
 
   async upload(req) {
+    const id = `bench-${this.kind}-${++this.seq}`;
+    const withLog = async (r) => (this.options.captureLog ? { ...r, log: await this.logOf(id) } : r);
     const t0 = performance.now();
     let res;
     try {
@@ -82,17 +137,17 @@ class WorkerInstance {
           method: 'POST', body: req.body,
           // Browsers send Content-Length with a form upload; without it,
           // Miniflare's dispatchFetch sends the body chunked.
-          headers: { 'Content-Type': req.contentType, 'Content-Length': String(req.body.length), ...this.options.headers },
+          headers: { 'Content-Type': req.contentType, 'Content-Length': String(req.body.length), 'cf-ray': id, ...this.options.headers },
         });
         return Buffer.from(await res.arrayBuffer());
       })()]).finally(() => clearTimeout(timer));
       const ms = performance.now() - t0;
       const memory = Number(res.headers.get('x-wasm-memory-bytes')) || null;
       const memoryDetail = res.headers.get('x-wasm-memory-detail') || undefined;
-      return { ms, memory, memoryDetail, ...(await this.options.interpret(res, buf, this.mf)) };
+      return withLog({ ms, memory, memoryDetail, ...(await this.options.interpret(res, buf, this.mf)) });
     } catch (e) {
       // workerd crashed, the isolate was torn down, the fetch itself failed...
-      return { ok: false, ms: performance.now() - t0, memory: null, error: errorText(e) };
+      return withLog({ ok: false, ms: performance.now() - t0, memory: null, error: errorText(e) });
     }
   }
 
@@ -108,11 +163,12 @@ export function ours({ root, compatibilityDate, compatibilityFlags, maxUploadByt
     name: 'ours',
     label: 'ours (Rust)',
     note: `run with MAX_UPLOAD_BYTES=${maxUploadBytes} (default 20 MiB; the 24 MP PNG is ~34 MiB) and no UPLOAD_LIMITER; ` +
-      'each upload also checks the token, reads and writes KV and writes R2',
+      'each upload also checks the token (HS256), reads KV (profile, revocations) and writes R2',
     available: existsSync(scriptPath) ? null : `not built: ${path.relative(root, scriptPath)} is missing (run \`npm run build\`)`,
     wasm: () => wasmSizes(dir),
     instance: () => new WorkerInstance('ours', {
       compatibilityDate, compatibilityFlags,
+      captureLog: true,
       uploadPath: '/api/user/avatar',
       headers: { Token: token },
       miniflare: {
@@ -176,6 +232,44 @@ export function peer(built, { compatibilityDate, label, note }) {
 }
 
 /**
+ * The null worker (bench/peers/null, bundled by lib/peers.mjs): the same
+ * authenticated multipart POST as ours, the whole body read, a fixed
+ * envelope answered. No output image: it is timed, not scored.
+ */
+export function nullWorker(built, { compatibilityDate, steps = '', name = 'null', label = 'null worker' }) {
+  const token = mintToken({ userId: 1, secret: SECRET, exp: Math.floor(Date.now() / 1000) + 86400 });
+  return {
+    name,
+    label,
+    noOutput: true,
+    note: 'the baseline for the fixed cost: the same authenticated multipart POST, the whole body read, a fixed envelope ' +
+      'answered; no token check, no image, no KV or R2 (bench/peers/null)',
+    available: built.error ? `could not be built: ${built.error}` : null,
+    wasm: () => [],
+    instance: () => new WorkerInstance(name, {
+      compatibilityDate,
+      // With the `log` step its lines are read (and dropped) like ours'.
+      captureLog: steps.includes('log'),
+      uploadPath: '/api/user/avatar',
+      headers: { Token: token },
+      // `steps` (bench/fixed-cost.mjs): platform calls to make, see the worker.
+      miniflare: { scriptPath: built.scriptPath, ...(steps ? { kvNamespaces: ['USERS'], bindings: { STEPS: steps } } : {}) },
+      afterStart: steps.includes('kv') ? async (mf) => {
+        const kv = await mf.getKVNamespace('USERS');
+        await kv.put('user:1', JSON.stringify({ id: 1, user_name: 'bench', status: 1, avatar_url: '' }));
+      } : undefined,
+      interpret: async (res, buf) => {
+        let json;
+        try { json = JSON.parse(buf.toString('utf8')); } catch {
+          return { ok: false, error: `HTTP ${res.status}, not JSON: ${buf.toString('utf8').slice(0, 200)}` };
+        }
+        return json.code === 0 ? { ok: true } : { ok: false, error: `code ${json.code}: ${json.msg}` };
+      },
+    }),
+  };
+}
+
+/**
  * sharp in this process: exactly the brief's pipeline. libvips' operation
  * cache is off (else repeats of the same input would be served from it), and
  * its thread pool is `threads` (1 by default: a Worker gets one thread).
@@ -191,6 +285,10 @@ export function sharpNative({ threads }) {
     instance: () => ({
       startupMs: 0,
       async start() { return this; },
+      // This process's CPU: the timed loop runs nothing but sharp's jobs
+      // one after the other (libvips' worker thread and the libuv thread
+      // that drives it, all counted).
+      cpu() { const t = ownCpu(); return { main: t, other: 0, total: t, ticks: null }; },
       async upload(req) {
         const t0 = performance.now();
         try {
