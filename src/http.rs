@@ -26,6 +26,17 @@ pub fn config(env: &Env) -> std::result::Result<Config, ConfigError> {
     Config::from_lookup(&|name| env_value(env, name))
 }
 
+/// Seconds since the epoch, from the Workers clock.
+pub fn now_unix() -> i64 {
+    (worker::Date::now().as_millis() / 1000) as i64
+}
+
+/// The origin put in front of avatar URLs: `PUBLIC_BASE_URL`, else the
+/// request's own (`https://host`).
+pub fn public_base(req: &Request, config: &Config) -> String {
+    config.public_base_url.clone().unwrap_or_else(|| req.url().map(|u| u.origin().ascii_serialization()).unwrap_or_default())
+}
+
 /// A request header, `None` when absent or unreadable.
 pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()

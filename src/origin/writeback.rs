@@ -59,7 +59,7 @@ async fn attempt(env: &Env, config: &Config, job: &WriteBack) -> Step {
         Err(e) => return Step::GiveUp(format!("stored avatar unreadable: {e}")),
     };
     let token = match (&config.token_secret, &job.token) {
-        (Some(secret), _) => match mint_token(job.user_id, secret, crate::routes::now_unix() + WRITEBACK_TOKEN_SECS, None) {
+        (Some(secret), _) => match mint_token(job.user_id, secret, crate::http::now_unix() + WRITEBACK_TOKEN_SECS, None) {
             Ok(t) => t,
             Err(e) => return Step::GiveUp(e.to_string()),
         },

@@ -25,7 +25,7 @@ pub async fn detail(req: &Request, env: &Env, lang: Lang, log: &mut RequestLog) 
     let current = Avatars::from_env(env)?.current(session.user_id).await?;
     let profile_json = match current {
         Some(avatar) => {
-            let base = super::upload::public_base(req, &config);
+            let base = http::public_base(req, &config);
             let url = paths::avatar_url(&base, session.user_id, avatar.ext, &avatar.version);
             session.profile.with_avatar_url(&url)
         }

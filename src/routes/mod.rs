@@ -154,8 +154,3 @@ pub async fn handle(mut req: Request, env: &Env, ctx: &Context, log: &mut Reques
         }
     }
 }
-
-/// Seconds since the epoch, from the Workers clock.
-pub fn now_unix() -> i64 {
-    (worker::Date::now().as_millis() / 1000) as i64
-}

@@ -13,11 +13,11 @@
 
 use worker::{console_log, Env, Request};
 
-use super::{now_unix, Failure};
+use super::Failure;
 use crate::auth::{self, AuthError, Profile, TokenSource, Verified};
 use crate::config::{parse_origin, Config, OriginSettings};
 use crate::envelope::RequestError;
-use crate::http;
+use crate::http::{self, now_unix};
 use crate::origin::{self, Verdict};
 use crate::storage::Users;
 

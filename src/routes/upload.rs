@@ -88,7 +88,7 @@ pub async fn upload(
     let ext = avatar.format.ext();
     let key = paths::avatar_key(user_id, ext);
     let version = paths::content_version(&avatar.bytes);
-    let url = paths::avatar_url(&public_base(req, &config), user_id, ext, &version);
+    let url = paths::avatar_url(&http::public_base(req, &config), user_id, ext, &version);
     log.bytes_out = avatar.bytes.len() as u64;
     Avatars::from_env(env)?.write(&key, avatar.bytes, avatar.format.content_type(), &version).await?;
     log.ms.store = Some(now_ms() - t0);
@@ -109,15 +109,6 @@ pub async fn upload(
     let mut response = http::envelope_response(&Envelope::ok(Notice::Uploaded.message(lang), json!({ "avatar_url": url })))?;
     http::attach_update_token(&mut response, session::update_token(&session, &config))?;
     Ok(Outcome { response, code: Some(0) })
-}
-
-/// The origin put in front of avatar URLs: `PUBLIC_BASE_URL`, else the
-/// request's own (`https://host`).
-pub fn public_base(req: &Request, config: &Config) -> String {
-    config
-        .public_base_url
-        .clone()
-        .unwrap_or_else(|| req.url().map(|u| u.origin().ascii_serialization()).unwrap_or_default())
 }
 
 /// Reads the body, refusing it before reading when `Content-Length` is over
