@@ -134,7 +134,9 @@ fn main() {
         described.push((input.name, what));
 
         // header: sniff, header and EXIF parse, limits, crop plan.
-        bench(&mut c, "header", input.name, |b| b.iter(|| stages::plan(black_box(&bytes), None, &opts, &work).unwrap()));
+        bench(&mut c, "header", input.name, |b| {
+            b.iter(|| stages::plan(black_box(&bytes), None, &opts, &work).unwrap())
+        });
         // decode at the scale the pipeline picks, colour conversion, box
         // pre-shrink into the 16-bit region.
         bench(&mut c, "decode", input.name, |b| {

@@ -440,9 +440,11 @@ impl Config {
             avatar_size: row("AVATAR_SIZE").whole(lookup)? as u32,
             max_upload_bytes: row("MAX_UPLOAD_BYTES").whole(lookup)?,
             max_pixels: row("MAX_PIXELS").whole(lookup)?,
-            output_format: OutputFormat::parse(&output_format).ok_or_else(|| row("OUTPUT_FORMAT").invalid(&output_format))?,
+            output_format: OutputFormat::parse(&output_format)
+                .ok_or_else(|| row("OUTPUT_FORMAT").invalid(&output_format))?,
             output_quality: row("OUTPUT_QUALITY").whole(lookup)? as u8,
-            resize_space: ResizeSpace::parse(&resize_space).ok_or_else(|| row("RESIZE_SPACE").invalid(&resize_space))?,
+            resize_space: ResizeSpace::parse(&resize_space)
+                .ok_or_else(|| row("RESIZE_SPACE").invalid(&resize_space))?,
             allowed_origins: row("ALLOWED_ORIGINS").origins(lookup)?,
             upload_page: if row("UPLOAD_PAGE").switch(lookup)? { UploadPage::On } else { UploadPage::Off },
             rate_limit_period: row("RATE_LIMIT_PERIOD").choice(lookup)?.parse().unwrap_or(60),
@@ -554,7 +556,10 @@ mod tests {
         assert_eq!(c.output_format, OutputFormat::Png);
         assert_eq!(c.output_quality, 70);
         assert_eq!(c.resize_space, ResizeSpace::Linear);
-        assert_eq!(c.allowed_origins, AllowedOrigins::List(vec!["https://a.example".into(), "https://b.example".into()]));
+        assert_eq!(
+            c.allowed_origins,
+            AllowedOrigins::List(vec!["https://a.example".into(), "https://b.example".into()])
+        );
         assert_eq!(c.upload_page, UploadPage::On);
         assert_eq!(c.rate_limit_period, 10);
     }
@@ -579,9 +584,15 @@ mod tests {
         ])
         .unwrap();
         let o = c.origin.unwrap();
-        assert_eq!((o.url.as_str(), o.profile_ttl, o.timeout_ms, o.retry_seconds), ("http://127.0.0.1:8080", 60, 250, 1));
+        assert_eq!(
+            (o.url.as_str(), o.profile_ttl, o.timeout_ms, o.retry_seconds),
+            ("http://127.0.0.1:8080", 60, 250, 1)
+        );
         // KV's shortest expiry is 60 s.
-        assert_eq!(parse(&[("ANQICMS_ORIGIN", "https://a.example"), ("PROFILE_TTL", "59")]).unwrap_err().setting, "PROFILE_TTL");
+        assert_eq!(
+            parse(&[("ANQICMS_ORIGIN", "https://a.example"), ("PROFILE_TTL", "59")]).unwrap_err().setting,
+            "PROFILE_TTL"
+        );
         // Origin-mode settings are not even read without the origin.
         assert!(parse(&[("PROFILE_TTL", "59")]).is_ok());
     }
@@ -619,11 +630,24 @@ mod tests {
 
     #[test]
     fn chinese_messages_have_no_english_words() {
-        for (k, v) in [("OUTPUT_FORMAT", "tiff"), ("AVATAR_SIZE", "big"), ("UPLOAD_PAGE", "maybe"), ("ANQICMS_ORIGIN", "x")] {
+        for (k, v) in
+            [("OUTPUT_FORMAT", "tiff"), ("AVATAR_SIZE", "big"), ("UPLOAD_PAGE", "maybe"), ("ANQICMS_ORIGIN", "x")]
+        {
             let zh = parse(&[(k, v)]).unwrap_err().message(Lang::Zh);
             // Left after the values it accepts, the setting's name and its value.
             let mut rest = zh.clone();
-            for value in ["https://www.example.com", "https://", "http://", "webp", "jpeg", "png", "on", "off", k, &format!("{v:?}")] {
+            for value in [
+                "https://www.example.com",
+                "https://",
+                "http://",
+                "webp",
+                "jpeg",
+                "png",
+                "on",
+                "off",
+                k,
+                &format!("{v:?}"),
+            ] {
                 rest = rest.replace(value, "");
             }
             assert!(!rest.bytes().any(|b| b.is_ascii_alphabetic()), "{zh}");
@@ -694,7 +718,11 @@ mod tests {
         if std::env::var_os("UPDATE_README").is_some() {
             std::fs::write(path, format!("{}{table}{}", &readme[..start], &readme[end..])).unwrap();
         } else {
-            assert_eq!(&readme[start..end], table, "README configuration table is stale: UPDATE_README=1 cargo test --lib config");
+            assert_eq!(
+                &readme[start..end],
+                table,
+                "README configuration table is stale: UPDATE_README=1 cargo test --lib config"
+            );
         }
     }
 }

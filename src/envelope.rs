@@ -7,9 +7,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-pub use crate::i18n::{
-    human_bytes, Lang, UserFacing, CODE_ERROR, CODE_NOT_AUTHORIZED, CODE_NOT_LOGGED_IN, CODE_OK,
-};
+pub use crate::i18n::{human_bytes, Lang, UserFacing, CODE_ERROR, CODE_NOT_AUTHORIZED, CODE_NOT_LOGGED_IN, CODE_OK};
 
 /// The JSON body of every `/api/*` response.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -204,10 +202,7 @@ mod tests {
     #[test]
     fn success_shape() {
         let e = Envelope::ok("上传成功", serde_json::json!({"avatar_url": "https://x/u.webp?v=1"}));
-        assert_eq!(
-            e.to_json(),
-            r#"{"code":0,"msg":"上传成功","data":{"avatar_url":"https://x/u.webp?v=1"}}"#
-        );
+        assert_eq!(e.to_json(), r#"{"code":0,"msg":"上传成功","data":{"avatar_url":"https://x/u.webp?v=1"}}"#);
     }
 
     #[test]
@@ -227,5 +222,4 @@ mod tests {
         let zh = e.message(Lang::Zh);
         assert!(zh.contains("20 MiB"), "{zh}");
     }
-
 }

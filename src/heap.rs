@@ -90,9 +90,7 @@ impl<A> Capped<A> {
 
     /// Counts `extra` more bytes if they fit under the ceiling.
     fn claim(&self, extra: usize) -> bool {
-        self.live
-            .fetch_update(Relaxed, Relaxed, |live| live.checked_add(extra).filter(|&n| n <= self.ceiling))
-            .is_ok()
+        self.live.fetch_update(Relaxed, Relaxed, |live| live.checked_add(extra).filter(|&n| n <= self.ceiling)).is_ok()
     }
 }
 

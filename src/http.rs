@@ -34,7 +34,10 @@ pub fn now_unix() -> i64 {
 /// The origin put in front of avatar URLs: `PUBLIC_BASE_URL`, else the
 /// request's own (`https://host`).
 pub fn public_base(req: &Request, config: &Config) -> String {
-    config.public_base_url.clone().unwrap_or_else(|| req.url().map(|u| u.origin().ascii_serialization()).unwrap_or_default())
+    config
+        .public_base_url
+        .clone()
+        .unwrap_or_else(|| req.url().map(|u| u.origin().ascii_serialization()).unwrap_or_default())
 }
 
 /// A request header, `None` when absent or unreadable.

@@ -132,7 +132,8 @@ pub fn mixed_language(text: &str, lang: Lang) -> Option<String> {
                 .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .filter(|w| w.chars().any(|c| c.is_ascii_alphabetic()))
                 .find(|w| {
-                    let setting = w.len() > 2 && w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+                    let setting =
+                        w.len() > 2 && w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
                     let figure = w.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.len() <= 12;
                     !(setting || figure || NAMES_IN_CHINESE.contains(w))
                 })

@@ -76,8 +76,7 @@ pub fn parse<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, Multip
         }
         pos += line_end + 2;
         let rest = body.get(pos..).ok_or(MultipartError::Malformed("truncated"))?;
-        let header_end = memmem::find(rest, b"\r\n\r\n")
-            .ok_or(MultipartError::Malformed("part without header end"))?;
+        let header_end = memmem::find(rest, b"\r\n\r\n").ok_or(MultipartError::Malformed("part without header end"))?;
         if header_end > MAX_PART_HEADER {
             return Err(MultipartError::Malformed("part header too large"));
         }
@@ -85,9 +84,8 @@ pub fn parse<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, Multip
             .map_err(|_| MultipartError::Malformed("part header is not UTF-8"))?;
         let data_start = pos + header_end + 4;
         let data_rest = body.get(data_start..).ok_or(MultipartError::Malformed("truncated"))?;
-        let data_len = inner_finder
-            .find(data_rest)
-            .ok_or(MultipartError::Malformed("part without closing boundary"))?;
+        let data_len =
+            inner_finder.find(data_rest).ok_or(MultipartError::Malformed("part without closing boundary"))?;
         let data = data_rest.get(..data_len).unwrap_or_default();
 
         let mut name = None;

@@ -43,10 +43,7 @@ mod tests {
     #[test]
     fn keys_and_urls() {
         assert_eq!(avatar_key(7, "webp"), "uploads/user/7.webp");
-        assert_eq!(
-            avatar_url("https://e.com/", 7, "webp", "abc"),
-            "https://e.com/uploads/user/7.webp?v=abc"
-        );
+        assert_eq!(avatar_url("https://e.com/", 7, "webp", "abc"), "https://e.com/uploads/user/7.webp?v=abc");
     }
 
     #[test]

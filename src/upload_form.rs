@@ -16,11 +16,7 @@ const CROP_FIELDS: [&str; 4] = ["crop_x", "crop_y", "crop_w", "crop_h"];
 
 /// Picks the `file` part and the crop fields; other parts are ignored.
 pub fn read_form<'a>(parts: &[Part<'a>], max_upload_bytes: u64) -> Result<UploadForm<'a>, RequestError> {
-    let file = parts
-        .iter()
-        .find(|p| p.name == "file")
-        .ok_or(RequestError::MissingFile)?
-        .data;
+    let file = parts.iter().find(|p| p.name == "file").ok_or(RequestError::MissingFile)?.data;
     if file.is_empty() {
         return Err(RequestError::EmptyFile);
     }
@@ -40,7 +36,12 @@ pub fn read_form<'a>(parts: &[Part<'a>], max_upload_bytes: u64) -> Result<Upload
         let n = text
             .parse::<u32>()
             .ok()
-            .or_else(|| text.parse::<f64>().ok().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u32::MAX as f64).map(|f| f as u32))
+            .or_else(|| {
+                text.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u32::MAX as f64)
+                    .map(|f| f as u32)
+            })
             .ok_or(RequestError::BadCropField { field })?;
         *slot = Some(n);
     }

@@ -14,9 +14,7 @@
 //!   fixed HS256 header and signed (a shortcut to the claim parser).
 #![no_main]
 
-use avatar_edge::auth::{
-    extract_token, find_token, mint_token, needs_refresh, verify_token, AuthError, MAX_TOKEN_LEN,
-};
+use avatar_edge::auth::{extract_token, find_token, mint_token, needs_refresh, verify_token, AuthError, MAX_TOKEN_LEN};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
@@ -47,7 +45,11 @@ fn check(token: &str, signed_by_us: bool) {
         Ok(v) => {
             // Accepted means: the last part is exactly the HMAC of the rest.
             let (signed, sig) = token.rsplit_once('.').unwrap();
-            assert_eq!(sign(signed), token, "accepted with a signature that is not ours (signed by us: {signed_by_us}): {sig:?}");
+            assert_eq!(
+                sign(signed),
+                token,
+                "accepted with a signature that is not ours (signed by us: {signed_by_us}): {sig:?}"
+            );
             assert!(v.user_id > 0);
             assert!(v.expires_at > NOW);
             // Still valid a second before expiry, expired at it.

@@ -20,8 +20,8 @@ mod token;
 
 pub use profile::{revocation_key, revoked_key, session_check, session_profile, token_sha256_hex, user_key, Profile};
 pub use token::{
-    extract_token, find_token, mint_token, needs_refresh, unverified_claims, verify_token, Lineage, TokenSource, Verified, MAX_TOKEN_LEN,
-    REFRESH_VALIDITY_SECS, REFRESH_WINDOW_SECS,
+    extract_token, find_token, mint_token, needs_refresh, unverified_claims, verify_token, Lineage, TokenSource,
+    Verified, MAX_TOKEN_LEN, REFRESH_VALIDITY_SECS, REFRESH_WINDOW_SECS,
 };
 
 use crate::i18n::{Lang, UserFacing, CODE_ERROR, CODE_NOT_AUTHORIZED, CODE_NOT_LOGGED_IN};
@@ -128,16 +128,17 @@ impl UserFacing for AuthError {
             }
             AuthError::Revoked => ("您已退出登录，请重新登录", "You have logged out; please log in again"),
             AuthError::NoSuchUser => ("用户不存在，请重新登录", "This account does not exist; please log in again"),
-            AuthError::RefusedBySite => ("登录已失效，请重新登录", "Your login is no longer valid; please log in again"),
+            AuthError::RefusedBySite => {
+                ("登录已失效，请重新登录", "Your login is no longer valid; please log in again")
+            }
             AuthError::CorruptProfile => (
                 "用户资料数据有误，头像未更改，请联系网站管理员",
                 "Your profile record is damaged, so the avatar was not changed; please contact the site administrator",
             ),
             AuthError::Banned => ("账号已被禁用", "This account is disabled"),
-            AuthError::NoSecret => (
-                "服务配置错误: TOKEN_SECRET 为空",
-                "The service is misconfigured: TOKEN_SECRET is empty",
-            ),
+            AuthError::NoSecret => {
+                ("服务配置错误: TOKEN_SECRET 为空", "The service is misconfigured: TOKEN_SECRET is empty")
+            }
         };
         lang.pick(zh, en).to_string()
     }

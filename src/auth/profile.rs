@@ -274,14 +274,8 @@ mod tests {
     fn keys() {
         assert_eq!(user_key(42), "user:42");
         // sha256("abc"), FIPS 180-2 test vector.
-        assert_eq!(
-            token_sha256_hex("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        assert_eq!(
-            revoked_key(""),
-            "revoked:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(token_sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(revoked_key(""), "revoked:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         assert_ne!(revoked_key("a.b.c"), revoked_key("a.b.d"));
     }
 
@@ -320,10 +314,7 @@ mod tests {
     fn avatar_update_appends_when_absent_and_escapes() {
         let p = Profile::parse(r#"{"id":7,"user_name":"a","status":1,"x":[]}"#).unwrap();
         let out = p.with_avatar_url(r#"https://x/"q"\u.png"#);
-        assert_eq!(
-            out,
-            r#"{"id":7,"user_name":"a","status":1,"x":[],"avatar_url":"https://x/\"q\"\\u.png"}"#
-        );
+        assert_eq!(out, r#"{"id":7,"user_name":"a","status":1,"x":[],"avatar_url":"https://x/\"q\"\\u.png"}"#);
         assert_eq!(Profile::parse(&out).unwrap().avatar_url(), Some(r#"https://x/"q"\u.png"#));
         assert_eq!(Profile::parse("{}").unwrap().with_avatar_url("u"), r#"{"avatar_url":"u"}"#);
         // The profile itself is unchanged.
@@ -332,7 +323,10 @@ mod tests {
 
     #[test]
     fn avatar_update_also_sets_the_full_url_anqicms_shows() {
-        let p = Profile::parse(r#"{"id":5,"avatar_url":"uploads/user/5.gif","full_avatar_url":"https://site/uploads/user/5.gif","x":1}"#).unwrap();
+        let p = Profile::parse(
+            r#"{"id":5,"avatar_url":"uploads/user/5.gif","full_avatar_url":"https://site/uploads/user/5.gif","x":1}"#,
+        )
+        .unwrap();
         assert_eq!(
             p.with_avatar_url("https://edge/uploads/user/5.webp?v=1"),
             r#"{"id":5,"avatar_url":"https://edge/uploads/user/5.webp?v=1","full_avatar_url":"https://edge/uploads/user/5.webp?v=1","x":1}"#

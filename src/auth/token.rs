@@ -74,15 +74,13 @@ fn non_empty(v: &str) -> Option<String> {
 /// some proxies join several `Cookie` headers with `, `). A value in
 /// double quotes is unquoted.
 fn cookie_value(header: &str, name: &str) -> Option<String> {
-    header
-        .split([';', ','])
-        .filter_map(|pair| pair.split_once('='))
-        .filter(|(n, _)| n.trim() == name)
-        .find_map(|(_, v)| {
+    header.split([';', ',']).filter_map(|pair| pair.split_once('=')).filter(|(n, _)| n.trim() == name).find_map(
+        |(_, v)| {
             let v = v.trim();
             let v = v.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(v);
             non_empty(v)
-        })
+        },
+    )
 }
 
 /// The credentials of `Authorization: Bearer <token>` (scheme in any case).
@@ -122,10 +120,9 @@ impl Verified {
     /// The family this token belongs to, as a token minted from it must
     /// carry it: its own lineage, or itself when it is a login token.
     pub fn lineage_for_refresh(&self, token: &str) -> Lineage {
-        self.lineage.clone().unwrap_or_else(|| Lineage {
-            root: super::token_sha256_hex(token),
-            root_expires_at: self.expires_at,
-        })
+        self.lineage
+            .clone()
+            .unwrap_or_else(|| Lineage { root: super::token_sha256_hex(token), root_expires_at: self.expires_at })
     }
 }
 
@@ -293,12 +290,7 @@ struct AnqiClaims {
 /// Mints an AnqiCMS-style token: header `{"alg":"HS256","typ":"JWT"}`,
 /// claims `{"t":"<expires_at>","userId":"<user_id>"}`, preceded by
 /// `"root"`/`"rootT"` when `lineage` is given (a refreshed token).
-pub fn mint_token(
-    user_id: u64,
-    secret: &str,
-    expires_at: i64,
-    lineage: Option<&Lineage>,
-) -> Result<String, AuthError> {
+pub fn mint_token(user_id: u64, secret: &str, expires_at: i64, lineage: Option<&Lineage>) -> Result<String, AuthError> {
     if user_id == 0 {
         return Err(AuthError::Malformed);
     }
@@ -546,11 +538,8 @@ mod tests {
 
     #[test]
     fn hs384_is_refused() {
-        let input = format!(
-            "{}.{}",
-            b64(br#"{"alg":"HS384","typ":"JWT"}"#),
-            b64(br#"{"userId":"1","t":"1700000100"}"#)
-        );
+        let input =
+            format!("{}.{}", b64(br#"{"alg":"HS384","typ":"JWT"}"#), b64(br#"{"userId":"1","t":"1700000100"}"#));
         let mut m = Hmac::<Sha384>::new_from_slice(format!("{SECRET}-user-token").as_bytes()).unwrap();
         m.update(input.as_bytes());
         let sig = m.finalize().into_bytes();
@@ -558,11 +547,8 @@ mod tests {
         assert_eq!(verify(&t), Err(AuthError::UnsupportedAlg("HS384".into())));
 
         // An HS384-length signature under an HS256 header: refused, no panic.
-        let input256 = format!(
-            "{}.{}",
-            b64(br#"{"alg":"HS256","typ":"JWT"}"#),
-            b64(br#"{"userId":"1","t":"1700000100"}"#)
-        );
+        let input256 =
+            format!("{}.{}", b64(br#"{"alg":"HS256","typ":"JWT"}"#), b64(br#"{"userId":"1","t":"1700000100"}"#));
         let t = format!("{input256}.{}", b64(&sig));
         assert_eq!(verify(&t), Err(AuthError::BadSignature));
         // Empty, short and one-byte-too-long signatures as well.
@@ -580,12 +566,7 @@ mod tests {
             assert_eq!(verify(&t), Err(AuthError::UnsupportedAlg(alg.into())), "{alg}");
         }
         // RS256 with a 256-byte signature.
-        let t = format!(
-            "{}.{}.{}",
-            b64(br#"{"alg":"RS256","typ":"JWT"}"#),
-            b64(claims.as_bytes()),
-            b64(&[7; 256])
-        );
+        let t = format!("{}.{}.{}", b64(br#"{"alg":"RS256","typ":"JWT"}"#), b64(claims.as_bytes()), b64(&[7; 256]));
         assert_eq!(verify(&t), Err(AuthError::UnsupportedAlg("RS256".into())));
         // Long alg names are cut for the logs.
         let long = "X".repeat(100);
@@ -672,11 +653,7 @@ mod tests {
             "é.é.é",
             long.as_str(),
         ] {
-            assert!(
-                matches!(verify(t), Err(AuthError::Malformed | AuthError::BadSignature)),
-                "{t:?}: {:?}",
-                verify(t)
-            );
+            assert!(matches!(verify(t), Err(AuthError::Malformed | AuthError::BadSignature)), "{t:?}: {:?}", verify(t));
         }
         // A validly signed token with a non-JSON payload.
         let input = format!("{}.{}", b64(br#"{"alg":"HS256"}"#), b64(&[0xff, 0xfe, 0x00]));
@@ -756,9 +733,7 @@ mod tests {
 
     #[test]
     fn extracted_token_verifies() {
-        let h = move |name: &str| {
-            name.eq_ignore_ascii_case("cookie").then(|| format!("a=1; token={ANQICMS_TOKEN}"))
-        };
+        let h = move |name: &str| name.eq_ignore_ascii_case("cookie").then(|| format!("a=1; token={ANQICMS_TOKEN}"));
         let t = extract_token(h).unwrap();
         assert_eq!(verify(&t).map(|v| v.user_id), Ok(42));
     }

@@ -39,7 +39,11 @@ impl Layout {
     }
     /// Channels after conversion: RGB, or RGBA when there is alpha.
     pub fn out_channels(self) -> usize {
-        if self.has_alpha() { 4 } else { 3 }
+        if self.has_alpha() {
+            4
+        } else {
+            3
+        }
     }
 }
 

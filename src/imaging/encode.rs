@@ -12,7 +12,13 @@ use super::webp;
 
 /// Encodes `size`×`size` sRGB pixels (RGB8, or RGBA8 when `has_alpha`).
 /// JPEG has no alpha: the caller composites first ([`flatten_on_white`]).
-pub fn encode(pixels: &[u8], size: u32, has_alpha: bool, format: OutputFormat, quality: u8) -> Result<Vec<u8>, ImageError> {
+pub fn encode(
+    pixels: &[u8],
+    size: u32,
+    has_alpha: bool,
+    format: OutputFormat,
+    quality: u8,
+) -> Result<Vec<u8>, ImageError> {
     let err = |detail: String| ImageError::Encode { format, detail };
     let ct = if has_alpha { ExtendedColorType::Rgba8 } else { ExtendedColorType::Rgb8 };
     match format {

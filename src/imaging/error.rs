@@ -67,7 +67,11 @@ pub fn file_size(bytes: u64) -> String {
         1_000..=999_999 => format!("{} KB", (bytes + 500) / 1000),
         _ => {
             let mb = bytes as f64 / 1e6;
-            if mb >= 10.0 { format!("{} MB", mb.round()) } else { format!("{mb:.1} MB") }
+            if mb >= 10.0 {
+                format!("{} MB", mb.round())
+            } else {
+                format!("{mb:.1} MB")
+            }
         }
     }
 }
@@ -96,21 +100,27 @@ impl UserFacing for ImageError {
         use ImageError::*;
         let zh = lang == Lang::Zh;
         match self {
-            Empty => if zh {
-                format!("上传的文件是空的，请选择图片（支持 {ACCEPTED_FORMATS}）")
-            } else {
-                format!("The uploaded file is empty; choose an image ({ACCEPTED_FORMATS})")
-            },
-            Unsupported { looks_like: Some(kind) } => if zh {
-                format!("不支持的文件格式：该文件看起来是 {kind}，不是图片。请上传 {ACCEPTED_FORMATS} 格式的图片")
-            } else {
-                format!("Unsupported file: it looks like {kind}, not a supported image. Upload a {ACCEPTED_FORMATS} image")
-            },
-            Unsupported { looks_like: None } => if zh {
-                format!("不支持的文件格式，请上传 {ACCEPTED_FORMATS} 格式的图片")
-            } else {
-                format!("Unsupported file format; upload a {ACCEPTED_FORMATS} image")
-            },
+            Empty => {
+                if zh {
+                    format!("上传的文件是空的，请选择图片（支持 {ACCEPTED_FORMATS}）")
+                } else {
+                    format!("The uploaded file is empty; choose an image ({ACCEPTED_FORMATS})")
+                }
+            }
+            Unsupported { looks_like: Some(kind) } => {
+                if zh {
+                    format!("不支持的文件格式：该文件看起来是 {kind}，不是图片。请上传 {ACCEPTED_FORMATS} 格式的图片")
+                } else {
+                    format!("Unsupported file: it looks like {kind}, not a supported image. Upload a {ACCEPTED_FORMATS} image")
+                }
+            }
+            Unsupported { looks_like: None } => {
+                if zh {
+                    format!("不支持的文件格式，请上传 {ACCEPTED_FORMATS} 格式的图片")
+                } else {
+                    format!("Unsupported file format; upload a {ACCEPTED_FORMATS} image")
+                }
+            }
             UnsupportedVariant { format, what } => {
                 let f = format.name();
                 if zh {
@@ -129,11 +139,13 @@ impl UserFacing for ImageError {
                     format!("The image is {width}×{height} = {fig}; the limit is {lim}. Reduce it and upload again")
                 }
             }
-            BadDimensions { width, height, max } => if zh {
-                format!("图片尺寸无效：{width}×{height}，每边须在 1 到 {max} 像素之间")
-            } else {
-                format!("Invalid image size {width}×{height}: each side must be between 1 and {max} pixels")
-            },
+            BadDimensions { width, height, max } => {
+                if zh {
+                    format!("图片尺寸无效：{width}×{height}，每边须在 1 到 {max} 像素之间")
+                } else {
+                    format!("Invalid image size {width}×{height}: each side must be between 1 and {max} pixels")
+                }
+            }
             TooMuchMemory { format, variant, width, height, max_mp } => {
                 let f = format.name();
                 let fig = megapixels(u64::from(*width) * u64::from(*height));
@@ -173,32 +185,40 @@ impl UserFacing for ImageError {
                     format!("The {f} file is damaged or incomplete and cannot be read; export or upload it again")
                 }
             }
-            CropEmpty { crop } => if zh {
-                format!("裁剪区域无效：宽 {} 高 {}，宽和高都必须大于 0", crop.w, crop.h)
-            } else {
-                format!("Invalid crop box: width {} and height {}; both must be greater than 0", crop.w, crop.h)
-            },
-            CropOutside { crop, width, height } => if zh {
-                format!(
+            CropEmpty { crop } => {
+                if zh {
+                    format!("裁剪区域无效：宽 {} 高 {}，宽和高都必须大于 0", crop.w, crop.h)
+                } else {
+                    format!("Invalid crop box: width {} and height {}; both must be greater than 0", crop.w, crop.h)
+                }
+            }
+            CropOutside { crop, width, height } => {
+                if zh {
+                    format!(
                     "裁剪区域超出图片范围：区域 x={} y={} 宽={} 高={}，而图片（按拍摄方向摆正后）为 {width}×{height}",
                     crop.x, crop.y, crop.w, crop.h
                 )
-            } else {
-                format!(
+                } else {
+                    format!(
                     "The crop box x={} y={} w={} h={} does not fit inside the image, which is {width}×{height} (upright)",
                     crop.x, crop.y, crop.w, crop.h
                 )
-            },
-            BadOptions { what } => if zh {
-                format!("服务配置错误：{what}")
-            } else {
-                format!("The service is misconfigured: {what}")
-            },
-            Encode { format, .. } => if zh {
-                format!("生成 {} 头像失败，请稍后重试", format.name())
-            } else {
-                format!("Could not create the {} avatar; please try again later", format.name())
-            },
+                }
+            }
+            BadOptions { what } => {
+                if zh {
+                    format!("服务配置错误：{what}")
+                } else {
+                    format!("The service is misconfigured: {what}")
+                }
+            }
+            Encode { format, .. } => {
+                if zh {
+                    format!("生成 {} 头像失败，请稍后重试", format.name())
+                } else {
+                    format!("Could not create the {} avatar; please try again later", format.name())
+                }
+            }
         }
     }
 }

@@ -188,7 +188,10 @@ fn jpeg(b: &[u8]) -> Result<Header, ImageError> {
                 }
                 if height == 0 {
                     // Height given later by a DNL marker: legal but unheard of.
-                    return Err(ImageError::UnsupportedVariant { format: F, what: "height defined after the data (DNL)" });
+                    return Err(ImageError::UnsupportedVariant {
+                        format: F,
+                        what: "height defined after the data (DNL)",
+                    });
                 }
                 let mut sampling = Vec::with_capacity(n);
                 let mut ids = Vec::with_capacity(n);
@@ -522,8 +525,8 @@ pub fn orientation_from_tiff(tiff: &[u8]) -> Option<Orientation> {
         if r16(entry)? == 0x0112 {
             let typ = r16(entry + 2)?;
             let value = match typ {
-                3 => r16(entry + 8)?,              // SHORT, value inline
-                4 => r32(entry + 8)? as u16,       // LONG (non-standard writers)
+                3 => r16(entry + 8)?,        // SHORT, value inline
+                4 => r32(entry + 8)? as u16, // LONG (non-standard writers)
                 _ => return None,
             };
             return Orientation::from_exif(value);

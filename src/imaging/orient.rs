@@ -41,12 +41,19 @@ impl Orientation {
 
     /// Whether width and height trade places when made upright.
     pub fn swaps_axes(self) -> bool {
-        matches!(self, Orientation::Transpose | Orientation::Rotate90 | Orientation::Transverse | Orientation::Rotate270)
+        matches!(
+            self,
+            Orientation::Transpose | Orientation::Rotate90 | Orientation::Transverse | Orientation::Rotate270
+        )
     }
 
     /// Upright size of a stored `w`×`h` image.
     pub fn upright_size(self, w: u32, h: u32) -> (u32, u32) {
-        if self.swaps_axes() { (h, w) } else { (w, h) }
+        if self.swaps_axes() {
+            (h, w)
+        } else {
+            (w, h)
+        }
     }
 
     /// Maps the square `[u, u+s) × [v, v+s)` of the upright image to the

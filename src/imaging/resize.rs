@@ -218,7 +218,15 @@ impl<'w> Collector<'w> {
     /// `dw`×`dh`: decoded image size; `spec`: crop square in decoded pixels;
     /// `size`: avatar edge; `space`: what the samples hold; `work`: the
     /// counter each row is charged to.
-    pub fn new(conv: ColourConverter, space: ResizeSpace, dw: u32, dh: u32, spec: RegionSpec, size: u32, work: &'w Work) -> Self {
+    pub fn new(
+        conv: ColourConverter,
+        space: ResizeSpace,
+        dw: u32,
+        dh: u32,
+        spec: RegionSpec,
+        size: u32,
+        work: &'w Work,
+    ) -> Self {
         let clampf = |v: f64, max: u32| v.max(0.0).min(f64::from(max));
         let x0 = clampf(spec.x, dw);
         let y0 = clampf(spec.y, dh);
@@ -424,7 +432,8 @@ where
     let src = TypedImageRef::<P>::from_buffer(region.width, region.height, src_bytes).map_err(|e| e.to_string())?;
     // The resizer writes straight into the Vec we return.
     let mut out = vec![0u16; size as usize * size as usize * (P::size() / 2)];
-    let mut dst = TypedImage::<P>::from_buffer(size, size, bytemuck::cast_slice_mut(&mut out)).map_err(|e| e.to_string())?;
+    let mut dst =
+        TypedImage::<P>::from_buffer(size, size, bytemuck::cast_slice_mut(&mut out)).map_err(|e| e.to_string())?;
     let c = region.crop;
     let (fw, fh) = (f64::from(region.width), f64::from(region.height));
     let x = c.x.clamp(0.0, fw);

@@ -50,9 +50,7 @@ fn quadrants(w: u32, h: u32) -> RgbImage {
 
 fn enc_png(img: &DynamicImage) -> Vec<u8> {
     let mut out = Vec::new();
-    PngEncoder::new(&mut out)
-        .write_image(img.as_bytes(), img.width(), img.height(), img.color().into())
-        .unwrap();
+    PngEncoder::new(&mut out).write_image(img.as_bytes(), img.width(), img.height(), img.color().into()).unwrap();
     out
 }
 
@@ -276,14 +274,19 @@ fn sniff_refuses_disguised_files_and_says_what_they_look_like() {
     ];
     for (bytes, kind) in cases {
         let e = sniff(bytes).unwrap_err();
-        assert_eq!(e, ImageError::Unsupported { looks_like: kind.map(|k| match k {
-            "SVG" => "SVG",
-            "HTML" => "HTML",
-            "PDF" => "PDF",
-            "HEIC" => "HEIC",
-            "AVIF" => "AVIF",
-            _ => "text",
-        }) });
+        assert_eq!(
+            e,
+            ImageError::Unsupported {
+                looks_like: kind.map(|k| match k {
+                    "SVG" => "SVG",
+                    "HTML" => "HTML",
+                    "PDF" => "PDF",
+                    "HEIC" => "HEIC",
+                    "AVIF" => "AVIF",
+                    _ => "text",
+                })
+            }
+        );
         let en = err_en(&e);
         assert!(en.contains(ACCEPTED_FORMATS), "{en}");
         if let Some(k) = kind {
@@ -315,8 +318,16 @@ fn decodes_png_variants() {
     let q = quadrants(40, 30);
     // 8-bit RGB, RGBA, 16-bit RGB.
     check_quadrants(&enc_png(&DynamicImage::ImageRgb8(q.clone())), SourceFormat::Png, 2);
-    check_quadrants(&enc_png(&DynamicImage::ImageRgba8(DynamicImage::ImageRgb8(q.clone()).to_rgba8())), SourceFormat::Png, 2);
-    check_quadrants(&enc_png(&DynamicImage::ImageRgb16(DynamicImage::ImageRgb8(q.clone()).to_rgb16())), SourceFormat::Png, 2);
+    check_quadrants(
+        &enc_png(&DynamicImage::ImageRgba8(DynamicImage::ImageRgb8(q.clone()).to_rgba8())),
+        SourceFormat::Png,
+        2,
+    );
+    check_quadrants(
+        &enc_png(&DynamicImage::ImageRgb16(DynamicImage::ImageRgb8(q.clone()).to_rgb16())),
+        SourceFormat::Png,
+        2,
+    );
     // Grey 8 and 16 bit, grey+alpha: the left half black, right half white.
     let g = image::GrayImage::from_fn(40, 30, |x, _| image::Luma([if x < 20 { 0 } else { 255 }]));
     for img in [
@@ -348,7 +359,9 @@ fn decodes_jpeg_variants() {
     // Adobe CMYK (inverted samples), converted without a profile.
     check_quadrants(CMYK_JPG, SourceFormat::Jpeg, 40);
     // Greyscale.
-    let g = DynamicImage::ImageLuma8(image::GrayImage::from_fn(64, 48, |x, _| image::Luma([if x < 32 { 30 } else { 220 }])));
+    let g = DynamicImage::ImageLuma8(image::GrayImage::from_fn(64, 48, |x, _| {
+        image::Luma([if x < 32 { 30 } else { 220 }])
+    }));
     let out = decode_output(&process(&enc_jpeg(&g), None, &png_out(32)).unwrap());
     assert_colour(&out, 4, 16, [30, 30, 30], 8);
     assert_colour(&out, 28, 16, [220, 220, 220], 8);
@@ -427,7 +440,10 @@ fn cut_or_corrupt_still_webp_is_refused_as_damaged() {
         let mut bad = LOSSY_WEBP.to_vec();
         bad[at] ^= 0x5A;
         if let Err(e) = process(&bad, None, &png_out(16)) {
-            assert!(matches!(e, ImageError::Damaged { .. } | ImageError::UnsupportedVariant { .. }), "flip at {at}: {e:?}");
+            assert!(
+                matches!(e, ImageError::Damaged { .. } | ImageError::UnsupportedVariant { .. }),
+                "flip at {at}: {e:?}"
+            );
         }
     }
 }
@@ -617,8 +633,14 @@ fn no_metadata_in_the_output() {
     for input in [&jpeg, &png] {
         for format in [OutputFormat::Png, OutputFormat::Jpeg, OutputFormat::Webp] {
             let out = process(input, None, &opts(16, format)).unwrap().bytes;
-            for needle in [&b"Exif"[..], b"eXIf", b"EXIF", b"iCCP", b"ICC_PROFILE", b"ICCP", b"XMP", b"tEXt", b"zTXt", b"iTXt"] {
-                assert!(memchr::memmem::find(&out, needle).is_none(), "{format:?} output contains {:?}", String::from_utf8_lossy(needle));
+            for needle in
+                [&b"Exif"[..], b"eXIf", b"EXIF", b"iCCP", b"ICC_PROFILE", b"ICCP", b"XMP", b"tEXt", b"zTXt", b"iTXt"]
+            {
+                assert!(
+                    memchr::memmem::find(&out, needle).is_none(),
+                    "{format:?} output contains {:?}",
+                    String::from_utf8_lossy(needle)
+                );
             }
             // JPEG: no APP1/APP2/COM segments.
             if format == OutputFormat::Jpeg {
@@ -698,7 +720,8 @@ fn pixel_limit_names_the_figure_and_the_limit() {
 #[test]
 fn huge_headers_are_refused_without_decoding() {
     // 65000×65000 JPEG and a PNG decompression bomb: refused on the header.
-    for bytes in [jpeg_header_only(65000, 65000, false), png_header_only(65000, 65000), png_header_only(50_000, 50_000)] {
+    for bytes in [jpeg_header_only(65000, 65000, false), png_header_only(65000, 65000), png_header_only(50_000, 50_000)]
+    {
         let e = process(&bytes, None, &Options::default()).unwrap_err();
         assert!(matches!(e, ImageError::TooManyPixels { .. }), "{e:?}");
     }
@@ -853,7 +876,14 @@ fn truncated_files_are_damaged_and_name_the_format() {
 #[test]
 fn corrupted_inputs_never_panic() {
     let img = DynamicImage::ImageRgb8(noisy(24, 20));
-    let mut samples: Vec<Vec<u8>> = vec![enc_jpeg(&img), enc_png(&img), PROGRESSIVE_JPG.to_vec(), CMYK_JPG.to_vec(), LOSSY_WEBP.to_vec(), ANIM_WEBP.to_vec()];
+    let mut samples: Vec<Vec<u8>> = vec![
+        enc_jpeg(&img),
+        enc_png(&img),
+        PROGRESSIVE_JPG.to_vec(),
+        CMYK_JPG.to_vec(),
+        LOSSY_WEBP.to_vec(),
+        ANIM_WEBP.to_vec(),
+    ];
     let mut b = Vec::new();
     BmpEncoder::new(&mut b).encode(img.as_bytes(), 24, 20, ExtendedColorType::Rgb8).unwrap();
     samples.push(b);
@@ -889,7 +919,11 @@ fn corrupted_inputs_never_panic() {
 #[test]
 fn bad_options_are_refused() {
     let png = enc_png(&DynamicImage::ImageRgb8(quadrants(8, 8)));
-    for o in [Options { size: 0, ..Options::default() }, Options { quality: 0, ..Options::default() }, Options { size: 100_000, ..Options::default() }] {
+    for o in [
+        Options { size: 0, ..Options::default() },
+        Options { quality: 0, ..Options::default() },
+        Options { size: 100_000, ..Options::default() },
+    ] {
         assert!(matches!(process(&png, None, &o), Err(ImageError::BadOptions { .. })));
     }
 }
@@ -926,7 +960,9 @@ fn messages_are_bilingual_and_actionable() {
         assert!(zh.chars().any(|c| c as u32 > 0x4E00), "{zh}");
         assert_eq!(e.code(), -1);
     }
-    let en = ImageError::TooMuchMemory { format: SourceFormat::Webp, variant: "", width: 9000, height: 9000, max_mp: 10 }.message(Lang::En);
+    let en =
+        ImageError::TooMuchMemory { format: SourceFormat::Webp, variant: "", width: 9000, height: 9000, max_mp: 10 }
+            .message(Lang::En);
     assert!(en.contains("9000×9000 = 81 MP") && en.contains("10 MP"), "{en}");
 }
 
@@ -1068,7 +1104,7 @@ fn zlib_zeros(n: usize) -> Vec<u8> {
     }
     put(&mut out, 0, 7); // end of block (code 256)
     put(&mut out, 0, 7); // flush the last bits
-    // Adler-32 of zeros: a = 1, b = n.
+                         // Adler-32 of zeros: a = 1, b = n.
     out.extend_from_slice(&((((n % 65521) as u32) << 16) | 1).to_be_bytes());
     out
 }
@@ -1441,7 +1477,12 @@ fn worst_case_inputs_stay_within_the_memory_bound() {
             }
         }
         let total = limits::WASM_BASELINE + limits::DEFAULT_BODY_BYTES + peak;
-        println!("{:<48} {w:>5}×{h:<5} peak {:>6.1} MiB, total {:.1} MB", case.name, peak as f64 / 1048576.0, total as f64 / 1e6);
+        println!(
+            "{:<48} {w:>5}×{h:<5} peak {:>6.1} MiB, total {:.1} MB",
+            case.name,
+            peak as f64 / 1048576.0,
+            total as f64 / 1e6
+        );
         if peak > budget || total > limits::MEMORY_BOUND {
             failures.push(format!("{}: {w}×{h} peaks at {peak} B > {budget} B", case.name));
         }
@@ -1544,7 +1585,16 @@ const AC_EOB: &[(u8, u8)] = &[(1, 0x00)];
 /// scan (`data`: what to put in it instead), EOI.
 fn empty_scan_jpeg(factors: &[u8], adobe: bool, data: Vec<u8>) -> Vec<u8> {
     let ids = (1..=factors.len() as u8).collect();
-    build_jpeg(&JpegSpec { w: 10000, h: 10000, factors, progressive: false, adobe, dc: DC_ZERO, ac: AC_SLOW, scans: vec![(ids, 0, 63, 0, 0, data)] })
+    build_jpeg(&JpegSpec {
+        w: 10000,
+        h: 10000,
+        factors,
+        progressive: false,
+        adobe,
+        dc: DC_ZERO,
+        ac: AC_SLOW,
+        scans: vec![(ids, 0, 63, 0, 0, data)],
+    })
 }
 
 /// Runs the pipeline with the file's own budget: the result and the units
@@ -1613,7 +1663,8 @@ fn progressive_scans_that_run_out_are_truncated() {
         scans.push((ids.clone(), 0, 0, al + 1, al, Vec::new()));
         al = al.saturating_sub(1);
     }
-    let spec = JpegSpec { w: 10000, h: 10000, factors: F444, progressive: true, adobe: false, dc: DC_ZERO, ac: AC_EOB, scans };
+    let spec =
+        JpegSpec { w: 10000, h: 10000, factors: F444, progressive: true, adobe: false, dc: DC_ZERO, ac: AC_EOB, scans };
     let (r, spent, _) = process_metered(&build_jpeg(&spec), None);
     assert!(is_truncated(&r), "{r:?}");
     assert!(spent < 1_000_000, "{spent}");
@@ -1709,7 +1760,14 @@ fn zlib_zeros_dense(n: usize) -> Vec<u8> {
     w.put(18 - 4, 4);
     let order = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1];
     for s in order {
-        w.put(match s { 18 => 1, 1 | 2 => 2, _ => 0 }, 3);
+        w.put(
+            match s {
+                18 => 1,
+                1 | 2 => 2,
+                _ => 0,
+            },
+            3,
+        );
     }
     // Code-length codes: 18 "0", 1 "10", 2 "11".
     let zeros = |w: &mut Lsb, mut count: u64| {
@@ -1726,7 +1784,7 @@ fn zlib_zeros_dense(n: usize) -> Vec<u8> {
     zeros(&mut w, 28);
     w.code(2, 2); // 285: length 1
     w.code(2, 2); // the distance code: length 1
-    // Literal/length codes: 285 "0", 0 "10", 256 "11"; distance "0".
+                  // Literal/length codes: 285 "0", 0 "10", 256 "11"; distance "0".
     w.code(2, 2);
     let mut left = n - 1;
     while left >= 258 {
@@ -1748,7 +1806,12 @@ fn zlib_zeros_dense(n: usize) -> Vec<u8> {
 /// A PNG of `w`×`h` zero samples, `depth` bits, colour type `ct`, at
 /// deflate's limit.
 fn png_zeros(w: u32, h: u32, depth: u8, ct: u8) -> Vec<u8> {
-    let channels = match ct { 0 | 3 => 1, 2 => 3, 4 => 2, _ => 4 };
+    let channels = match ct {
+        0 | 3 => 1,
+        2 => 3,
+        4 => 2,
+        _ => 4,
+    };
     let row = (w as usize * channels * usize::from(depth)).div_ceil(8) + 1;
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = w.to_be_bytes().to_vec();
@@ -1812,7 +1875,15 @@ fn files_that_declare_more_than_they_hold_are_refused_within_their_budget() {
     // decoded and nothing spent.
     for (name, bomb, format) in [
         ("lossless WebP of one-symbol codes", webp_lossless_flat(2800, 2800), SourceFormat::Webp),
-        ("RLE BMP ending at once", { let mut b = bmp_rle8(4800, 3700)[..54 + 1024].to_vec(); b.extend_from_slice(&[0, 1]); b }, SourceFormat::Bmp),
+        (
+            "RLE BMP ending at once",
+            {
+                let mut b = bmp_rle8(4800, 3700)[..54 + 1024].to_vec();
+                b.extend_from_slice(&[0, 1]);
+                b
+            },
+            SourceFormat::Bmp,
+        ),
     ] {
         assert!(bomb.len() < 1100, "{name}: {}", bomb.len());
         let (r, spent, _) = process_metered(&bomb, None);
@@ -1863,5 +1934,8 @@ fn work_units_follow_the_loops() {
     let collector = 512 * cost::COLLECT_ROW + 512 * 512 * cost::COLLECT_PIXEL;
     // The last row's bytes are read after the last charge.
     let expected = blocks * cost::JPEG_DC_BLOCK + data * cost::JPEG_ENTROPY_BYTE + collector;
-    assert!(spent <= expected && spent + 256 * 6 * 2 / 8 * cost::JPEG_ENTROPY_BYTE >= expected, "{spent} vs {expected}");
+    assert!(
+        spent <= expected && spent + 256 * 6 * 2 / 8 * cost::JPEG_ENTROPY_BYTE >= expected,
+        "{spent} vs {expected}"
+    );
 }

@@ -28,17 +28,9 @@ pub const MAX_DIMENSION: u32 = 16383;
 /// image has any pixel with alpha < 255, a `VP8X` header and an `ALPH`
 /// chunk (a fully opaque RGBA input is written like RGB, as libwebp does).
 /// No metadata is written. Errors (never panics) on bad input.
-pub fn encode_lossy(
-    pixels: &[u8],
-    width: u32,
-    height: u32,
-    has_alpha: bool,
-    quality: u8,
-) -> Result<Vec<u8>, String> {
+pub fn encode_lossy(pixels: &[u8], width: u32, height: u32, has_alpha: bool, quality: u8) -> Result<Vec<u8>, String> {
     if !(1..=MAX_DIMENSION).contains(&width) || !(1..=MAX_DIMENSION).contains(&height) {
-        return Err(format!(
-            "webp: dimensions {width}x{height} out of range 1..={MAX_DIMENSION}"
-        ));
+        return Err(format!("webp: dimensions {width}x{height} out of range 1..={MAX_DIMENSION}"));
     }
     if !(1..=100).contains(&quality) {
         return Err(format!("webp: quality {quality} out of range 1..=100"));
@@ -55,8 +47,7 @@ pub fn encode_lossy(
         ));
     }
 
-    let mut config =
-        sys::WebPConfig::new().map_err(|_| "webp: libwebp version mismatch".to_string())?;
+    let mut config = sys::WebPConfig::new().map_err(|_| "webp: libwebp version mismatch".to_string())?;
     config.quality = f32::from(quality);
     config.method = 4;
     config.thread_level = 0;
@@ -67,8 +58,7 @@ pub fn encode_lossy(
     // Boxed so that `picture.custom_ptr` (pointing at `writer`) stays valid;
     // `Drop` frees both on every path.
     let mut job = Box::new(Job {
-        picture: sys::WebPPicture::new()
-            .map_err(|_| "webp: libwebp version mismatch".to_string())?,
+        picture: sys::WebPPicture::new().map_err(|_| "webp: libwebp version mismatch".to_string())?,
         writer: unsafe { core::mem::zeroed() },
     });
     unsafe { sys::WebPMemoryWriterInit(&mut job.writer) };
@@ -86,16 +76,10 @@ pub fn encode_lossy(
         }
     };
     if imported == 0 {
-        return Err(format!(
-            "webp: importing pixels failed ({})",
-            error_text(job.picture.error_code)
-        ));
+        return Err(format!("webp: importing pixels failed ({})", error_text(job.picture.error_code)));
     }
     if unsafe { sys::WebPEncode(&config, &mut job.picture) } == 0 {
-        return Err(format!(
-            "webp: encoding failed ({})",
-            error_text(job.picture.error_code)
-        ));
+        return Err(format!("webp: encoding failed ({})", error_text(job.picture.error_code)));
     }
     if job.writer.mem.is_null() || job.writer.size < 12 {
         return Err("webp: encoder produced no output".into());
@@ -103,8 +87,7 @@ pub fn encode_lossy(
 
     let encoded = unsafe { core::slice::from_raw_parts(job.writer.mem, job.writer.size) };
     let mut out = Vec::new();
-    out.try_reserve_exact(encoded.len())
-        .map_err(|_| "webp: out of memory copying the output".to_string())?;
+    out.try_reserve_exact(encoded.len()).map_err(|_| "webp: out of memory copying the output".to_string())?;
     out.extend_from_slice(encoded);
     Ok(out)
 }
@@ -154,11 +137,7 @@ mod tests {
                 let d = ((fx - 0.5).powi(2) + (fy - 0.5).powi(2)).sqrt();
                 let r = (255.0 * fx) as u8;
                 let g = (255.0 * fy) as u8;
-                let b = if d < 0.3 {
-                    200
-                } else {
-                    (80.0 + 100.0 * (fx * fy)) as u8
-                };
+                let b = if d < 0.3 { 200 } else { (80.0 + 100.0 * (fx * fy)) as u8 };
                 v.extend_from_slice(&[r, g, b]);
                 if alpha {
                     // Left quarter fully transparent, the rest opaque.
@@ -242,11 +221,7 @@ mod tests {
         let webp = encode_lossy(&px, w, h, true, 80).unwrap();
         let cs = chunks(&webp);
         let names: Vec<&[u8; 4]> = cs.iter().map(|(n, _)| n).collect();
-        assert_eq!(
-            names,
-            [b"VP8X", b"ALPH", b"VP8 "],
-            "lossy with alpha, no metadata"
-        );
+        assert_eq!(names, [b"VP8X", b"ALPH", b"VP8 "], "lossy with alpha, no metadata");
         let flags = cs[0].1[0];
         assert_ne!(flags & 0x10, 0, "VP8X alpha flag");
         assert_eq!(flags & !0x10, 0, "no ICC/EXIF/XMP/animation flags");
@@ -276,10 +251,7 @@ mod tests {
     fn opaque_rgba_is_written_like_rgb() {
         let (w, h) = (32, 32);
         let rgb = pattern(w, h, false);
-        let rgba: Vec<u8> = rgb
-            .chunks(3)
-            .flat_map(|p| [p[0], p[1], p[2], 255])
-            .collect();
+        let rgba: Vec<u8> = rgb.chunks(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
         let webp = encode_lossy(&rgba, w, h, true, 85).unwrap();
         assert_eq!(&webp[12..16], b"VP8 ");
         assert_eq!(webp, encode_lossy(&rgb, w, h, false, 85).unwrap());
@@ -289,23 +261,15 @@ mod tests {
     fn higher_quality_means_more_bytes() {
         let (w, h) = (128, 128);
         let px = pattern(w, h, false);
-        let sizes: Vec<usize> = [10u8, 50, 85, 100]
-            .iter()
-            .map(|&q| encode_lossy(&px, w, h, false, q).unwrap().len())
-            .collect();
-        assert!(
-            sizes.windows(2).all(|s| s[0] < s[1]),
-            "sizes by quality: {sizes:?}"
-        );
+        let sizes: Vec<usize> =
+            [10u8, 50, 85, 100].iter().map(|&q| encode_lossy(&px, w, h, false, q).unwrap().len()).collect();
+        assert!(sizes.windows(2).all(|s| s[0] < s[1]), "sizes by quality: {sizes:?}");
     }
 
     #[test]
     fn deterministic() {
         let px = pattern(40, 30, true);
-        assert_eq!(
-            encode_lossy(&px, 40, 30, true, 85),
-            encode_lossy(&px, 40, 30, true, 85)
-        );
+        assert_eq!(encode_lossy(&px, 40, 30, true, 85), encode_lossy(&px, 40, 30, true, 85));
     }
 
     #[test]
@@ -314,10 +278,7 @@ mod tests {
         // Wrong lengths.
         assert!(encode_lossy(&px[..px.len() - 1], 8, 8, false, 85).is_err());
         assert!(encode_lossy(&[px.clone(), vec![0]].concat(), 8, 8, false, 85).is_err());
-        assert!(
-            encode_lossy(&px, 8, 8, true, 85).is_err(),
-            "RGB buffer passed as RGBA"
-        );
+        assert!(encode_lossy(&px, 8, 8, true, 85).is_err(), "RGB buffer passed as RGBA");
         assert!(encode_lossy(&[], 0, 0, false, 85).is_err());
         // Dimensions.
         assert!(encode_lossy(&px, 0, 64, false, 85).is_err());

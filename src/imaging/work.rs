@@ -63,7 +63,11 @@ pub fn rate(file: &[u8]) -> u64 {
         Ok(SourceFormat::Bmp) => per_byte::BMP,
         Ok(SourceFormat::Webp) => {
             let lossless = riff_chunks(file, 12).any(|(fourcc, ..)| matches!(fourcc, b"VP8L" | b"ALPH" | b"ANMF"));
-            if lossless { per_byte::WEBP_LOSSLESS } else { per_byte::WEBP_LOSSY }
+            if lossless {
+                per_byte::WEBP_LOSSLESS
+            } else {
+                per_byte::WEBP_LOSSY
+            }
         }
         Err(_) => 0,
     }
@@ -235,6 +239,15 @@ mod tests {
         // a quarter of the pixels would fit.
         let w = Work::with_budget(250, 150);
         let e = w.refusal(SourceFormat::Jpeg, 100, 100, 1000);
-        assert_eq!(e, ImageError::TooMuchWork { format: SourceFormat::Jpeg, width: 100, height: 100, bytes: 150, max_pixels: 2500 });
+        assert_eq!(
+            e,
+            ImageError::TooMuchWork {
+                format: SourceFormat::Jpeg,
+                width: 100,
+                height: 100,
+                bytes: 150,
+                max_pixels: 2500
+            }
+        );
     }
 }

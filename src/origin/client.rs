@@ -40,7 +40,14 @@ async fn exchange(site: &OriginSettings, request: Request) -> Result<Answer, Str
     }
 }
 
-fn request(site: &OriginSettings, path: &str, method: Method, token: &str, body: Option<Vec<u8>>, content_type: Option<&str>) -> Result<Request, String> {
+fn request(
+    site: &OriginSettings,
+    path: &str,
+    method: Method,
+    token: &str,
+    body: Option<Vec<u8>>,
+    content_type: Option<&str>,
+) -> Result<Request, String> {
     let headers = Headers::new();
     let set = |k: &str, v: &str| headers.set(k, v).map_err(|e| e.to_string());
     set("token", token)?;

@@ -214,7 +214,10 @@ mod tests {
     #[test]
     fn detail_answers() {
         let Verdict::Member(p) = parse_detail(200, MEMBER).unwrap() else { panic!("not a member") };
-        assert_eq!((p.id(), p.user_name(), p.status(), p.avatar_url()), (Some(5), Some("bob"), Some(1), Some("uploads/user/5.gif")));
+        assert_eq!(
+            (p.id(), p.user_name(), p.status(), p.avatar_url()),
+            (Some(5), Some("bob"), Some(1), Some("uploads/user/5.gif"))
+        );
         assert!(matches!(parse_detail(200, r#"{"code":1001,"msg":"请先登录"}"#), Ok(Verdict::NotLoggedIn)));
         for (status, body) in [
             (502, MEMBER),
@@ -240,7 +243,9 @@ mod tests {
         let Verdict::Member(original) = member else { panic!() };
         assert_eq!(p.to_json(), original.to_json());
         assert!(matches!(read_cache_entry(&cache_entry(&Verdict::NotLoggedIn)), Some(Verdict::NotLoggedIn)));
-        for stranger in ["", "1", "{}", r#"{"code":0}"#, r#"{"code":1002}"#, r#"{"code":0,"profile":{"user_name":"x"}}"#] {
+        for stranger in
+            ["", "1", "{}", r#"{"code":0}"#, r#"{"code":1002}"#, r#"{"code":0,"profile":{"user_name":"x"}}"#]
+        {
             assert!(read_cache_entry(stranger).is_none(), "{stranger}");
         }
         assert_eq!(cache_key("abc"), "site:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -256,7 +261,10 @@ mod tests {
 
     #[test]
     fn writeback_answers() {
-        assert_eq!(parse_writeback_answer(200, r#"{"code":0,"msg":"上传成功","data":"uploads/user/5.png"}"#), WriteBackAnswer::Stored);
+        assert_eq!(
+            parse_writeback_answer(200, r#"{"code":0,"msg":"上传成功","data":"uploads/user/5.png"}"#),
+            WriteBackAnswer::Stored
+        );
         assert_eq!(parse_writeback_answer(200, r#"{"code":1001,"msg":"请先登录"}"#), WriteBackAnswer::NotLoggedIn);
         assert!(matches!(parse_writeback_answer(200, r#"{"code":-1,"msg":"x"}"#), WriteBackAnswer::Failed(_)));
         assert!(matches!(parse_writeback_answer(500, ""), WriteBackAnswer::Failed(_)));
@@ -265,7 +273,8 @@ mod tests {
 
     #[test]
     fn job_serialises_without_a_token_when_there_is_none() {
-        let job = WriteBack { user_id: 5, ext: "webp".into(), version: "abc".into(), size: 256, token: None, attempts: 1 };
+        let job =
+            WriteBack { user_id: 5, ext: "webp".into(), version: "abc".into(), size: 256, token: None, attempts: 1 };
         let json = serde_json::to_string(&job).unwrap();
         assert!(!json.contains("token"), "{json}");
         assert_eq!(serde_json::from_str::<WriteBack>(&json).unwrap(), job);

@@ -59,10 +59,12 @@ async fn attempt(env: &Env, config: &Config, job: &WriteBack) -> Step {
         Err(e) => return Step::GiveUp(format!("stored avatar unreadable: {e}")),
     };
     let token = match (&config.token_secret, &job.token) {
-        (Some(secret), _) => match mint_token(job.user_id, secret, crate::http::now_unix() + WRITEBACK_TOKEN_SECS, None) {
-            Ok(t) => t,
-            Err(e) => return Step::GiveUp(e.to_string()),
-        },
+        (Some(secret), _) => {
+            match mint_token(job.user_id, secret, crate::http::now_unix() + WRITEBACK_TOKEN_SECS, None) {
+                Ok(t) => t,
+                Err(e) => return Step::GiveUp(e.to_string()),
+            }
+        }
         (None, Some(t)) => t.clone(),
         (None, None) => return Step::GiveUp("no token to write back with".into()),
     };
@@ -103,7 +105,9 @@ async fn run(env: &Env, config: &Config, job: &WriteBack) -> bool {
             let delay = retry_delay(retry_seconds, attempt_no);
             let next = WriteBack { attempts: attempt_no, ..job.clone() };
             let queued = match env.queue(QUEUE_BINDING) {
-                Ok(queue) => queue.send(MessageBuilder::new(next).delay_seconds(delay).build()).await.map_err(|e| e.to_string()),
+                Ok(queue) => {
+                    queue.send(MessageBuilder::new(next).delay_seconds(delay).build()).await.map_err(|e| e.to_string())
+                }
                 Err(_) => Err(format!("no {QUEUE_BINDING} queue binding")),
             };
             match queued {
@@ -137,7 +141,10 @@ pub async fn consume(batch: MessageBatch<WriteBack>, env: Env) {
         let message = match message {
             Ok(m) => m,
             Err(e) => {
-                console_log!("{}", json!({ "event": "writeback", "outcome": "dropped", "detail": format!("unreadable message: {e}") }));
+                console_log!(
+                    "{}",
+                    json!({ "event": "writeback", "outcome": "dropped", "detail": format!("unreadable message: {e}") })
+                );
                 continue;
             }
         };

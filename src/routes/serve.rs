@@ -55,8 +55,7 @@ pub async fn serve(req: &Request, env: &Env) -> Result<Response> {
         .url()
         .map(|u| u.query_pairs().any(|(k, v)| k == "v" && Some(v.as_ref()) == stored_version.as_deref()))
         .unwrap_or(false);
-    let content_type =
-        object.http_metadata().content_type.unwrap_or_else(|| "application/octet-stream".to_string());
+    let content_type = object.http_metadata().content_type.unwrap_or_else(|| "application/octet-stream".to_string());
     let headers = http::base_headers(
         &content_type,
         Caching::Public(if versioned { CACHE_VERSIONED } else { CACHE_UNVERSIONED }),

@@ -125,7 +125,10 @@ async fn site_profile(
             let (verdict, update_token) = origin::client::detail(site, token).await?;
             if let Err(e) = users.cache(&key, &origin::cache_entry(&verdict), u64::from(site.profile_ttl)).await {
                 // The answer is still good for this request.
-                console_log!("{}", serde_json::json!({ "event": "cache", "outcome": "not_written", "detail": e.to_string() }));
+                console_log!(
+                    "{}",
+                    serde_json::json!({ "event": "cache", "outcome": "not_written", "detail": e.to_string() })
+                );
             }
             (verdict, update_token)
         }

@@ -45,9 +45,7 @@ pub async fn upload(
     log.user_id = Some(user_id);
     log.ms.auth = Some(now_ms() - t0);
     match rate_limit::check(env, &format!("user:{user_id}")).await {
-        Verdict::Limited => {
-            return Err(RequestError::RateLimited { retry_after_secs: config.rate_limit_period }.into())
-        }
+        Verdict::Limited => return Err(RequestError::RateLimited { retry_after_secs: config.rate_limit_period }.into()),
         Verdict::Failed => log.error = Some("rate limiter unavailable; allowed".into()),
         Verdict::Allowed | Verdict::Unconfigured => {}
     }
@@ -106,7 +104,8 @@ pub async fn upload(
         ctx.wait_until(writeback::first_attempt(env.clone(), config.clone(), job));
     }
 
-    let mut response = http::envelope_response(&Envelope::ok(Notice::Uploaded.message(lang), json!({ "avatar_url": url })))?;
+    let mut response =
+        http::envelope_response(&Envelope::ok(Notice::Uploaded.message(lang), json!({ "avatar_url": url })))?;
     http::attach_update_token(&mut response, session::update_token(&session, &config))?;
     Ok(Outcome { response, code: Some(0) })
 }
@@ -149,7 +148,11 @@ async fn read_capped_body(req: &mut Request, config: &Config) -> Result<(Vec<u8>
 /// (outside wasm memory) until the end, then copied once. `None` as soon as
 /// the total passes `cap` (the rest is not read). Each chunk is reserved
 /// before it is kept.
-async fn read_chunked_body(req: &Request, cap: u64, reservation: &mut Reservation<'_>) -> Result<Option<Vec<u8>>, Failure> {
+async fn read_chunked_body(
+    req: &Request,
+    cap: u64,
+    reservation: &mut Reservation<'_>,
+) -> Result<Option<Vec<u8>>, Failure> {
     use worker::js_sys::{Reflect, Uint8Array};
     use worker::wasm_bindgen::JsCast;
     use worker::wasm_bindgen_futures::JsFuture;

@@ -65,10 +65,11 @@ impl StoreError {
     #[cfg(test)]
     pub(crate) fn samples() -> Vec<StoreError> {
         use Operation::*;
-        let mut all: Vec<StoreError> = [ProfileRead, RevocationRead, RevocationWrite, CacheRead, CacheWrite, ImageRead, ImageWrite]
-            .into_iter()
-            .map(|op| StoreError::Failed { op, cause: "cause".into() })
-            .collect();
+        let mut all: Vec<StoreError> =
+            [ProfileRead, RevocationRead, RevocationWrite, CacheRead, CacheWrite, ImageRead, ImageWrite]
+                .into_iter()
+                .map(|op| StoreError::Failed { op, cause: "cause".into() })
+                .collect();
         all.push(StoreError::Unbound("USERS"));
         all
     }

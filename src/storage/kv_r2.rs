@@ -32,9 +32,9 @@ impl Users {
     /// Whether any of these token hashes (a token and the login it was
     /// refreshed from) was logged out. The reads run together.
     pub async fn any_revoked(&self, token_hashes: &[&str]) -> Result<bool, StoreError> {
-        let reads = token_hashes.iter().map(|h| async move {
-            self.0.get(&revocation_key(h)).text().await.map(|v| v.is_some())
-        });
+        let reads = token_hashes
+            .iter()
+            .map(|h| async move { self.0.get(&revocation_key(h)).text().await.map(|v| v.is_some()) });
         let found = futures_util::future::join_all(reads).await;
         let mut any = false;
         for f in found {
@@ -152,7 +152,8 @@ impl Avatars {
             return Ok(None);
         };
         let version = obj.custom_metadata().ok().and_then(|m| m.get(VERSION_META).cloned());
-        let body = obj.body().ok_or_else(|| StoreError::Failed { op: Operation::ImageRead, cause: "no body".into() })?;
+        let body =
+            obj.body().ok_or_else(|| StoreError::Failed { op: Operation::ImageRead, cause: "no body".into() })?;
         let bytes = body.bytes().await.map_err(failed(Operation::ImageRead))?;
         Ok(Some((bytes, version)))
     }

@@ -21,4 +21,3 @@ pub mod rate_limit;
 pub use error::{Operation, StoreError};
 #[cfg(target_arch = "wasm32")]
 pub use kv_r2::*;
-

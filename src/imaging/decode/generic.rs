@@ -88,7 +88,8 @@ fn work_units(format: SourceFormat, header: &Header, plan: &Plan<'_>, file_bytes
         }
         (SourceFormat::Webp, Some(k)) => {
             // Lossy with alpha: the alpha plane is a lossless image.
-            let per = if k.lossless { cost::WEBP_LOSSLESS_PIXEL } else { cost::WEBP_LOSSY_PIXEL + cost::WEBP_LOSSLESS_PIXEL };
+            let per =
+                if k.lossless { cost::WEBP_LOSSLESS_PIXEL } else { cost::WEBP_LOSSY_PIXEL + cost::WEBP_LOSSLESS_PIXEL };
             (px * per, collector)
         }
         (SourceFormat::Gif, _) => {
@@ -125,7 +126,12 @@ pub fn decode(bytes: &[u8], format: SourceFormat, header: &Header, plan: &Plan<'
     }
 }
 
-fn run(mut dec: impl ImageDecoder, format: SourceFormat, plan: &Plan<'_>, max_alloc: u64) -> Result<Region, ImageError> {
+fn run(
+    mut dec: impl ImageDecoder,
+    format: SourceFormat,
+    plan: &Plan<'_>,
+    max_alloc: u64,
+) -> Result<Region, ImageError> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION);
     limits.max_image_height = Some(MAX_DIMENSION);
@@ -150,7 +156,9 @@ fn run(mut dec: impl ImageDecoder, format: SourceFormat, plan: &Plan<'_>, max_al
 
 fn map_err(format: SourceFormat, plan: &Plan<'_>, e: ImgError) -> ImageError {
     match e {
-        ImgError::Limits(l) if matches!(l.kind(), LimitErrorKind::InsufficientMemory | LimitErrorKind::DimensionError) => {
+        ImgError::Limits(l)
+            if matches!(l.kind(), LimitErrorKind::InsufficientMemory | LimitErrorKind::DimensionError) =>
+        {
             out_of_memory(format, plan)
         }
         ImgError::Unsupported(_) => ImageError::UnsupportedVariant { format, what: "an unusual encoding" },

@@ -95,7 +95,11 @@ fn scan_blocks(w: u32, h: u32, frame: &JpegFrame, scan: &JpegScan) -> u64 {
         }
         _ => {
             let mcus = w.div_ceil(8 * hmax) * h.div_ceil(8 * vmax);
-            mcus * scan.comps.iter().map(|&ci| u64::from(frame.sampling[ci].0) * u64::from(frame.sampling[ci].1)).sum::<u64>()
+            mcus * scan
+                .comps
+                .iter()
+                .map(|&ci| u64::from(frame.sampling[ci].0) * u64::from(frame.sampling[ci].1))
+                .sum::<u64>()
         }
     }
 }
@@ -214,7 +218,13 @@ pub fn decode(bytes: &[u8], header: &Header, plan: &Plan<'_>) -> Result<Region, 
 }
 
 /// jpeg-decoder at scale `n`/8, within `budget` bytes; its work was charged.
-fn decode_with_jpeg_decoder(bytes: &[u8], frame: &JpegFrame, plan: &Plan<'_>, n: u32, budget: u64) -> Result<Region, ImageError> {
+fn decode_with_jpeg_decoder(
+    bytes: &[u8],
+    frame: &JpegFrame,
+    plan: &Plan<'_>,
+    n: u32,
+    budget: u64,
+) -> Result<Region, ImageError> {
     let (w, h) = (plan.width, plan.height);
     let mut dec = Decoder::new(Cursor::new(bytes));
     dec.set_max_decoding_buffer_size(budget as usize);

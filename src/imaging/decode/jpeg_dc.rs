@@ -492,7 +492,9 @@ impl Setup {
                 0xDD => self.restart_interval = be16(seg, 0)?,
                 // APP2 ICC_PROFILE chunks.
                 0xE2 => {
-                    if let (Some(b"ICC_PROFILE\0"), Some(&seq), Some(data)) = (seg.get(..12), seg.get(12), seg.get(14..)) {
+                    if let (Some(b"ICC_PROFILE\0"), Some(&seq), Some(data)) =
+                        (seg.get(..12), seg.get(12), seg.get(14..))
+                    {
                         self.icc.push((seq, data.to_vec()));
                     }
                 }
@@ -572,7 +574,8 @@ impl Setup {
             if id > 3 {
                 return None;
             }
-            let (q0, step) = if pq_tq >> 4 == 0 { (i32::from(*seg.get(p + 1)?), 65) } else { (be16(seg, p + 1)? as i32, 129) };
+            let (q0, step) =
+                if pq_tq >> 4 == 0 { (i32::from(*seg.get(p + 1)?), 65) } else { (be16(seg, p + 1)? as i32, 129) };
             seg.get(p + step - 1)?;
             self.quant_dc[id] = q0;
             self.quant_seen[id] = true;
@@ -679,7 +682,9 @@ pub fn decode(bytes: &[u8], plan: &Plan<'_>) -> Result<Option<Region>, ImageErro
         Ok(collector) => Ok(collector.into_region()),
         Err(Stop::Decline) => Ok(None),
         Err(Stop::Truncated) => Err(truncated()),
-        Err(Stop::Spent) => Err(plan.work_refusal(SourceFormat::Jpeg, dc_path_units(bytes.len(), plan.width, plan.height))),
+        Err(Stop::Spent) => {
+            Err(plan.work_refusal(SourceFormat::Jpeg, dc_path_units(bytes.len(), plan.width, plan.height)))
+        }
     }
 }
 
@@ -688,7 +693,9 @@ pub fn decode(bytes: &[u8], plan: &Plan<'_>) -> Result<Option<Region>, ImageErro
 /// refusal's figures.
 fn dc_path_units(bytes: usize, w: u32, h: u32) -> u64 {
     let (ow, oh) = (w.div_ceil(8), h.div_ceil(8));
-    3 * u64::from(ow) * u64::from(oh) * cost::JPEG_DC_BLOCK + bytes as u64 * cost::JPEG_ENTROPY_BYTE + Plan::collector_units(ow, oh)
+    3 * u64::from(ow) * u64::from(oh) * cost::JPEG_DC_BLOCK
+        + bytes as u64 * cost::JPEG_ENTROPY_BYTE
+        + Plan::collector_units(ow, oh)
 }
 
 /// Where the decoded rows go: the resize collector, or a test's buffer.
@@ -825,7 +832,9 @@ fn sequential<S: Rows>(bytes: &[u8], s: &Setup, scan: &Scan, work: &Work, mut si
     }
     let tables: Vec<(&Huffman, &Huffman, &[u32], i32)> = comps
         .iter()
-        .map(|c| Some((s.dc[c.dc_table].as_ref()?, s.ac[c.ac_table].as_ref()?, &multi[c.ac_table][..], s.quant_dc[c.quant])))
+        .map(|c| {
+            Some((s.dc[c.dc_table].as_ref()?, s.ac[c.ac_table].as_ref()?, &multi[c.ac_table][..], s.quant_dc[c.quant]))
+        })
         .collect::<Option<_>>()
         .or_decline()?;
     let row_blocks = (mcus_x * comps.iter().map(|c| c.h * c.v).sum::<usize>()) as u64;
@@ -974,7 +983,10 @@ fn dc_scan(
     let (units_x, units_y, per_unit) = scan_units(s, scan);
     let mut charged_to = scan.start;
     for uy in 0..units_y {
-        work.charge((units_x * per_unit) as u64 * cost::JPEG_DC_BLOCK + (bits.pos - charged_to) as u64 * cost::JPEG_ENTROPY_BYTE)?;
+        work.charge(
+            (units_x * per_unit) as u64 * cost::JPEG_DC_BLOCK
+                + (bits.pos - charged_to) as u64 * cost::JPEG_ENTROPY_BYTE,
+        )?;
         charged_to = bits.pos;
         for ux in 0..units_x {
             if bits.next_mcu()? {
@@ -1045,8 +1057,11 @@ fn walk(bytes: &[u8], work: &Work) -> Result<(), Stop> {
     // component, over jpeg-decoder's MCU-padded block grid; only
     // progressive refinement scans need it.
     let (mcus_x, mcus_y) = mcu_grid(&s);
-    let mut nonzero: Vec<Vec<u64>> =
-        if s.progressive { s.comps.iter().map(|c| vec![0u64; mcus_x * c.h * mcus_y * c.v]).collect() } else { Vec::new() };
+    let mut nonzero: Vec<Vec<u64>> = if s.progressive {
+        s.comps.iter().map(|c| vec![0u64; mcus_x * c.h * mcus_y * c.v]).collect()
+    } else {
+        Vec::new()
+    };
     loop {
         let end = walk_scan(bytes, &s, &scan, &mut nonzero, work)?;
         let at = next_marker(bytes, end).or_decline()?;
@@ -1061,7 +1076,12 @@ fn walk(bytes: &[u8], work: &Work) -> Result<(), Stop> {
 fn walk_scan(bytes: &[u8], s: &Setup, scan: &Scan, nonzero: &mut [Vec<u64>], work: &Work) -> Result<usize, Stop> {
     let (ss, se, ah, al) = (scan.ss, scan.se, scan.ah, scan.al);
     // What jpeg-decoder refuses before decoding (or cannot mean anything).
-    if se > 63 || ss > se || al > 13 || (!s.progressive && (ss, se, ah, al) != (0, 63, 0, 0)) || (s.progressive && ss == 0 && se != 0) {
+    if se > 63
+        || ss > se
+        || al > 13
+        || (!s.progressive && (ss, se, ah, al) != (0, 63, 0, 0))
+        || (s.progressive && ss == 0 && se != 0)
+    {
         return Err(Stop::Decline);
     }
     let blocks_per_mcu: usize = scan.comps.iter().map(|&ci| s.comps[ci].h * s.comps[ci].v).sum();
@@ -1127,7 +1147,13 @@ struct Band {
 /// same codes, extra bits, end-of-band runs and correction bits. `mask`:
 /// the block's non-zero coefficients, kept up to date. `None`: a code or
 /// value jpeg-decoder refuses.
-fn walk_block(bits: &mut Bits, (dc, ac): (Option<&Huffman>, Option<&Huffman>), band: &Band, eob_run: &mut u32, mask: &mut u64) -> Option<()> {
+fn walk_block(
+    bits: &mut Bits,
+    (dc, ac): (Option<&Huffman>, Option<&Huffman>),
+    band: &Band,
+    eob_run: &mut u32,
+    mask: &mut u64,
+) -> Option<()> {
     let end = band.end;
     if band.ah == 0 {
         if band.start == 0 {
@@ -1317,7 +1343,9 @@ mod tests {
 
     /// BT.601 luma of RGB pixels.
     fn luma(px: &[u8]) -> Vec<u8> {
-        px.chunks_exact(3).map(|c| ((299 * u32::from(c[0]) + 587 * u32::from(c[1]) + 114 * u32::from(c[2])) / 1000) as u8).collect()
+        px.chunks_exact(3)
+            .map(|c| ((299 * u32::from(c[0]) + 587 * u32::from(c[1]) + 114 * u32::from(c[2])) / 1000) as u8)
+            .collect()
     }
 
     fn fixture(name: &str) -> Vec<u8> {
@@ -1328,9 +1356,9 @@ mod tests {
     fn matches_jpeg_decoder_at_one_eighth() {
         let mut files: Vec<(String, Vec<u8>)> =
             ["jpeg_baseline.jpg", "jpeg_gray.jpg", "orient-6.jpg", "jpeg_displayp3.jpg", "jpeg_progressive.jpg"]
-            .iter()
-            .map(|n| (n.to_string(), fixture(n)))
-            .collect();
+                .iter()
+                .map(|n| (n.to_string(), fixture(n)))
+                .collect();
         for name in ["restart_420.jpg", "restart_444.jpg", "q_progressive.jpg"] {
             let path = format!("{}/tests/fixtures-native/{name}", env!("CARGO_MANIFEST_DIR"));
             files.push((name.into(), std::fs::read(path).unwrap()));
@@ -1407,12 +1435,14 @@ mod tests {
 
     #[test]
     fn hostile_bytes_never_panic() {
-        let progressive = std::fs::read(format!("{}/tests/fixtures-native/q_progressive.jpg", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let progressive =
+            std::fs::read(format!("{}/tests/fixtures-native/q_progressive.jpg", env!("CARGO_MANIFEST_DIR"))).unwrap();
         for bytes in [synthetic(96, 64), progressive] {
             let size = dims(&bytes);
             // Every single-byte corruption of the headers and of the first
             // bytes of every scan, then every cut.
-            let scans: Vec<usize> = bytes.windows(2).enumerate().filter(|(_, w)| *w == [0xFF, 0xDA]).map(|(i, _)| i).collect();
+            let scans: Vec<usize> =
+                bytes.windows(2).enumerate().filter(|(_, w)| *w == [0xFF, 0xDA]).map(|(i, _)| i).collect();
             let last = scans.last().copied().unwrap_or(0);
             let spots: Vec<usize> =
                 (0..last.min(bytes.len())).chain(scans.iter().flat_map(|&s| s..(s + 40).min(bytes.len()))).collect();
@@ -1427,7 +1457,11 @@ mod tests {
             for cut in 0..bytes.len() {
                 let r = run(&bytes[..cut], size, &unlimited(), buffer);
                 assert!(r.is_err(), "a file cut at {cut} of {} was taken", bytes.len());
-                assert!(walk(&bytes[..cut], &unlimited()).is_err(), "the check passed a file cut at {cut} of {}", bytes.len());
+                assert!(
+                    walk(&bytes[..cut], &unlimited()).is_err(),
+                    "the check passed a file cut at {cut} of {}",
+                    bytes.len()
+                );
             }
         }
     }

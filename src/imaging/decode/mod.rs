@@ -93,7 +93,14 @@ pub fn decode(bytes: &[u8], format: SourceFormat, header: &Header, plan: &Plan<'
 
 /// Feeds a fully decoded, tightly packed buffer to a collector (the
 /// collector charges the plan's work counter for each row).
-pub(crate) fn feed_buffer(mut c: Collector, buf: &[u8], width: u32, layout: Layout, format: SourceFormat, plan: &Plan<'_>) -> Result<Region, ImageError> {
+pub(crate) fn feed_buffer(
+    mut c: Collector,
+    buf: &[u8],
+    width: u32,
+    layout: Layout,
+    format: SourceFormat,
+    plan: &Plan<'_>,
+) -> Result<Region, ImageError> {
     let stride = width as usize * layout.channels();
     if stride == 0 {
         return Err(damaged(format, "empty row"));

@@ -54,7 +54,9 @@ pub fn decode(bytes: &[u8], plan: &Plan<'_>) -> Result<Region, ImageError> {
     let (left, top, cw, ch) = (plan.x + dx, plan.y + dy, plan.side - dx, plan.side - dy);
     let target = (2 * plan.size).min(plan.side);
     let (sw, sh) = if target < plan.side {
-        let scale = |n: u32| ((u64::from(n) * u64::from(target) + u64::from(plan.side) / 2) / u64::from(plan.side)).max(1) as u32;
+        let scale = |n: u32| {
+            ((u64::from(n) * u64::from(target) + u64::from(plan.side) / 2) / u64::from(plan.side)).max(1) as u32
+        };
         (scale(cw), scale(ch))
     } else {
         (cw, ch)
@@ -78,7 +80,11 @@ pub fn decode(bytes: &[u8], plan: &Plan<'_>) -> Result<Region, ImageError> {
     let (ow, oh) = (buf.width as u32, buf.height as u32);
     let row_len = ow as usize * layout.channels();
     let stride = usize::try_from(rgba.stride).unwrap_or(0);
-    if (ow, oh) != (sw, sh) || rgba.rgba.is_null() || stride < row_len || rgba.size < stride * (oh as usize - 1) + row_len {
+    if (ow, oh) != (sw, sh)
+        || rgba.rgba.is_null()
+        || stride < row_len
+        || rgba.size < stride * (oh as usize - 1) + row_len
+    {
         return Err(damaged(F, "libwebp returned an unexpected buffer"));
     }
     let pixels = unsafe { core::slice::from_raw_parts(rgba.rgba, rgba.size) };
@@ -89,7 +95,8 @@ pub fn decode(bytes: &[u8], plan: &Plan<'_>) -> Result<Region, ImageError> {
         .and_then(|(_, start, end)| bytes.get(start..end))
         .filter(|p| p.len() <= MAX_ICC_BYTES);
     let spec = RegionSpec { x: 0.0, y: 0.0, w: f64::from(sw), h: f64::from(sh) };
-    let mut collector = Collector::new(ColourConverter::new(layout, icc), plan.space, sw, sh, spec, plan.size, plan.work);
+    let mut collector =
+        Collector::new(ColourConverter::new(layout, icc), plan.space, sw, sh, spec, plan.size, plan.work);
     let whole = plan.work.spent() + Plan::collector_units(sw, sh);
     for y in 0..oh as usize {
         collector.push_row(&pixels[y * stride..y * stride + row_len]).map_err(|_| plan.work_refusal(F, whole))?;

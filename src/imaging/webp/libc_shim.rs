@@ -71,10 +71,7 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
         return ptr::null_mut(); // the old block stays valid, as in C
     };
     let (base, old_layout) = block_of(p);
-    finish(
-        rust_realloc(base, old_layout, new_layout.size()),
-        new_layout.size(),
-    )
+    finish(rust_realloc(base, old_layout, new_layout.size()), new_layout.size())
 }
 
 /// Swaps two non-overlapping elements of `size` bytes.
