@@ -11,7 +11,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$PWD/node_modules/.bin/wasm-opt}"
-export ESBUILD_BIN="${ESBUILD_BIN:-$PWD/node_modules/.bin/esbuild}"
+case "${ESBUILD_BIN:-}" in
+  ""|*esbuild-keep-wasm.sh) export ESBUILD_REAL="${ESBUILD_REAL:-$PWD/node_modules/.bin/esbuild}" ;;
+  *) export ESBUILD_REAL="$ESBUILD_BIN" ;;
+esac
+export ESBUILD_BIN="$PWD/scripts/esbuild-keep-wasm.sh"
 
 # wasm simd128 (supported by workerd's V8): fast_image_resize and
 # jpeg-decoder have simd128 code paths that are compiled in only with it.
@@ -46,12 +50,21 @@ if [ "${BUILD_VARIANT:-}" = test ]; then
   cargo_args=(-- --features test-hooks)
 fi
 
+# The AVIF and HEIC decoder modules (decoders/README.md): built once per set
+# of inputs and cached; copied next to index.js below.
+bash decoders/build.sh
+
 # Skip the rebuild when nothing it depends on changed since the last build.
 if [ -f "$out/index.js" ] && [ -z "${FORCE_BUILD:-}" ]; then
-  newer=$(find src Cargo.toml Cargo.lock .cargo scripts/build.sh -newer "$out/index.js" -type f 2>/dev/null | head -n 1)
-  if [ -z "$newer" ]; then echo "[build] $out up to date"; exit 0; fi
+  newer=$(find src js Cargo.toml Cargo.lock .cargo scripts/build.sh -newer "$out/index.js" -type f 2>/dev/null | head -n 1)
+  if [ -z "$newer" ]; then
+    bash decoders/build.sh "$out" 2>/dev/null
+    echo "[build] $out up to date"
+    exit 0
+  fi
 fi
 worker-build --release --panic-unwind --out-dir "$out" "${cargo_args[@]}"
+bash decoders/build.sh "$out"
 # The production wasm drops its name section (function names, a twentieth of
 # the gzip size; the module's code is untouched): panics are caught and
 # logged by message. The test build keeps the names, for stack traces.

@@ -19,6 +19,7 @@ mod format;
 mod header;
 pub mod limits;
 mod orient;
+pub mod phone;
 mod resize;
 mod sniff;
 mod webp;

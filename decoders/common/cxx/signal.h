@@ -1,0 +1,1 @@
+/* signal.h: libde265 includes it and uses nothing from it. */
