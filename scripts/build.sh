@@ -64,12 +64,11 @@ if [ -f "$out/index.js" ] && [ -z "${FORCE_BUILD:-}" ]; then
   fi
 fi
 worker-build --release --panic-unwind --out-dir "$out" "${cargo_args[@]}"
-bash decoders/build.sh "$out"
 # The production wasm drops its name section (function names, a twentieth of
 # the gzip size; the module's code is untouched): panics are caught and
 # logged by message. The test build keeps the names, for stack traces.
 if [ "$out" = build ]; then
-  for f in "$out"/*.wasm; do
+  for f in "$out"/index_bg.wasm; do
     # worker-build's own feature list (explicit: newer binaryen encodings
     # such as compact imports must not be emitted before workerd reads them).
     "$WASM_OPT_BIN" --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
@@ -77,7 +76,9 @@ if [ "$out" = build ]; then
       --enable-simd --strip-debug --strip-producers "$f" -o "$f.stripped" && mv "$f.stripped" "$f"
   done
 fi
-for f in "$out"/*.wasm; do
+for f in "$out"/index_bg.wasm; do
   printf "[build] %s: %s bytes, gzip -9 %s bytes, %s\n" "$f" "$(wc -c < "$f")" "$(gzip -9c "$f" | wc -c)" \
     "$(node scripts/wasm-memory.mjs "$f")"
 done
+# The decoder modules next to index.js (js/phone-modules.mjs imports them).
+bash decoders/build.sh "$out"
