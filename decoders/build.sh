@@ -23,6 +23,11 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[36m[decoders]\033[0m %s\n' "$*" >&2; }
 
 eval "$(bash decoders/fetch.sh)"
+# LIBDE265_DIR: another libde265 source tree (a modified one: LGPL-3.0 s. 4).
+if [ -n "${LIBDE265_DIR:-}" ]; then
+  LIBDE265=$LIBDE265_DIR
+  SOURCES_ID="$SOURCES_ID libde265-dir=$(cd "$LIBDE265" && find . -name '*.cc' -o -name '*.h' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16)"
+fi
 WASM_OPT="${WASM_OPT_BIN:-$PWD/node_modules/.bin/wasm-opt}"
 [ -x "$WASM_OPT" ] || { echo "[decoders] wasm-opt missing ($WASM_OPT): run scripts/setup.sh (npm ci installs binaryen)" >&2; exit 1; }
 RT=$(ls /usr/lib/llvm-14/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a | head -n 1)
@@ -37,7 +42,7 @@ LIBC_INCLUDE="-isystem /usr/include/wasm32-wasi"
 ARCH="-msimd128 -mbulk-memory -mnontrapping-fptoint -msign-ext -mmutable-globals -fPIC -fvisibility=hidden"
 COMMON="$TARGET $ARCH -DNDEBUG -DSHIM_ARENA -ffunction-sections -fdata-sections -w"
 AVIF_OPT=-Os
-HEIC_OPT=-O2
+HEIC_OPT=${HEIC_OPT:--O2}
 CFLAGS_AVIF="$COMMON $AVIF_OPT -isystem decoders/common/include $LIBC_INCLUDE -DDAV1D_API="
 CXXFLAGS_HEIC="$COMMON $HEIC_OPT -std=c++17 -fno-exceptions -fno-rtti -nostdinc++ -isystem decoders/common/cxx -isystem $CXX_INCLUDE -isystem decoders/common/include $LIBC_INCLUDE -D_LIBCPP_DISABLE_EXTERN_TEMPLATE -DSHIM_CXX_PIC"
 CFLAGS_HEIC="$COMMON $HEIC_OPT -isystem decoders/common/include $LIBC_INCLUDE"
