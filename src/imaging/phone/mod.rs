@@ -143,44 +143,53 @@ pub fn arena_bytes(h: &HeifHeader, out_bytes: u64) -> u64 {
 }
 
 /// Work units (`imaging::work`, about a nanosecond of Worker CPU each) of
-/// decoding: `pictures` coded pixels (every pixel of an AVIF, alpha too;
-/// the HEIC tiles that meet the crop) and converting `converted` pixels
+/// a decode that makes the decoder decode `decoded_pixels` coded pixels in
+/// `pictures` coded pictures ([`decoded`]: every pixel of an AVIF, alpha
+/// too; the HEIC tiles that meet the crop) and convert `converted` pixels
 /// of the crop's rectangle. Rates in [`rate`].
-pub fn work_units(h: &HeifHeader, decoded_pixels: u64, converted: u64) -> u64 {
+pub fn work_units(h: &HeifHeader, decoded_pixels: u64, pictures: u64, converted: u64) -> u64 {
     let per = match (h.kind, h.depth > 8) {
         (PhoneKind::Avif, false) => rate::AVIF_8BIT,
         (PhoneKind::Avif, true) => rate::AVIF_HIGH,
         (PhoneKind::Heic, false) => rate::HEIC_8BIT,
         (PhoneKind::Heic, true) => rate::HEIC_HIGH,
-    };
-    decoded_pixels * per + converted * rate::CONVERT
+    } + if h.kind == PhoneKind::Avif && h.grid.is_some() { rate::AVIF_GRID } else { 0 };
+    decoded_pixels * per + pictures * rate::PICTURE + converted * rate::CONVERT
 }
 
-/// Coded pixels a decode of the stored-image rectangle `x, y, w, h` makes
-/// the decoder decode: the whole picture for AVIF (libavif decodes every
-/// grid tile) and its alpha plane; the tiles that meet the rectangle for
-/// HEIC.
-pub fn decoded_pixels(h: &HeifHeader, x: u32, y: u32, w: u32, ht: u32) -> u64 {
+/// What a decode of the stored-image rectangle `x, y, w, h` makes the
+/// decoder decode: `(coded pixels, coded pictures)`. The whole picture for
+/// AVIF (libavif decodes every grid tile), and its alpha plane; the tiles
+/// that meet the rectangle for HEIC.
+pub fn decoded(h: &HeifHeader, x: u32, y: u32, w: u32, ht: u32) -> (u64, u64) {
     let full = u64::from(h.width) * u64::from(h.height);
+    let planes = if h.alpha.is_some() { 2 } else { 1 };
     match (h.kind, h.grid) {
-        (PhoneKind::Avif, _) => full * if h.alpha.is_some() { 2 } else { 1 },
-        (PhoneKind::Heic, None) => full,
+        (PhoneKind::Avif, None) => (full * planes, planes),
+        (PhoneKind::Avif, Some(g)) => (full * planes, planes * u64::from(g.rows) * u64::from(g.cols)),
+        (PhoneKind::Heic, None) => (full, 1),
         (PhoneKind::Heic, Some(g)) => {
-            let span = |a: u32, n: u32, t: u32| u64::from((a + n - 1) / t - a / t + 1);
-            span(x, w.max(1), g.tile_w) * span(y, ht.max(1), g.tile_h) * u64::from(g.tile_w) * u64::from(g.tile_h)
+            let span = |a: u32, n: u32, t: u32| u64::from((a + n.max(1) - 1) / t - a / t + 1);
+            let tiles = span(x, w, g.tile_w) * span(y, ht, g.tile_h);
+            (tiles * u64::from(g.tile_w) * u64::from(g.tile_h), tiles)
         }
     }
 }
 
-/// Work units per pixel, measured in workerd (docs/benchmark.md, "AVIF and
-/// HEIC"): a coded pixel decoded (dav1d / libde265, C without assembly), a
-/// pixel of the crop's rectangle converted from YCbCr and averaged.
+/// Work units per pixel, measured in workerd on the 12 MP photos
+/// (docs/benchmark.md, "AVIF and HEIC"): a coded pixel decoded (dav1d /
+/// libde265, C without assembly; AVIF 8-bit 28–30 ns, 10-bit 37–39,
+/// a grid 8–10 more; HEIC 71–76 ns, 10-bit ~15 % more), a coded picture
+/// set up (a decoder per HEIC tile: ~2 ms of a 512² tile's 25), a pixel
+/// of the crop's rectangle converted from YCbCr and averaged.
 pub mod rate {
     pub const AVIF_8BIT: u64 = 30;
     pub const AVIF_HIGH: u64 = 40;
-    pub const HEIC_8BIT: u64 = 60;
-    pub const HEIC_HIGH: u64 = 75;
-    pub const CONVERT: u64 = 6;
+    pub const AVIF_GRID: u64 = 10;
+    pub const HEIC_8BIT: u64 = 75;
+    pub const HEIC_HIGH: u64 = 85;
+    pub const PICTURE: u64 = 2_000_000;
+    pub const CONVERT: u64 = 4;
 }
 
 /// The colour profile the decoded RGB is in, as ICC bytes for the

@@ -379,12 +379,16 @@ fn estimates_grow_with_the_picture_and_bound_the_measured_peaks() {
 fn work_counts_the_tiles_a_crop_touches() {
     let grid = read(&Spec { grid: Some((6, 8, 512, 512)), ..Spec::heic(4032, 3024) }.build(), PhoneKind::Heic).unwrap();
     let tile = 512 * 512;
-    assert_eq!(decoded_pixels(&grid, 0, 0, 4032, 3024), 48 * tile);
-    assert_eq!(decoded_pixels(&grid, 0, 0, 512, 512), tile);
-    assert_eq!(decoded_pixels(&grid, 500, 500, 24, 24), 4 * tile);
+    assert_eq!(decoded(&grid, 0, 0, 4032, 3024), (48 * tile, 48));
+    assert_eq!(decoded(&grid, 0, 0, 512, 512), (tile, 1));
+    assert_eq!(decoded(&grid, 500, 500, 24, 24), (4 * tile, 4));
+    assert_eq!(decoded(&grid, 511, 0, 1, 1), (tile, 1));
     let avif = read(&Spec { alpha: true, ..Spec::avif(1000, 1000) }.build(), PhoneKind::Avif).unwrap();
-    assert_eq!(decoded_pixels(&avif, 0, 0, 10, 10), 2_000_000);
-    assert_eq!(work_units(&avif, 2_000_000, 100), 2_000_000 * rate::AVIF_8BIT + 100 * rate::CONVERT);
+    assert_eq!(decoded(&avif, 0, 0, 10, 10), (2_000_000, 2));
+    assert_eq!(
+        work_units(&avif, 2_000_000, 2, 100),
+        2_000_000 * rate::AVIF_8BIT + 2 * rate::PICTURE + 100 * rate::CONVERT
+    );
 }
 
 // ---------------------------------------------------------------- colour
