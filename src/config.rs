@@ -141,6 +141,12 @@ pub const SETTINGS: &[Setting] = &[
         "srgb",
         "what the downscale averages: `srgb` code values (as sharp/libvips, browsers and AnqiCMS itself) or `linear` light (fine bright detail on a dark ground keeps its brightness; docs/benchmark.md has the measured trade-off)",
     ),
+    setting(
+        "HEIC",
+        Accepts::Switch,
+        "on",
+        "decoding of HEIC/HEIF photos (HEVC, what iPhones write) with libde265, which is LGPL-3.0, and HEVC is covered by patent pools: whether to offer it is the operator's decision (README, \"Licences\"); `off` refuses them with a message suggesting JPEG",
+    ),
     optional(
         "ALLOWED_ORIGINS",
         Accepts::Origins,
@@ -275,6 +281,8 @@ pub struct Config {
     pub output_quality: u8,
     /// `RESIZE_SPACE`: `srgb` (default) or `linear`; see [`ResizeSpace`].
     pub resize_space: ResizeSpace,
+    /// `HEIC`: decode HEIC/HEIF photos (`on`, the default) or refuse them.
+    pub heic: bool,
     pub allowed_origins: AllowedOrigins,
     pub upload_page: UploadPage,
     /// `RATE_LIMIT_PERIOD`: the rate-limit binding's period in seconds.
@@ -445,6 +453,7 @@ impl Config {
             output_quality: row("OUTPUT_QUALITY").whole(lookup)? as u8,
             resize_space: ResizeSpace::parse(&resize_space)
                 .ok_or_else(|| row("RESIZE_SPACE").invalid(&resize_space))?,
+            heic: row("HEIC").switch(lookup)?,
             allowed_origins: row("ALLOWED_ORIGINS").origins(lookup)?,
             upload_page: if row("UPLOAD_PAGE").switch(lookup)? { UploadPage::On } else { UploadPage::Off },
             rate_limit_period: row("RATE_LIMIT_PERIOD").choice(lookup)?.parse().unwrap_or(60),
@@ -528,6 +537,7 @@ mod tests {
         assert_eq!(c.resize_space, ResizeSpace::Srgb);
         assert_eq!(c.allowed_origins, AllowedOrigins::None);
         assert_eq!(c.upload_page, UploadPage::Off);
+        assert!(c.heic, "HEIC is decoded unless the operator turns it off");
         assert_eq!(c.rate_limit_period, 60);
         assert_eq!(c.dev_demo_token, None);
     }
@@ -546,6 +556,7 @@ mod tests {
             ("ALLOWED_ORIGINS", "https://a.example, https://b.example/"),
             ("UPLOAD_PAGE", "on"),
             ("RATE_LIMIT_PERIOD", "10"),
+            ("HEIC", "off"),
         ])
         .unwrap();
         assert_eq!(c.token_secret.as_deref(), Some("s3cret"));
@@ -562,6 +573,7 @@ mod tests {
         );
         assert_eq!(c.upload_page, UploadPage::On);
         assert_eq!(c.rate_limit_period, 10);
+        assert!(!c.heic);
     }
 
     #[test]
