@@ -19,6 +19,11 @@
 // --update        takes each repository's HEAD instead of the pinned commit
 //                 (then pin the new commits in sources.mjs).
 //
+// Four suites say what each file must give, and those pictures are kept
+// under tests/corpus/ref/ as the reference: bmpsuite (html/), PyGIF (the
+// first frame's raw RGBA named by test-suite/<name>.conf), gif-test-suite
+// (gifs/frames/<name>-0.png) and jpeg-decoder's reftests (<name>.png).
+//
 // bmpsuite ships a generator instead of images: its source at the pinned
 // commit is extracted to a temporary directory, compiled with `cc`, run,
 // and each file checked against the md5 list the repository keeps.
@@ -32,13 +37,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 import { SOURCES, LICENCES } from './sources.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CORPUS = path.join(ROOT, 'tests', 'corpus');
 const MANIFEST = path.join(CORPUS, 'MANIFEST.json');
 /** Top-level folders of tests/corpus/ that this script owns (ref/ is the reference decoder's). */
-const OWNED = [...new Set(SOURCES.map((s) => s.suite.split('/')[0])), 'ref/bmpsuite'];
+const OWNED = [...new Set(SOURCES.map((s) => s.suite.split('/')[0])), 'ref/bmpsuite', 'ref/pygif', 'ref/peterdn', 'ref/jpeg-decoder'];
 
 const args = process.argv.slice(2);
 let mirrors = process.env.CORPUS_MIRRORS || '/work/.mirror';
@@ -112,10 +118,10 @@ function bmpsuiteTree(gitDir, commit) {
   }
   return {
     expected,
-    readHtml: (name) => readFileSync(path.join(tmp, 'html', name)),
     list: () => files,
     read: (p) => {
       const b = readFileSync(path.join(tmp, p));
+      if (p.startsWith('html/')) return b; // from the repository itself, not generated
       if (sums.get(p) !== md5(b)) throw new Error(`bmpsuite ${p}: md5 ${md5(b)} is not the repository's ${sums.get(p)}`);
       return b;
     },
@@ -123,10 +129,10 @@ function bmpsuiteTree(gitDir, commit) {
   };
 }
 
-/** The bmpsuite author's expected renderings (html/*.png), by corpus path. */
+/** The suites' own expected pictures (ref/bmpsuite, ref/pygif, ref/peterdn), by corpus path. */
 const refs = new Map();
 
-function collect() {
+async function collect() {
   const out = new Map();
   for (const src of SOURCES) {
     if (!LICENCES[src.licence]) throw new Error(`${src.suite}: licence id ${src.licence} not in LICENCES`);
@@ -152,13 +158,52 @@ function collect() {
         if (out.has(rel)) throw new Error(`two sources write ${rel}`);
         const bytes = tree.read(p);
         let reference;
+        const keepRef = (dir, from, refLicence) => {
+          const b = tree.read(from);
+          const rel2 = `ref/${dir}/${path.posix.basename(from)}`;
+          refs.set(rel2, { bytes: b, entry: { repo: src.repo, path: from, commit, licence: refLicence, bytes: b.length, sha256: sha256(b) } });
+          return rel2;
+        };
         if (tree.expected) {
-          const names = tree.expected.get(p) ?? [];
-          reference = names.map((n) => `ref/bmpsuite/${n}`);
-          for (const n of names) {
-            const b = tree.readHtml(n);
-            refs.set(`ref/bmpsuite/${n}`, { bytes: b, entry: { repo: src.repo, path: `html/${n}`, commit, licence: 'GPL-3.0-or-later (bmpsuite html/)', bytes: b.length, sha256: sha256(b) } });
+          // bmpsuite: html/bmpsuite.html names the acceptable pictures.
+          reference = (tree.expected.get(p) ?? []).map((n) => keepRef('bmpsuite', `html/${n}`, 'GPL-3.0-or-later (bmpsuite html/)'));
+        } else if (src.expected === 'pygif') {
+          // PyGIF: test-suite/<name>.conf lists the frames and their pixels
+          // (raw RGBA of the logical screen); no frames = nothing to show.
+          const conf = tree.read(p.replace(/\.gif$/, '.conf')).toString();
+          const get = (k) => conf.match(new RegExp(`^${k} = (.*)$`, 'm'))?.[1]?.trim() ?? '';
+          const first = get('frames').split(',')[0];
+          const pixels = first && conf.split(`[${first}]`)[1]?.match(/^pixels = (.*)$/m)?.[1]?.trim();
+          const [cw, ch] = [Number(get('width')), Number(get('height'))];
+          // The raw RGBA is stored as a lossless PNG (65535×1 raw is 256 KB).
+          reference = [];
+          if (pixels && cw > 0 && ch > 0) {
+            const from = `test-suite/${pixels}`;
+            const raw = tree.read(from);
+            if (raw.length !== cw * ch * 4) throw new Error(`${from}: ${raw.length} bytes for ${cw}×${ch}`);
+            const png = await sharp(raw, { raw: { width: cw, height: ch, channels: 4 } }).png({ compressionLevel: 9 }).toBuffer();
+            const rel2 = `ref/pygif/${pixels.replace(/\.rgba$/, '.png')}`;
+            refs.set(rel2, { bytes: png, entry: { repo: src.repo, path: from, commit, licence: src.licence, converted: `raw RGBA ${cw}×${ch} (sha256 ${sha256(raw)}) stored as PNG`, bytes: png.length, sha256: sha256(png) } });
+            reference = [rel2];
           }
+        } else if (src.expected === 'sibling-png') {
+          // jpeg-decoder's reftests: <name>.png beside each <name>.jpg is the
+          // picture the test compares with (ImageMagick's decode); kept when
+          // under 100 KB (mjpeg.png is 1 MB: that file keeps sharp).
+          const png = p.replace(/\.jpe?g$/, '.png');
+          if (all.includes(png)) {
+            const b = tree.read(png);
+            if (b.length <= 100_000) {
+              const rel2 = `ref/jpeg-decoder/${png.slice(src.base.length)}`;
+              refs.set(rel2, { bytes: b, entry: { repo: src.repo, path: png, commit, licence: src.licence, bytes: b.length, sha256: sha256(b) } });
+              reference = [rel2];
+            }
+          }
+        } else if (src.expected === 'peterdn') {
+          // gif-test-suite: gifs/frames/<name>-0.png is the first frame.
+          // (only the animated ones have frames; the static ones keep sharp).
+          const frame = p.replace(/^gifs\/(.*)\.gif$/, 'gifs/frames/$1-0.png');
+          if (all.includes(frame)) reference = [keepRef('peterdn', frame, src.licence)];
         }
         out.set(rel, {
           bytes,
@@ -189,7 +234,7 @@ function listCorpus() {
   return files.sort();
 }
 
-const files = collect();
+const files = await collect();
 const old = existsSync(MANIFEST) ? JSON.parse(readFileSync(MANIFEST, 'utf8')) : { files: {} };
 
 if (check) {

@@ -79,9 +79,9 @@ export const SOURCES = [
 
   // ------------------------------------------------------------------ GIF
   { suite: 'gif/pygif', repo: 'robert-ancell/pygif', commit: '741b282047e0dde112e5ac2df0c7f8f923cb5df6', licence: 'LGPL-3.0-or-later',
-    base: 'test-suite/', files: ['test-suite/*.gif'] },
+    expected: 'pygif', base: 'test-suite/', files: ['test-suite/*.gif'] },
   { suite: 'gif/peterdn', repo: 'peterdn/gif-test-suite', commit: '0276a1ff9c39ac0f943009ed4d90cb4120036d48', licence: 'BSD-2-Clause',
-    base: 'gifs/', files: ['gifs/*.gif'] },
+    expected: 'peterdn', base: 'gifs/', files: ['gifs/*.gif'] },
   { suite: 'gif/image-rs', repo: 'image-rs/image', commit: '2c5368b8de2f76ae9d18bc0bcf2cd16c3164cefe', licence: 'MIT OR Apache-2.0',
     base: 'tests/images/gif/', files: ['tests/images/gif/anim/*.gif', 'tests/images/gif/simple/*.gif'] },
   { suite: 'gif/image-gif', repo: 'image-rs/image-gif', commit: 'c1a6c4f18aec2884fe4fa7ce4fdbead92c975af1', licence: 'MIT OR Apache-2.0',
@@ -103,7 +103,7 @@ export const SOURCES = [
 
   // ----------------------------------------------------------------- JPEG
   { suite: 'jpeg/jpeg-decoder', repo: 'image-rs/jpeg-decoder', commit: 'eb2d7c0f6a2d0298aba7a7f8b9ca1440353e8f8c', licence: 'MIT OR Apache-2.0',
-    base: 'tests/', files: [
+    expected: 'sibling-png', base: 'tests/', files: [
       'tests/reftest/images/16bit-qtables.jpg', 'tests/reftest/images/blank_800x280.jpg',
       'tests/reftest/images/extraneous-data.jpg', 'tests/reftest/images/grayscale_*.jpg', 'tests/reftest/images/non-interleaved-mcu.jpg',
       'tests/reftest/images/partial_progressive.jpg', 'tests/reftest/images/progressive-missing-*.jpg', 'tests/reftest/images/restarts.jpg',
@@ -115,7 +115,7 @@ export const SOURCES = [
       'tests/crashtest/images/missing-sos.jpg', 'tests/crashtest/images/multiple-0xff-before-eoi.jpg', 'tests/crashtest/images/null_height.jpg',
     ] },
   { suite: 'jpeg/jpeg-decoder', repo: 'image-rs/jpeg-decoder', commit: 'eb2d7c0f6a2d0298aba7a7f8b9ca1440353e8f8c', licence: 'MIT OR Apache-2.0 (Mozilla reftests)',
-    base: 'tests/', files: ['tests/reftest/images/mozilla/*.jpg'] },
+    expected: 'sibling-png', base: 'tests/', files: ['tests/reftest/images/mozilla/*.jpg'] },
   { suite: 'jpeg/libjpeg-turbo', repo: 'libjpeg-turbo/libjpeg-turbo', commit: '8a99315babe7fe946bef539c125f26b9e6aad8ab', licence: 'IJG',
     base: 'testimages/', files: ['testimages/testorig.jpg', 'testimages/testimgint.jpg', 'testimages/testimgari.jpg'] },
   { suite: 'jpeg/libjpeg-turbo', repo: 'libjpeg-turbo/libjpeg-turbo', commit: '8a99315babe7fe946bef539c125f26b9e6aad8ab', licence: 'BSD-3-Clause (libjpeg-turbo)',
