@@ -20,11 +20,12 @@
 // which `node scripts/corpus/report.mjs` regenerates docs/conformance.md.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SKIP, REPO_ROOT, startWorker, seedUser } from '../lib/worker.mjs';
 import { mintToken } from '../lib/token.mjs';
 import { corpusFiles, runFile, verdict, PASSING, THRESHOLD, PILLOW_VERSION } from '../lib/corpus.mjs';
+import { countsTable } from '../lib/corpus-report.mjs';
 
 // ===================================================================
 // KNOWN ISSUES: current failures, found by this corpus, to be fixed in
@@ -82,7 +83,7 @@ const KNOWN_ISSUES = [
     id: 'K6',
     title: 'GIF with no colour table at all is refused as damaged',
     what: 'A GIF with neither a global nor a local colour table; decoders fall back to a default (grey-scale) table, libvips included.',
-    cause: 'Likely the gif crate (RGBA output) erroring on a frame without any palette; no default table is supplied.',
+    cause: 'The gif crate (RGBA output) probably errors on a frame without any palette; no default table is supplied.',
     files: ['gif/pillow/no_palette.gif'],
   },
   {
@@ -110,7 +111,7 @@ const KNOWN_ISSUES = [
     id: 'K10',
     title: 'Corrupt JPEG accepted as noise',
     what: 'A fuzzer-made JPEG whose entropy-coded data is corrupt (libjpeg: "premature end of data segment"; sharp refuses it) is accepted, and the avatar is noise below the first rows.',
-    cause: 'Likely jpeg-decoder decoding through the corrupt Huffman data (its own crash test only asks that it not panic), and the truncated-scan check not seeing it because the data does not end early.',
+    cause: 'Probably jpeg-decoder decoding through the corrupt Huffman data (its own crash test only asks that it not panic), and the truncated-scan check not seeing it because the data does not end early.',
     files: ['jpeg/jpeg-decoder/crashtest/images/dc-predictor-overflow.jpg'],
   },
 ];
@@ -197,5 +198,13 @@ describe('conformance corpus: every file through the worker, compared with a ref
     console.log(lines.join('\n'));
     const missing = KNOWN_ISSUES.flatMap((k) => k.files).filter((f) => !results.some((r) => r.rel === f));
     assert.deepEqual(missing, [], 'known issues name files that are not in the corpus');
+  });
+
+  test('docs/conformance.md shows these counts', () => {
+    // The doc's tables are generated from this run's results; the counts
+    // (not the decimals) must be current.
+    const doc = readFileSync(path.join(REPO_ROOT, 'docs', 'conformance.md'), 'utf8');
+    assert.ok(doc.includes(countsTable(results)),
+      'docs/conformance.md is out of date: run `node scripts/corpus/report.mjs` (it reads tests/output/corpus-results.json, written by this test)');
   });
 });
