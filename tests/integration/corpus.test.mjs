@@ -132,6 +132,36 @@ function table(suite, rows) {
   return [`== ${suite} (${rows.length} files)`, line(head), ...body.map(line)].join('\n');
 }
 
+describe('conformance corpus: files and manifest', () => {
+  test('every MANIFEST file is there with its size and SHA-256, and nothing else is', async () => {
+    const { createHash } = await import('node:crypto');
+    const { readdirSync, statSync } = await import('node:fs');
+    const { CORPUS, MANIFEST } = await import('../lib/corpus.mjs');
+    const bad = [];
+    for (const [rel, e] of Object.entries(MANIFEST.files)) {
+      const b = readFileSync(path.join(CORPUS, rel));
+      if (b.length !== e.bytes || createHash('sha256').update(b).digest('hex') !== e.sha256) bad.push(`${rel}: not the recorded bytes`);
+      for (const r of e.reference ?? []) if (!MANIFEST.references[r]) bad.push(`${rel}: reference ${r} has no provenance`);
+    }
+    for (const [rel, e] of Object.entries(MANIFEST.references)) {
+      const b = readFileSync(path.join(CORPUS, rel));
+      if (createHash('sha256').update(b).digest('hex') !== e.sha256) bad.push(`${rel}: not the recorded bytes`);
+    }
+    const walk = (d) => readdirSync(d).flatMap((f) => (statSync(path.join(d, f)).isDirectory() ? walk(path.join(d, f)) : [path.join(d, f)]));
+    for (const top of ['png', 'bmp', 'webp', 'gif', 'jpeg', 'ico']) {
+      for (const f of walk(path.join(CORPUS, top))) {
+        const rel = path.relative(CORPUS, f).split(path.sep).join('/');
+        if (!MANIFEST.files[rel]) bad.push(`${rel}: not in MANIFEST`);
+      }
+    }
+    for (const [rel, e] of Object.entries(MANIFEST.files)) {
+      if ((e.expect || e.tolerance) && !e.why) bad.push(`${rel}: a decision without a why`);
+      if (!MANIFEST.licences[e.licence]) bad.push(`${rel}: licence ${e.licence} not described`);
+    }
+    assert.deepEqual(bad, []);
+  });
+});
+
 describe('conformance corpus: every file through the worker, compared with a reference decoder', { skip: SKIP, timeout: 600_000 }, () => {
   let w;
   const files = corpusFiles();
