@@ -2,7 +2,7 @@
 //! without bound gets a clear refusal instead of killing the isolate.
 //!
 //! Every decoder is given a memory budget from the image's header
-//! (`imaging::limits`), but a decoder can still allocate for structures the
+//! (`imaging::limits`, planned within [`MEMORY_BOUND`]), but a decoder can still allocate for structures the
 //! header does not announce: a lossless WebP may declare 65,536 groups of
 //! Huffman codes in a 16×16 image, and the `image` crate's WebP decoder
 //! builds a lookup table for each before it decodes a pixel (a 3.8 MB file:
@@ -36,10 +36,13 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::Relaxed};
 
-use crate::imaging::limits::MEMORY_BOUND;
+/// Wasm memory one upload may use, bytes (the requirement): the bound the
+/// image pipeline plans every upload within (`imaging::limits`), body
+/// included.
+pub const MEMORY_BOUND: u64 = 100_000_000;
 
 /// The most the heap may hold: the bound every upload is planned to stay
-/// within ([`MEMORY_BOUND`], 100 MB, body included) plus 8 MiB for what no
+/// within ([`MEMORY_BOUND`], body included) plus 8 MiB for what no
 /// estimate counts. Under Cloudflare's 128 MB isolate limit, with room for
 /// the JavaScript heap.
 pub const HEAP_CEILING: usize = MEMORY_BOUND as usize + 8 * 1024 * 1024;
@@ -228,49 +231,86 @@ pub fn catch_exhaustion<T>(f: impl FnOnce() -> T) -> Result<T, Exhausted> {
     }
 }
 
-/// Test builds only: fills the heap so that the next allocation of more
-/// than `leave` bytes is refused, by the ceiling (`ceiling`: a counted
-/// block up to `leave` bytes under it) or by wasm memory itself (not:
-/// uncounted blocks taken straight from the system allocator until memory
-/// can grow no more). Drop the result to give it back.
+/// Test builds only: an upload processed on a heap filled so that the
+/// next allocation of more than a few bytes is refused, by the ceiling or
+/// by wasm memory itself.
 #[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
-pub fn fill(leave: usize, ceiling: bool) -> Vec<(*mut u8, Layout)> {
-    let mut blocks = Vec::with_capacity(64);
-    if ceiling {
-        let room = HEAP_CEILING.saturating_sub(HEAP.live()).saturating_sub(leave);
-        if let Ok(l) = Layout::from_size_align(room, 1) {
-            let p = unsafe { HEAP.alloc(l) };
-            if !p.is_null() {
-                blocks.push((p, l));
+pub mod test_fill {
+    use std::alloc::{GlobalAlloc, Layout};
+
+    use super::{restore_reserve, HEAP, HEAP_CEILING};
+
+    /// The tag an upload ends with to be processed on a filled heap:
+    /// `AVATAR-EDGE-TEST-FILL:<ceiling|memory>:<n>` (the heap-exhaustion
+    /// test, tests/integration/heap.test.mjs, without a file that needs
+    /// 100 MB).
+    const TAG: &[u8] = b"AVATAR-EDGE-TEST-FILL:";
+
+    /// The blocks taken; given back, and the emergency reserve taken
+    /// again, when dropped.
+    pub struct Filled {
+        blocks: Vec<(*mut u8, Layout)>,
+        ceiling: bool,
+    }
+
+    /// Fills the heap as the tag at the end of `file` asks, if it has one,
+    /// so that the pipeline's first allocation of more than `n` bytes fails.
+    pub fn for_upload(file: &[u8]) -> Option<Filled> {
+        let at = file.windows(TAG.len()).rposition(|w| w == TAG)?;
+        let spec = std::str::from_utf8(&file[at + TAG.len()..]).ok()?;
+        let (mode, leave) = spec.trim().split_once(':')?;
+        let ceiling = mode == "ceiling";
+        Some(Filled { blocks: fill(leave.parse().ok()?, ceiling), ceiling })
+    }
+
+    impl Drop for Filled {
+        fn drop(&mut self) {
+            for (p, l) in self.blocks.drain(..) {
+                // SAFETY: each block was allocated by `fill` with this very
+                // layout, from the allocator it goes back to, and is freed once.
+                unsafe {
+                    if self.ceiling {
+                        HEAP.dealloc(p, l);
+                    } else {
+                        std::alloc::System.dealloc(p, l);
+                    }
+                }
             }
-        }
-    } else {
-        // Halving block sizes down to `leave`: what is left is less.
-        let mut size = 64 << 20;
-        while size > leave && blocks.len() < blocks.capacity() {
-            let l = Layout::from_size_align(size, 1).unwrap_or(Layout::new::<u8>());
-            let p = unsafe { std::alloc::System.alloc(l) };
-            if p.is_null() {
-                size /= 2;
-            } else {
-                blocks.push((p, l));
-            }
+            restore_reserve();
         }
     }
-    blocks
-}
 
-/// Gives back what [`fill`] took.
-#[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
-pub fn unfill(blocks: Vec<(*mut u8, Layout)>, ceiling: bool) {
-    for (p, l) in blocks {
-        unsafe {
-            if ceiling {
-                HEAP.dealloc(p, l);
-            } else {
-                std::alloc::System.dealloc(p, l);
+    /// Fills the heap so that the next allocation of more than `leave`
+    /// bytes is refused, by the ceiling (`ceiling`: a counted block up to
+    /// `leave` bytes under it) or by wasm memory itself (not: uncounted
+    /// blocks taken straight from the system allocator until memory can
+    /// grow no more).
+    fn fill(leave: usize, ceiling: bool) -> Vec<(*mut u8, Layout)> {
+        let mut blocks = Vec::with_capacity(64);
+        if ceiling {
+            let room = HEAP_CEILING.saturating_sub(HEAP.live()).saturating_sub(leave);
+            if let Some(l) = Layout::from_size_align(room, 1).ok().filter(|l| l.size() > 0) {
+                // SAFETY: `l` has a non-zero size; a null result is checked.
+                let p = unsafe { HEAP.alloc(l) };
+                if !p.is_null() {
+                    blocks.push((p, l));
+                }
+            }
+        } else {
+            // Halving block sizes down to `leave`: what is left is less.
+            let mut size = 64 << 20;
+            while size > leave && blocks.len() < blocks.capacity() {
+                let l = Layout::from_size_align(size, 1).unwrap_or(Layout::new::<u8>());
+                // SAFETY: `l` has a non-zero size; a null result is checked.
+                let p = unsafe { std::alloc::System.alloc(l) };
+                if p.is_null() {
+                    size /= 2;
+                } else {
+                    blocks.push((p, l));
+                }
             }
         }
+        blocks
     }
 }
 

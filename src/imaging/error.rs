@@ -159,7 +159,7 @@ impl UserFacing for ImageError {
             }
             HeapExhausted { format, width, height } => {
                 let f = format.name();
-                let mb = super::limits::MEMORY_BOUND / 1_000_000;
+                let mb = crate::heap::MEMORY_BOUND / 1_000_000;
                 if zh {
                     format!("图片无法处理：这张 {width}×{height} 的 {f} 图片解码所需内存超过单次上传的上限（{mb} MB），文件的编码方式异常。请用常规图片软件重新导出（或另存为 JPEG/PNG）后再上传")
                 } else {

@@ -33,15 +33,14 @@
 //! memory"); `tests::worst_case_inputs_stay_within_the_memory_bound` checks
 //! the same natively.
 
+pub use crate::heap::MEMORY_BOUND;
+
 use super::error::ImageError;
 use super::format::SourceFormat;
 use super::header::Header;
 
 /// Largest accepted side, in pixels (JPEG's and GIF's own maximum).
 pub const MAX_DIMENSION: u32 = 65_535;
-
-/// Wasm memory one upload may use, bytes (the requirement).
-pub const MEMORY_BOUND: u64 = 100_000_000;
 
 /// Wasm memory in use before the body is read: the module's data, the
 /// stack, the allocator's and wasm-bindgen's state.

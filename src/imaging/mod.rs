@@ -56,7 +56,7 @@ pub struct Options {
     pub max_pixels: u64,
     /// Bytes of the request held in wasm memory while the pipeline runs
     /// (the body the file is a slice of): the pipeline's memory budget is
-    /// what [`limits::MEMORY_BOUND`] leaves after them, and never more than
+    /// what [`crate::heap::MEMORY_BOUND`] leaves after them, and never more than
     /// with a body of the default cap ([`limits::pipeline_budget`]). 0 =
     /// assume the default cap.
     pub held_bytes: u64,
@@ -179,56 +179,11 @@ pub fn process_with_work(
     Ok((avatar, times))
 }
 
-/// [`process_timed`] with the heap ceiling caught (`crate::heap`): a file
-/// whose decoding allocates past it, although its header passed every
-/// check, is refused with [`ImageError::HeapExhausted`] instead of taking
-/// the isolate down. (Only the Worker build has the ceiling; natively this
-/// is [`process_timed`].)
-pub fn process_guarded(
-    bytes: &[u8],
-    crop: Option<CropBox>,
-    opts: &Options,
-    now: &dyn Fn() -> f64,
-) -> Result<(Avatar, StageTimes), ImageError> {
-    #[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
-    let filled = test_hooks::fill_for(bytes);
-    let result = crate::heap::catch_exhaustion(|| process_timed(bytes, crop, opts, now));
-    #[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
-    test_hooks::unfill(filled);
-    result.unwrap_or_else(|_| Err(heap_exhausted(bytes)))
-}
-
-/// Test builds only: an upload whose file ends with
-/// `AVATAR-EDGE-TEST-FILL:<ceiling|memory>:<n>` is processed with the heap
-/// filled up to `n` bytes under the ceiling, or with wasm memory itself
-/// used up (`crate::heap::fill`), so that the pipeline's first allocation
-/// of more than `n` bytes fails: the heap-exhaustion test
-/// (tests/integration/heap.test.mjs) without a file that needs 100 MB.
-#[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
-mod test_hooks {
-    const TAG: &[u8] = b"AVATAR-EDGE-TEST-FILL:";
-
-    pub struct Filled(Vec<(*mut u8, std::alloc::Layout)>, bool);
-
-    pub fn fill_for(bytes: &[u8]) -> Option<Filled> {
-        let at = bytes.windows(TAG.len()).rposition(|w| w == TAG)?;
-        let spec = std::str::from_utf8(&bytes[at + TAG.len()..]).ok()?;
-        let (mode, leave) = spec.trim().split_once(':')?;
-        let ceiling = mode == "ceiling";
-        Some(Filled(crate::heap::fill(leave.parse().ok()?, ceiling), ceiling))
-    }
-
-    pub fn unfill(filled: Option<Filled>) {
-        if let Some(Filled(blocks, ceiling)) = filled {
-            crate::heap::unfill(blocks, ceiling);
-            crate::heap::restore_reserve();
-        }
-    }
-}
-
-/// The refusal for `bytes` after the heap ran out while decoding them: the
-/// header was read before, so reading it again gives the figures.
-fn heap_exhausted(bytes: &[u8]) -> ImageError {
+/// The refusal of `bytes` after the heap ran out while decoding them (the
+/// Worker catches that with `crate::heap::catch_exhaustion` around
+/// [`process_timed`]): the header was read before, so reading it again
+/// gives the figures.
+pub fn exhausted(bytes: &[u8]) -> ImageError {
     match sniff(bytes).and_then(|format| header::read_header(bytes, format).map(|h| (format, h))) {
         Ok((format, h)) => ImageError::HeapExhausted { format, width: h.width, height: h.height },
         Err(e) => e,
