@@ -46,9 +46,17 @@ pub const MAX_DIMENSION: u32 = 65_535;
 /// stack, the allocator's and wasm-bindgen's state.
 pub const WASM_BASELINE: u64 = 2 * 1024 * 1024;
 
-/// The largest request body of the default settings (`MAX_UPLOAD_BYTES`
-/// plus the multipart room), held in wasm memory during the pipeline.
-pub const DEFAULT_BODY_BYTES: u64 = crate::config::DEFAULT_MAX_UPLOAD_BYTES + crate::config::MULTIPART_OVERHEAD;
+/// The largest file the memory budget is planned for: the default
+/// `MAX_UPLOAD_BYTES` (the settings assert that they agree).
+pub const PLANNED_UPLOAD_BYTES: u64 = 20 * 1024 * 1024;
+
+/// Room the request body holds around the file: multipart framing and
+/// the crop fields (the settings assert that they agree).
+pub const PLANNED_FORM_ROOM: u64 = 64 * 1024;
+
+/// The largest request body of the default settings, held in wasm memory
+/// during the pipeline.
+pub const DEFAULT_BODY_BYTES: u64 = PLANNED_UPLOAD_BYTES + PLANNED_FORM_ROOM;
 
 /// What the pipeline may hold at once when the body is at most
 /// [`DEFAULT_BODY_BYTES`]: 76 865 792 B (73.3 MiB).

@@ -29,6 +29,7 @@ mod tests;
 
 pub use error::{file_size, megapixels, ImageError};
 pub use format::{OutputFormat, SourceFormat, ACCEPTED_FORMATS};
+pub use limits::{MAX_OUTPUT_SIZE, PLANNED_FORM_ROOM, PLANNED_UPLOAD_BYTES};
 pub use orient::Orientation;
 pub use resize::ResizeSpace;
 pub use sniff::sniff;
