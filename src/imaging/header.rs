@@ -5,7 +5,7 @@
 //! Every read is bounds-checked; a short or inconsistent header is
 //! [`ImageError::Damaged`].
 
-use super::error::ImageError;
+use super::error::{ImageError, Variant};
 use super::format::SourceFormat;
 use super::limits::MAX_JPEG_SCANS;
 use super::orient::Orientation;
@@ -181,17 +181,14 @@ fn jpeg(b: &[u8]) -> Result<Header, ImageError> {
                 let width = be16(body, 3).ok_or_else(|| damaged(F, "short SOF"))?;
                 let n = usize::from(*body.get(5).ok_or_else(|| damaged(F, "short SOF"))?);
                 if precision != 8 {
-                    return Err(ImageError::UnsupportedVariant { format: F, what: "12-bit" });
+                    return Err(ImageError::UnsupportedVariant { format: F, variant: Variant::TwelveBit });
                 }
                 if !matches!(n, 1 | 3 | 4) {
-                    return Err(ImageError::UnsupportedVariant { format: F, what: "unusual colour channels" });
+                    return Err(ImageError::UnsupportedVariant { format: F, variant: Variant::UnusualChannels });
                 }
                 if height == 0 {
                     // Height given later by a DNL marker: legal but unheard of.
-                    return Err(ImageError::UnsupportedVariant {
-                        format: F,
-                        what: "height defined after the data (DNL)",
-                    });
+                    return Err(ImageError::UnsupportedVariant { format: F, variant: Variant::HeightAfterData });
                 }
                 let mut sampling = Vec::with_capacity(n);
                 let mut ids = Vec::with_capacity(n);
@@ -212,17 +209,17 @@ fn jpeg(b: &[u8]) -> Result<Header, ImageError> {
                 frame = Some((u32::from(width), u32::from(height), jf));
             }
             0xC3 | 0xC5..=0xC7 => {
-                return Err(ImageError::UnsupportedVariant { format: F, what: "lossless or hierarchical" })
+                return Err(ImageError::UnsupportedVariant { format: F, variant: Variant::LosslessOrHierarchical })
             }
             0xC9..=0xCB | 0xCD..=0xCF => {
-                return Err(ImageError::UnsupportedVariant { format: F, what: "arithmetic coding" })
+                return Err(ImageError::UnsupportedVariant { format: F, variant: Variant::ArithmeticCoding })
             }
             0xDA => {
                 // Start of scan: everything we need comes before it.
                 let (width, height, mut jf) = frame.ok_or_else(|| damaged(F, "scan before frame header"))?;
                 let rest = scans(b, pos, &jf.ids, MAX_JPEG_SCANS + 1);
                 if rest.scans.len() > MAX_JPEG_SCANS {
-                    return Err(ImageError::UnsupportedVariant { format: F, what: "too many scans" });
+                    return Err(ImageError::UnsupportedVariant { format: F, variant: Variant::TooManyScans });
                 }
                 jf.icc_bytes = icc_bytes + rest.icc_bytes;
                 jf.scans = rest.scans;
@@ -553,7 +550,7 @@ mod tests {
     }
 
     fn too_many(r: Result<Header, ImageError>) -> bool {
-        matches!(r, Err(ImageError::UnsupportedVariant { what: "too many scans", .. }))
+        matches!(r, Err(ImageError::UnsupportedVariant { variant: Variant::TooManyScans, .. }))
     }
 
     #[test]

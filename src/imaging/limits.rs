@@ -35,7 +35,7 @@
 
 pub use crate::heap::MEMORY_BOUND;
 
-use super::error::ImageError;
+use super::error::{ImageError, Kind};
 use super::format::SourceFormat;
 use super::header::Header;
 
@@ -126,14 +126,14 @@ pub fn check_header(h: &Header, max_pixels: u64) -> Result<(), ImageError> {
 /// working buffers, measured: see `decode::generic`), is over `budget`.
 pub fn check_full_decode(
     format: SourceFormat,
-    variant: &'static str,
+    kind: Option<Kind>,
     width: u32,
     height: u32,
     need: u64,
     budget: u64,
 ) -> Result<(), ImageError> {
     if need > budget {
-        return Err(too_much_memory(format, variant, width, height, need, budget));
+        return Err(too_much_memory(format, kind, width, height, need, budget));
     }
     Ok(())
 }
@@ -143,7 +143,7 @@ pub fn check_full_decode(
 /// area).
 pub fn too_much_memory(
     format: SourceFormat,
-    variant: &'static str,
+    kind: Option<Kind>,
     width: u32,
     height: u32,
     need: u64,
@@ -151,7 +151,7 @@ pub fn too_much_memory(
 ) -> ImageError {
     let px = u128::from(width) * u128::from(height);
     let max_mp = (u128::from(budget) * px / u128::from(need.max(1)) / 1_000_000) as u64;
-    ImageError::TooMuchMemory { format, variant, width, height, max_mp }
+    ImageError::TooMuchMemory { format, kind, width, height, max_mp }
 }
 
 #[cfg(test)]

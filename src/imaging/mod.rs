@@ -18,6 +18,7 @@ mod error;
 mod format;
 mod header;
 pub mod limits;
+mod options;
 mod orient;
 mod resize;
 mod sniff;
@@ -27,57 +28,13 @@ mod work;
 #[cfg(test)]
 mod tests;
 
-pub use error::{file_size, megapixels, ImageError};
+pub use error::{file_size, megapixels, ImageError, Kind, Lookalike, PipelineOption, Variant};
 pub use format::{OutputFormat, SourceFormat, ACCEPTED_FORMATS};
 pub use limits::{MAX_OUTPUT_SIZE, PLANNED_FORM_ROOM, PLANNED_UPLOAD_BYTES};
+pub use options::{CropBox, Options, ResizeSpace};
 pub use orient::Orientation;
-pub use resize::ResizeSpace;
 pub use sniff::sniff;
 pub use work::Work;
-
-/// Crop box in pixels of the upright image (after EXIF orientation), as the
-/// client's crop tool sends it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CropBox {
-    pub x: u32,
-    pub y: u32,
-    pub w: u32,
-    pub h: u32,
-}
-
-/// Settings of one run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Options {
-    /// Avatar edge in pixels (1..=[`limits::MAX_OUTPUT_SIZE`]).
-    pub size: u32,
-    pub format: OutputFormat,
-    /// 1..=100, for lossy output.
-    pub quality: u8,
-    /// Largest accepted width × height of the source.
-    pub max_pixels: u64,
-    /// Bytes of the request held in wasm memory while the pipeline runs
-    /// (the body the file is a slice of): the pipeline's memory budget is
-    /// what [`crate::heap::MEMORY_BOUND`] leaves after them, and never more than
-    /// with a body of the default cap ([`limits::pipeline_budget`]). 0 =
-    /// assume the default cap.
-    pub held_bytes: u64,
-    /// What the resize averages (`RESIZE_SPACE`).
-    pub space: ResizeSpace,
-}
-
-impl Default for Options {
-    /// The contract's defaults: 256 px WebP at quality 85, 100 MP.
-    fn default() -> Self {
-        Options {
-            size: 256,
-            format: OutputFormat::Webp,
-            quality: 85,
-            max_pixels: 100_000_000,
-            held_bytes: 0,
-            space: ResizeSpace::Srgb,
-        }
-    }
-}
 
 /// The encoded avatar and what was learnt about the source.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -227,16 +184,19 @@ pub mod stages {
     }
 }
 
+/// The pipeline's own guard on its options (the settings check their
+/// documented ranges before; this only keeps the pipeline within what it
+/// can do).
 fn check_options(o: &Options) -> Result<(), ImageError> {
-    let max = limits::MAX_OUTPUT_SIZE;
-    if o.size == 0 || o.size > max {
-        return Err(ImageError::BadOptions { what: format!("AVATAR_SIZE={} (allowed 1..={max})", o.size) });
+    let bad = |option, value| Err(ImageError::BadOption { option, value });
+    if o.size == 0 || o.size > limits::MAX_OUTPUT_SIZE {
+        return bad(PipelineOption::Size, u64::from(o.size));
     }
     if o.quality == 0 || o.quality > 100 {
-        return Err(ImageError::BadOptions { what: format!("OUTPUT_QUALITY={} (allowed 1..=100)", o.quality) });
+        return bad(PipelineOption::Quality, u64::from(o.quality));
     }
     if o.max_pixels == 0 {
-        return Err(ImageError::BadOptions { what: "MAX_PIXELS=0".into() });
+        return bad(PipelineOption::MaxPixels, 0);
     }
     Ok(())
 }

@@ -23,42 +23,10 @@ use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 
 use super::colour::ColourConverter;
 use super::limits::REGION_BUDGET;
+use super::options::ResizeSpace;
 use super::work::{cost, Spent, Work};
 
-/// What the resize averages: sRGB code values or light.
-///
-/// `Srgb`, the default, averages the gamma-encoded values, as libvips/sharp,
-/// Pillow, browsers and `disintegration/imaging` (AnqiCMS's Go image
-/// library, in its go.mod) do, so an avatar
-/// looks like the one AnqiCMS itself would make. On the benchmark's photos
-/// (README, "Measured figures") it matches sharp's SSIM against both the
-/// sRGB-space and the linear-light reference (within 0.0003, with fewer
-/// bytes), and its WebP is 1–4 % smaller than with `Linear` on most.
-///
-/// `Linear` averages light (exact sRGB transfer function), which is what a
-/// lens would do: fine bright detail on dark ground (stars, city lights,
-/// a 1-px checkerboard) keeps its brightness instead of darkening. On the
-/// Hubble deep field it scores 0.956 against the linear reference (`Srgb`
-/// 0.914, sharp 0.890); on ordinary photos it is 0.001–0.004 below sharp
-/// against the sRGB reference.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ResizeSpace {
-    #[default]
-    Srgb,
-    Linear,
-}
-
 impl ResizeSpace {
-    /// Parses the `RESIZE_SPACE` setting (case-insensitive, surrounding
-    /// spaces ignored): `srgb` or `linear`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "srgb" => Some(ResizeSpace::Srgb),
-            "linear" => Some(ResizeSpace::Linear),
-            _ => None,
-        }
-    }
-
     /// sRGB code value → 16-bit sample in this space.
     fn samples(self) -> &'static [u16; 256] {
         /// c × 257 maps 0..=255 exactly onto 0..=65535.

@@ -13,7 +13,7 @@ use image::{DynamicImage, ExtendedColorType, Frame, ImageEncoder, Rgb, RgbImage,
 
 use super::work::cost;
 use super::*;
-use crate::envelope::{Lang, UserFacing};
+use crate::i18n::{Lang, UserFacing};
 
 const RED: [u8; 3] = [255, 0, 0];
 const GREEN: [u8; 3] = [0, 255, 0];
@@ -261,35 +261,23 @@ fn sniff_accepts_the_five_formats() {
 
 #[test]
 fn sniff_refuses_disguised_files_and_says_what_they_look_like() {
-    let cases: &[(&[u8], Option<&str>)] = &[
-        (b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>", Some("SVG")),
-        (b"  <svg width=\"10\"></svg>", Some("SVG")),
-        (b"<!DOCTYPE html><html><body>hi</body></html>", Some("HTML")),
-        (b"%PDF-1.7\n%\xE2\xE3\xCF\xD3", Some("PDF")),
-        (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", Some("HEIC")),
-        (b"\0\0\0\x1cftypavif\0\0\0\0", Some("AVIF")),
-        (b"hello, this is just text\n", Some("text")),
-        (b"BMnot really a bitmap, only text", Some("text")),
+    let cases: &[(&[u8], Option<(Lookalike, &str)>)] = &[
+        (b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>", Some((Lookalike::Svg, "SVG"))),
+        (b"  <svg width=\"10\"></svg>", Some((Lookalike::Svg, "SVG"))),
+        (b"<!DOCTYPE html><html><body>hi</body></html>", Some((Lookalike::Html, "HTML"))),
+        (b"%PDF-1.7\n%\xE2\xE3\xCF\xD3", Some((Lookalike::Pdf, "PDF"))),
+        (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", Some((Lookalike::Heic, "HEIC"))),
+        (b"\0\0\0\x1cftypavif\0\0\0\0", Some((Lookalike::Avif, "AVIF"))),
+        (b"hello, this is just text\n", Some((Lookalike::Text, "text"))),
+        (b"BMnot really a bitmap, only text", Some((Lookalike::Text, "text"))),
         (b"\x00\x01\x02\x03\x04", None),
     ];
     for (bytes, kind) in cases {
         let e = sniff(bytes).unwrap_err();
-        assert_eq!(
-            e,
-            ImageError::Unsupported {
-                looks_like: kind.map(|k| match k {
-                    "SVG" => "SVG",
-                    "HTML" => "HTML",
-                    "PDF" => "PDF",
-                    "HEIC" => "HEIC",
-                    "AVIF" => "AVIF",
-                    _ => "text",
-                })
-            }
-        );
+        assert_eq!(e, ImageError::Unsupported { looks_like: kind.map(|(k, _)| k) });
         let en = err_en(&e);
         assert!(en.contains(ACCEPTED_FORMATS), "{en}");
-        if let Some(k) = kind {
+        if let Some((_, k)) = kind {
             assert!(en.contains(k), "{en}");
         }
         assert!(e.message(Lang::Zh).contains("JPEG, PNG, WebP, GIF, BMP"));
@@ -297,7 +285,7 @@ fn sniff_refuses_disguised_files_and_says_what_they_look_like() {
     assert_eq!(sniff(b""), Err(ImageError::Empty));
     // The whole pipeline refuses them too.
     let e = process(b"<svg/>", None, &Options::default()).unwrap_err();
-    assert!(matches!(e, ImageError::Unsupported { looks_like: Some("SVG") }));
+    assert!(matches!(e, ImageError::Unsupported { looks_like: Some(Lookalike::Svg) }));
 }
 
 // ------------------------------------------------------------- decoding
@@ -799,7 +787,7 @@ fn full_decode_formats_have_a_memory_budget_that_fits_phone_photos() {
     let e = process_unmetered(&webp_header_only(4000, 3000, b"VP8 "), None, &Options::default()).unwrap_err();
     assert!(matches!(e, ImageError::Damaged { .. }), "{e:?}");
     let e = process(&webp_header_only(6000, 4000, b"VP8L"), None, &Options::default()).unwrap_err();
-    let ImageError::TooMuchMemory { max_mp, variant: "lossless", .. } = e else { panic!("{e:?}") };
+    let ImageError::TooMuchMemory { max_mp, kind: Some(Kind::Lossless), .. } = e else { panic!("{e:?}") };
     assert_eq!(max_mp, 9);
     let en = err_en(&e);
     assert!(en.contains("this lossless WebP is 6000×4000 = 24 MP") && en.contains("9 MP"), "{en}");
@@ -826,7 +814,7 @@ fn larger_bodies_leave_the_pipeline_less_memory() {
     let e = process_unmetered(&png, None, &held(20 << 20)).unwrap_err();
     assert!(matches!(e, ImageError::Damaged { .. }), "{e:?}");
     let e = process_unmetered(&png, None, &held(30_000_000)).unwrap_err();
-    assert!(matches!(e, ImageError::TooMuchMemory { variant: "interlaced", .. }), "{e:?}");
+    assert!(matches!(e, ImageError::TooMuchMemory { kind: Some(Kind::Interlaced), .. }), "{e:?}");
 }
 
 #[test]
@@ -924,7 +912,7 @@ fn bad_options_are_refused() {
         Options { quality: 0, ..Options::default() },
         Options { size: 100_000, ..Options::default() },
     ] {
-        assert!(matches!(process(&png, None, &o), Err(ImageError::BadOptions { .. })));
+        assert!(matches!(process(&png, None, &o), Err(ImageError::BadOption { .. })));
     }
 }
 
@@ -945,14 +933,14 @@ fn stage_times_use_the_supplied_clock() {
 fn messages_are_bilingual_and_actionable() {
     let errs = [
         ImageError::Empty,
-        ImageError::Unsupported { looks_like: Some("PDF") },
+        ImageError::Unsupported { looks_like: Some(Lookalike::Pdf) },
         ImageError::TooManyPixels { width: 20000, height: 10000, limit: 100_000_000 },
         ImageError::BadDimensions { width: 70000, height: 1, max: 65535 },
-        ImageError::TooMuchMemory { format: SourceFormat::Webp, variant: "", width: 9000, height: 9000, max_mp: 10 },
+        ImageError::TooMuchMemory { format: SourceFormat::Webp, kind: None, width: 9000, height: 9000, max_mp: 10 },
         ImageError::Damaged { format: SourceFormat::Gif, detail: "x".into() },
         ImageError::HeapExhausted { format: SourceFormat::Webp, width: 16, height: 16 },
         ImageError::CropEmpty { crop: CropBox { x: 0, y: 0, w: 0, h: 3 } },
-        ImageError::UnsupportedVariant { format: SourceFormat::Jpeg, what: "12-bit" },
+        ImageError::UnsupportedVariant { format: SourceFormat::Jpeg, variant: Variant::TwelveBit },
     ];
     for e in errs {
         let (zh, en) = (e.message(Lang::Zh), e.message(Lang::En));
@@ -961,7 +949,7 @@ fn messages_are_bilingual_and_actionable() {
         assert_eq!(e.code(), -1);
     }
     let en =
-        ImageError::TooMuchMemory { format: SourceFormat::Webp, variant: "", width: 9000, height: 9000, max_mp: 10 }
+        ImageError::TooMuchMemory { format: SourceFormat::Webp, kind: None, width: 9000, height: 9000, max_mp: 10 }
             .message(Lang::En);
     assert!(en.contains("9000×9000 = 81 MP") && en.contains("10 MP"), "{en}");
 }

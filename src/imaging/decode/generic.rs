@@ -14,7 +14,7 @@ use image::{ColorType, ImageDecoder, Limits};
 
 use super::{check_decoded_size, damaged, feed_buffer, out_of_memory, Plan};
 use crate::imaging::colour::Layout;
-use crate::imaging::error::ImageError;
+use crate::imaging::error::{ImageError, Kind, Variant};
 use crate::imaging::format::SourceFormat;
 use crate::imaging::header::{Header, WebpKind};
 use crate::imaging::limits::{check_full_decode, MAX_DIMENSION, MAX_ICC_BYTES};
@@ -33,31 +33,31 @@ use crate::imaging::work::cost;
 /// out (4 × screen) + the frame's indices (1 × frame) + an RGBA frame
 /// buffer when the frame does not span the screen's width at its left
 /// edge (4 × frame). An ICC profile is read into memory (≤ 1 MiB is kept).
-fn memory_need(format: SourceFormat, header: &Header, w: u32, h: u32) -> (u64, &'static str) {
+fn memory_need(format: SourceFormat, header: &Header, w: u32, h: u32) -> (u64, Option<Kind>) {
     let px = u64::from(w) * u64::from(h);
     let tenths = |t: u64| (px * t).div_ceil(10);
     match (format, header.webp) {
         (SourceFormat::Webp, Some(k)) => {
             let icc = if k.icc { MAX_ICC_BYTES as u64 } else { 0 };
-            let (t, variant) = match k {
+            let (t, kind) = match k {
                 // libwebp (`webp.rs`) holds a few macroblock rows (its
                 // caches grow with the width) and the shrunk square: a
                 // tenth of a byte a pixel bounds it with room to spare.
-                k if libwebp_takes(k) => (1, ""),
-                k if k.animated => (130, "animated"),
-                k if k.lossless => (80, "lossless"),
-                k if k.alpha => (110, ""),
-                _ => (50, ""),
+                k if libwebp_takes(k) => (1, None),
+                k if k.animated => (130, Some(Kind::Animated)),
+                k if k.lossless => (80, Some(Kind::Lossless)),
+                k if k.alpha => (110, None),
+                _ => (50, None),
             };
-            (tenths(t) + icc, variant)
+            (tenths(t) + icc, kind)
         }
         (SourceFormat::Gif, _) => {
             let (left, top, fw, fh) = header.gif_frame.unwrap_or((0, 0, w as u16, h as u16));
             let frame = u64::from(fw) * u64::from(fh);
             let direct = left == 0 && u32::from(fw) == w && u32::from(top) + u32::from(fh) <= h;
-            (4 * px + frame + if direct { 0 } else { 4 * frame }, "")
+            (4 * px + frame + if direct { 0 } else { 4 * frame }, None)
         }
-        _ => (tenths(40), ""),
+        _ => (tenths(40), None),
     }
 }
 
@@ -101,9 +101,9 @@ fn work_units(format: SourceFormat, header: &Header, plan: &Plan<'_>, file_bytes
 }
 
 pub fn decode(bytes: &[u8], format: SourceFormat, header: &Header, plan: &Plan<'_>) -> Result<Region, ImageError> {
-    let (need, variant) = memory_need(format, header, plan.width, plan.height);
+    let (need, kind) = memory_need(format, header, plan.width, plan.height);
     let budget = plan.decode_budget(1.0, 4);
-    check_full_decode(format, variant, plan.width, plan.height, need, budget)?;
+    check_full_decode(format, kind, plan.width, plan.height, need, budget)?;
     // The frame's decode is charged before it happens; the collector
     // charges its rows as they come.
     let (decoder, collector) = work_units(format, header, plan, bytes.len());
@@ -144,7 +144,7 @@ fn run(
         ColorType::La8 => Layout::GrayAlpha,
         ColorType::Rgb8 => Layout::Rgb,
         ColorType::Rgba8 => Layout::Rgba,
-        _ => return Err(ImageError::UnsupportedVariant { format, what: "16-bit or floating-point samples" }),
+        _ => return Err(ImageError::UnsupportedVariant { format, variant: Variant::WideSamples }),
     };
     let icc = dec.icc_profile().ok().flatten().filter(|p| p.len() <= MAX_ICC_BYTES);
     let len = usize::try_from(dec.total_bytes()).map_err(|_| damaged(format, "image too large"))?;
@@ -161,7 +161,7 @@ fn map_err(format: SourceFormat, plan: &Plan<'_>, e: ImgError) -> ImageError {
         {
             out_of_memory(format, plan)
         }
-        ImgError::Unsupported(_) => ImageError::UnsupportedVariant { format, what: "an unusual encoding" },
+        ImgError::Unsupported(_) => ImageError::UnsupportedVariant { format, variant: Variant::UnusualEncoding },
         other => damaged(format, other.to_string()),
     }
 }

@@ -9,7 +9,7 @@ use jpeg_decoder::{Decoder, PixelFormat};
 
 use super::{damaged, feed_buffer, Plan};
 use crate::imaging::colour::Layout;
-use crate::imaging::error::ImageError;
+use crate::imaging::error::{ImageError, Kind, Variant};
 use crate::imaging::format::SourceFormat;
 use crate::imaging::header::{Header, JpegFrame, JpegScan};
 use crate::imaging::limits::{too_much_memory, MAX_ICC_BYTES};
@@ -194,8 +194,8 @@ pub fn decode(bytes: &[u8], header: &Header, plan: &Plan<'_>) -> Result<Region, 
         }
         let need = memory_estimate(w, h, frame, n);
         if need > budget(n) {
-            let variant = if frame.progressive { "progressive" } else { "" };
-            return Err(too_much_memory(F, variant, w, h, need, budget(n)));
+            let kind = frame.progressive.then_some(Kind::Progressive);
+            return Err(too_much_memory(F, kind, w, h, need, budget(n)));
         }
         // The DC-only decoder notices a scan that runs out as it reads;
         // for jpeg-decoder the scans' lengths are checked first.
@@ -239,7 +239,7 @@ fn decode_with_jpeg_decoder(
         PixelFormat::L8 => Layout::Gray,
         PixelFormat::RGB24 => Layout::Rgb,
         PixelFormat::CMYK32 => Layout::Cmyk,
-        PixelFormat::L16 => return Err(ImageError::UnsupportedVariant { format: F, what: "16-bit" }),
+        PixelFormat::L16 => return Err(ImageError::UnsupportedVariant { format: F, variant: Variant::SixteenBit }),
     };
     let (dw, dh) = (u32::from(info.width), u32::from(info.height));
     if pixels.len() != dw as usize * dh as usize * layout.channels() {
@@ -254,7 +254,7 @@ fn decode_with_jpeg_decoder(
 fn map_err(e: jpeg_decoder::Error) -> ImageError {
     match e {
         jpeg_decoder::Error::Unsupported(_) => {
-            ImageError::UnsupportedVariant { format: F, what: "an unusual encoding" }
+            ImageError::UnsupportedVariant { format: F, variant: Variant::UnusualEncoding }
         }
         other => damaged(F, other.to_string()),
     }

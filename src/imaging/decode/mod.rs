@@ -16,7 +16,8 @@ use super::error::ImageError;
 use super::format::SourceFormat;
 use super::header::Header;
 use super::limits;
-use super::resize::{Collector, Region, RegionSpec, ResizeSpace};
+use super::options::ResizeSpace;
+use super::resize::{Collector, Region, RegionSpec};
 use super::work::{cost, Spent, Work};
 
 /// The crop square in the *stored* (not upright) image, at full resolution,
@@ -130,7 +131,7 @@ pub(crate) fn check_decoded_size(format: SourceFormat, plan: &Plan<'_>, w: u32, 
 pub(crate) fn out_of_memory(format: SourceFormat, plan: &Plan<'_>) -> ImageError {
     ImageError::TooMuchMemory {
         format,
-        variant: "",
+        kind: None,
         width: plan.width,
         height: plan.height,
         max_mp: plan.decode_budget(1.0, 4) / 8 / 1_000_000,

@@ -11,7 +11,7 @@ use png::{ColorType, Transformations};
 
 use super::{damaged, feed_buffer, Plan};
 use crate::imaging::colour::Layout;
-use crate::imaging::error::ImageError;
+use crate::imaging::error::{ImageError, Kind};
 use crate::imaging::format::SourceFormat;
 use crate::imaging::header::Header;
 use crate::imaging::limits::{check_full_decode, MAX_ICC_BYTES};
@@ -51,7 +51,7 @@ pub fn decode(bytes: &[u8], header: &Header, plan: &Plan<'_>) -> Result<Region, 
     let rows = 2 * u64::from(w) * 8;
     let image = if interlaced { u64::from(w) * u64::from(h) * layout.channels() as u64 } else { 0 };
     let budget = plan.decode_budget(1.0, layout.out_channels());
-    check_full_decode(F, if interlaced { "interlaced" } else { "" }, w, h, metadata + rows + image, budget)?;
+    check_full_decode(F, interlaced.then_some(Kind::Interlaced), w, h, metadata + rows + image, budget)?;
     let mut collector = plan.collector(w, h, layout, icc.as_deref());
 
     // Work: inflating and unfiltering each row's bytes, then widening or
@@ -97,7 +97,7 @@ fn map_err(e: png::DecodingError, header: &Header, plan: &Plan<'_>) -> ImageErro
     match e {
         png::DecodingError::LimitsExceeded => ImageError::TooMuchMemory {
             format: F,
-            variant: "",
+            kind: None,
             width: header.width,
             height: header.height,
             max_mp: plan.decode_budget(1.0, 4) / 4 / 1_000_000,

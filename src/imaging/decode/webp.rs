@@ -13,7 +13,7 @@ use libwebp_sys as sys;
 
 use super::{check_decoded_size, damaged, out_of_memory, Plan};
 use crate::imaging::colour::{ColourConverter, Layout};
-use crate::imaging::error::ImageError;
+use crate::imaging::error::{ImageError, Variant};
 use crate::imaging::format::SourceFormat;
 use crate::imaging::header::riff_chunks;
 use crate::imaging::limits::MAX_ICC_BYTES;
@@ -111,7 +111,9 @@ fn status_error(status: sys::VP8StatusCode, plan: &Plan<'_>) -> ImageError {
     use sys::VP8StatusCode::*;
     match status {
         VP8_STATUS_OUT_OF_MEMORY => out_of_memory(F, plan),
-        VP8_STATUS_UNSUPPORTED_FEATURE => ImageError::UnsupportedVariant { format: F, what: "an unusual encoding" },
+        VP8_STATUS_UNSUPPORTED_FEATURE => {
+            ImageError::UnsupportedVariant { format: F, variant: Variant::UnusualEncoding }
+        }
         VP8_STATUS_NOT_ENOUGH_DATA => damaged(F, "the file is cut short"),
         _ => damaged(F, "the image data is corrupt"),
     }
