@@ -28,7 +28,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
-use avatar_edge::imaging::{CropBox, Work};
+use avatar_edge::imaging::{work_for_file, CropBox, Work};
 
 struct Counting;
 static NOW: AtomicUsize = AtomicUsize::new(0);
@@ -112,9 +112,9 @@ fn main() {
         };
         let base = NOW.load(Relaxed);
         PEAK.store(base, Relaxed);
-        let work = if unmetered { Work::with_budget(u64::MAX, bytes.len() as u64) } else { Work::for_file(&bytes) };
+        let work = if unmetered { Work::with_budget(u64::MAX, bytes.len() as u64) } else { work_for_file(&bytes) };
         let result = avatar_edge::imaging::process_with_work(&bytes, crop, &opts, &now, &work);
-        let units = format!("work={}/{}", work.spent(), Work::for_file(&bytes).budget());
+        let units = format!("work={}/{}", work.spent(), work_for_file(&bytes).budget());
         let peak = PEAK.load(Relaxed) - base;
         let mib = peak as f64 / 1048576.0;
         if let (Ok((avatar, _)), Some(dir)) = (&result, &out_dir) {

@@ -13,7 +13,7 @@
 //! body (an operator raising `MAX_UPLOAD_BYTES`) leaves less
 //! ([`pipeline_budget`]).
 //!
-//! Of that, the decoder gets what the kept crop region ([`region_bytes`])
+//! Of that, the decoder gets what the kept crop region (`resize::region_bytes`)
 //! and a fixed [`SLACK`] leave ([`decode_budget`]):
 //!
 //! * JPEG is decoded in the DCT domain at 1/8, 1/4, 1/2 or full scale; the
@@ -37,7 +37,6 @@ pub use crate::heap::MEMORY_BOUND;
 
 use super::error::{ImageError, Kind};
 use super::format::SourceFormat;
-use super::header::Header;
 
 /// Largest accepted side, in pixels (JPEG's and GIF's own maximum).
 pub const MAX_DIMENSION: u32 = 65_535;
@@ -85,45 +84,35 @@ pub fn pipeline_budget(held_bytes: u64) -> u64 {
 }
 
 /// The decoder's share of `pipeline` bytes when the collector will keep
-/// `region` bytes (see [`region_bytes`]).
+/// `region` bytes (see `resize::region_bytes`).
 pub fn decode_budget(pipeline: u64, region: u64) -> u64 {
     pipeline.saturating_sub(SLACK).saturating_sub(region)
 }
-
-pub use super::resize::region_bytes;
 
 /// Largest avatar edge the pipeline renders (a few output buffers of
 /// `size²×8` bytes must fit next to the decoder's memory).
 pub const MAX_OUTPUT_SIZE: u32 = 2048;
 
-/// Most scans (SOS segments) a JPEG may have. The decoder walks every
-/// block of the scan's components once per scan, so a file of tiny scans
-/// repeated thousands of times costs minutes of CPU (found by fuzzing: a
-/// 200 KB 2000×2000 progressive JPEG of 12 000 empty scans took over two
-/// minutes). Encoders write 1 to 4 scans (baseline) or about 10
-/// (progressive: libjpeg's default script; mozjpeg a few more).
-pub const MAX_JPEG_SCANS: usize = 64;
-
 /// Largest embedded ICC profile used; a larger one is ignored (pixels are
 /// then treated as sRGB) rather than refusing the photo.
 pub const MAX_ICC_BYTES: usize = 1024 * 1024;
 
-/// Refuses a header whose size is out of bounds: pixel count above the
+/// Refuses a declared size out of bounds: pixel count above the
 /// configured limit (naming both figures), a zero side, or a side above
 /// [`MAX_DIMENSION`].
-pub fn check_header(h: &Header, max_pixels: u64) -> Result<(), ImageError> {
-    let px = u64::from(h.width) * u64::from(h.height);
+pub fn check_size(width: u32, height: u32, max_pixels: u64) -> Result<(), ImageError> {
+    let px = u64::from(width) * u64::from(height);
     if px > max_pixels {
-        return Err(ImageError::TooManyPixels { width: h.width, height: h.height, limit: max_pixels });
+        return Err(ImageError::TooManyPixels { width, height, limit: max_pixels });
     }
-    if h.width == 0 || h.height == 0 || h.width > MAX_DIMENSION || h.height > MAX_DIMENSION {
-        return Err(ImageError::BadDimensions { width: h.width, height: h.height, max: MAX_DIMENSION });
+    if width == 0 || height == 0 || width > MAX_DIMENSION || height > MAX_DIMENSION {
+        return Err(ImageError::BadDimensions { width, height, max: MAX_DIMENSION });
     }
     Ok(())
 }
 
 /// Refuses a full decode whose estimated peak, `need` bytes (output plus
-/// working buffers, measured: see `decode::generic`), is over `budget`.
+/// working buffers, measured: see each codec), is over `budget`.
 pub fn check_full_decode(
     format: SourceFormat,
     kind: Option<Kind>,
@@ -174,7 +163,7 @@ mod tests {
         // The region's reserve at the default size leaves the decoders
         // enough for a 12 MP progressive JPEG (~37 MB) and 16 MP of
         // interlaced RGBA PNG.
-        let d = decode_budget(PIPELINE_BUDGET, region_bytes(4000.0, 256, 4));
+        let d = decode_budget(PIPELINE_BUDGET, crate::imaging::resize::region_bytes(4000.0, 256, 4));
         assert!(d >= 64 << 20, "{d}");
     }
 }

@@ -7,6 +7,8 @@
 //! with a separable symmetric filter on a square, so the result is the same
 //! as rotating first, at a fraction of the memory.
 
+use super::bytes::{be16, be32, le16, le32};
+
 /// The eight EXIF orientations (tag 0x0112).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Orientation {
@@ -105,4 +107,37 @@ impl Orientation {
         }
         out
     }
+}
+
+/// The orientation tag (0x0112) of IFD0 of a TIFF/EXIF block, as JPEG
+/// (APP1), PNG (eXIf) and WebP (EXIF) carry it. Tolerates an "Exif\0\0"
+/// prefix (some writers put it in PNG/WebP chunks too). Any inconsistency
+/// gives `None` (= upright): a broken EXIF must not lose the photo.
+pub fn orientation_in_exif(tiff: &[u8]) -> Option<Orientation> {
+    let t = tiff.strip_prefix(b"Exif\0\0").unwrap_or(tiff);
+    let le = match t.get(0..2)? {
+        b"II" => true,
+        b"MM" => false,
+        _ => return None,
+    };
+    let r16 = |at: usize| if le { le16(t, at) } else { be16(t, at) };
+    let r32 = |at: usize| if le { le32(t, at) } else { be32(t, at) };
+    if r16(2)? != 42 {
+        return None;
+    }
+    let ifd = r32(4)? as usize;
+    let count = usize::from(r16(ifd)?);
+    for i in 0..count {
+        let entry = ifd.checked_add(2)?.checked_add(i.checked_mul(12)?)?;
+        if r16(entry)? == 0x0112 {
+            let typ = r16(entry + 2)?;
+            let value = match typ {
+                3 => r16(entry + 8)?,        // SHORT, value inline
+                4 => r32(entry + 8)? as u16, // LONG (non-standard writers)
+                _ => return None,
+            };
+            return Orientation::from_exif(value);
+        }
+    }
+    None
 }

@@ -11,6 +11,7 @@ use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;
 use image::{DynamicImage, ExtendedColorType, Frame, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
 
+use super::codecs::webp::encode::encode_lossy;
 use super::work::cost;
 use super::*;
 use crate::i18n::{Lang, UserFacing};
@@ -402,7 +403,7 @@ fn still_webp_crop_at_odd_offsets_is_exact() {
     // white beyond (luma is not subsampled): the crop from (151, 101) is
     // all white.
     let img = RgbImage::from_fn(420, 330, |x, y| if x <= 150 || y <= 100 { Rgb([0; 3]) } else { Rgb([255; 3]) });
-    let file = webp::encode_lossy(img.as_raw(), 420, 330, false, 100).unwrap();
+    let file = encode_lossy(img.as_raw(), 420, 330, false, 100).unwrap();
     // 225 px side: shrunk by libwebp to 2 × 64 first, then resized.
     for (side, size) in [(225, 64), (99, 64)] {
         let crop = CropBox { x: 151, y: 101, w: side, h: side };
@@ -664,7 +665,7 @@ fn display_p3_profile_of_a_lossy_webp_is_converted_to_srgb() {
     // The libwebp path (still lossy, no alpha) finds the ICCP chunk itself.
     let p3 = moxcms::ColorProfile::new_display_p3().encode().unwrap();
     let px: Vec<u8> = [200u8, 100, 50].repeat(16 * 16);
-    let plain = webp::encode_lossy(&px, 16, 16, false, 100).unwrap();
+    let plain = encode_lossy(&px, 16, 16, false, 100).unwrap();
     let vp8 = webp_chunks(&plain).into_iter().find(|c| &c.0 == b"VP8 ").expect("VP8").1;
     let mut body = Vec::new();
     riff_chunk(&mut body, b"VP8X", &vp8x(0x20, 16, 16));
@@ -1293,7 +1294,7 @@ fn lossy_alpha_webp(w: u32, h: u32, animated: bool) -> Vec<u8> {
         let (x, y) = ((i % w as usize) as u32, (i / w as usize) as u32);
         p.copy_from_slice(&[(x % 256) as u8, (y % 256) as u8, 90, if (x + y) % 97 < 60 { 255 } else { 40 }]);
     }
-    let file = webp::encode_lossy(&px, w, h, true, 60).unwrap();
+    let file = encode_lossy(&px, w, h, true, 60).unwrap();
     let chunks = webp_chunks(&file);
     let alph = &chunks.iter().find(|c| &c.0 == b"ALPH").expect("ALPH").1;
     let vp8 = &chunks.iter().find(|c| &c.0 == b"VP8 ").expect("VP8").1;
@@ -1588,7 +1589,7 @@ fn empty_scan_jpeg(factors: &[u8], adobe: bool, data: Vec<u8>) -> Vec<u8> {
 /// Runs the pipeline with the file's own budget: the result and the units
 /// spent.
 fn process_metered(bytes: &[u8], crop: Option<CropBox>) -> (Result<Avatar, ImageError>, u64, u64) {
-    let work = Work::for_file(bytes);
+    let work = work_for_file(bytes);
     let r = process_with_work(bytes, crop, &Options::default(), &|| 0.0, &work).map(|(a, _)| a);
     (r, work.spent(), work.budget())
 }
@@ -1899,6 +1900,37 @@ fn flat_images_of_a_few_megapixels_and_real_sizes_pass() {
         assert!(r.is_ok(), "{crop:?}: {r:?}");
         assert!(spent <= budget);
     }
+}
+
+#[test]
+fn the_budget_grows_with_the_file_at_its_formats_rate() {
+    use super::work::{per_byte, BASE};
+    // Headers that open, padded to the size wanted.
+    let padded = |mut f: Vec<u8>, n: usize| {
+        f.resize(n, 0);
+        f
+    };
+    let png = |n: usize| padded(png_header_only(16, 16), n);
+    assert_eq!(work_for_file(&png(1000)).budget(), BASE + 1000 * per_byte::PNG);
+    assert!(work_for_file(&png(2 << 20)).budget() > work_for_file(&png(1 << 20)).budget());
+    // WebP: lossless (VP8L, an ALPH plane, animation) at its own rate.
+    let webp = |first: &[u8; 4], data: &[u8], then: Option<&[u8; 4]>| {
+        let mut body = Vec::new();
+        riff_chunk(&mut body, first, data);
+        if let Some(fourcc) = then {
+            riff_chunk(&mut body, fourcc, &[0; 24]);
+        }
+        padded(webp_file(&body), 1000)
+    };
+    let vp8l = webp(b"VP8L", &[0x2F, 0, 0, 0, 0], None);
+    let vp8 = webp(b"VP8 ", &[0, 0, 0, 0x9D, 0x01, 0x2A, 1, 0, 1, 0], None);
+    let anmf = webp(b"VP8X", &vp8x(0x02, 1, 1), Some(b"ANMF"));
+    assert_eq!(work_for_file(&vp8l).budget(), BASE + 1000 * per_byte::WEBP_LOSSLESS);
+    assert_eq!(work_for_file(&vp8).budget(), BASE + 1000 * per_byte::WEBP_LOSSY);
+    assert_eq!(work_for_file(&anmf).budget(), BASE + 1000 * per_byte::WEBP_LOSSLESS);
+    // Not an image: nothing to decode, the base.
+    assert_eq!(work_for_file(b"<svg></svg>").budget(), BASE);
+    assert_eq!(work_for_file(&[]).budget(), BASE);
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! Still lossy WebP without alpha through libwebp's decoder, compiled in
-//! with the encoder (`src/imaging/webp.rs`); which files come here is
-//! `generic::libwebp_takes`.
+//! Decoding WebP: every kind but one through `image`'s decoder, whole;
+//! a still lossy WebP without alpha ([`WebpKind`](super::WebpKind)) through
+//! libwebp's decoder, compiled in with the encoder (`encode.rs`).
 //!
 //! libwebp crops and shrinks while it decodes: only the crop square comes
 //! out, already reduced to twice the avatar's size by its area-averaging
@@ -9,17 +9,24 @@
 //! rows at a time, so memory grows with the width, not the area. libwebp's
 //! SSE2 code runs on wasm simd128 (docs/webp-encoder.md).
 
+use image::codecs::webp::WebPDecoder;
 use libwebp_sys as sys;
 
-use super::{check_decoded_size, damaged, out_of_memory, Plan};
+use crate::imaging::codecs::image_crate::decode_first_frame;
 use crate::imaging::colour::{ColourConverter, Layout};
+use crate::imaging::decoding::{check_decoded_size, damaged, out_of_memory, Plan};
 use crate::imaging::error::{ImageError, Variant};
 use crate::imaging::format::SourceFormat;
-use crate::imaging::header::riff_chunks;
 use crate::imaging::limits::MAX_ICC_BYTES;
 use crate::imaging::resize::{Collector, Region, RegionSpec};
 
 const F: SourceFormat = SourceFormat::Webp;
+
+/// The whole first frame through `image`'s decoder, with its allocation
+/// limit at `max_alloc` bytes; the caller has admitted it.
+pub(super) fn with_image(bytes: &[u8], plan: &Plan<'_>, max_alloc: u64) -> Result<Region, ImageError> {
+    decode_first_frame(WebPDecoder::new, bytes, F, plan, max_alloc)
+}
 
 /// libwebp's output buffer, freed on every path.
 struct Output(sys::WebPDecoderConfig);
@@ -30,9 +37,9 @@ impl Drop for Output {
     }
 }
 
-/// Decodes the plan's crop square of a still WebP. The caller has checked
-/// the header and the memory estimate.
-pub fn decode(bytes: &[u8], plan: &Plan<'_>) -> Result<Region, ImageError> {
+/// Decodes the plan's crop square of a still WebP (`icc`: its ICCP
+/// chunk's data). The caller has admitted it (memory estimate, work).
+pub(super) fn with_libwebp(bytes: &[u8], icc: Option<&[u8]>, plan: &Plan<'_>) -> Result<Region, ImageError> {
     let mut config = sys::WebPDecoderConfig::new().map_err(|_| damaged(F, "libwebp version mismatch"))?;
     let status = unsafe { sys::WebPGetFeatures(bytes.as_ptr(), bytes.len(), &mut config.input) };
     if status != sys::VP8StatusCode::VP8_STATUS_OK {
@@ -90,10 +97,7 @@ pub fn decode(bytes: &[u8], plan: &Plan<'_>) -> Result<Region, ImageError> {
     let pixels = unsafe { core::slice::from_raw_parts(rgba.rgba, rgba.size) };
 
     // What came out is the whole square.
-    let icc = riff_chunks(bytes, 12)
-        .find(|(fourcc, ..)| fourcc == b"ICCP")
-        .and_then(|(_, start, end)| bytes.get(start..end))
-        .filter(|p| p.len() <= MAX_ICC_BYTES);
+    let icc = icc.filter(|p| p.len() <= MAX_ICC_BYTES);
     let spec = RegionSpec { x: 0.0, y: 0.0, w: f64::from(sw), h: f64::from(sh) };
     let mut collector =
         Collector::new(ColourConverter::new(layout, icc), plan.space, sw, sh, spec, plan.size, plan.work);

@@ -8,13 +8,10 @@
 //! `wasm32-unknown-unknown` it needs clang + wasi-libc headers, set up by
 //! `scripts/setup-webp-toolchain.sh` and wired in `.cargo/config.toml`.
 //! The few libc functions libwebp calls that wasm32-unknown-unknown lacks
-//! are provided in Rust by the `libc_shim` submodule.
+//! are provided in Rust by `libc_shim`.
 
 use core::ffi::c_int;
 use libwebp_sys as sys;
-
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-mod libc_shim;
 
 /// libwebp's `WEBP_MAX_DIMENSION`.
 pub const MAX_DIMENSION: u32 = 16383;

@@ -31,11 +31,11 @@
 //! jpeg-decoder (which cannot be stopped) is called. Both charge the
 //! upload's work counter per row of blocks.
 
-use super::{damaged, Plan};
+use crate::imaging::bytes;
 use crate::imaging::colour::Layout;
+use crate::imaging::decoding::{damaged, Plan};
 use crate::imaging::error::ImageError;
 use crate::imaging::format::SourceFormat;
-use crate::imaging::header;
 use crate::imaging::limits::MAX_ICC_BYTES;
 use crate::imaging::resize::{Collector, Region};
 use crate::imaging::work::{cost, Spent, Work};
@@ -429,7 +429,7 @@ struct Scan {
 
 /// A big-endian u16 of the file as a length or size.
 fn be16(b: &[u8], at: usize) -> Option<usize> {
-    header::be16(b, at).map(usize::from)
+    bytes::be16(b, at).map(usize::from)
 }
 
 /// The next marker at or after `p` outside entropy-coded data: skips
