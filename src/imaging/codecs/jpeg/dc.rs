@@ -31,6 +31,9 @@
 //! jpeg-decoder (which cannot be stopped) is called. Both charge the
 //! upload's work counter per row of blocks.
 
+use super::markers::{
+    marker_after_data, marker_at, segment, stands_alone, APP14, APP2, DHT, DQT, DRI, EOI, SOF0, SOF2, SOS,
+};
 use crate::imaging::bytes;
 use crate::imaging::colour::Layout;
 use crate::imaging::decoding::{damaged, Plan};
@@ -432,16 +435,10 @@ fn be16(b: &[u8], at: usize) -> Option<usize> {
     bytes::be16(b, at).map(usize::from)
 }
 
-/// The next marker at or after `p` outside entropy-coded data: skips
-/// stuffed zeros, RSTn and fill bytes.
-fn next_marker(b: &[u8], mut p: usize) -> Option<usize> {
-    loop {
-        let i = p + memchr::memchr(0xFF, b.get(p..)?)?;
-        match *b.get(i + 1)? {
-            0x00 | 0xD0..=0xD7 | 0xFF => p = i + 1,
-            _ => return Some(i),
-        }
-    }
+/// The last `0xFF` before the code of the marker after the entropy-coded
+/// data from `p` (the bytes up to it are what skipping the data costs).
+fn next_marker(b: &[u8], p: usize) -> Option<usize> {
+    marker_after_data(b, p).ok().map(|m| m.next - 2)
 }
 
 impl Setup {
@@ -466,45 +463,37 @@ impl Setup {
     /// does not apply.
     fn next_scan(&mut self, b: &[u8], mut pos: usize) -> Option<Option<Scan>> {
         loop {
-            // Markers may be preceded by fill bytes.
-            while *b.get(pos)? == 0xFF && *b.get(pos + 1)? == 0xFF {
-                pos += 1;
-            }
-            if *b.get(pos)? != 0xFF {
-                return None;
-            }
-            let marker = *b.get(pos + 1)?;
-            if marker == 0xD9 {
+            let m = marker_at(b, pos).ok()?;
+            if m.code == EOI {
                 return Some(None);
             }
-            let len = be16(b, pos + 2)?;
-            if len < 2 {
+            // Standalone markers belong nowhere here.
+            if stands_alone(m.code) {
                 return None;
             }
-            let seg = b.get(pos + 4..pos + 2 + len)?;
-            match marker {
+            let segment = segment(b, m).ok()?;
+            let seg = segment.body;
+            match m.code {
                 // SOF0/SOF1: Huffman sequential; SOF2: Huffman progressive.
-                0xC0..=0xC2 => self.frame(seg, marker == 0xC2)?,
+                SOF0..=SOF2 => self.frame(seg, m.code == SOF2)?,
                 // Lossless, hierarchical and arithmetic-coded frames.
                 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return None,
-                0xC4 => self.huffman_tables(seg)?,
-                0xDB => self.quant_tables(seg)?,
-                0xDD => self.restart_interval = be16(seg, 0)?,
+                DHT => self.huffman_tables(seg)?,
+                DQT => self.quant_tables(seg)?,
+                DRI => self.restart_interval = be16(seg, 0)?,
                 // APP2 ICC_PROFILE chunks.
-                0xE2 => {
+                APP2 => {
                     if let (Some(b"ICC_PROFILE\0"), Some(&seq), Some(data)) =
                         (seg.get(..12), seg.get(12), seg.get(14..))
                     {
                         self.icc.push((seq, data.to_vec()));
                     }
                 }
-                0xEE if seg.starts_with(b"Adobe") => self.adobe = true,
-                0xDA => return Some(Some(self.scan(seg, pos + 2 + len)?)),
-                // Standalone markers have no length and belong nowhere here.
-                0xD0..=0xD8 | 0x01 => return None,
+                APP14 if seg.starts_with(b"Adobe") => self.adobe = true,
+                SOS => return Some(Some(self.scan(seg, segment.end)?)),
                 _ => {}
             }
-            pos += 2 + len;
+            pos = segment.end;
         }
     }
 

@@ -7,6 +7,10 @@
 //! Every read is bounds-checked; a short or inconsistent header is
 //! [`ImageError::Damaged`].
 
+use super::markers::{
+    marker_after_data, marker_at, segment, segment_read_on, stands_alone, Broken, DataEnd, Marker, APP1, APP2, EOI,
+    SOF0, SOF2, SOS,
+};
 use crate::imaging::bytes::be16;
 use crate::imaging::decoding::{damaged, Header};
 use crate::imaging::error::{ImageError, Variant};
@@ -62,34 +66,26 @@ pub(crate) fn read(b: &[u8]) -> Result<(Header, Frame), ImageError> {
     let mut orientation = Orientation::Normal;
     let mut frame: Option<(u32, u32, Frame)> = None;
     let mut icc_bytes = 0u64;
+    let broken = |e: Broken| damaged(F, e.detail());
     loop {
-        // Markers may be preceded by any number of 0xFF fill bytes.
-        if b.get(pos) != Some(&0xFF) {
-            return Err(damaged(F, "expected a marker"));
+        let m = marker_at(b, pos).map_err(broken)?;
+        if stands_alone(m.code) {
+            pos = m.next;
+            continue;
         }
-        while b.get(pos) == Some(&0xFF) {
-            pos += 1;
+        if m.code == EOI {
+            return Err(damaged(F, "end of image before any image data"));
         }
-        let marker = *b.get(pos).ok_or_else(|| damaged(F, "truncated before the image data"))?;
-        pos += 1;
-        match marker {
-            0xD8 | 0x01 | 0xD0..=0xD7 => continue, // no length
-            0xD9 => return Err(damaged(F, "end of image before any image data")),
-            _ => {}
-        }
-        let len = usize::from(be16(b, pos).ok_or_else(|| damaged(F, "truncated segment length"))?);
-        if len < 2 {
-            return Err(damaged(F, "segment length < 2"));
-        }
-        let body = b.get(pos + 2..pos + len).ok_or_else(|| damaged(F, "truncated segment"))?;
-        match marker {
-            0xE1 if body.starts_with(b"Exif\0\0") => {
+        let segment = segment(b, m).map_err(broken)?;
+        let body = segment.body;
+        match m.code {
+            APP1 if body.starts_with(b"Exif\0\0") => {
                 if let Some(o) = body.get(6..).and_then(orientation_in_exif) {
                     orientation = o;
                 }
             }
-            0xE2 => icc_bytes += icc_chunk_bytes(body),
-            0xC0 | 0xC1 | 0xC2 => {
+            APP2 => icc_bytes += icc_chunk_bytes(body),
+            SOF0..=SOF2 => {
                 let precision = *body.first().ok_or_else(|| damaged(F, "short SOF"))?;
                 let height = be16(body, 1).ok_or_else(|| damaged(F, "short SOF"))?;
                 let width = be16(body, 3).ok_or_else(|| damaged(F, "short SOF"))?;
@@ -118,7 +114,7 @@ pub(crate) fn read(b: &[u8]) -> Result<(Header, Frame), ImageError> {
                 if frame.is_some() {
                     return Err(damaged(F, "two frame headers"));
                 }
-                let progressive = marker == 0xC2;
+                let progressive = m.code == SOF2;
                 let jf = Frame { progressive, sampling, ids, icc_bytes: 0, scans: Vec::new() };
                 frame = Some((u32::from(width), u32::from(height), jf));
             }
@@ -128,10 +124,10 @@ pub(crate) fn read(b: &[u8]) -> Result<(Header, Frame), ImageError> {
             0xC9..=0xCB | 0xCD..=0xCF => {
                 return Err(ImageError::UnsupportedVariant { format: F, variant: Variant::ArithmeticCoding })
             }
-            0xDA => {
+            SOS => {
                 // Start of scan: everything we need comes before it.
                 let (width, height, mut jf) = frame.ok_or_else(|| damaged(F, "scan before frame header"))?;
-                let rest = scans(b, pos, &jf.ids, MAX_JPEG_SCANS + 1);
+                let rest = scans(b, m, &jf.ids, MAX_JPEG_SCANS + 1);
                 if rest.scans.len() > MAX_JPEG_SCANS {
                     return Err(ImageError::UnsupportedVariant { format: F, variant: Variant::TooManyScans });
                 }
@@ -141,7 +137,7 @@ pub(crate) fn read(b: &[u8]) -> Result<(Header, Frame), ImageError> {
             }
             _ => {}
         }
-        pos += len;
+        pos = segment.end;
     }
 }
 
@@ -163,61 +159,46 @@ struct Rest {
     icc_bytes: u64,
 }
 
-/// Walks from the first SOS (`pos`: its length field) to the end of the
-/// image, reading at most `max` scans (`ids`: the frame's component ids).
-/// Entropy-coded data is skipped by looking for markers (an `FF` there is
-/// followed by `00` or a restart marker), and its length recorded in its
+/// Walks from the first SOS (`first`) to the end of the image, reading
+/// at most `max` scans (`ids`: the frame's component ids). Entropy-coded
+/// data is skipped to the next marker and its length recorded in its
 /// scan; other segments between scans (DHT, DQT, ...) are skipped by their
-/// length, so bytes inside them are not mistaken for markers.
-fn scans(b: &[u8], mut pos: usize, ids: &[u8], max: usize) -> Rest {
+/// length, so bytes inside them are not mistaken for markers. A broken
+/// segment is read on ([`segment_read_on`]): no scan hides behind it.
+fn scans(b: &[u8], first: Marker, ids: &[u8], max: usize) -> Rest {
     let mut rest = Rest { scans: Vec::new(), icc_bytes: 0 };
-    let mut marker = 0xDA; // `pos` is at the length of this segment
+    let mut marker = first;
     loop {
-        // The segment at `pos` (after its marker), if `marker` has one.
         let mut data_start = None;
-        if !matches!(marker, 0x00 | 0x01 | 0xD0..=0xD8) {
-            let Some(len) = be16(b, pos) else { return rest };
-            let len = usize::from(len.max(2));
-            let body = b.get(pos + 2..pos + len).unwrap_or(&[]);
-            match marker {
-                0xE2 => rest.icc_bytes += icc_chunk_bytes(body),
-                0xDA => {
-                    rest.scans.push(sos(body, ids));
+        let mut pos = marker.next;
+        if !stands_alone(marker.code) {
+            let Some(segment) = segment_read_on(b, marker) else { return rest };
+            match marker.code {
+                APP2 => rest.icc_bytes += icc_chunk_bytes(segment.body),
+                SOS => {
+                    rest.scans.push(sos(segment.body, ids));
                     if rest.scans.len() >= max {
                         return rest;
                     }
-                    data_start = Some(pos + len);
+                    data_start = Some(segment.end);
                 }
                 _ => {}
             }
-            pos += len;
+            pos = segment.end;
         }
-        // The next marker: past entropy-coded data (stuffed bytes and RSTn
-        // belong to it), fill bytes before it.
-        loop {
-            let Some(i) = b.get(pos..).and_then(|rest| memchr::memchr(0xFF, rest)) else {
-                if let (Some(start), Some(scan)) = (data_start, rest.scans.last_mut()) {
-                    scan.data_bytes = b.len().saturating_sub(start) as u64;
-                }
-                return rest;
-            };
-            let at = pos + i;
-            pos = at + 1;
-            while b.get(pos) == Some(&0xFF) {
-                pos += 1;
-            }
-            let Some(&m) = b.get(pos) else { return rest };
-            pos += 1;
-            if !matches!(m, 0x00 | 0xD0..=0xD7) {
-                if let (Some(start), Some(scan)) = (data_start, rest.scans.last_mut()) {
-                    scan.data_bytes = at.saturating_sub(start) as u64;
-                }
-                marker = m;
-                break;
-            }
+        let (data_end, next) = match marker_after_data(b, pos) {
+            Ok(next) => (next.start, Some(next)),
+            Err(DataEnd::NoMarker) => (b.len(), None),
+            // A file cut in the fill bytes after a scan: its length is not
+            // known (0; the length check refuses it).
+            Err(DataEnd::CutInFill) => return rest,
+        };
+        if let (Some(start), Some(scan)) = (data_start, rest.scans.last_mut()) {
+            scan.data_bytes = data_end.saturating_sub(start) as u64;
         }
-        if marker == 0xD9 {
-            return rest;
+        match next {
+            Some(next) if next.code != EOI => marker = next,
+            _ => return rest,
         }
     }
 }
@@ -271,7 +252,8 @@ mod tests {
         let mut com = vec![0xFF, 0xFE, 0, 2 + 40];
         com.extend(std::iter::repeat_n([0xFF, 0xDA], 20).flatten());
         let j = jpeg_with_scans(4, &com, &[1, 2, 3]);
-        assert_eq!(scans(&j, 2 + 13 + com.len() + 2, &[1], 1000).scans.len(), 4);
+        let first = marker_at(&j, 2 + 13 + com.len()).unwrap();
+        assert_eq!(scans(&j, first, &[1], 1000).scans.len(), 4);
         assert!(read(&j).is_ok());
     }
 

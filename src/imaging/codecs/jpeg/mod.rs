@@ -8,6 +8,7 @@
 mod dc;
 mod decode;
 mod frame;
+mod markers;
 
 use crate::imaging::decoding::{damaged, Header, Image, Plan};
 use crate::imaging::error::{ImageError, Kind};
