@@ -66,21 +66,17 @@ pub const PIPELINE_BUDGET: u64 = MEMORY_BOUND - WASM_BASELINE - DEFAULT_BODY_BYT
 /// ≤ 1.2 MiB beyond the estimates (scripts/worst-case-memory.py).
 pub const SLACK: u64 = 2 * 1024 * 1024;
 
-/// The most a decoder may hold (its estimate), with a negligible crop
-/// region: [`PIPELINE_BUDGET`] − [`SLACK`] = 74 768 640 B (71.3 MiB).
-pub const DECODE_BUDGET: u64 = PIPELINE_BUDGET - SLACK;
-
 /// Bytes for the 16-bit crop square handed to the Lanczos resizer
 /// (binding only for avatars over ~880 px: below, the region is at most
 /// (4 × size)² × 8 bytes, 8 MiB at 256 px).
 pub const REGION_BUDGET: u64 = 24 * 1024 * 1024;
 
 /// What the pipeline may hold at once while `held_bytes` of the request
-/// (its body) are in wasm memory: the rest of [`MEMORY_BOUND`], never more
-/// than [`PIPELINE_BUDGET`] (so acceptance does not depend on the file's
-/// size under the default settings).
+/// (its body) are in wasm memory: [`PIPELINE_BUDGET`], less what the body
+/// holds beyond the default's (so acceptance does not depend on the file's
+/// size under the default settings), i.e. the rest of [`MEMORY_BOUND`].
 pub fn pipeline_budget(held_bytes: u64) -> u64 {
-    MEMORY_BOUND.saturating_sub(WASM_BASELINE).saturating_sub(held_bytes.max(DEFAULT_BODY_BYTES))
+    PIPELINE_BUDGET.saturating_sub(held_bytes.saturating_sub(DEFAULT_BODY_BYTES))
 }
 
 /// The decoder's share of `pipeline` bytes when the collector will keep

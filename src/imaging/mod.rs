@@ -20,7 +20,7 @@ mod decoding;
 mod encode;
 mod error;
 mod format;
-pub mod limits;
+mod limits;
 mod options;
 mod orient;
 mod pipeline;
@@ -31,22 +31,25 @@ mod work;
 #[cfg(test)]
 mod tests;
 
-pub use error::{file_size, megapixels, ImageError, Kind, Lookalike, PipelineOption, Variant};
-pub use format::{OutputFormat, SourceFormat, ACCEPTED_FORMATS};
+pub use error::{ImageError, Kind, Lookalike, PipelineOption, Variant};
+pub use format::{OutputFormat, SourceFormat};
 pub use limits::{MAX_OUTPUT_SIZE, PLANNED_FORM_ROOM, PLANNED_UPLOAD_BYTES};
 pub use options::{CropBox, Options, ResizeSpace};
+pub use pipeline::{exhausted, process, process_timed, Avatar, StageTimes};
+
+// For the stage benchmark and the example (cargo feature `internals`).
+#[cfg(feature = "internals")]
 pub use orient::Orientation;
-pub use pipeline::{
-    crop_square, exhausted, process, process_timed, process_with_work, work_for_file, Avatar, StageTimes,
-};
-pub use sniff::sniff;
+#[cfg(feature = "internals")]
+pub use pipeline::{process_with_work, work_for_file};
+#[cfg(feature = "internals")]
 pub use work::Work;
 
 /// The functions [`process_timed`] runs, one per stage, for the native
 /// stage benchmark (`benches/stages.rs`), so a regression shows in the
-/// stage that has it. Not an API: hidden from the docs, and it changes
+/// stage that has it. Not an API (cargo feature `internals`): it changes
 /// whenever the pipeline does.
-#[doc(hidden)]
+#[cfg(feature = "internals")]
 pub mod stages {
     pub use super::decoding::{Header, Image, Plan};
     pub use super::encode::{encode, flatten_on_white};

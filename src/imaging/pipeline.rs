@@ -75,6 +75,7 @@ pub fn process_timed(
 
 /// [`process_timed`] charging `work` (tests and benchmarks: another
 /// budget, or the units spent).
+#[cfg(any(test, feature = "internals"))]
 pub fn process_with_work(
     bytes: &[u8],
     crop: Option<CropBox>,
@@ -90,6 +91,7 @@ pub fn process_with_work(
 
 /// The work counter [`process_timed`] gives `bytes` (the base allowance
 /// when it is no image it can open).
+#[cfg(any(test, feature = "internals"))]
 pub fn work_for_file(bytes: &[u8]) -> Work {
     let rate = open(bytes).map_or(0, |(_, image)| image.work_rate());
     Work::for_file(rate, bytes.len() as u64)

@@ -12,7 +12,10 @@ use image::codecs::webp::WebPEncoder;
 use image::{DynamicImage, ExtendedColorType, Frame, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
 
 use super::codecs::webp::encode::encode_lossy;
-use super::work::cost;
+use super::format::ACCEPTED_FORMATS;
+use super::pipeline::{process_with_work, work_for_file};
+use super::sniff::sniff;
+use super::work::{cost, Work};
 use super::*;
 use crate::i18n::{Lang, UserFacing};
 

@@ -128,6 +128,7 @@ impl Work {
         Work { budget, spent: Cell::new(0), bytes }
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn budget(&self) -> u64 {
         self.budget
     }
