@@ -34,20 +34,25 @@ struct Counting;
 static NOW: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
+// SAFETY: every call is forwarded to the system allocator with the
+// caller's arguments, under the caller's contract; only counted here.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         let n = NOW.fetch_add(l.size(), Relaxed) + l.size();
         PEAK.fetch_max(n, Relaxed);
-        System.alloc(l)
+        // SAFETY: the caller's contract for `alloc`.
+        unsafe { System.alloc(l) }
     }
     unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
         let n = NOW.fetch_add(l.size(), Relaxed) + l.size();
         PEAK.fetch_max(n, Relaxed);
-        System.alloc_zeroed(l)
+        // SAFETY: the caller's contract for `alloc_zeroed`.
+        unsafe { System.alloc_zeroed(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         NOW.fetch_sub(l.size(), Relaxed);
-        System.dealloc(p, l)
+        // SAFETY: `p` came from `System` with `l` (the caller's contract).
+        unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         if new > l.size() {
@@ -59,7 +64,8 @@ unsafe impl GlobalAlloc for Counting {
         } else {
             NOW.fetch_sub(l.size() - new, Relaxed);
         }
-        System.realloc(p, l, new)
+        // SAFETY: the caller's contract for `realloc`.
+        unsafe { System.realloc(p, l, new) }
     }
 }
 

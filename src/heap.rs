@@ -67,6 +67,13 @@ pub struct Exhausted {
 
 /// A [`GlobalAlloc`] that counts live bytes and refuses allocations over
 /// `ceiling`, with an emergency reserve (module docs).
+///
+/// Not the `cap` crate: it counts and limits the same way, but that is
+/// all it would replace here (`claim`, `counted`). The emergency reserve,
+/// a block held by the allocator, counted as live, freed by the
+/// allocation-error hook and taken back after the catch, and the test
+/// hooks' fill to a given distance under the ceiling, would still be
+/// ours, around a dependency in the Worker's global allocator.
 pub struct Capped<A> {
     inner: A,
     ceiling: usize,
@@ -120,6 +127,7 @@ impl<A: GlobalAlloc> Capped<A> {
         if !self.claim(RESERVE) {
             return false;
         }
+        // SAFETY: RESERVE_LAYOUT has a non-zero size; a null result is checked.
         let p = unsafe { self.inner.alloc(RESERVE_LAYOUT) };
         if p.is_null() {
             self.live.fetch_sub(RESERVE, Relaxed);
@@ -127,6 +135,8 @@ impl<A: GlobalAlloc> Capped<A> {
         }
         if self.reserve.compare_exchange(core::ptr::null_mut(), p, Relaxed, Relaxed).is_err() {
             // Taken meanwhile (only possible with threads): keep one.
+            // SAFETY: `p` was just allocated from `inner` with this layout
+            // and was never shared.
             unsafe { self.inner.dealloc(p, RESERVE_LAYOUT) };
             self.live.fetch_sub(RESERVE, Relaxed);
         }
@@ -139,25 +149,33 @@ impl<A: GlobalAlloc> Capped<A> {
     pub fn release_reserve(&self) {
         let p = self.reserve.swap(core::ptr::null_mut(), Relaxed);
         if !p.is_null() {
+            // SAFETY: a non-null reserve was allocated from `inner` with
+            // RESERVE_LAYOUT, and the swap took it out: it is freed once.
             unsafe { self.inner.dealloc(p, RESERVE_LAYOUT) };
             self.live.fetch_sub(RESERVE, Relaxed);
         }
     }
 }
 
-// SAFETY: every method forwards to `inner` with the caller's layout; the
-// reserve block is allocated and freed with its own fixed layout.
+// SAFETY: every method forwards to `inner` with the caller's layout and
+// pointer, under the caller's own contract, or returns null; the reserve
+// block is allocated and freed with its own fixed layout. The counting
+// never touches the memory.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Capped<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.counted(layout.size(), || self.inner.alloc(layout))
+        // SAFETY: the caller's contract for `alloc` is `inner`'s.
+        self.counted(layout.size(), || unsafe { self.inner.alloc(layout) })
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        self.counted(layout.size(), || self.inner.alloc_zeroed(layout))
+        // SAFETY: the caller's contract for `alloc_zeroed` is `inner`'s.
+        self.counted(layout.size(), || unsafe { self.inner.alloc_zeroed(layout) })
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        self.inner.dealloc(ptr, layout);
+        // SAFETY: `ptr` came from this allocator, i.e. from `inner`, with
+        // `layout` (the caller's contract).
+        unsafe { self.inner.dealloc(ptr, layout) };
         self.live.fetch_sub(layout.size(), Relaxed);
     }
 
@@ -166,7 +184,9 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Capped<A> {
         if new_size > old && !self.claim(new_size - old) {
             return core::ptr::null_mut();
         }
-        let p = self.inner.realloc(ptr, layout, new_size);
+        // SAFETY: `ptr` came from `inner` with `layout`, and `new_size` is
+        // valid for it (the caller's contract for `realloc`).
+        let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
         if p.is_null() {
             if new_size > old {
                 self.live.fetch_sub(new_size - old, Relaxed);
@@ -324,6 +344,8 @@ mod tests {
         let heap = Capped::new(System, 1000);
         let l600 = Layout::from_size_align(600, 8).unwrap();
         let l500 = Layout::from_size_align(500, 8).unwrap();
+        // SAFETY: every block is freed once, with the layout (and size)
+        // it has at that point.
         unsafe {
             let a = heap.alloc(l600);
             assert!(!a.is_null());
@@ -355,6 +377,8 @@ mod tests {
         assert_eq!(heap.live(), RESERVE);
         let big = Layout::from_size_align(990, 8).unwrap();
         let small = Layout::from_size_align(64, 8).unwrap();
+        // SAFETY: every block is freed once, with the layout it was
+        // allocated with.
         unsafe {
             // 10 bytes left under the ceiling: the next allocation is refused,
             let a = heap.alloc(big);
@@ -387,6 +411,7 @@ mod tests {
     /// An allocator whose memory is used up: every allocation fails (as
     /// dlmalloc's does when wasm memory reaches its maximum).
     struct Full;
+    // SAFETY: it never hands out memory; `dealloc` is never given any.
     unsafe impl GlobalAlloc for Full {
         unsafe fn alloc(&self, _: Layout) -> *mut u8 {
             core::ptr::null_mut()
@@ -399,6 +424,7 @@ mod tests {
         // wasm memory at its maximum: the allocation fails (the hook then
         // panics), nothing is counted, and the reserve cannot be taken.
         let heap = Capped::new(Full, 1 << 20);
+        // SAFETY: a non-zero size; nothing is allocated.
         unsafe {
             assert!(heap.alloc(Layout::from_size_align(10, 1).unwrap()).is_null());
         }

@@ -368,7 +368,7 @@ pub fn finish(region: Region, size: u32) -> Result<(Vec<u8>, usize), String> {
                 let a = u32::from(a);
                 for &v in px {
                     // Un-premultiply; a fully transparent pixel has no colour.
-                    let v = if a == 0 { 0 } else { (u32::from(v) * 65535 + a / 2) / a };
+                    let v = (u32::from(v) * 65535 + a / 2).checked_div(a).unwrap_or(0);
                     out.push(to_u8(v.min(65535) as u16));
                 }
                 if keep_alpha {

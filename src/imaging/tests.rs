@@ -265,7 +265,9 @@ fn sniff_accepts_the_five_formats() {
 
 #[test]
 fn sniff_refuses_disguised_files_and_says_what_they_look_like() {
-    let cases: &[(&[u8], Option<(Lookalike, &str)>)] = &[
+    // A file, and what it looks like with the word its message uses.
+    type Disguised<'a> = (&'a [u8], Option<(Lookalike, &'a str)>);
+    let cases: &[Disguised] = &[
         (b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>", Some((Lookalike::Svg, "SVG"))),
         (b"  <svg width=\"10\"></svg>", Some((Lookalike::Svg, "SVG"))),
         (b"<!DOCTYPE html><html><body>hi</body></html>", Some((Lookalike::Html, "HTML"))),
@@ -996,24 +998,30 @@ mod counting {
         PEAK.fetch_max(v, Relaxed);
     }
 
+    // SAFETY: every call is forwarded to the system allocator with the
+    // caller's arguments, under the caller's contract; only counted here.
     unsafe impl GlobalAlloc for Counting {
         unsafe fn alloc(&self, l: Layout) -> *mut u8 {
             grow(l.size());
-            System.alloc(l)
+            // SAFETY: the caller's contract for `alloc`.
+            unsafe { System.alloc(l) }
         }
         unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
             grow(l.size());
-            System.alloc_zeroed(l)
+            // SAFETY: the caller's contract for `alloc_zeroed`.
+            unsafe { System.alloc_zeroed(l) }
         }
         unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
             NOW.fetch_sub(l.size() as isize, Relaxed);
-            System.dealloc(p, l)
+            // SAFETY: `p` came from `System` with `l` (the caller's contract).
+            unsafe { System.dealloc(p, l) }
         }
         unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
             // Both blocks exist while the data is copied.
             grow(new);
             NOW.fetch_sub(l.size() as isize, Relaxed);
-            System.realloc(p, l, new)
+            // SAFETY: the caller's contract for `realloc`.
+            unsafe { System.realloc(p, l, new) }
         }
     }
 
@@ -1501,8 +1509,11 @@ struct JpegSpec<'a> {
     adobe: bool,
     dc: &'a [(u8, u8)],
     ac: &'a [(u8, u8)],
-    scans: Vec<(Vec<u8>, u8, u8, u8, u8, Vec<u8>)>,
+    scans: Vec<ScanSpec>,
 }
+
+/// A scan of [`JpegSpec`]: (component ids, Ss, Se, Ah, Al, entropy-coded data).
+type ScanSpec = (Vec<u8>, u8, u8, u8, u8, Vec<u8>);
 
 fn huffman_segment(class_id: u8, codes: &[(u8, u8)]) -> Vec<u8> {
     let mut counts = [0u8; 16];
@@ -1687,7 +1698,7 @@ fn eob_runs(blocks: usize) -> Vec<u8> {
         put(run - (1 << r), r);
         left -= run;
     }
-    while bits.len() % 8 != 0 {
+    while !bits.len().is_multiple_of(8) {
         bits.push(true);
     }
     let mut out = Vec::new();

@@ -33,6 +33,8 @@ struct Output(sys::WebPDecoderConfig);
 
 impl Drop for Output {
     fn drop(&mut self) {
+        // SAFETY: the output buffer was initialised by WebPDecoderConfig::new
+        // and filled (or left empty) by libwebp; it is freed once, here.
         unsafe { sys::WebPFreeDecBuffer(&mut self.0.output) };
     }
 }
@@ -41,6 +43,8 @@ impl Drop for Output {
 /// chunk's data). The caller has admitted it (memory estimate, work).
 pub(super) fn with_libwebp(bytes: &[u8], icc: Option<&[u8]>, plan: &Plan<'_>) -> Result<Region, ImageError> {
     let mut config = sys::WebPDecoderConfig::new().map_err(|_| damaged(F, "libwebp version mismatch"))?;
+    // SAFETY: libwebp reads at most `bytes.len()` bytes of `bytes` and
+    // writes only the features struct it is given.
     let status = unsafe { sys::WebPGetFeatures(bytes.as_ptr(), bytes.len(), &mut config.input) };
     if status != sys::VP8StatusCode::VP8_STATUS_OK {
         return Err(status_error(status, plan));
@@ -78,11 +82,16 @@ pub(super) fn with_libwebp(bytes: &[u8], icc: Option<&[u8]>, plan: &Plan<'_>) ->
     config.output.colorspace = if alpha { sys::WEBP_CSP_MODE::MODE_RGBA } else { sys::WEBP_CSP_MODE::MODE_RGB };
 
     let mut out = Output(config);
+    // SAFETY: as above; the configuration asks for a crop and a scale
+    // inside the image, and libwebp allocates the output buffer it fills
+    // (freed by `Output`).
     let status = unsafe { sys::WebPDecode(bytes.as_ptr(), bytes.len(), &mut out.0) };
     if status != sys::VP8StatusCode::VP8_STATUS_OK {
         return Err(status_error(status, plan));
     }
     let buf = &out.0.output;
+    // SAFETY: an RGB(A) colourspace was asked for, so the union holds its
+    // RGBA member.
     let rgba = unsafe { buf.u.RGBA };
     let (ow, oh) = (buf.width as u32, buf.height as u32);
     let row_len = ow as usize * layout.channels();
@@ -94,6 +103,8 @@ pub(super) fn with_libwebp(bytes: &[u8], icc: Option<&[u8]>, plan: &Plan<'_>) ->
     {
         return Err(damaged(F, "libwebp returned an unexpected buffer"));
     }
+    // SAFETY: libwebp's buffer (checked non-null) holds `size` bytes, and
+    // lives in `out` until the end of this function.
     let pixels = unsafe { core::slice::from_raw_parts(rgba.rgba, rgba.size) };
 
     // What came out is the whole square.

@@ -149,7 +149,7 @@ impl Setup {
     /// transform, no RGB component ids, no CMYK), sampling factors 1 or 2.
     pub(super) fn dc_path(&self) -> bool {
         let nc = self.comps.len();
-        let rgb = nc == 3 && self.comps.iter().map(|c| c.id).eq([b'R', b'G', b'B']);
+        let rgb = nc == 3 && self.comps.iter().map(|c| c.id).eq(*b"RGB");
         (nc == 1 || nc == 3) && !rgb && !self.adobe && self.comps.iter().all(|c| c.h <= 2 && c.v <= 2)
     }
 
