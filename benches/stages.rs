@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use avatar_edge::imaging::stages;
-use avatar_edge::imaging::{process, Options, Orientation, OutputFormat, Work};
+use avatar_edge::imaging::{process, Options, Orient, Orientation, OutputFormat, Work};
 use criterion::{BatchSize, Bencher, Criterion};
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};

@@ -49,7 +49,7 @@ pub struct Header {
 impl Header {
     /// A `width`×`height` image stored upright.
     pub(crate) fn upright(width: u32, height: u32) -> Header {
-        Header { width, height, orientation: Orientation::Normal }
+        Header { width, height, orientation: Orientation::NoTransforms }
     }
 }
 

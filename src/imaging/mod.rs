@@ -39,7 +39,7 @@ pub use pipeline::{exhausted, process, process_timed, Avatar, StageTimes};
 
 // For the stage benchmark and the example (cargo feature `internals`).
 #[cfg(feature = "internals")]
-pub use orient::Orientation;
+pub use orient::{Orient, Orientation};
 #[cfg(feature = "internals")]
 pub use pipeline::{process_with_work, work_for_file};
 #[cfg(feature = "internals")]

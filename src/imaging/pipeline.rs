@@ -9,6 +9,7 @@ use super::error::{ImageError, PipelineOption};
 use super::format::{OutputFormat, SourceFormat};
 use super::limits;
 use super::options::{CropBox, Options};
+use super::orient::Orient;
 use super::resize;
 use super::sniff::sniff;
 use super::work::Work;

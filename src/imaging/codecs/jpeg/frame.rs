@@ -63,7 +63,7 @@ pub(crate) struct Scan {
 /// orientation, SOFn the size and layout; then the scans.
 pub(crate) fn read(b: &[u8]) -> Result<(Header, Frame), ImageError> {
     let mut pos = 2usize; // after SOI
-    let mut orientation = Orientation::Normal;
+    let mut orientation = Orientation::NoTransforms;
     let mut frame: Option<(u32, u32, Frame)> = None;
     let mut icc_bytes = 0u64;
     let broken = |e: Broken| damaged(F, e.detail());
