@@ -5,8 +5,9 @@
 //! (`imaging::limits`, planned within [`MEMORY_BOUND`]), but a decoder can still allocate for structures the
 //! header does not announce: a lossless WebP may declare 65,536 groups of
 //! Huffman codes in a 16×16 image, and the `image` crate's WebP decoder
-//! builds a lookup table for each before it decodes a pixel (a 3.8 MB file:
-//! 1.3 GB; `tests/lib/webp-bombs.mjs`). On Cloudflare an isolate over 128 MB
+//! builds a lookup table for each before it decodes a pixel (a file of a
+//! few MB asks for many times the isolate's memory; `tests/lib/webp-bombs.mjs`,
+//! docs/benchmark.md). On Cloudflare an isolate over 128 MB
 //! is killed, with every request it was serving.
 //!
 //! [`Capped`] wraps the global allocator and fails any allocation that would

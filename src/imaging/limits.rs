@@ -62,8 +62,9 @@ pub const DEFAULT_BODY_BYTES: u64 = PLANNED_UPLOAD_BYTES + PLANNED_FORM_ROOM;
 pub const PIPELINE_BUDGET: u64 = MEMORY_BOUND - WASM_BASELINE - DEFAULT_BODY_BYTES;
 
 /// Memory no estimate counts: the colour transform, row buffers, decoder
-/// tables and small metadata (EXIF, XMP), allocator rounding. Measured
-/// ≤ 1.2 MiB beyond the estimates (scripts/worst-case-memory.py).
+/// tables and small metadata (EXIF, XMP), allocator rounding; what
+/// scripts/worst-case-memory.py measures beyond the estimates fits in it
+/// with room (docs/benchmark.md, "Worst-case memory").
 pub const SLACK: u64 = 2 * 1024 * 1024;
 
 /// Bytes for the 16-bit crop square handed to the Lanczos resizer

@@ -51,18 +51,15 @@ impl Default for Options {
 ///
 /// `Srgb`, the default, averages the gamma-encoded values, as libvips/sharp,
 /// Pillow, browsers and `disintegration/imaging` (AnqiCMS's Go image
-/// library, in its go.mod) do, so an avatar
-/// looks like the one AnqiCMS itself would make. On the benchmark's photos
-/// (README, "Measured figures") it matches sharp's SSIM against both the
-/// sRGB-space and the linear-light reference (within 0.0003, with fewer
-/// bytes), and its WebP is 1–4 % smaller than with `Linear` on most.
+/// library, in its go.mod) do, so an avatar looks like the one AnqiCMS
+/// itself would make; on the benchmark's photos it matches sharp's SSIM
+/// against both references, with fewer bytes than `Linear`.
 ///
 /// `Linear` averages light (exact sRGB transfer function), which is what a
 /// lens would do: fine bright detail on dark ground (stars, city lights,
-/// a 1-px checkerboard) keeps its brightness instead of darkening. On the
-/// Hubble deep field it scores 0.956 against the linear reference (`Srgb`
-/// 0.914, sharp 0.890); on ordinary photos it is 0.001–0.004 below sharp
-/// against the sRGB reference.
+/// a 1-px checkerboard) keeps its brightness instead of darkening, at a
+/// small cost on ordinary photos against the sRGB reference. The measured
+/// trade-off: README and docs/benchmark.md, "Resize space".
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ResizeSpace {
     #[default]

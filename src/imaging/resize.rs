@@ -75,7 +75,8 @@ fn to_linear() -> &'static [u16; 256] {
 /// the first upload, a heap table would sit above that upload's body buffer
 /// for the life of the isolate, so the freed body could not coalesce with
 /// the free top of the heap and the next upload's body would go above it
-/// (wasm memory never shrinks: a 34 MiB upload then peaked at 2× its size).
+/// (wasm memory never shrinks: a large upload's peak would double;
+/// docs/benchmark.md, "What the estimates rest on").
 fn to_srgb() -> &'static [u8; 65536] {
     static T: OnceLock<[u8; 65536]> = OnceLock::new();
     T.get_or_init(|| {
@@ -329,13 +330,14 @@ impl<'w> Collector<'w> {
 /// already when there is alpha) and `U16` (the alpha plane, split off).
 /// Calling the typed resizer with just these keeps the other eleven pixel
 /// types' convolutions, and fast_image_resize's alpha multiply/divide code
-/// with its 512 KiB `RECIP_ALPHA16` table, out of the wasm module (about a
-/// quarter of its gzip size). Our samples are premultiplied (in their
-/// space) before they get here, so that code was never needed.
+/// with its large `RECIP_ALPHA16` table, out of the wasm module (a good
+/// share of its size). Our samples are premultiplied (in their space)
+/// before they get here, so that code was never needed.
 ///
 /// Takes the region by value: with alpha, the alpha plane is split off and
 /// the colour compacted in place, so the resize never holds a second copy
-/// of the region (at AVATAR_SIZE=2048 the region is up to 24 MiB).
+/// of the region (at the largest AVATAR_SIZE the region is up to
+/// [`REGION_BUDGET`]).
 pub fn finish(region: Region, size: u32) -> Result<(Vec<u8>, usize), String> {
     let Region { mut buf, space, width, height, ch, crop, transparent } = region;
     let to_u8 = space.to_u8();

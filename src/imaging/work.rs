@@ -12,11 +12,11 @@
 //! that decode a whole frame at once are charged what they will do before
 //! they are called.
 //!
-//! How much picture a byte can carry depends on the codec: a 4K
-//! screenshot is about 500 KB as PNG and 40 KB as lossless WebP, and costs
-//! about the same to decode. So the per-byte allowance is the codec's
-//! ([`per_byte`], each codec's `work_rate`), each set above the densest real content of
-//! that codec, and the fixed allowance [`BASE`] lets a flat logo of a few
+//! How much picture a byte can carry depends on the codec: the same
+//! screenshot is many times smaller as lossless WebP than as PNG, and
+//! costs about the same to decode. So the per-byte allowance is the
+//! codec's ([`per_byte`], each codec's `work_rate`), each set above the
+//! densest real content of that codec, and the fixed allowance [`BASE`] lets a flat logo of a few
 //! megapixels through in any format.
 //!
 //! A unit is calibrated to be about a nanosecond of the Worker's CPU on

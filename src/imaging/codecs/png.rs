@@ -25,7 +25,7 @@ const F: SourceFormat = SourceFormat::Png;
 /// What the png crate may allocate besides pixels (the only allocations its
 /// limit counts while streaming): the inflated iCCP profile, which it keeps
 /// for the whole decode, eXIf, the compressed chunks' bytes, its line
-/// buffer (≤ 512 KiB). A profile that would inflate beyond what is left is
+/// buffer. A profile that would inflate beyond what is left is
 /// dropped by png (pixels are then sRGB, as for any profile over
 /// [`MAX_ICC_BYTES`]); text chunks are not read at all.
 const METADATA_BYTES: usize = 4 * MAX_ICC_BYTES;
@@ -190,9 +190,9 @@ mod tests {
 
     #[test]
     fn icc_profile_inflation_is_bounded() {
-        // Found while fuzzing: png inflates an iCCP chunk up to its whole
-        // memory limit and keeps it for the entire decode, so ~40 KB of
-        // upload held 40 MiB next to the pixels.
+        // Found while fuzzing (docs/fuzzing.md): png inflates an iCCP
+        // chunk up to its whole memory limit and keeps it for the entire
+        // decode, so a small upload held a huge profile next to the pixels.
         let bomb = png_with_icc(40 << 20);
         assert!(bomb.len() < 200_000, "{}", bomb.len());
         let reader = decoder(&bomb).read_info().unwrap();

@@ -21,9 +21,8 @@ const F: SourceFormat = SourceFormat::Jpeg;
 
 /// Most scans (SOS segments) a JPEG may have. The decoder walks every
 /// block of the scan's components once per scan, so a file of tiny scans
-/// repeated thousands of times costs minutes of CPU (found by fuzzing: a
-/// 200 KB 2000×2000 progressive JPEG of 12 000 empty scans took over two
-/// minutes). Encoders write 1 to 4 scans (baseline) or about 10
+/// repeated thousands of times costs minutes of CPU (found by fuzzing,
+/// docs/fuzzing.md). Encoders write 1 to 4 scans (baseline) or about 10
 /// (progressive: libjpeg's default script; mozjpeg a few more).
 pub const MAX_JPEG_SCANS: usize = 64;
 

@@ -55,10 +55,8 @@ impl Image for Jpeg<'_> {
 /// otherwise full size. 1/4 is never the first choice (it would keep under
 /// 2× size whenever 1/8 keeps under 1×), only a fallback when memory is
 /// short: jpeg-decoder's reduced IDCTs (2×2 and 4×4 pixels per block)
-/// alias, and a Lanczos step of less than 2× leaves that in: the 2 MP bench
-/// photo's 1224 px square taken at 1/4 (306 px) scored SSIM 0.9970 against
-/// the exact resize (bench/lib/quality.mjs), at 1/2 (612 px) 0.9995 (sharp:
-/// 0.9991).
+/// alias, and a Lanczos step of less than 2× leaves that in (measured on
+/// the 2 MP bench photo: docs/benchmark.md, "Method").
 fn finest_useful_scale(side: u32, size: u32) -> u32 {
     let (side, size) = (u64::from(side), u64::from(size));
     if side >= 8 * size {

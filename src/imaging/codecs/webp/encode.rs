@@ -2,8 +2,8 @@
 //! and `cwebp` use), through `libwebp-sys`, which compiles libwebp's C
 //! sources with the `cc` crate.
 //!
-//! Why libwebp and not a pure-Rust encoder: see `docs/webp-encoder.md`
-//! (measured ~2% fewer bytes than `zenwebp` at equal SSIM/PSNR, faster, MIT-compatible
+//! Why libwebp and not a pure-Rust encoder: `docs/webp-encoder.md` (fewer
+//! bytes than `zenwebp` at equal SSIM/PSNR, faster, an MIT-compatible
 //! licence). Natively it builds with the system `cc`; for
 //! `wasm32-unknown-unknown` it needs clang + wasi-libc headers, set up by
 //! `scripts/setup-webp-toolchain.sh` and wired in `.cargo/config.toml`.
