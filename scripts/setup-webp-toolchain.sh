@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The C toolchain libwebp (src/imaging/webp.rs, via libwebp-sys) needs to be
+# The C toolchain libwebp (src/imaging/codecs/webp/, via libwebp-sys) needs to be
 # compiled for wasm32-unknown-unknown: clang-14 (wasm32 backend), llvm-ar-14,
 # and wasi-libc's headers. .cargo/config.toml points the `cc` crate at them.
 # Native builds and `cargo test` need none of this (they use the system cc).

@@ -1,6 +1,6 @@
-//! Still lossy WebP without alpha through libwebp's decoder, compiled in
-//! with the encoder (`src/imaging/webp.rs`); which files come here is
-//! `generic::libwebp_takes`.
+//! Decoding WebP: every kind but one through `image`'s decoder, whole;
+//! a still lossy WebP without alpha ([`WebpKind`](super::WebpKind)) through
+//! libwebp's decoder, compiled in with the encoder (`encode.rs`).
 //!
 //! libwebp crops and shrinks while it decodes: only the crop square comes
 //! out, already reduced to twice the avatar's size by its area-averaging
@@ -9,31 +9,42 @@
 //! rows at a time, so memory grows with the width, not the area. libwebp's
 //! SSE2 code runs on wasm simd128 (docs/webp-encoder.md).
 
+use image::codecs::webp::WebPDecoder;
 use libwebp_sys as sys;
 
-use super::{check_decoded_size, damaged, out_of_memory, Plan};
+use crate::imaging::codecs::image_crate::decode_first_frame;
 use crate::imaging::colour::{ColourConverter, Layout};
-use crate::imaging::error::ImageError;
+use crate::imaging::decoding::{check_decoded_size, damaged, out_of_memory, Plan};
+use crate::imaging::error::{ImageError, Variant};
 use crate::imaging::format::SourceFormat;
-use crate::imaging::header::riff_chunks;
 use crate::imaging::limits::MAX_ICC_BYTES;
 use crate::imaging::resize::{Collector, Region, RegionSpec};
 
 const F: SourceFormat = SourceFormat::Webp;
+
+/// The whole first frame through `image`'s decoder, with its allocation
+/// limit at `max_alloc` bytes; the caller has admitted it.
+pub(super) fn with_image(bytes: &[u8], plan: &Plan<'_>, max_alloc: u64) -> Result<Region, ImageError> {
+    decode_first_frame(WebPDecoder::new, bytes, F, plan, max_alloc)
+}
 
 /// libwebp's output buffer, freed on every path.
 struct Output(sys::WebPDecoderConfig);
 
 impl Drop for Output {
     fn drop(&mut self) {
+        // SAFETY: the output buffer was initialised by WebPDecoderConfig::new
+        // and filled (or left empty) by libwebp; it is freed once, here.
         unsafe { sys::WebPFreeDecBuffer(&mut self.0.output) };
     }
 }
 
-/// Decodes the plan's crop square of a still WebP. The caller has checked
-/// the header and the memory estimate.
-pub fn decode(bytes: &[u8], plan: &Plan<'_>) -> Result<Region, ImageError> {
+/// Decodes the plan's crop square of a still WebP (`icc`: its ICCP
+/// chunk's data). The caller has admitted it (memory estimate, work).
+pub(super) fn with_libwebp(bytes: &[u8], icc: Option<&[u8]>, plan: &Plan<'_>) -> Result<Region, ImageError> {
     let mut config = sys::WebPDecoderConfig::new().map_err(|_| damaged(F, "libwebp version mismatch"))?;
+    // SAFETY: libwebp reads at most `bytes.len()` bytes of `bytes` and
+    // writes only the features struct it is given.
     let status = unsafe { sys::WebPGetFeatures(bytes.as_ptr(), bytes.len(), &mut config.input) };
     if status != sys::VP8StatusCode::VP8_STATUS_OK {
         return Err(status_error(status, plan));
@@ -71,11 +82,16 @@ pub fn decode(bytes: &[u8], plan: &Plan<'_>) -> Result<Region, ImageError> {
     config.output.colorspace = if alpha { sys::WEBP_CSP_MODE::MODE_RGBA } else { sys::WEBP_CSP_MODE::MODE_RGB };
 
     let mut out = Output(config);
+    // SAFETY: as above; the configuration asks for a crop and a scale
+    // inside the image, and libwebp allocates the output buffer it fills
+    // (freed by `Output`).
     let status = unsafe { sys::WebPDecode(bytes.as_ptr(), bytes.len(), &mut out.0) };
     if status != sys::VP8StatusCode::VP8_STATUS_OK {
         return Err(status_error(status, plan));
     }
     let buf = &out.0.output;
+    // SAFETY: an RGB(A) colourspace was asked for, so the union holds its
+    // RGBA member.
     let rgba = unsafe { buf.u.RGBA };
     let (ow, oh) = (buf.width as u32, buf.height as u32);
     let row_len = ow as usize * layout.channels();
@@ -87,13 +103,12 @@ pub fn decode(bytes: &[u8], plan: &Plan<'_>) -> Result<Region, ImageError> {
     {
         return Err(damaged(F, "libwebp returned an unexpected buffer"));
     }
+    // SAFETY: libwebp's buffer (checked non-null) holds `size` bytes, and
+    // lives in `out` until the end of this function.
     let pixels = unsafe { core::slice::from_raw_parts(rgba.rgba, rgba.size) };
 
     // What came out is the whole square.
-    let icc = riff_chunks(bytes, 12)
-        .find(|(fourcc, ..)| fourcc == b"ICCP")
-        .and_then(|(_, start, end)| bytes.get(start..end))
-        .filter(|p| p.len() <= MAX_ICC_BYTES);
+    let icc = icc.filter(|p| p.len() <= MAX_ICC_BYTES);
     let spec = RegionSpec { x: 0.0, y: 0.0, w: f64::from(sw), h: f64::from(sh) };
     let mut collector =
         Collector::new(ColourConverter::new(layout, icc), plan.space, sw, sh, spec, plan.size, plan.work);
@@ -111,7 +126,9 @@ fn status_error(status: sys::VP8StatusCode, plan: &Plan<'_>) -> ImageError {
     use sys::VP8StatusCode::*;
     match status {
         VP8_STATUS_OUT_OF_MEMORY => out_of_memory(F, plan),
-        VP8_STATUS_UNSUPPORTED_FEATURE => ImageError::UnsupportedVariant { format: F, what: "an unusual encoding" },
+        VP8_STATUS_UNSUPPORTED_FEATURE => {
+            ImageError::UnsupportedVariant { format: F, variant: Variant::UnusualEncoding }
+        }
         VP8_STATUS_NOT_ENOUGH_DATA => damaged(F, "the file is cut short"),
         _ => damaged(F, "the image data is corrupt"),
     }

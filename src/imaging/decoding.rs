@@ -1,23 +1,57 @@
-//! Decoding: file bytes → the crop square's [`Region`], ready to resize.
+//! What the pipeline and the codecs (`codecs::*`) agree on: an opened
+//! file is an [`Image`], which tells its [`Header`] and its work rate and
+//! decodes the crop square of a [`Plan`] into the resize's [`Region`].
+//! Also the plumbing every codec shares: handing rows to the collector,
+//! charging the work counter, checking a decoder's idea of the size, and
+//! the refusals that follow.
 //!
-//! Each decoder picks the cheapest way to get the crop square at (at least)
+//! Each codec picks the cheapest way to get the crop square at (at least)
 //! the avatar's resolution, within the budget ([`Plan::decode_budget`]):
-//! JPEG at a reduced DCT scale, PNG streamed row by row, the others in full.
-//! Rows are handed to a [`Collector`] which keeps only what the resize needs.
-
-mod generic;
-mod jpeg;
-mod jpeg_dc;
-mod png;
-mod webp;
+//! JPEG at a reduced DCT scale, PNG streamed row by row, the others in
+//! full. Rows are handed to a [`Collector`] which keeps only what the
+//! resize needs.
 
 use super::colour::{ColourConverter, Layout};
-use super::error::ImageError;
+use super::error::{ImageError, Kind};
 use super::format::SourceFormat;
-use super::header::Header;
 use super::limits;
-use super::resize::{Collector, Region, RegionSpec, ResizeSpace};
+use super::options::ResizeSpace;
+use super::orient::Orientation;
+use super::resize::{region_bytes, Collector, Region, RegionSpec};
 use super::work::{cost, Spent, Work};
+
+/// An opened file of one format: its header read (limits can be checked
+/// on it), nothing decoded yet. Each format keeps what else it learnt
+/// from the header (JPEG's frame and scans, WebP's kind, ...) in its own
+/// type.
+pub trait Image {
+    /// The size and orientation the file declares.
+    fn header(&self) -> &Header;
+
+    /// Work units per byte of the file that its decode may cost on top of
+    /// the base allowance (`work::per_byte`).
+    fn work_rate(&self) -> u64;
+
+    /// Decodes the plan's crop square, within the plan's memory budget,
+    /// charging the plan's work counter.
+    fn decode(&self, plan: &Plan<'_>) -> Result<Region, ImageError>;
+}
+
+/// What the pipeline needs to know before decoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Stored (not upright) dimensions.
+    pub width: u32,
+    pub height: u32,
+    pub orientation: Orientation,
+}
+
+impl Header {
+    /// A `width`×`height` image stored upright.
+    pub(crate) fn upright(width: u32, height: u32) -> Header {
+        Header { width, height, orientation: Orientation::NoTransforms }
+    }
+}
 
 /// The crop square in the *stored* (not upright) image, at full resolution,
 /// and what the decoders may spend.
@@ -77,17 +111,28 @@ impl<'w> Plan<'w> {
     /// alpha): the pipeline's budget less the collector's region for the
     /// crop square at that scale, less [`limits::SLACK`].
     pub(crate) fn decode_budget(&self, scale: f64, ch: usize) -> u64 {
-        let region = limits::region_bytes(f64::from(self.side) * scale, self.size, ch);
+        let region = region_bytes(f64::from(self.side) * scale, self.size, ch);
         limits::decode_budget(self.budget, region)
     }
-}
 
-/// Decodes `bytes` (already sniffed, header checked) into the crop region.
-pub fn decode(bytes: &[u8], format: SourceFormat, header: &Header, plan: &Plan<'_>) -> Result<Region, ImageError> {
-    match format {
-        SourceFormat::Jpeg => jpeg::decode(bytes, header, plan),
-        SourceFormat::Png => png::decode(bytes, header, plan),
-        SourceFormat::Gif | SourceFormat::Webp | SourceFormat::Bmp => generic::decode(bytes, format, header, plan),
+    /// Admits a decoder that decodes the whole first frame at once and
+    /// cannot be stopped: refused when its estimated peak, `need` bytes, is
+    /// over the budget (at full scale, with alpha); else its work,
+    /// `decoder_units`, is charged before it runs (the collector charges
+    /// its rows, up to `collector_units`, as they come). Returns the
+    /// budget.
+    pub(crate) fn admit_whole_frame(
+        &self,
+        format: SourceFormat,
+        kind: Option<Kind>,
+        need: u64,
+        decoder_units: u64,
+        collector_units: u64,
+    ) -> Result<u64, ImageError> {
+        let budget = self.decode_budget(1.0, 4);
+        limits::check_full_decode(format, kind, self.width, self.height, need, budget)?;
+        self.charge(format, decoder_units, self.work.spent() + decoder_units + collector_units)?;
+        Ok(budget)
     }
 }
 
@@ -130,13 +175,14 @@ pub(crate) fn check_decoded_size(format: SourceFormat, plan: &Plan<'_>, w: u32, 
 pub(crate) fn out_of_memory(format: SourceFormat, plan: &Plan<'_>) -> ImageError {
     ImageError::TooMuchMemory {
         format,
-        variant: "",
+        kind: None,
         width: plan.width,
         height: plan.height,
         max_mp: plan.decode_budget(1.0, 4) / 8 / 1_000_000,
     }
 }
 
+/// A damaged `format` file; `detail` is for the log.
 pub(crate) fn damaged(format: SourceFormat, detail: impl Into<String>) -> ImageError {
     ImageError::Damaged { format, detail: detail.into() }
 }

@@ -2,19 +2,16 @@
 //! and `cwebp` use), through `libwebp-sys`, which compiles libwebp's C
 //! sources with the `cc` crate.
 //!
-//! Why libwebp and not a pure-Rust encoder: see `docs/webp-encoder.md`
-//! (measured ~2% fewer bytes than `zenwebp` at equal SSIM/PSNR, faster, MIT-compatible
+//! Why libwebp and not a pure-Rust encoder: `docs/webp-encoder.md` (fewer
+//! bytes than `zenwebp` at equal SSIM/PSNR, faster, an MIT-compatible
 //! licence). Natively it builds with the system `cc`; for
 //! `wasm32-unknown-unknown` it needs clang + wasi-libc headers, set up by
 //! `scripts/setup-webp-toolchain.sh` and wired in `.cargo/config.toml`.
 //! The few libc functions libwebp calls that wasm32-unknown-unknown lacks
-//! are provided in Rust by the `libc_shim` submodule.
+//! are provided in Rust by `libc_shim`.
 
 use core::ffi::c_int;
 use libwebp_sys as sys;
-
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-mod libc_shim;
 
 /// libwebp's `WEBP_MAX_DIMENSION`.
 pub const MAX_DIMENSION: u32 = 16383;
@@ -51,6 +48,7 @@ pub fn encode_lossy(pixels: &[u8], width: u32, height: u32, has_alpha: bool, qua
     config.quality = f32::from(quality);
     config.method = 4;
     config.thread_level = 0;
+    // SAFETY: `config` is a valid, initialised WebPConfig; libwebp only reads it.
     if unsafe { sys::WebPValidateConfig(&config) } == 0 {
         return Err("webp: invalid encoder configuration".into());
     }
@@ -59,8 +57,11 @@ pub fn encode_lossy(pixels: &[u8], width: u32, height: u32, has_alpha: bool, qua
     // `Drop` frees both on every path.
     let mut job = Box::new(Job {
         picture: sys::WebPPicture::new().map_err(|_| "webp: libwebp version mismatch".to_string())?,
+        // SAFETY: WebPMemoryWriter is a C struct of a pointer and sizes, for
+        // which all zeroes is valid; it is initialised right below.
         writer: unsafe { core::mem::zeroed() },
     });
+    // SAFETY: `job.writer` is a live WebPMemoryWriter, boxed so it does not move.
     unsafe { sys::WebPMemoryWriterInit(&mut job.writer) };
     job.picture.width = width as c_int;
     job.picture.height = height as c_int;
@@ -68,6 +69,9 @@ pub fn encode_lossy(pixels: &[u8], width: u32, height: u32, has_alpha: bool, qua
     job.picture.writer = Some(sys::WebPMemoryWrite);
     job.picture.custom_ptr = (&mut job.writer as *mut sys::WebPMemoryWriter).cast();
 
+    // SAFETY: `pixels` holds `height` rows of `stride` bytes (its length
+    // was checked above) and outlives the call, which copies them into the
+    // picture; `job.picture` is a live, initialised WebPPicture.
     let imported = unsafe {
         if has_alpha {
             sys::WebPPictureImportRGBA(&mut job.picture, pixels.as_ptr(), stride as c_int)
@@ -78,6 +82,9 @@ pub fn encode_lossy(pixels: &[u8], width: u32, height: u32, has_alpha: bool, qua
     if imported == 0 {
         return Err(format!("webp: importing pixels failed ({})", error_text(job.picture.error_code)));
     }
+    // SAFETY: the configuration was validated; the picture holds the
+    // imported pixels and writes through `custom_ptr` to `job.writer`,
+    // which lives in the same box as long as the picture does.
     if unsafe { sys::WebPEncode(&config, &mut job.picture) } == 0 {
         return Err(format!("webp: encoding failed ({})", error_text(job.picture.error_code)));
     }
@@ -85,6 +92,9 @@ pub fn encode_lossy(pixels: &[u8], width: u32, height: u32, has_alpha: bool, qua
         return Err("webp: encoder produced no output".into());
     }
 
+    // SAFETY: after a successful encode, `mem` (checked non-null) holds
+    // `size` bytes written by libwebp, owned by `job.writer` until it is
+    // cleared when `job` drops, after this copy.
     let encoded = unsafe { core::slice::from_raw_parts(job.writer.mem, job.writer.size) };
     let mut out = Vec::new();
     out.try_reserve_exact(encoded.len()).map_err(|_| "webp: out of memory copying the output".to_string())?;
@@ -99,6 +109,9 @@ struct Job {
 
 impl Drop for Job {
     fn drop(&mut self) {
+        // SAFETY: both were initialised by libwebp (WebPPicture::new,
+        // WebPMemoryWriterInit) and are freed once, here; each accepts a
+        // struct that holds nothing.
         unsafe {
             sys::WebPPictureFree(&mut self.picture);
             sys::WebPMemoryWriterClear(&mut self.writer);
