@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use avatar_edge::imaging::stages;
-use avatar_edge::imaging::{process, Options, Orientation, OutputFormat, Work};
+use avatar_edge::imaging::{process, Options, Orient, Orientation, OutputFormat, Work};
 use criterion::{BatchSize, Bencher, Criterion};
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
@@ -118,9 +118,11 @@ fn main() {
         // The decode is timed many times over one plan: a counter that
         // never runs out (the charging is still timed).
         let work = Work::with_budget(u64::MAX, bytes.len() as u64);
-        let (source, header, plan) = stages::plan(&bytes, None, &opts, &work).unwrap();
+        let (source, image) = stages::open(&bytes).unwrap();
+        let header = *image.header();
+        let plan = stages::plan(&*image, None, &opts, &work).unwrap();
         let what = format!("{} {}×{}, {}", source.name(), header.width, header.height, mib(bytes.len()));
-        let region = stages::decode(&bytes, source, &header, &plan).unwrap();
+        let region = stages::decode(&*image, &plan).unwrap();
         println!(
             "{:<18} {what}, orientation {:?}; {origin}; region {}×{}×{} (crop side {} /{:.0})",
             input.name,
@@ -135,13 +137,15 @@ fn main() {
 
         // header: sniff, header and EXIF parse, limits, crop plan.
         bench(&mut c, "header", input.name, |b| {
-            b.iter(|| stages::plan(black_box(&bytes), None, &opts, &work).unwrap())
+            b.iter(|| {
+                let (source, image) = stages::open(black_box(&bytes)).unwrap();
+                let plan = stages::plan(&*image, None, &opts, &work).unwrap();
+                (source, image, plan)
+            })
         });
         // decode at the scale the pipeline picks, colour conversion, box
         // pre-shrink into the 16-bit region.
-        bench(&mut c, "decode", input.name, |b| {
-            b.iter(|| stages::decode(black_box(&bytes), source, &header, &plan).unwrap())
-        });
+        bench(&mut c, "decode", input.name, |b| b.iter(|| stages::decode(black_box(&*image), &plan).unwrap()));
         // resize consumes the region: each sample gets a fresh copy, made
         // outside the timed part.
         bench(&mut c, "resize", input.name, |b| {

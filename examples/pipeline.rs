@@ -28,26 +28,31 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
-use avatar_edge::imaging::{CropBox, Work};
+use avatar_edge::imaging::{work_for_file, CropBox, Work};
 
 struct Counting;
 static NOW: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
+// SAFETY: every call is forwarded to the system allocator with the
+// caller's arguments, under the caller's contract; only counted here.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         let n = NOW.fetch_add(l.size(), Relaxed) + l.size();
         PEAK.fetch_max(n, Relaxed);
-        System.alloc(l)
+        // SAFETY: the caller's contract for `alloc`.
+        unsafe { System.alloc(l) }
     }
     unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
         let n = NOW.fetch_add(l.size(), Relaxed) + l.size();
         PEAK.fetch_max(n, Relaxed);
-        System.alloc_zeroed(l)
+        // SAFETY: the caller's contract for `alloc_zeroed`.
+        unsafe { System.alloc_zeroed(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         NOW.fetch_sub(l.size(), Relaxed);
-        System.dealloc(p, l)
+        // SAFETY: `p` came from `System` with `l` (the caller's contract).
+        unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         if new > l.size() {
@@ -59,7 +64,8 @@ unsafe impl GlobalAlloc for Counting {
         } else {
             NOW.fetch_sub(l.size() - new, Relaxed);
         }
-        System.realloc(p, l, new)
+        // SAFETY: the caller's contract for `realloc`.
+        unsafe { System.realloc(p, l, new) }
     }
 }
 
@@ -112,9 +118,9 @@ fn main() {
         };
         let base = NOW.load(Relaxed);
         PEAK.store(base, Relaxed);
-        let work = if unmetered { Work::with_budget(u64::MAX, bytes.len() as u64) } else { Work::for_file(&bytes) };
+        let work = if unmetered { Work::with_budget(u64::MAX, bytes.len() as u64) } else { work_for_file(&bytes) };
         let result = avatar_edge::imaging::process_with_work(&bytes, crop, &opts, &now, &work);
-        let units = format!("work={}/{}", work.spent(), Work::for_file(&bytes).budget());
+        let units = format!("work={}/{}", work.spent(), work_for_file(&bytes).budget());
         let peak = PEAK.load(Relaxed) - base;
         let mib = peak as f64 / 1048576.0;
         if let (Ok((avatar, _)), Some(dir)) = (&result, &out_dir) {

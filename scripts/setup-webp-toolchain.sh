@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The C toolchain libwebp (src/imaging/webp.rs, via libwebp-sys) needs to be
+# The C toolchain libwebp (src/imaging/codecs/webp/, via libwebp-sys) needs to be
 # compiled for wasm32-unknown-unknown: clang-14 (wasm32 backend), llvm-ar-14,
 # and wasi-libc's headers; and what the AVIF/HEIC decoder modules need on top
 # (decoders/README.md). .cargo/config.toml points the `cc` crate at them.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: set-up, native unit tests, the wasm build, the integration
+# `npm test`: set-up, the format and lint gate, native unit tests, the wasm build, the integration
 # tests that run the built Worker in workerd (Miniflare) with KV and R2, the
 # upload page in a real browser, a deploy dry run, and fuzz smoke runs when
 # cargo-fuzz is installed.
@@ -8,6 +8,12 @@ cd "$(dirname "$0")/.."
 export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false
 bash scripts/setup.sh
 bash scripts/setup-browser.sh
+
+echo "== format and lint gate (rustfmt, clippy -D warnings, native and wasm32)"
+cargo fmt --check
+cargo clippy --all-targets --quiet -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --lib --quiet -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --lib --features test-hooks --quiet -- -D warnings
 
 echo "== native unit tests (cargo test)"
 cargo test --lib --quiet -- --skip worst_case_inputs_stay_within_the_memory_bound

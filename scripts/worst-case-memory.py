@@ -26,7 +26,7 @@ Needs Pillow and numpy (`python3 -m pip install --user pillow numpy`) and
 cargo (it builds the example with `nice -n 10 cargo build --release`).
 
 "Largest accepted" is computed from the pipeline's memory rules, mirrored
-below from src/imaging/limits.rs and src/imaging/decode/ (keep them in
+below from src/imaging/limits.rs and src/imaging/codecs/ (keep them in
 step). Each boundary is checked, not assumed: for every "max" case the
 script also writes the same file with its header patched one step larger
 ("+1" cases, never decoded), which the pipeline must refuse with
@@ -52,7 +52,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 MiB = 1024 * 1024
 
 # ---------------------------------------------------------------------------
-# The pipeline's rules (mirror of src/imaging/limits.rs and decode/).
+# The pipeline's rules (mirror of src/imaging/limits.rs and codecs/).
 
 BOUND = 100_000_000  # the requirement: wasm memory of one upload
 BASELINE = 2 * MiB  # wasm module data, stack, allocator, JS glue
@@ -69,7 +69,7 @@ PIPELINE_BUDGET = BOUND - BASELINE - (MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD)
 SLACK = 2 * MiB
 REGION_BUDGET = 24 * MiB
 MAX_ICC_BYTES = MiB
-PNG_METADATA_BYTES = 4 * MAX_ICC_BYTES  # decode/png.rs METADATA_BYTES
+PNG_METADATA_BYTES = 4 * MAX_ICC_BYTES  # codecs/png.rs METADATA_BYTES
 
 
 def shrink_factor(bw: int, bh: int, ch: int, size: int) -> int:
@@ -93,13 +93,13 @@ def region_bytes(side: float, size: int, ch: int) -> int:
 
 
 def decode_budget(side: float, size: int, ch: int) -> int:
-    """decode/mod.rs Plan::decode_budget (side: the crop square, decoded)."""
+    """decoding.rs Plan::decode_budget (side: the crop square, decoded)."""
     return max(0, PIPELINE_BUDGET - SLACK - region_bytes(side, size, ch))
 
 
 def jpeg_estimate(w: int, h: int, sampling: list[tuple[int, int]], progressive: bool, n: int,
                   icc_bytes: int = 0) -> int:
-    """decode/jpeg.rs memory_estimate."""
+    """codecs/jpeg/decode.rs memory_estimate."""
     hmax = max(s[0] for s in sampling)
     vmax = max(s[1] for s in sampling)
     mx = -(-w // (8 * hmax))
@@ -117,7 +117,7 @@ def jpeg_estimate(w: int, h: int, sampling: list[tuple[int, int]], progressive: 
 
 
 def jpeg_fits(w, h, sampling, progressive, crop_side, size=SIZE, icc_bytes=0, n_fixed=None) -> bool:
-    """decode/jpeg.rs decode: finest useful scale, coarser while over budget.
+    """codecs/jpeg/mod.rs decode: finest useful scale, coarser while over budget.
     `n_fixed`: fits at exactly that scale (the finest, for a small crop)."""
     side = min(crop_side or min(w, h), w, h)
     budget = lambda n: decode_budget(side * n / 8, size, 3)
@@ -436,7 +436,7 @@ def png_case(name, describe, colour_type, depth, interlaced, dims=None, crop_sid
 
 
 def webp_tenths(lossless: bool, alpha: bool, animated: bool) -> int:
-    """decode/generic.rs memory_need for WebP, tenths of a byte per pixel."""
+    """codecs/webp/mod.rs memory_need for WebP, tenths of a byte per pixel."""
     if animated:
         return 130
     if lossless:
@@ -468,7 +468,7 @@ def webp_case(name, describe, lossless, alpha, animated=False, frames=1, crop_si
 
 
 def gif_need(w: int, h: int, frame: tuple[int, int, int, int]) -> int:
-    """decode/generic.rs memory_need for GIF."""
+    """codecs/gif.rs memory_need for GIF."""
     left, top, fw, fh = frame
     direct = left == 0 and fw == w and top + fh <= h
     return 4 * w * h + fw * fh + (0 if direct else 4 * fw * fh)

@@ -9,7 +9,7 @@
 //! [`ConfigError`] naming the setting, never a panic.
 
 use crate::i18n::{human_bytes, Lang, UserFacing};
-use crate::imaging::{OutputFormat, ResizeSpace};
+use crate::imaging::{OutputFormat, ResizeSpace, MAX_OUTPUT_SIZE};
 
 /// Default largest accepted file: 20 MiB, a 48 MP phone JPEG fits.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 20 * 1024 * 1024;
@@ -122,7 +122,7 @@ pub const SETTINGS: &[Setting] = &[
     optional("PUBLIC_BASE_URL", Accepts::BaseUrl, "the request's origin", "origin put in front of returned avatar URLs"),
     setting(
         "AVATAR_SIZE",
-        Accepts::Whole { min: 16, max: crate::imaging::limits::MAX_OUTPUT_SIZE as u64 },
+        Accepts::Whole { min: 16, max: MAX_OUTPUT_SIZE as u64 },
         "256",
         "edge of the square avatar, px",
     ),
@@ -540,6 +540,17 @@ mod tests {
         assert!(c.heic, "HEIC is decoded unless the operator turns it off");
         assert_eq!(c.rate_limit_period, 60);
         assert_eq!(c.dev_demo_token, None);
+    }
+
+    #[test]
+    fn the_default_body_is_the_one_the_image_memory_budget_plans_for() {
+        // imaging plans its memory bound for a body of the default size
+        // without reading the settings: the two must agree.
+        assert_eq!(DEFAULT_MAX_UPLOAD_BYTES, crate::imaging::PLANNED_UPLOAD_BYTES);
+        assert_eq!(MULTIPART_OVERHEAD, crate::imaging::PLANNED_FORM_ROOM);
+        let default = parse(&[]).unwrap();
+        assert_eq!(default.max_upload_bytes, crate::imaging::PLANNED_UPLOAD_BYTES);
+        assert_eq!(default.max_body_bytes(), crate::imaging::PLANNED_UPLOAD_BYTES + crate::imaging::PLANNED_FORM_ROOM);
     }
 
     #[test]

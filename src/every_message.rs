@@ -25,6 +25,7 @@ fn every_message_is_entirely_in_its_language() {
     check_all(crate::auth::AuthError::samples(), &mut problems);
     check_all(crate::config::ConfigError::samples(), &mut problems);
     check_all(crate::storage::StoreError::samples(), &mut problems);
+    check_all(crate::imaging::ImageError::samples(), &mut problems);
     check_all(vec![crate::origin::SiteUnavailable { cause: "HTTP 502".into() }], &mut problems);
     assert!(problems.is_empty(), "{} mixed or empty messages:\n{}", problems.len(), problems.join("\n"));
 }

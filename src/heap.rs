@@ -2,11 +2,12 @@
 //! without bound gets a clear refusal instead of killing the isolate.
 //!
 //! Every decoder is given a memory budget from the image's header
-//! (`imaging::limits`), but a decoder can still allocate for structures the
+//! (`imaging::limits`, planned within [`MEMORY_BOUND`]), but a decoder can still allocate for structures the
 //! header does not announce: a lossless WebP may declare 65,536 groups of
 //! Huffman codes in a 16×16 image, and the `image` crate's WebP decoder
-//! builds a lookup table for each before it decodes a pixel (a 3.8 MB file:
-//! 1.3 GB; `tests/lib/webp-bombs.mjs`). On Cloudflare an isolate over 128 MB
+//! builds a lookup table for each before it decodes a pixel (a file of a
+//! few MB asks for many times the isolate's memory; `tests/lib/webp-bombs.mjs`,
+//! docs/benchmark.md). On Cloudflare an isolate over 128 MB
 //! is killed, with every request it was serving.
 //!
 //! [`Capped`] wraps the global allocator and fails any allocation that would
@@ -36,10 +37,13 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::Relaxed};
 
-use crate::imaging::limits::MEMORY_BOUND;
+/// Wasm memory one upload may use, bytes (the requirement): the bound the
+/// image pipeline plans every upload within (`imaging::limits`), body
+/// included.
+pub const MEMORY_BOUND: u64 = 100_000_000;
 
 /// The most the heap may hold: the bound every upload is planned to stay
-/// within ([`MEMORY_BOUND`], 100 MB, body included) plus 8 MiB for what no
+/// within ([`MEMORY_BOUND`], body included) plus 8 MiB for what no
 /// estimate counts. Under Cloudflare's 128 MB isolate limit, with room for
 /// the JavaScript heap.
 pub const HEAP_CEILING: usize = MEMORY_BOUND as usize + 8 * 1024 * 1024;
@@ -64,6 +68,13 @@ pub struct Exhausted {
 
 /// A [`GlobalAlloc`] that counts live bytes and refuses allocations over
 /// `ceiling`, with an emergency reserve (module docs).
+///
+/// Not the `cap` crate: it counts and limits the same way, but that is
+/// all it would replace here (`claim`, `counted`). The emergency reserve,
+/// a block held by the allocator, counted as live, freed by the
+/// allocation-error hook and taken back after the catch, and the test
+/// hooks' fill to a given distance under the ceiling, would still be
+/// ours, around a dependency in the Worker's global allocator.
 pub struct Capped<A> {
     inner: A,
     ceiling: usize,
@@ -117,6 +128,7 @@ impl<A: GlobalAlloc> Capped<A> {
         if !self.claim(RESERVE) {
             return false;
         }
+        // SAFETY: RESERVE_LAYOUT has a non-zero size; a null result is checked.
         let p = unsafe { self.inner.alloc(RESERVE_LAYOUT) };
         if p.is_null() {
             self.live.fetch_sub(RESERVE, Relaxed);
@@ -124,6 +136,8 @@ impl<A: GlobalAlloc> Capped<A> {
         }
         if self.reserve.compare_exchange(core::ptr::null_mut(), p, Relaxed, Relaxed).is_err() {
             // Taken meanwhile (only possible with threads): keep one.
+            // SAFETY: `p` was just allocated from `inner` with this layout
+            // and was never shared.
             unsafe { self.inner.dealloc(p, RESERVE_LAYOUT) };
             self.live.fetch_sub(RESERVE, Relaxed);
         }
@@ -136,25 +150,33 @@ impl<A: GlobalAlloc> Capped<A> {
     pub fn release_reserve(&self) {
         let p = self.reserve.swap(core::ptr::null_mut(), Relaxed);
         if !p.is_null() {
+            // SAFETY: a non-null reserve was allocated from `inner` with
+            // RESERVE_LAYOUT, and the swap took it out: it is freed once.
             unsafe { self.inner.dealloc(p, RESERVE_LAYOUT) };
             self.live.fetch_sub(RESERVE, Relaxed);
         }
     }
 }
 
-// SAFETY: every method forwards to `inner` with the caller's layout; the
-// reserve block is allocated and freed with its own fixed layout.
+// SAFETY: every method forwards to `inner` with the caller's layout and
+// pointer, under the caller's own contract, or returns null; the reserve
+// block is allocated and freed with its own fixed layout. The counting
+// never touches the memory.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Capped<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.counted(layout.size(), || self.inner.alloc(layout))
+        // SAFETY: the caller's contract for `alloc` is `inner`'s.
+        self.counted(layout.size(), || unsafe { self.inner.alloc(layout) })
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        self.counted(layout.size(), || self.inner.alloc_zeroed(layout))
+        // SAFETY: the caller's contract for `alloc_zeroed` is `inner`'s.
+        self.counted(layout.size(), || unsafe { self.inner.alloc_zeroed(layout) })
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        self.inner.dealloc(ptr, layout);
+        // SAFETY: `ptr` came from this allocator, i.e. from `inner`, with
+        // `layout` (the caller's contract).
+        unsafe { self.inner.dealloc(ptr, layout) };
         self.live.fetch_sub(layout.size(), Relaxed);
     }
 
@@ -163,7 +185,9 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Capped<A> {
         if new_size > old && !self.claim(new_size - old) {
             return core::ptr::null_mut();
         }
-        let p = self.inner.realloc(ptr, layout, new_size);
+        // SAFETY: `ptr` came from `inner` with `layout`, and `new_size` is
+        // valid for it (the caller's contract for `realloc`).
+        let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
         if p.is_null() {
             if new_size > old {
                 self.live.fetch_sub(new_size - old, Relaxed);
@@ -228,49 +252,86 @@ pub fn catch_exhaustion<T>(f: impl FnOnce() -> T) -> Result<T, Exhausted> {
     }
 }
 
-/// Test builds only: fills the heap so that the next allocation of more
-/// than `leave` bytes is refused, by the ceiling (`ceiling`: a counted
-/// block up to `leave` bytes under it) or by wasm memory itself (not:
-/// uncounted blocks taken straight from the system allocator until memory
-/// can grow no more). Drop the result to give it back.
+/// Test builds only: an upload processed on a heap filled so that the
+/// next allocation of more than a few bytes is refused, by the ceiling or
+/// by wasm memory itself.
 #[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
-pub fn fill(leave: usize, ceiling: bool) -> Vec<(*mut u8, Layout)> {
-    let mut blocks = Vec::with_capacity(64);
-    if ceiling {
-        let room = HEAP_CEILING.saturating_sub(HEAP.live()).saturating_sub(leave);
-        if let Ok(l) = Layout::from_size_align(room, 1) {
-            let p = unsafe { HEAP.alloc(l) };
-            if !p.is_null() {
-                blocks.push((p, l));
+pub mod test_fill {
+    use std::alloc::{GlobalAlloc, Layout};
+
+    use super::{restore_reserve, HEAP, HEAP_CEILING};
+
+    /// The tag an upload ends with to be processed on a filled heap:
+    /// `AVATAR-EDGE-TEST-FILL:<ceiling|memory>:<n>` (the heap-exhaustion
+    /// test, tests/integration/heap.test.mjs, without a file that needs
+    /// 100 MB).
+    const TAG: &[u8] = b"AVATAR-EDGE-TEST-FILL:";
+
+    /// The blocks taken; given back, and the emergency reserve taken
+    /// again, when dropped.
+    pub struct Filled {
+        blocks: Vec<(*mut u8, Layout)>,
+        ceiling: bool,
+    }
+
+    /// Fills the heap as the tag at the end of `file` asks, if it has one,
+    /// so that the pipeline's first allocation of more than `n` bytes fails.
+    pub fn for_upload(file: &[u8]) -> Option<Filled> {
+        let at = file.windows(TAG.len()).rposition(|w| w == TAG)?;
+        let spec = std::str::from_utf8(&file[at + TAG.len()..]).ok()?;
+        let (mode, leave) = spec.trim().split_once(':')?;
+        let ceiling = mode == "ceiling";
+        Some(Filled { blocks: fill(leave.parse().ok()?, ceiling), ceiling })
+    }
+
+    impl Drop for Filled {
+        fn drop(&mut self) {
+            for (p, l) in self.blocks.drain(..) {
+                // SAFETY: each block was allocated by `fill` with this very
+                // layout, from the allocator it goes back to, and is freed once.
+                unsafe {
+                    if self.ceiling {
+                        HEAP.dealloc(p, l);
+                    } else {
+                        std::alloc::System.dealloc(p, l);
+                    }
+                }
             }
-        }
-    } else {
-        // Halving block sizes down to `leave`: what is left is less.
-        let mut size = 64 << 20;
-        while size > leave && blocks.len() < blocks.capacity() {
-            let l = Layout::from_size_align(size, 1).unwrap_or(Layout::new::<u8>());
-            let p = unsafe { std::alloc::System.alloc(l) };
-            if p.is_null() {
-                size /= 2;
-            } else {
-                blocks.push((p, l));
-            }
+            restore_reserve();
         }
     }
-    blocks
-}
 
-/// Gives back what [`fill`] took.
-#[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
-pub fn unfill(blocks: Vec<(*mut u8, Layout)>, ceiling: bool) {
-    for (p, l) in blocks {
-        unsafe {
-            if ceiling {
-                HEAP.dealloc(p, l);
-            } else {
-                std::alloc::System.dealloc(p, l);
+    /// Fills the heap so that the next allocation of more than `leave`
+    /// bytes is refused, by the ceiling (`ceiling`: a counted block up to
+    /// `leave` bytes under it) or by wasm memory itself (not: uncounted
+    /// blocks taken straight from the system allocator until memory can
+    /// grow no more).
+    fn fill(leave: usize, ceiling: bool) -> Vec<(*mut u8, Layout)> {
+        let mut blocks = Vec::with_capacity(64);
+        if ceiling {
+            let room = HEAP_CEILING.saturating_sub(HEAP.live()).saturating_sub(leave);
+            if let Some(l) = Layout::from_size_align(room, 1).ok().filter(|l| l.size() > 0) {
+                // SAFETY: `l` has a non-zero size; a null result is checked.
+                let p = unsafe { HEAP.alloc(l) };
+                if !p.is_null() {
+                    blocks.push((p, l));
+                }
+            }
+        } else {
+            // Halving block sizes down to `leave`: what is left is less.
+            let mut size = 64 << 20;
+            while size > leave && blocks.len() < blocks.capacity() {
+                let l = Layout::from_size_align(size, 1).unwrap_or(Layout::new::<u8>());
+                // SAFETY: `l` has a non-zero size; a null result is checked.
+                let p = unsafe { std::alloc::System.alloc(l) };
+                if p.is_null() {
+                    size /= 2;
+                } else {
+                    blocks.push((p, l));
+                }
             }
         }
+        blocks
     }
 }
 
@@ -284,6 +345,8 @@ mod tests {
         let heap = Capped::new(System, 1000);
         let l600 = Layout::from_size_align(600, 8).unwrap();
         let l500 = Layout::from_size_align(500, 8).unwrap();
+        // SAFETY: every block is freed once, with the layout (and size)
+        // it has at that point.
         unsafe {
             let a = heap.alloc(l600);
             assert!(!a.is_null());
@@ -315,6 +378,8 @@ mod tests {
         assert_eq!(heap.live(), RESERVE);
         let big = Layout::from_size_align(990, 8).unwrap();
         let small = Layout::from_size_align(64, 8).unwrap();
+        // SAFETY: every block is freed once, with the layout it was
+        // allocated with.
         unsafe {
             // 10 bytes left under the ceiling: the next allocation is refused,
             let a = heap.alloc(big);
@@ -347,6 +412,7 @@ mod tests {
     /// An allocator whose memory is used up: every allocation fails (as
     /// dlmalloc's does when wasm memory reaches its maximum).
     struct Full;
+    // SAFETY: it never hands out memory; `dealloc` is never given any.
     unsafe impl GlobalAlloc for Full {
         unsafe fn alloc(&self, _: Layout) -> *mut u8 {
             core::ptr::null_mut()
@@ -359,6 +425,7 @@ mod tests {
         // wasm memory at its maximum: the allocation fails (the hook then
         // panics), nothing is counted, and the reserve cannot be taken.
         let heap = Capped::new(Full, 1 << 20);
+        // SAFETY: a non-zero size; nothing is allocated.
         unsafe {
             assert!(heap.alloc(Layout::from_size_align(10, 1).unwrap()).is_null());
         }

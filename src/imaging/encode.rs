@@ -5,10 +5,9 @@ use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 
+use super::codecs::webp::encode::encode_lossy;
 use super::error::ImageError;
 use super::format::OutputFormat;
-
-use super::webp;
 
 /// Encodes `size`×`size` sRGB pixels (RGB8, or RGBA8 when `has_alpha`).
 /// JPEG has no alpha: the caller composites first ([`flatten_on_white`]).
@@ -22,7 +21,7 @@ pub fn encode(
     let err = |detail: String| ImageError::Encode { format, detail };
     let ct = if has_alpha { ExtendedColorType::Rgba8 } else { ExtendedColorType::Rgb8 };
     match format {
-        OutputFormat::Webp => webp::encode_lossy(pixels, size, size, has_alpha, quality).map_err(err),
+        OutputFormat::Webp => encode_lossy(pixels, size, size, has_alpha, quality).map_err(err),
         OutputFormat::Jpeg => {
             if has_alpha {
                 return Err(err("JPEG has no alpha channel".into()));

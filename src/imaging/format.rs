@@ -1,5 +1,7 @@
 //! The formats the pipeline reads ([`SourceFormat`]) and writes ([`OutputFormat`]).
 
+use std::fmt;
+
 /// Format of the avatar written to storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OutputFormat {
@@ -73,6 +75,18 @@ impl SourceFormat {
             SourceFormat::Gif => "GIF",
             SourceFormat::Bmp => "BMP",
         }
+    }
+}
+
+impl fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Display for SourceFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 

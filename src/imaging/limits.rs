@@ -13,7 +13,7 @@
 //! body (an operator raising `MAX_UPLOAD_BYTES`) leaves less
 //! ([`pipeline_budget`]).
 //!
-//! Of that, the decoder gets what the kept crop region ([`region_bytes`])
+//! Of that, the decoder gets what the kept crop region (`resize::region_bytes`)
 //! and a fixed [`SLACK`] leave ([`decode_budget`]):
 //!
 //! * JPEG is decoded in the DCT domain at 1/8, 1/4, 1/2 or full scale; the
@@ -33,36 +33,39 @@
 //! memory"); `tests::worst_case_inputs_stay_within_the_memory_bound` checks
 //! the same natively.
 
-use super::error::ImageError;
+pub use crate::heap::MEMORY_BOUND;
+
+use super::error::{ImageError, Kind};
 use super::format::SourceFormat;
-use super::header::Header;
 
 /// Largest accepted side, in pixels (JPEG's and GIF's own maximum).
 pub const MAX_DIMENSION: u32 = 65_535;
-
-/// Wasm memory one upload may use, bytes (the requirement).
-pub const MEMORY_BOUND: u64 = 100_000_000;
 
 /// Wasm memory in use before the body is read: the module's data, the
 /// stack, the allocator's and wasm-bindgen's state.
 pub const WASM_BASELINE: u64 = 2 * 1024 * 1024;
 
-/// The largest request body of the default settings (`MAX_UPLOAD_BYTES`
-/// plus the multipart room), held in wasm memory during the pipeline.
-pub const DEFAULT_BODY_BYTES: u64 = crate::config::DEFAULT_MAX_UPLOAD_BYTES + crate::config::MULTIPART_OVERHEAD;
+/// The largest file the memory budget is planned for: the default
+/// `MAX_UPLOAD_BYTES` (the settings assert that they agree).
+pub const PLANNED_UPLOAD_BYTES: u64 = 20 * 1024 * 1024;
+
+/// Room the request body holds around the file: multipart framing and
+/// the crop fields (the settings assert that they agree).
+pub const PLANNED_FORM_ROOM: u64 = 64 * 1024;
+
+/// The largest request body of the default settings, held in wasm memory
+/// during the pipeline.
+pub const DEFAULT_BODY_BYTES: u64 = PLANNED_UPLOAD_BYTES + PLANNED_FORM_ROOM;
 
 /// What the pipeline may hold at once when the body is at most
 /// [`DEFAULT_BODY_BYTES`]: 76 865 792 B (73.3 MiB).
 pub const PIPELINE_BUDGET: u64 = MEMORY_BOUND - WASM_BASELINE - DEFAULT_BODY_BYTES;
 
 /// Memory no estimate counts: the colour transform, row buffers, decoder
-/// tables and small metadata (EXIF, XMP), allocator rounding. Measured
-/// ≤ 1.2 MiB beyond the estimates (scripts/worst-case-memory.py).
+/// tables and small metadata (EXIF, XMP), allocator rounding; what
+/// scripts/worst-case-memory.py measures beyond the estimates fits in it
+/// with room (docs/benchmark.md, "Worst-case memory").
 pub const SLACK: u64 = 2 * 1024 * 1024;
-
-/// The most a decoder may hold (its estimate), with a negligible crop
-/// region: [`PIPELINE_BUDGET`] − [`SLACK`] = 74 768 640 B (71.3 MiB).
-pub const DECODE_BUDGET: u64 = PIPELINE_BUDGET - SLACK;
 
 /// Bytes for the 16-bit crop square handed to the Lanczos resizer
 /// (binding only for avatars over ~880 px: below, the region is at most
@@ -70,63 +73,53 @@ pub const DECODE_BUDGET: u64 = PIPELINE_BUDGET - SLACK;
 pub const REGION_BUDGET: u64 = 24 * 1024 * 1024;
 
 /// What the pipeline may hold at once while `held_bytes` of the request
-/// (its body) are in wasm memory: the rest of [`MEMORY_BOUND`], never more
-/// than [`PIPELINE_BUDGET`] (so acceptance does not depend on the file's
-/// size under the default settings).
+/// (its body) are in wasm memory: [`PIPELINE_BUDGET`], less what the body
+/// holds beyond the default's (so acceptance does not depend on the file's
+/// size under the default settings), i.e. the rest of [`MEMORY_BOUND`].
 pub fn pipeline_budget(held_bytes: u64) -> u64 {
-    MEMORY_BOUND.saturating_sub(WASM_BASELINE).saturating_sub(held_bytes.max(DEFAULT_BODY_BYTES))
+    PIPELINE_BUDGET.saturating_sub(held_bytes.saturating_sub(DEFAULT_BODY_BYTES))
 }
 
 /// The decoder's share of `pipeline` bytes when the collector will keep
-/// `region` bytes (see [`region_bytes`]).
+/// `region` bytes (see `resize::region_bytes`).
 pub fn decode_budget(pipeline: u64, region: u64) -> u64 {
     pipeline.saturating_sub(SLACK).saturating_sub(region)
 }
-
-pub use super::resize::region_bytes;
 
 /// Largest avatar edge the pipeline renders (a few output buffers of
 /// `size²×8` bytes must fit next to the decoder's memory).
 pub const MAX_OUTPUT_SIZE: u32 = 2048;
 
-/// Most scans (SOS segments) a JPEG may have. The decoder walks every
-/// block of the scan's components once per scan, so a file of tiny scans
-/// repeated thousands of times costs minutes of CPU (found by fuzzing: a
-/// 200 KB 2000×2000 progressive JPEG of 12 000 empty scans took over two
-/// minutes). Encoders write 1 to 4 scans (baseline) or about 10
-/// (progressive: libjpeg's default script; mozjpeg a few more).
-pub const MAX_JPEG_SCANS: usize = 64;
-
 /// Largest embedded ICC profile used; a larger one is ignored (pixels are
 /// then treated as sRGB) rather than refusing the photo.
 pub const MAX_ICC_BYTES: usize = 1024 * 1024;
 
-/// Refuses a header whose size is out of bounds: pixel count above the
+/// Refuses a declared size out of bounds: pixel count above the
 /// configured limit (naming both figures), a zero side, or a side above
 /// [`MAX_DIMENSION`].
-pub fn check_header(h: &Header, max_pixels: u64) -> Result<(), ImageError> {
-    let px = u64::from(h.width) * u64::from(h.height);
+pub fn check_size(width: u32, height: u32, max_pixels: u64) -> Result<(), ImageError> {
+    let px = u64::from(width) * u64::from(height);
     if px > max_pixels {
-        return Err(ImageError::TooManyPixels { width: h.width, height: h.height, limit: max_pixels });
+        return Err(ImageError::TooManyPixels { width, height, limit: max_pixels });
     }
-    if h.width == 0 || h.height == 0 || h.width > MAX_DIMENSION || h.height > MAX_DIMENSION {
-        return Err(ImageError::BadDimensions { width: h.width, height: h.height, max: MAX_DIMENSION });
+    if width == 0 || height == 0 || width > MAX_DIMENSION || height > MAX_DIMENSION {
+        return Err(ImageError::BadDimensions { width, height, max: MAX_DIMENSION });
     }
     Ok(())
 }
 
 /// Refuses a full decode whose estimated peak, `need` bytes (output plus
-/// working buffers, measured: see `decode::generic`), is over `budget`.
+/// working buffers, measured: see each codec), is over `budget`.
 pub fn check_full_decode(
     format: SourceFormat,
-    variant: &'static str,
+    kind: Option<Kind>,
     width: u32,
     height: u32,
     need: u64,
     budget: u64,
 ) -> Result<(), ImageError> {
     if need > budget {
-        return Err(too_much_memory(format, variant, width, height, need, budget));
+        return Err(too_much_memory(format, kind, width, height, need, budget));
     }
     Ok(())
 }
@@ -136,7 +129,7 @@ pub fn check_full_decode(
 /// area).
 pub fn too_much_memory(
     format: SourceFormat,
-    variant: &'static str,
+    kind: Option<Kind>,
     width: u32,
     height: u32,
     need: u64,
@@ -144,7 +137,7 @@ pub fn too_much_memory(
 ) -> ImageError {
     let px = u128::from(width) * u128::from(height);
     let max_mp = (u128::from(budget) * px / u128::from(need.max(1)) / 1_000_000) as u64;
-    ImageError::TooMuchMemory { format, variant, width, height, max_mp }
+    ImageError::TooMuchMemory { format, kind, width, height, max_mp }
 }
 
 #[cfg(test)]
@@ -167,7 +160,7 @@ mod tests {
         // The region's reserve at the default size leaves the decoders
         // enough for a 12 MP progressive JPEG (~37 MB) and 16 MP of
         // interlaced RGBA PNG.
-        let d = decode_budget(PIPELINE_BUDGET, region_bytes(4000.0, 256, 4));
+        let d = decode_budget(PIPELINE_BUDGET, crate::imaging::resize::region_bytes(4000.0, 256, 4));
         assert!(d >= 64 << 20, "{d}");
     }
 }

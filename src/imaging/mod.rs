@@ -4,306 +4,61 @@
 //! cropped) → Lanczos resize (in sRGB or linear light) → orient → encode.
 //!
 //! Nothing here knows about HTTP or Workers; errors implement
-//! [`UserFacing`](crate::envelope::UserFacing).
+//! [`UserFacing`](crate::i18n::UserFacing).
 //!
-//! Modules, one job each: [`sniff`](sniff()) (magic bytes), `header`
-//! (dimensions and EXIF orientation without decoding), `limits` (pixel
-//! limit and memory budget), `decode` (per format), `colour` (ICC → sRGB),
-//! `resize` (crop + Lanczos), `orient`, `encode`, `error`.
+//! Modules, one job each: `pipeline` (the stages in order), `sniff`
+//! (magic bytes), `codecs` (one module per format behind the `Image`
+//! trait of `decoding`: header, memory need, decode), `limits` (pixel
+//! limit and memory budget), `work` (the CPU budget), `colour` (ICC →
+//! sRGB), `resize` (crop + Lanczos), `orient` (EXIF orientation),
+//! `encode`, `options`, `error`.
 
+mod bytes;
+mod codecs;
 mod colour;
-mod decode;
+mod decoding;
 mod encode;
 mod error;
 mod format;
-mod header;
-pub mod limits;
+mod limits;
+mod options;
 mod orient;
-pub mod phone;
+mod phone;
+mod pipeline;
 mod resize;
 mod sniff;
-mod webp;
 mod work;
 
 #[cfg(test)]
 mod tests;
 
-pub use error::{file_size, megapixels, ImageError};
-pub use format::{OutputFormat, SourceFormat, ACCEPTED_FORMATS};
-pub use orient::Orientation;
-pub use resize::ResizeSpace;
-pub use sniff::sniff;
+pub use error::{ImageError, Kind, Lookalike, PipelineOption, Variant};
+pub use format::{OutputFormat, SourceFormat};
+pub use limits::{MAX_OUTPUT_SIZE, PLANNED_FORM_ROOM, PLANNED_UPLOAD_BYTES};
+pub use options::{CropBox, Options, ResizeSpace};
+pub use pipeline::{exhausted, process, process_timed, Avatar, StageTimes};
+
+// For the stage benchmark and the example (cargo feature `internals`).
+#[cfg(feature = "internals")]
+pub use orient::{Orient, Orientation};
+#[cfg(feature = "internals")]
+pub use pipeline::{process_with_work, work_for_file};
+#[cfg(feature = "internals")]
 pub use work::Work;
-
-/// Crop box in pixels of the upright image (after EXIF orientation), as the
-/// client's crop tool sends it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CropBox {
-    pub x: u32,
-    pub y: u32,
-    pub w: u32,
-    pub h: u32,
-}
-
-/// Settings of one run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Options {
-    /// Avatar edge in pixels (1..=[`limits::MAX_OUTPUT_SIZE`]).
-    pub size: u32,
-    pub format: OutputFormat,
-    /// 1..=100, for lossy output.
-    pub quality: u8,
-    /// Largest accepted width × height of the source.
-    pub max_pixels: u64,
-    /// Bytes of the request held in wasm memory while the pipeline runs
-    /// (the body the file is a slice of): the pipeline's memory budget is
-    /// what [`limits::MEMORY_BOUND`] leaves after them, and never more than
-    /// with a body of the default cap ([`limits::pipeline_budget`]). 0 =
-    /// assume the default cap.
-    pub held_bytes: u64,
-    /// What the resize averages (`RESIZE_SPACE`).
-    pub space: ResizeSpace,
-}
-
-impl Default for Options {
-    /// The contract's defaults: 256 px WebP at quality 85, 100 MP.
-    fn default() -> Self {
-        Options {
-            size: 256,
-            format: OutputFormat::Webp,
-            quality: 85,
-            max_pixels: 100_000_000,
-            held_bytes: 0,
-            space: ResizeSpace::Srgb,
-        }
-    }
-}
-
-/// The encoded avatar and what was learnt about the source.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Avatar {
-    pub bytes: Vec<u8>,
-    pub format: OutputFormat,
-    pub source: SourceFormat,
-    /// Upright source size.
-    pub width: u32,
-    pub height: u32,
-    /// The avatar carries an alpha channel (the kept square has real
-    /// transparency and the output format has alpha).
-    pub has_alpha: bool,
-}
-
-/// Milliseconds spent per stage, measured with the caller's clock.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct StageTimes {
-    /// Sniffing, header parsing, limit checks.
-    pub header_ms: f64,
-    /// Decoding, colour conversion and the box pre-shrink (they run
-    /// interleaved, row by row).
-    pub decode_ms: f64,
-    /// Lanczos crop+resize and the conversion back to 8-bit sRGB.
-    pub resize_ms: f64,
-    /// Turning the final square upright.
-    pub orient_ms: f64,
-    pub encode_ms: f64,
-    /// Work units the upload spent ([`Work`]): deterministic, unlike the
-    /// times.
-    pub work_units: u64,
-}
-
-impl StageTimes {
-    pub fn total_ms(&self) -> f64 {
-        self.header_ms + self.decode_ms + self.resize_ms + self.orient_ms + self.encode_ms
-    }
-}
-
-/// Turns uploaded bytes into the avatar. See [`process_timed`].
-pub fn process(bytes: &[u8], crop: Option<CropBox>, opts: &Options) -> Result<Avatar, ImageError> {
-    process_timed(bytes, crop, opts, &|| 0.0).map(|(a, _)| a)
-}
-
-/// [`process`], also reporting stage times measured with `now` (ms; the
-/// Worker passes `js_sys::Date::now`, since `std::time` panics on wasm32).
-/// The work budget is the file's ([`Work::for_file`]).
-pub fn process_timed(
-    bytes: &[u8],
-    crop: Option<CropBox>,
-    opts: &Options,
-    now: &dyn Fn() -> f64,
-) -> Result<(Avatar, StageTimes), ImageError> {
-    process_with_work(bytes, crop, opts, now, &Work::for_file(bytes))
-}
-
-/// [`process_timed`] charging `work` (tests and benchmarks: another
-/// budget, or the units spent).
-pub fn process_with_work(
-    bytes: &[u8],
-    crop: Option<CropBox>,
-    opts: &Options,
-    now: &dyn Fn() -> f64,
-    work: &Work,
-) -> Result<(Avatar, StageTimes), ImageError> {
-    check_options(opts)?;
-    let mut times = StageTimes::default();
-    let mut t = now();
-    let mut lap = |slot: &mut f64| {
-        let n = now();
-        *slot = n - t;
-        t = n;
-    };
-
-    let (source, header, plan) = stages::plan(bytes, crop, opts, work)?;
-    let orientation = header.orientation;
-    let (uw, uh) = orientation.upright_size(header.width, header.height);
-    lap(&mut times.header_ms);
-
-    let region = decode::decode(bytes, source, &header, &plan)?;
-    lap(&mut times.decode_ms);
-
-    // The Lanczos step and the encoder are not charged to the work
-    // budget: they handle the region and the avatar, bounded by
-    // AVATAR_SIZE (and REGION_BUDGET) whatever the file claims.
-    let (pixels, ch) =
-        resize::finish(region, opts.size).map_err(|detail| ImageError::Encode { format: opts.format, detail })?;
-    lap(&mut times.resize_ms);
-
-    let pixels = orientation.apply_square(&pixels, opts.size as usize, ch);
-    lap(&mut times.orient_ms);
-
-    let has_alpha = ch == 4 && opts.format.supports_alpha();
-    let pixels = if ch == 4 && !has_alpha { encode::flatten_on_white(&pixels) } else { pixels };
-    let out = encode::encode(&pixels, opts.size, has_alpha, opts.format, opts.quality)?;
-    lap(&mut times.encode_ms);
-
-    let avatar = Avatar { bytes: out, format: opts.format, source, width: uw, height: uh, has_alpha };
-    times.work_units = work.spent();
-    Ok((avatar, times))
-}
-
-/// [`process_timed`] with the heap ceiling caught (`crate::heap`): a file
-/// whose decoding allocates past it, although its header passed every
-/// check, is refused with [`ImageError::HeapExhausted`] instead of taking
-/// the isolate down. (Only the Worker build has the ceiling; natively this
-/// is [`process_timed`].)
-pub fn process_guarded(
-    bytes: &[u8],
-    crop: Option<CropBox>,
-    opts: &Options,
-    now: &dyn Fn() -> f64,
-) -> Result<(Avatar, StageTimes), ImageError> {
-    #[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
-    let filled = test_hooks::fill_for(bytes);
-    let result = crate::heap::catch_exhaustion(|| process_timed(bytes, crop, opts, now));
-    #[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
-    test_hooks::unfill(filled);
-    result.unwrap_or_else(|_| Err(heap_exhausted(bytes)))
-}
-
-/// Test builds only: an upload whose file ends with
-/// `AVATAR-EDGE-TEST-FILL:<ceiling|memory>:<n>` is processed with the heap
-/// filled up to `n` bytes under the ceiling, or with wasm memory itself
-/// used up (`crate::heap::fill`), so that the pipeline's first allocation
-/// of more than `n` bytes fails: the heap-exhaustion test
-/// (tests/integration/heap.test.mjs) without a file that needs 100 MB.
-#[cfg(all(target_arch = "wasm32", feature = "test-hooks"))]
-mod test_hooks {
-    const TAG: &[u8] = b"AVATAR-EDGE-TEST-FILL:";
-
-    pub struct Filled(Vec<(*mut u8, std::alloc::Layout)>, bool);
-
-    pub fn fill_for(bytes: &[u8]) -> Option<Filled> {
-        let at = bytes.windows(TAG.len()).rposition(|w| w == TAG)?;
-        let spec = std::str::from_utf8(&bytes[at + TAG.len()..]).ok()?;
-        let (mode, leave) = spec.trim().split_once(':')?;
-        let ceiling = mode == "ceiling";
-        Some(Filled(crate::heap::fill(leave.parse().ok()?, ceiling), ceiling))
-    }
-
-    pub fn unfill(filled: Option<Filled>) {
-        if let Some(Filled(blocks, ceiling)) = filled {
-            crate::heap::unfill(blocks, ceiling);
-            crate::heap::restore_reserve();
-        }
-    }
-}
-
-/// The refusal for `bytes` after the heap ran out while decoding them: the
-/// header was read before, so reading it again gives the figures.
-fn heap_exhausted(bytes: &[u8]) -> ImageError {
-    match sniff(bytes).and_then(|format| header::read_header(bytes, format).map(|h| (format, h))) {
-        Ok((format, h)) => ImageError::HeapExhausted { format, width: h.width, height: h.height },
-        Err(e) => e,
-    }
-}
 
 /// The functions [`process_timed`] runs, one per stage, for the native
 /// stage benchmark (`benches/stages.rs`), so a regression shows in the
-/// stage that has it. Not an API: hidden from the docs, and it changes
+/// stage that has it. Not an API (cargo feature `internals`): it changes
 /// whenever the pipeline does.
-#[doc(hidden)]
+#[cfg(feature = "internals")]
 pub mod stages {
-    pub use super::decode::{decode, Plan};
+    pub use super::decoding::{Header, Image, Plan};
     pub use super::encode::{encode, flatten_on_white};
-    pub use super::header::Header;
+    pub use super::pipeline::{open, plan};
     pub use super::resize::{finish as resize, Region};
 
-    use super::{crop_square, header, limits, sniff, CropBox, ImageError, Options, SourceFormat, Work};
-
-    /// The header stage: sniff, read the header, check the limits, and map
-    /// the crop square (upright pixels) to the stored image. Decodes no
-    /// pixel; the decoders will charge `work`.
-    pub fn plan<'w>(
-        bytes: &[u8],
-        crop: Option<CropBox>,
-        opts: &Options,
-        work: &'w Work,
-    ) -> Result<(SourceFormat, Header, Plan<'w>), ImageError> {
-        let source = sniff(bytes)?;
-        let header = header::read_header(bytes, source)?;
-        limits::check_header(&header, opts.max_pixels)?;
-        let (w, h) = (header.width, header.height);
-        let orientation = header.orientation;
-        let (uw, uh) = orientation.upright_size(w, h);
-        let (u, v, side) = crop_square(crop, uw, uh)?;
-        let (x, y) = orientation.to_stored_rect(u, v, side, w, h);
-        let budget = limits::pipeline_budget(opts.held_bytes);
-        let plan = Plan { x, y, side, width: w, height: h, size: opts.size, space: opts.space, budget, work };
-        Ok((source, header, plan))
+    /// The decode stage: the plan's crop square into the resize's region.
+    pub fn decode(image: &dyn Image, plan: &Plan<'_>) -> Result<Region, super::ImageError> {
+        image.decode(plan)
     }
-}
-
-fn check_options(o: &Options) -> Result<(), ImageError> {
-    let max = limits::MAX_OUTPUT_SIZE;
-    if o.size == 0 || o.size > max {
-        return Err(ImageError::BadOptions { what: format!("AVATAR_SIZE={} (allowed 1..={max})", o.size) });
-    }
-    if o.quality == 0 || o.quality > 100 {
-        return Err(ImageError::BadOptions { what: format!("OUTPUT_QUALITY={} (allowed 1..=100)", o.quality) });
-    }
-    if o.max_pixels == 0 {
-        return Err(ImageError::BadOptions { what: "MAX_PIXELS=0".into() });
-    }
-    Ok(())
-}
-
-/// The square to keep, in upright pixels: `(left, top, side)`. A crop box
-/// must have positive size and lie inside the image; a non-square box is
-/// centre-cropped to a square; no box means the centre square.
-pub fn crop_square(crop: Option<CropBox>, width: u32, height: u32) -> Result<(u32, u32, u32), ImageError> {
-    let (x, y, w, h) = match crop {
-        None => (0, 0, width, height),
-        Some(c) => {
-            if c.w == 0 || c.h == 0 {
-                return Err(ImageError::CropEmpty { crop: c });
-            }
-            let inside = u64::from(c.x) + u64::from(c.w) <= u64::from(width)
-                && u64::from(c.y) + u64::from(c.h) <= u64::from(height);
-            if !inside {
-                return Err(ImageError::CropOutside { crop: c, width, height });
-            }
-            (c.x, c.y, c.w, c.h)
-        }
-    };
-    let side = w.min(h);
-    Ok((x + (w - side) / 2, y + (h - side) / 2, side))
 }

@@ -23,42 +23,10 @@ use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 
 use super::colour::ColourConverter;
 use super::limits::REGION_BUDGET;
+use super::options::ResizeSpace;
 use super::work::{cost, Spent, Work};
 
-/// What the resize averages: sRGB code values or light.
-///
-/// `Srgb`, the default, averages the gamma-encoded values, as libvips/sharp,
-/// Pillow, browsers and `disintegration/imaging` (AnqiCMS's Go image
-/// library, in its go.mod) do, so an avatar
-/// looks like the one AnqiCMS itself would make. On the benchmark's photos
-/// (README, "Measured figures") it matches sharp's SSIM against both the
-/// sRGB-space and the linear-light reference (within 0.0003, with fewer
-/// bytes), and its WebP is 1–4 % smaller than with `Linear` on most.
-///
-/// `Linear` averages light (exact sRGB transfer function), which is what a
-/// lens would do: fine bright detail on dark ground (stars, city lights,
-/// a 1-px checkerboard) keeps its brightness instead of darkening. On the
-/// Hubble deep field it scores 0.956 against the linear reference (`Srgb`
-/// 0.914, sharp 0.890); on ordinary photos it is 0.001–0.004 below sharp
-/// against the sRGB reference.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ResizeSpace {
-    #[default]
-    Srgb,
-    Linear,
-}
-
 impl ResizeSpace {
-    /// Parses the `RESIZE_SPACE` setting (case-insensitive, surrounding
-    /// spaces ignored): `srgb` or `linear`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "srgb" => Some(ResizeSpace::Srgb),
-            "linear" => Some(ResizeSpace::Linear),
-            _ => None,
-        }
-    }
-
     /// sRGB code value → 16-bit sample in this space.
     fn samples(self) -> &'static [u16; 256] {
         /// c × 257 maps 0..=255 exactly onto 0..=65535.
@@ -107,7 +75,8 @@ fn to_linear() -> &'static [u16; 256] {
 /// the first upload, a heap table would sit above that upload's body buffer
 /// for the life of the isolate, so the freed body could not coalesce with
 /// the free top of the heap and the next upload's body would go above it
-/// (wasm memory never shrinks: a 34 MiB upload then peaked at 2× its size).
+/// (wasm memory never shrinks: a large upload's peak would double;
+/// docs/benchmark.md, "What the estimates rest on").
 fn to_srgb() -> &'static [u8; 65536] {
     static T: OnceLock<[u8; 65536]> = OnceLock::new();
     T.get_or_init(|| {
@@ -361,13 +330,14 @@ impl<'w> Collector<'w> {
 /// already when there is alpha) and `U16` (the alpha plane, split off).
 /// Calling the typed resizer with just these keeps the other eleven pixel
 /// types' convolutions, and fast_image_resize's alpha multiply/divide code
-/// with its 512 KiB `RECIP_ALPHA16` table, out of the wasm module (about a
-/// quarter of its gzip size). Our samples are premultiplied (in their
-/// space) before they get here, so that code was never needed.
+/// with its large `RECIP_ALPHA16` table, out of the wasm module (a good
+/// share of its size). Our samples are premultiplied (in their space)
+/// before they get here, so that code was never needed.
 ///
 /// Takes the region by value: with alpha, the alpha plane is split off and
 /// the colour compacted in place, so the resize never holds a second copy
-/// of the region (at AVATAR_SIZE=2048 the region is up to 24 MiB).
+/// of the region (at the largest AVATAR_SIZE the region is up to
+/// [`REGION_BUDGET`]).
 pub fn finish(region: Region, size: u32) -> Result<(Vec<u8>, usize), String> {
     let Region { mut buf, space, width, height, ch, crop, transparent } = region;
     let to_u8 = space.to_u8();
@@ -400,7 +370,7 @@ pub fn finish(region: Region, size: u32) -> Result<(Vec<u8>, usize), String> {
                 let a = u32::from(a);
                 for &v in px {
                     // Un-premultiply; a fully transparent pixel has no colour.
-                    let v = if a == 0 { 0 } else { (u32::from(v) * 65535 + a / 2) / a };
+                    let v = (u32::from(v) * 65535 + a / 2).checked_div(a).unwrap_or(0);
                     out.push(to_u8(v.min(65535) as u16));
                 }
                 if keep_alpha {

@@ -1,6 +1,6 @@
 //! Identifies the upload by its magic bytes, never by name or Content-Type.
 
-use super::error::ImageError;
+use super::error::{ImageError, Lookalike};
 use super::format::SourceFormat;
 
 /// Identifies the format from the first bytes of the file.
@@ -42,39 +42,39 @@ fn is_bmp(bytes: &[u8]) -> bool {
 }
 
 /// A best-effort name for common non-images people upload by mistake.
-fn looks_like(bytes: &[u8]) -> Option<&'static str> {
+fn looks_like(bytes: &[u8]) -> Option<Lookalike> {
     // ISO-BMFF brands (HEIC/AVIF photos from phones).
     if bytes.get(4..8) == Some(b"ftyp") {
         let brand = bytes.get(8..12).unwrap_or_default();
         return Some(match brand {
-            b"avif" | b"avis" => "AVIF",
-            b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"mif1" | b"msf1" => "HEIC",
-            b"qt  " => "a QuickTime video",
-            _ => "an MP4/ISO media file",
+            b"avif" | b"avis" => Lookalike::Avif,
+            b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"mif1" | b"msf1" => Lookalike::Heic,
+            b"qt  " => Lookalike::QuickTime,
+            _ => Lookalike::IsoMedia,
         });
     }
-    let magic: &[(&[u8], &'static str)] = &[
-        (b"%PDF-", "PDF"),
-        (b"II*\0", "TIFF"),
-        (b"MM\0*", "TIFF"),
-        (b"8BPS", "a Photoshop document (PSD)"),
-        (b"\0\0\x01\0", "an icon (ICO)"),
-        (b"\xFF\x0A", "JPEG XL"),
-        (b"\0\0\0\x0CJXL ", "JPEG XL"),
-        (b"PK\x03\x04", "a ZIP archive"),
-        (b"\x1F\x8B", "a gzip archive"),
-        (b"RIFF", "a RIFF file (audio/video), not WebP"),
+    let magic: &[(&[u8], Lookalike)] = &[
+        (b"%PDF-", Lookalike::Pdf),
+        (b"II*\0", Lookalike::Tiff),
+        (b"MM\0*", Lookalike::Tiff),
+        (b"8BPS", Lookalike::Photoshop),
+        (b"\0\0\x01\0", Lookalike::Icon),
+        (b"\xFF\x0A", Lookalike::JpegXl),
+        (b"\0\0\0\x0CJXL ", Lookalike::JpegXl),
+        (b"PK\x03\x04", Lookalike::Zip),
+        (b"\x1F\x8B", Lookalike::Gzip),
+        (b"RIFF", Lookalike::Riff),
     ];
-    for (m, name) in magic {
+    for &(m, kind) in magic {
         if bytes.starts_with(m) {
-            return Some(name);
+            return Some(kind);
         }
     }
     looks_like_text(bytes)
 }
 
 /// SVG / HTML / XML / plain text, judged from the first 1 KiB.
-fn looks_like_text(bytes: &[u8]) -> Option<&'static str> {
+fn looks_like_text(bytes: &[u8]) -> Option<Lookalike> {
     let head = bytes.get(..bytes.len().min(1024)).unwrap_or_default();
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     // Text has no NUL and few control characters; allow a cut multibyte
@@ -89,14 +89,14 @@ fn looks_like_text(bytes: &[u8]) -> Option<&'static str> {
     }
     let lower = text.trim_start().to_ascii_lowercase();
     if lower.contains("<svg") {
-        Some("SVG")
+        Some(Lookalike::Svg)
     } else if lower.starts_with("<!doctype html") || lower.contains("<html") || lower.contains("<body") {
-        Some("HTML")
+        Some(Lookalike::Html)
     } else if lower.starts_with("<?xml") {
-        Some("XML")
+        Some(Lookalike::Xml)
     } else if lower.starts_with('{') || lower.starts_with('[') {
-        Some("JSON or text")
+        Some(Lookalike::JsonOrText)
     } else {
-        Some("text")
+        Some(Lookalike::Text)
     }
 }

@@ -11,9 +11,13 @@ use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;
 use image::{DynamicImage, ExtendedColorType, Frame, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
 
-use super::work::cost;
+use super::codecs::webp::encode::encode_lossy;
+use super::format::ACCEPTED_FORMATS;
+use super::pipeline::{process_with_work, work_for_file};
+use super::sniff::sniff;
+use super::work::{cost, Work};
 use super::*;
-use crate::envelope::{Lang, UserFacing};
+use crate::i18n::{Lang, UserFacing};
 
 const RED: [u8; 3] = [255, 0, 0];
 const GREEN: [u8; 3] = [0, 255, 0];
@@ -261,35 +265,25 @@ fn sniff_accepts_the_five_formats() {
 
 #[test]
 fn sniff_refuses_disguised_files_and_says_what_they_look_like() {
-    let cases: &[(&[u8], Option<&str>)] = &[
-        (b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>", Some("SVG")),
-        (b"  <svg width=\"10\"></svg>", Some("SVG")),
-        (b"<!DOCTYPE html><html><body>hi</body></html>", Some("HTML")),
-        (b"%PDF-1.7\n%\xE2\xE3\xCF\xD3", Some("PDF")),
-        (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", Some("HEIC")),
-        (b"\0\0\0\x1cftypavif\0\0\0\0", Some("AVIF")),
-        (b"hello, this is just text\n", Some("text")),
-        (b"BMnot really a bitmap, only text", Some("text")),
+    // A file, and what it looks like with the word its message uses.
+    type Disguised<'a> = (&'a [u8], Option<(Lookalike, &'a str)>);
+    let cases: &[Disguised] = &[
+        (b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>", Some((Lookalike::Svg, "SVG"))),
+        (b"  <svg width=\"10\"></svg>", Some((Lookalike::Svg, "SVG"))),
+        (b"<!DOCTYPE html><html><body>hi</body></html>", Some((Lookalike::Html, "HTML"))),
+        (b"%PDF-1.7\n%\xE2\xE3\xCF\xD3", Some((Lookalike::Pdf, "PDF"))),
+        (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", Some((Lookalike::Heic, "HEIC"))),
+        (b"\0\0\0\x1cftypavif\0\0\0\0", Some((Lookalike::Avif, "AVIF"))),
+        (b"hello, this is just text\n", Some((Lookalike::Text, "text"))),
+        (b"BMnot really a bitmap, only text", Some((Lookalike::Text, "text"))),
         (b"\x00\x01\x02\x03\x04", None),
     ];
     for (bytes, kind) in cases {
         let e = sniff(bytes).unwrap_err();
-        assert_eq!(
-            e,
-            ImageError::Unsupported {
-                looks_like: kind.map(|k| match k {
-                    "SVG" => "SVG",
-                    "HTML" => "HTML",
-                    "PDF" => "PDF",
-                    "HEIC" => "HEIC",
-                    "AVIF" => "AVIF",
-                    _ => "text",
-                })
-            }
-        );
+        assert_eq!(e, ImageError::Unsupported { looks_like: kind.map(|(k, _)| k) });
         let en = err_en(&e);
         assert!(en.contains(ACCEPTED_FORMATS), "{en}");
-        if let Some(k) = kind {
+        if let Some((_, k)) = kind {
             assert!(en.contains(k), "{en}");
         }
         assert!(e.message(Lang::Zh).contains("JPEG, PNG, WebP, GIF, BMP"));
@@ -297,7 +291,7 @@ fn sniff_refuses_disguised_files_and_says_what_they_look_like() {
     assert_eq!(sniff(b""), Err(ImageError::Empty));
     // The whole pipeline refuses them too.
     let e = process(b"<svg/>", None, &Options::default()).unwrap_err();
-    assert!(matches!(e, ImageError::Unsupported { looks_like: Some("SVG") }));
+    assert!(matches!(e, ImageError::Unsupported { looks_like: Some(Lookalike::Svg) }));
 }
 
 // ------------------------------------------------------------- decoding
@@ -414,7 +408,7 @@ fn still_webp_crop_at_odd_offsets_is_exact() {
     // white beyond (luma is not subsampled): the crop from (151, 101) is
     // all white.
     let img = RgbImage::from_fn(420, 330, |x, y| if x <= 150 || y <= 100 { Rgb([0; 3]) } else { Rgb([255; 3]) });
-    let file = webp::encode_lossy(img.as_raw(), 420, 330, false, 100).unwrap();
+    let file = encode_lossy(img.as_raw(), 420, 330, false, 100).unwrap();
     // 225 px side: shrunk by libwebp to 2 × 64 first, then resized.
     for (side, size) in [(225, 64), (99, 64)] {
         let crop = CropBox { x: 151, y: 101, w: side, h: side };
@@ -676,7 +670,7 @@ fn display_p3_profile_of_a_lossy_webp_is_converted_to_srgb() {
     // The libwebp path (still lossy, no alpha) finds the ICCP chunk itself.
     let p3 = moxcms::ColorProfile::new_display_p3().encode().unwrap();
     let px: Vec<u8> = [200u8, 100, 50].repeat(16 * 16);
-    let plain = webp::encode_lossy(&px, 16, 16, false, 100).unwrap();
+    let plain = encode_lossy(&px, 16, 16, false, 100).unwrap();
     let vp8 = webp_chunks(&plain).into_iter().find(|c| &c.0 == b"VP8 ").expect("VP8").1;
     let mut body = Vec::new();
     riff_chunk(&mut body, b"VP8X", &vp8x(0x20, 16, 16));
@@ -799,7 +793,7 @@ fn full_decode_formats_have_a_memory_budget_that_fits_phone_photos() {
     let e = process_unmetered(&webp_header_only(4000, 3000, b"VP8 "), None, &Options::default()).unwrap_err();
     assert!(matches!(e, ImageError::Damaged { .. }), "{e:?}");
     let e = process(&webp_header_only(6000, 4000, b"VP8L"), None, &Options::default()).unwrap_err();
-    let ImageError::TooMuchMemory { max_mp, variant: "lossless", .. } = e else { panic!("{e:?}") };
+    let ImageError::TooMuchMemory { max_mp, kind: Some(Kind::Lossless), .. } = e else { panic!("{e:?}") };
     assert_eq!(max_mp, 9);
     let en = err_en(&e);
     assert!(en.contains("this lossless WebP is 6000×4000 = 24 MP") && en.contains("9 MP"), "{en}");
@@ -826,7 +820,7 @@ fn larger_bodies_leave_the_pipeline_less_memory() {
     let e = process_unmetered(&png, None, &held(20 << 20)).unwrap_err();
     assert!(matches!(e, ImageError::Damaged { .. }), "{e:?}");
     let e = process_unmetered(&png, None, &held(30_000_000)).unwrap_err();
-    assert!(matches!(e, ImageError::TooMuchMemory { variant: "interlaced", .. }), "{e:?}");
+    assert!(matches!(e, ImageError::TooMuchMemory { kind: Some(Kind::Interlaced), .. }), "{e:?}");
 }
 
 #[test]
@@ -924,7 +918,7 @@ fn bad_options_are_refused() {
         Options { quality: 0, ..Options::default() },
         Options { size: 100_000, ..Options::default() },
     ] {
-        assert!(matches!(process(&png, None, &o), Err(ImageError::BadOptions { .. })));
+        assert!(matches!(process(&png, None, &o), Err(ImageError::BadOption { .. })));
     }
 }
 
@@ -945,14 +939,14 @@ fn stage_times_use_the_supplied_clock() {
 fn messages_are_bilingual_and_actionable() {
     let errs = [
         ImageError::Empty,
-        ImageError::Unsupported { looks_like: Some("PDF") },
+        ImageError::Unsupported { looks_like: Some(Lookalike::Pdf) },
         ImageError::TooManyPixels { width: 20000, height: 10000, limit: 100_000_000 },
         ImageError::BadDimensions { width: 70000, height: 1, max: 65535 },
-        ImageError::TooMuchMemory { format: SourceFormat::Webp, variant: "", width: 9000, height: 9000, max_mp: 10 },
+        ImageError::TooMuchMemory { format: SourceFormat::Webp, kind: None, width: 9000, height: 9000, max_mp: 10 },
         ImageError::Damaged { format: SourceFormat::Gif, detail: "x".into() },
         ImageError::HeapExhausted { format: SourceFormat::Webp, width: 16, height: 16 },
         ImageError::CropEmpty { crop: CropBox { x: 0, y: 0, w: 0, h: 3 } },
-        ImageError::UnsupportedVariant { format: SourceFormat::Jpeg, what: "12-bit" },
+        ImageError::UnsupportedVariant { format: SourceFormat::Jpeg, variant: Variant::TwelveBit },
     ];
     for e in errs {
         let (zh, en) = (e.message(Lang::Zh), e.message(Lang::En));
@@ -961,7 +955,7 @@ fn messages_are_bilingual_and_actionable() {
         assert_eq!(e.code(), -1);
     }
     let en =
-        ImageError::TooMuchMemory { format: SourceFormat::Webp, variant: "", width: 9000, height: 9000, max_mp: 10 }
+        ImageError::TooMuchMemory { format: SourceFormat::Webp, kind: None, width: 9000, height: 9000, max_mp: 10 }
             .message(Lang::En);
     assert!(en.contains("9000×9000 = 81 MP") && en.contains("10 MP"), "{en}");
 }
@@ -1004,24 +998,30 @@ mod counting {
         PEAK.fetch_max(v, Relaxed);
     }
 
+    // SAFETY: every call is forwarded to the system allocator with the
+    // caller's arguments, under the caller's contract; only counted here.
     unsafe impl GlobalAlloc for Counting {
         unsafe fn alloc(&self, l: Layout) -> *mut u8 {
             grow(l.size());
-            System.alloc(l)
+            // SAFETY: the caller's contract for `alloc`.
+            unsafe { System.alloc(l) }
         }
         unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
             grow(l.size());
-            System.alloc_zeroed(l)
+            // SAFETY: the caller's contract for `alloc_zeroed`.
+            unsafe { System.alloc_zeroed(l) }
         }
         unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
             NOW.fetch_sub(l.size() as isize, Relaxed);
-            System.dealloc(p, l)
+            // SAFETY: `p` came from `System` with `l` (the caller's contract).
+            unsafe { System.dealloc(p, l) }
         }
         unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
             // Both blocks exist while the data is copied.
             grow(new);
             NOW.fetch_sub(l.size() as isize, Relaxed);
-            System.realloc(p, l, new)
+            // SAFETY: the caller's contract for `realloc`.
+            unsafe { System.realloc(p, l, new) }
         }
     }
 
@@ -1305,7 +1305,7 @@ fn lossy_alpha_webp(w: u32, h: u32, animated: bool) -> Vec<u8> {
         let (x, y) = ((i % w as usize) as u32, (i / w as usize) as u32);
         p.copy_from_slice(&[(x % 256) as u8, (y % 256) as u8, 90, if (x + y) % 97 < 60 { 255 } else { 40 }]);
     }
-    let file = webp::encode_lossy(&px, w, h, true, 60).unwrap();
+    let file = encode_lossy(&px, w, h, true, 60).unwrap();
     let chunks = webp_chunks(&file);
     let alph = &chunks.iter().find(|c| &c.0 == b"ALPH").expect("ALPH").1;
     let vp8 = &chunks.iter().find(|c| &c.0 == b"VP8 ").expect("VP8").1;
@@ -1509,8 +1509,11 @@ struct JpegSpec<'a> {
     adobe: bool,
     dc: &'a [(u8, u8)],
     ac: &'a [(u8, u8)],
-    scans: Vec<(Vec<u8>, u8, u8, u8, u8, Vec<u8>)>,
+    scans: Vec<ScanSpec>,
 }
+
+/// A scan of [`JpegSpec`]: (component ids, Ss, Se, Ah, Al, entropy-coded data).
+type ScanSpec = (Vec<u8>, u8, u8, u8, u8, Vec<u8>);
 
 fn huffman_segment(class_id: u8, codes: &[(u8, u8)]) -> Vec<u8> {
     let mut counts = [0u8; 16];
@@ -1600,7 +1603,7 @@ fn empty_scan_jpeg(factors: &[u8], adobe: bool, data: Vec<u8>) -> Vec<u8> {
 /// Runs the pipeline with the file's own budget: the result and the units
 /// spent.
 fn process_metered(bytes: &[u8], crop: Option<CropBox>) -> (Result<Avatar, ImageError>, u64, u64) {
-    let work = Work::for_file(bytes);
+    let work = work_for_file(bytes);
     let r = process_with_work(bytes, crop, &Options::default(), &|| 0.0, &work).map(|(a, _)| a);
     (r, work.spent(), work.budget())
 }
@@ -1695,7 +1698,7 @@ fn eob_runs(blocks: usize) -> Vec<u8> {
         put(run - (1 << r), r);
         left -= run;
     }
-    while bits.len() % 8 != 0 {
+    while !bits.len().is_multiple_of(8) {
         bits.push(true);
     }
     let mut out = Vec::new();
@@ -1911,6 +1914,37 @@ fn flat_images_of_a_few_megapixels_and_real_sizes_pass() {
         assert!(r.is_ok(), "{crop:?}: {r:?}");
         assert!(spent <= budget);
     }
+}
+
+#[test]
+fn the_budget_grows_with_the_file_at_its_formats_rate() {
+    use super::work::{per_byte, BASE};
+    // Headers that open, padded to the size wanted.
+    let padded = |mut f: Vec<u8>, n: usize| {
+        f.resize(n, 0);
+        f
+    };
+    let png = |n: usize| padded(png_header_only(16, 16), n);
+    assert_eq!(work_for_file(&png(1000)).budget(), BASE + 1000 * per_byte::PNG);
+    assert!(work_for_file(&png(2 << 20)).budget() > work_for_file(&png(1 << 20)).budget());
+    // WebP: lossless (VP8L, an ALPH plane, animation) at its own rate.
+    let webp = |first: &[u8; 4], data: &[u8], then: Option<&[u8; 4]>| {
+        let mut body = Vec::new();
+        riff_chunk(&mut body, first, data);
+        if let Some(fourcc) = then {
+            riff_chunk(&mut body, fourcc, &[0; 24]);
+        }
+        padded(webp_file(&body), 1000)
+    };
+    let vp8l = webp(b"VP8L", &[0x2F, 0, 0, 0, 0], None);
+    let vp8 = webp(b"VP8 ", &[0, 0, 0, 0x9D, 0x01, 0x2A, 1, 0, 1, 0], None);
+    let anmf = webp(b"VP8X", &vp8x(0x02, 1, 1), Some(b"ANMF"));
+    assert_eq!(work_for_file(&vp8l).budget(), BASE + 1000 * per_byte::WEBP_LOSSLESS);
+    assert_eq!(work_for_file(&vp8).budget(), BASE + 1000 * per_byte::WEBP_LOSSY);
+    assert_eq!(work_for_file(&anmf).budget(), BASE + 1000 * per_byte::WEBP_LOSSLESS);
+    // Not an image: nothing to decode, the base.
+    assert_eq!(work_for_file(b"<svg></svg>").budget(), BASE);
+    assert_eq!(work_for_file(&[]).budget(), BASE);
 }
 
 #[test]

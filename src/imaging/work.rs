@@ -6,17 +6,17 @@
 //! zeros at deflate's limit. The clock cannot bound that (on Cloudflare
 //! `Date.now()` does not advance while the isolate computes), so every
 //! decoding loop charges a [`Work`] counter instead, created per upload
-//! with a budget of [`BASE`] + [`PER_BYTE`] × the file's bytes, and a
+//! with a budget of [`BASE`] + [`per_byte`] × the file's bytes, and a
 //! loop that finds it spent stops with [`ImageError::TooMuchWork`]. Loops
 //! we run charge as they go (per row, per MCU row); third-party decoders
 //! that decode a whole frame at once are charged what they will do before
 //! they are called.
 //!
-//! How much picture a byte can carry depends on the codec: a 4K
-//! screenshot is about 500 KB as PNG and 40 KB as lossless WebP, and costs
-//! about the same to decode. So the per-byte allowance is the codec's
-//! ([`per_byte`], [`rate`]), each set above the densest real content of
-//! that codec, and the fixed allowance [`BASE`] lets a flat logo of a few
+//! How much picture a byte can carry depends on the codec: the same
+//! screenshot is many times smaller as lossless WebP than as PNG, and
+//! costs about the same to decode. So the per-byte allowance is the
+//! codec's ([`per_byte`], each codec's `work_rate`), each set above the
+//! densest real content of that codec, and the fixed allowance [`BASE`] lets a flat logo of a few
 //! megapixels through in any format.
 //!
 //! A unit is calibrated to be about a nanosecond of the Worker's CPU on
@@ -31,7 +31,6 @@ use std::cell::Cell;
 
 use super::error::ImageError;
 use super::format::SourceFormat;
-use super::header::riff_chunks;
 
 /// Units any upload may spend, whatever its size: a flat logo of a few
 /// megapixels decodes within it, and a file of a few bytes costs no more
@@ -51,26 +50,6 @@ pub mod per_byte {
     /// Lossless WebP, and any WebP with a lossless part (an alpha plane,
     /// animation frames of either kind).
     pub const WEBP_LOSSLESS: u64 = 4_000;
-}
-
-/// The per-byte allowance of `file` (0 for what is no image we take: it is
-/// refused before any decoding).
-pub fn rate(file: &[u8]) -> u64 {
-    match super::sniff(file) {
-        Ok(SourceFormat::Jpeg) => per_byte::JPEG,
-        Ok(SourceFormat::Png) => per_byte::PNG,
-        Ok(SourceFormat::Gif) => per_byte::GIF,
-        Ok(SourceFormat::Bmp) => per_byte::BMP,
-        Ok(SourceFormat::Webp) => {
-            let lossless = riff_chunks(file, 12).any(|(fourcc, ..)| matches!(fourcc, b"VP8L" | b"ALPH" | b"ANMF"));
-            if lossless {
-                per_byte::WEBP_LOSSLESS
-            } else {
-                per_byte::WEBP_LOSSY
-            }
-        }
-        Err(_) => 0,
-    }
 }
 
 /// What each loop is charged, in units per item handled (measured, see
@@ -137,11 +116,11 @@ pub struct Work {
 }
 
 impl Work {
-    /// The counter of an uploaded file: `BASE` + its codec's `rate` × its
-    /// bytes (module `imaging::work`).
-    pub fn for_file(file: &[u8]) -> Work {
-        let bytes = file.len() as u64;
-        Work::with_budget(BASE.saturating_add(rate(file).saturating_mul(bytes)), bytes)
+    /// The counter of an uploaded file of `bytes` bytes whose codec allows
+    /// `per_byte` units a byte ([`per_byte`]): [`BASE`] + `per_byte` × its
+    /// bytes.
+    pub fn for_file(per_byte: u64, bytes: u64) -> Work {
+        Work::with_budget(BASE.saturating_add(per_byte.saturating_mul(bytes)), bytes)
     }
 
     /// A counter with an explicit budget (tests, benchmarks).
@@ -149,6 +128,7 @@ impl Work {
         Work { budget, spent: Cell::new(0), bytes }
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn budget(&self) -> u64 {
         self.budget
     }
@@ -206,31 +186,6 @@ mod tests {
         assert_eq!(w.spent(), 100);
         assert!(w.fits(0) && !w.fits(1));
         assert_eq!(w.charge(0), Ok(()));
-    }
-
-    #[test]
-    fn the_budget_grows_with_the_file_at_its_formats_rate() {
-        let png = |n: usize| {
-            let mut f = b"\x89PNG\r\n\x1a\n".to_vec();
-            f.resize(n, 0);
-            f
-        };
-        assert_eq!(Work::for_file(&png(1000)).budget(), BASE + 1000 * per_byte::PNG);
-        assert!(Work::for_file(&png(2 << 20)).budget() > Work::for_file(&png(1 << 20)).budget());
-        // WebP: lossless (VP8L, an ALPH plane, animation) at its own rate.
-        let webp = |chunk: &[u8; 4]| {
-            let mut f = b"RIFF\0\0\0\0WEBP".to_vec();
-            f.extend_from_slice(chunk);
-            f.extend_from_slice(&976u32.to_le_bytes());
-            f.resize(1000, 0);
-            f
-        };
-        assert_eq!(Work::for_file(&webp(b"VP8L")).budget(), BASE + 1000 * per_byte::WEBP_LOSSLESS);
-        assert_eq!(Work::for_file(&webp(b"VP8 ")).budget(), BASE + 1000 * per_byte::WEBP_LOSSY);
-        assert_eq!(Work::for_file(&webp(b"ANMF")).budget(), BASE + 1000 * per_byte::WEBP_LOSSLESS);
-        // Not an image: nothing to decode, the base.
-        assert_eq!(Work::for_file(b"<svg></svg>").budget(), BASE);
-        assert_eq!(Work::for_file(&[]).budget(), BASE);
     }
 
     #[test]

@@ -69,7 +69,14 @@ pub async fn upload(
         held_bytes: body.len() as u64,
         space: config.resize_space,
     };
-    let (avatar, times) = imaging::process_guarded(form.file, form.crop, &options, &now_ms)?;
+    // A file whose decoding allocates past the heap ceiling although its
+    // header passed every check is refused, not the isolate's end.
+    let processed = {
+        #[cfg(feature = "test-hooks")]
+        let _filled = crate::heap::test_fill::for_upload(form.file);
+        crate::heap::catch_exhaustion(|| imaging::process_timed(form.file, form.crop, &options, &now_ms))
+    };
+    let (avatar, times) = processed.unwrap_or_else(|_| Err(imaging::exhausted(form.file)))?;
     log.source_format = Some(avatar.source.name());
     log.source_size = Some(format!("{}x{}", avatar.width, avatar.height));
     log.ms.decode = Some(times.decode_ms);

@@ -25,7 +25,7 @@ pub mod heif;
 
 pub use heif::{Chroma, Cicp, Grid, HeifError, HeifHeader, PhoneKind, Transform};
 
-use super::orient::Orientation;
+use super::orient::{Orient, Orientation};
 
 /// Bytes of the arena the decoder's static data may take
 /// (`js/phone.mjs`'s STATIC_RESERVE; the AVIF module has 0.3 MB).
@@ -57,7 +57,7 @@ pub fn orientation(transforms: &[Transform]) -> Orientation {
             Transform::Mirror(_) => [b, a, d, c],
         };
     }
-    (1..=8).filter_map(Orientation::from_exif).find(|o| o.apply_square(&[0, 1, 2, 3], 2, 1) == sq).unwrap_or_default()
+    (1..=8).filter_map(Orientation::from_exif).find(|o| o.apply_square(&[0, 1, 2, 3], 2, 1) == sq).unwrap_or(Orientation::NoTransforms)
 }
 
 /// The scale at which the decoder module converts a `side` px crop square

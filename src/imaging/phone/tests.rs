@@ -7,7 +7,7 @@
 use super::ffi::{RawResult, Request};
 use super::heif::{read, sniff};
 use super::*;
-use crate::imaging::orient::Orientation;
+use crate::imaging::orient::{Orient, Orientation};
 
 // ---------------------------------------------------------------- files
 
@@ -222,7 +222,7 @@ fn reads_size_depth_chroma_colour_and_orientation() {
     let heic = Spec { props: vec![imir(1)], ..Spec::heic(640, 480) }.build();
     let h = read(&heic, PhoneKind::Heic).unwrap();
     assert_eq!((h.width, h.height, h.depth, h.chroma), (640, 480, 8, Chroma::Yuv420));
-    assert_eq!(orientation(&h.transforms), Orientation::FlipH);
+    assert_eq!(orientation(&h.transforms), Orientation::FlipHorizontal);
 }
 
 #[test]
@@ -327,7 +327,7 @@ fn irot_and_imir_become_the_exif_orientation_that_turns_the_same_way() {
     // The iPhone's portrait photo: irot 3 (Exif 6).
     assert_eq!(orientation(&[Transform::Rotate(3)]), Orientation::Rotate90);
     assert_eq!(orientation(&[Transform::Rotate(1)]), Orientation::Rotate270);
-    assert_eq!(orientation(&[Transform::Mirror(0)]), Orientation::FlipV);
+    assert_eq!(orientation(&[Transform::Mirror(0)]), Orientation::FlipVertical);
 }
 
 // ---------------------------------------------------------------- scale, memory, work

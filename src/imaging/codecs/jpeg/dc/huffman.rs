@@ -1,0 +1,267 @@
+//! Huffman tables as the DC-only decoder uses them: a canonical table
+//! with a lookahead for short codes, and, for AC tables, lookups that step
+//! over a whole code and its extra bits at once (the decode's whole cost
+//! is these serial lookups, so each saved step counts).
+
+use super::bits::Bits;
+
+/// Bits looked ahead to decode a short code in one lookup.
+const LOOKAHEAD: u32 = 9;
+/// Bits of a [`Skip`] lookup: a code and its extra bits that fit.
+pub(super) const SKIP_BITS: u32 = 11;
+/// Bits of a [`Multi`] lookup: the whole codes (with their extra bits)
+/// that fit. More bits make tables that no longer stay in cache and cost
+/// more to build than they save.
+pub(super) const MULTI_BITS: u32 = 14;
+
+/// A canonical Huffman table (JPEG F.16).
+pub(super) struct Huffman {
+    /// For codes of at most [`LOOKAHEAD`] bits, indexed by the next bits.
+    fast: [Fast; 1 << LOOKAHEAD],
+    /// maxcode[l]: largest code of length l (left-aligned compare), per F.16.
+    maxcode: [i32; 18],
+    valptr: [i32; 17],
+    mincode: [i32; 17],
+    symbols: Vec<u8>,
+    /// For AC codes whose length plus extra bits fit [`SKIP_BITS`],
+    /// indexed by the next bits.
+    skip: Vec<Skip>,
+}
+
+/// A [`Huffman::fast`] entry: a code's length and symbol, packed
+/// `length << 8 | symbol`; 0: a longer code.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[repr(transparent)]
+struct Fast(u16);
+
+impl Fast {
+    fn new(len: u32, symbol: u8) -> Fast {
+        Fast(((len as u16) << 8) | u16::from(symbol))
+    }
+    #[inline(always)]
+    fn is_long(self) -> bool {
+        self.0 == 0
+    }
+    #[inline(always)]
+    fn len(self) -> u32 {
+        u32::from(self.0 >> 8)
+    }
+    #[inline(always)]
+    fn symbol(self) -> u8 {
+        self.0 as u8
+    }
+}
+
+/// What an AC code (with its extra bits) does to the coefficient index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Step {
+    /// A coefficient after a run of zeros: advance by the run and one.
+    Coefficient,
+    /// End of block.
+    EndOfBlock,
+    /// Sixteen zeros (ZRL).
+    SixteenZeros,
+}
+
+/// A [`Huffman::skip`] entry, packed `total bits | (run + 1) << 5 |
+/// kind << 10` (kind 0: a coefficient, 1: end of block, 2: sixteen zeros);
+/// 0: not in one step.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[repr(transparent)]
+pub(super) struct Skip(u16);
+
+const SKIP_EOB: u16 = 1 << 10;
+const SKIP_ZRL: u16 = 2 << 10;
+const SKIP_KIND: u16 = 3 << 10;
+
+impl Skip {
+    fn new(total_bits: u32, run: u8, step: Step) -> Skip {
+        let kind = match step {
+            Step::Coefficient => 0,
+            Step::EndOfBlock => SKIP_EOB,
+            Step::SixteenZeros => SKIP_ZRL,
+        };
+        Skip(total_bits as u16 | (u16::from(run) + 1) << 5 | kind)
+    }
+    /// Not in one step: decode the code the slow way.
+    #[inline(always)]
+    pub(super) fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    /// Bits of the code and its extra bits.
+    #[inline(always)]
+    pub(super) fn bits(self) -> u32 {
+        u32::from(self.0 & 31)
+    }
+    /// For a coefficient: how far the index moves (the zero run and one).
+    #[inline(always)]
+    pub(super) fn advance(self) -> usize {
+        usize::from((self.0 >> 5) & 31)
+    }
+    #[inline(always)]
+    pub(super) fn step(self) -> Step {
+        match self.0 & SKIP_KIND {
+            0 => Step::Coefficient,
+            SKIP_EOB => Step::EndOfBlock,
+            _ => Step::SixteenZeros,
+        }
+    }
+}
+
+/// A [`Huffman::multi_table`] entry: the whole AC codes (with their extra
+/// bits) that the next [`MULTI_BITS`] bits start with, packed `total bits
+/// | advance << 8 | ends_block << 20`; 0: not even one fits.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[repr(transparent)]
+pub(super) struct Multi(u32);
+
+const MULTI_EOB: u32 = 1 << 20;
+
+impl Multi {
+    fn new(total_bits: u32, advance: u32, ends_block: bool) -> Multi {
+        Multi(total_bits | advance << 8 | if ends_block { MULTI_EOB } else { 0 })
+    }
+    #[inline(always)]
+    pub(super) fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    /// Bits of the codes and their extra bits.
+    #[inline(always)]
+    pub(super) fn bits(self) -> u32 {
+        self.0 & 31
+    }
+    /// How far the coefficient index moves.
+    #[inline(always)]
+    pub(super) fn advance(self) -> usize {
+        ((self.0 >> 8) & 0xFFF) as usize
+    }
+    /// The last code is an end of block.
+    #[inline(always)]
+    pub(super) fn ends_block(self) -> bool {
+        self.0 & MULTI_EOB != 0
+    }
+}
+
+impl Huffman {
+    /// The table of a DHT's `counts` (codes per length) and `symbols`;
+    /// `None` for a table no decoder can use.
+    pub(super) fn new(counts: &[u8; 16], symbols: &[u8]) -> Option<Huffman> {
+        let total: usize = counts.iter().map(|&c| usize::from(c)).sum();
+        if total == 0 || total > 256 || symbols.len() != total {
+            return None;
+        }
+        let mut t = Huffman {
+            fast: [Fast::default(); 1 << LOOKAHEAD],
+            maxcode: [-1; 18],
+            valptr: [0; 17],
+            mincode: [0; 17],
+            symbols: symbols.to_vec(),
+            skip: vec![Skip::default(); 1 << SKIP_BITS],
+        };
+        let mut code: i32 = 0;
+        let mut k: i32 = 0;
+        for len in 1..=16usize {
+            let n = i32::from(counts[len - 1]);
+            t.valptr[len] = k;
+            t.mincode[len] = code;
+            if n > 0 {
+                for i in 0..n {
+                    let c = code + i;
+                    let sym = *symbols.get((k + i) as usize)?;
+                    let extra = u32::from(sym & 15);
+                    let total = len as u32 + extra;
+                    if total <= SKIP_BITS {
+                        let step = match (sym >> 4, sym & 15) {
+                            (15, 0) => Step::SixteenZeros,
+                            (_, 0) => Step::EndOfBlock,
+                            _ => Step::Coefficient,
+                        };
+                        let entry = Skip::new(total, sym >> 4, step);
+                        // Every index whose top `len` bits are this code.
+                        let shift = SKIP_BITS - len as u32;
+                        for fill in 0..(1usize << shift) {
+                            *t.skip.get_mut(((c as usize) << shift) | fill)? = entry;
+                        }
+                    }
+                    if len as u32 <= LOOKAHEAD {
+                        let shift = LOOKAHEAD - len as u32;
+                        for fill in 0..(1usize << shift) {
+                            let idx = ((c as usize) << shift) | fill;
+                            *t.fast.get_mut(idx)? = Fast::new(len as u32, sym);
+                        }
+                    }
+                }
+                code += n;
+                k += n;
+                t.maxcode[len] = code - 1;
+            }
+            // A code space overflow means a table no decoder can use.
+            if code > (1 << len) {
+                return None;
+            }
+            code <<= 1;
+        }
+        t.maxcode[17] = i32::MAX;
+        Some(t)
+    }
+
+    /// The next symbol; `None` for a code not in the table.
+    #[inline(always)]
+    pub(super) fn decode(&self, bits: &mut Bits) -> Option<u8> {
+        bits.top_up();
+        let e = self.fast[bits.peek(LOOKAHEAD) as usize];
+        if !e.is_long() {
+            bits.consume(e.len());
+            return Some(e.symbol());
+        }
+        // Longer code: compare against maxcode per length (F.16).
+        let mut len = LOOKAHEAD as usize + 1;
+        let mut code = bits.peek(len as u32) as i32;
+        while len <= 16 && code > self.maxcode[len] {
+            len += 1;
+            code = bits.peek(len as u32) as i32;
+        }
+        if len > 16 {
+            return None;
+        }
+        bits.consume(len as u32);
+        let idx = self.valptr[len] + code - self.mincode[len];
+        self.symbols.get(usize::try_from(idx).ok()?).copied()
+    }
+
+    /// The one-step entry for the next [`SKIP_BITS`] bits.
+    #[inline(always)]
+    pub(super) fn skip(&self, bits: &Bits) -> Skip {
+        self.skip[bits.peek(SKIP_BITS) as usize]
+    }
+
+    /// Several AC codes stepped over in one lookup, for the next
+    /// [`MULTI_BITS`] bits: most lookups at phone qualities step over two
+    /// or more coefficients. Built only for the AC tables a sequential
+    /// scan uses (progressive AC scans are not decoded).
+    pub(super) fn multi_table(&self) -> Vec<Multi> {
+        (0..1u64 << MULTI_BITS).map(|idx| multi_entry(&self.skip, idx)).collect()
+    }
+}
+
+/// The [`Huffman::multi_table`] entry for the [`MULTI_BITS`] bits `idx`:
+/// walks the single-code `skip` table while whole codes (and their extra
+/// bits) fit.
+fn multi_entry(skip: &[Skip], idx: u64) -> Multi {
+    let bits = idx << (64 - MULTI_BITS);
+    let (mut used, mut advance) = (0u32, 0u32);
+    while used < MULTI_BITS {
+        let e = skip.get(((bits << used) >> (64 - SKIP_BITS)) as usize).copied().unwrap_or_default();
+        let total = e.bits();
+        if e.is_empty() || used + total > MULTI_BITS {
+            break;
+        }
+        used += total;
+        match e.step() {
+            Step::Coefficient => advance += e.advance() as u32,
+            Step::EndOfBlock => return Multi::new(used, advance, true),
+            Step::SixteenZeros => advance += 16,
+        }
+    }
+    Multi::new(used, advance, false)
+}

@@ -1,0 +1,192 @@
+//! JPEG, decoded at the smallest of 1/8, 1/4, 1/2, 1 that still gives
+//! the crop square at least the avatar's size: a 100 MP photo for a 256 px
+//! avatar decodes at 1/8, a few MB. At 1/8 the DC-only decoder (`dc`)
+//! takes the common files; the rest, and the finer scales, go to
+//! jpeg-decoder (`decode`), whose work is charged, and whose scans are
+//! checked to cover their blocks, before it runs (it cannot be stopped).
+
+mod dc;
+mod decode;
+mod frame;
+mod markers;
+
+use crate::imaging::decoding::{damaged, Header, Image, Plan};
+use crate::imaging::error::{ImageError, Kind};
+use crate::imaging::format::SourceFormat;
+use crate::imaging::limits::too_much_memory;
+use crate::imaging::resize::Region;
+use crate::imaging::work::per_byte;
+use frame::{Frame, Scan};
+
+const F: SourceFormat = SourceFormat::Jpeg;
+
+/// An opened JPEG.
+pub(crate) struct Jpeg<'a> {
+    bytes: &'a [u8],
+    header: Header,
+    frame: Frame,
+}
+
+impl<'a> Jpeg<'a> {
+    /// Reads the frame and the scans ([`frame::read`]).
+    pub(crate) fn open(bytes: &'a [u8]) -> Result<Self, ImageError> {
+        let (header, frame) = frame::read(bytes)?;
+        Ok(Jpeg { bytes, header, frame })
+    }
+}
+
+impl Image for Jpeg<'_> {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn work_rate(&self) -> u64 {
+        per_byte::JPEG
+    }
+
+    fn decode(&self, plan: &Plan<'_>) -> Result<Region, ImageError> {
+        decode_at_a_scale(self.bytes, &self.header, &self.frame, plan)
+    }
+}
+
+/// The coarsest scale n/8 that keeps enough of a `side` px crop square for
+/// a `size` px avatar: 1/8 (the DC coefficients, an exact 8×8 box average)
+/// when that keeps ≥ size pixels; otherwise 1/2 when that keeps ≥ 2× size;
+/// otherwise full size. 1/4 is never the first choice (it would keep under
+/// 2× size whenever 1/8 keeps under 1×), only a fallback when memory is
+/// short: jpeg-decoder's reduced IDCTs (2×2 and 4×4 pixels per block)
+/// alias, and a Lanczos step of less than 2× leaves that in (measured on
+/// the 2 MP bench photo: docs/benchmark.md, "Method").
+fn finest_useful_scale(side: u32, size: u32) -> u32 {
+    let (side, size) = (u64::from(side), u64::from(size));
+    if side >= 8 * size {
+        1
+    } else if side >= 4 * size {
+        4
+    } else {
+        8
+    }
+}
+
+/// The blocks a scan codes (the standard's count: an interleaved scan's
+/// MCUs, padding included; one component's own grid).
+fn scan_blocks(w: u32, h: u32, frame: &Frame, scan: &Scan) -> u64 {
+    let hmax = u64::from(frame.sampling.iter().map(|s| s.0).max().unwrap_or(1));
+    let vmax = u64::from(frame.sampling.iter().map(|s| s.1).max().unwrap_or(1));
+    let (w, h) = (u64::from(w), u64::from(h));
+    match scan.comps[..] {
+        [_] if frame.sampling.len() == 1 => w.div_ceil(8) * h.div_ceil(8),
+        [ci] => {
+            let (ch, cv) = frame.sampling[ci];
+            (w * u64::from(ch)).div_ceil(hmax).div_ceil(8) * (h * u64::from(cv)).div_ceil(vmax).div_ceil(8)
+        }
+        _ => {
+            let mcus = w.div_ceil(8 * hmax) * h.div_ceil(8 * vmax);
+            mcus * scan
+                .comps
+                .iter()
+                .map(|&ci| u64::from(frame.sampling[ci].0) * u64::from(frame.sampling[ci].1))
+                .sum::<u64>()
+        }
+    }
+}
+
+/// The fewest bits a block of `scan` can take: a DC code (or a DC
+/// correction bit), and in a sequential scan an AC code (end of block) on
+/// top. Progressive AC scans have none: an end-of-band run of up to 32,767
+/// blocks costs a code.
+fn min_bits_per_block(progressive: bool, scan: &Scan) -> u64 {
+    let dc = u64::from(scan.ss == 0);
+    let ac = u64::from(!progressive && scan.se > 0);
+    dc + ac
+}
+
+/// Refuses, before any decoding, a file whose scans have fewer bytes than
+/// their blocks need: such a scan ends before its blocks do, and the
+/// decoders would decode the rest from zero bits (the 150-byte
+/// 10000×10000 JPEG: 4.7 M blocks of zeros).
+fn check_scan_lengths(w: u32, h: u32, frame: &Frame) -> Result<(), ImageError> {
+    for (i, scan) in frame.scans.iter().enumerate() {
+        let need = scan_blocks(w, h, frame, scan) * min_bits_per_block(frame.progressive, scan);
+        if scan.data_bytes.saturating_mul(8) < need {
+            let detail = format!("truncated: scan {} has {} bytes for {} bits of blocks", i + 1, scan.data_bytes, need);
+            return Err(damaged(F, detail));
+        }
+    }
+    Ok(())
+}
+
+/// The scale loop: the finest useful scale that fits the memory and work
+/// budgets, coarser ones when it does not.
+fn decode_at_a_scale(bytes: &[u8], header: &Header, frame: &Frame, plan: &Plan<'_>) -> Result<Region, ImageError> {
+    let (w, h) = (header.width, header.height);
+    let mut n = finest_useful_scale(plan.side, plan.size);
+    // Coarser if that does not fit the budget (a tiny crop of a huge photo:
+    // better a softer avatar than an out-of-memory isolate). The budget
+    // leaves room for the collector's region at that scale (3 channels:
+    // JPEG has no alpha).
+    let budget = |n: u32| plan.decode_budget(f64::from(n) / 8.0, 3);
+    while n > 1 && decode::memory_estimate(w, h, frame, n) > budget(n) {
+        n /= 2;
+    }
+    // jpeg-decoder cannot be stopped once called, so its work is charged
+    // first. If it does not fit unchecked (at the worst a block can cost
+    // when a scan's data runs out), the scans are walked to prove their
+    // data covers their blocks (which charges its own work); if it does
+    // not fit even then, a coarser scale (softer, but far cheaper: at 1/8
+    // the DC-only decoder) before a refusal.
+    let (mut walked, mut checked) = (false, false);
+    loop {
+        // At 1/8 scale a block is its DC coefficient: the DC-only decoder
+        // (sequential: AC codes read past; progressive: AC scans skipped)
+        // needs a few bytes per block, so it takes even a progressive JPEG
+        // too large for jpeg-decoder's coefficient buffers, and counts its
+        // own work. It declines anything unusual.
+        if n == 1 {
+            if let Some(region) = dc::decode(bytes, plan)? {
+                return Ok(region);
+            }
+        }
+        let need = decode::memory_estimate(w, h, frame, n);
+        if need > budget(n) {
+            let kind = frame.progressive.then_some(Kind::Progressive);
+            return Err(too_much_memory(F, kind, w, h, need, budget(n)));
+        }
+        // The DC-only decoder notices a scan that runs out as it reads;
+        // for jpeg-decoder the scans' lengths are checked first.
+        check_scan_lengths(w, h, frame)?;
+        if !walked && !plan.work.fits(decode::decoder_units(w, h, frame, n, false)) {
+            walked = true;
+            let whole = plan.work.spent() + decode::decoder_units(w, h, frame, n, true);
+            checked = dc::check(bytes, plan, whole)?;
+        }
+        let units = decode::decoder_units(w, h, frame, n, checked);
+        if plan.work.fits(units) {
+            plan.charge(F, units, plan.work.spent() + units)?;
+            return decode::decode(bytes, frame, plan, n, budget(n));
+        }
+        if n == 1 {
+            return Err(plan.work_refusal(F, plan.work.spent() + units));
+        }
+        n /= 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::finest_useful_scale;
+
+    #[test]
+    fn dc_scale_needs_the_avatar_size_reduced_idct_scales_twice_that() {
+        // 12 MP photo's 3024 px square: 1/8 gives 378 ≥ 256, the DC path.
+        assert_eq!(finest_useful_scale(3024, 256), 1);
+        assert_eq!(finest_useful_scale(2048, 256), 1);
+        // Below that, 1/4 would keep under 2 × 256 px, so 1/2: the 2 MP
+        // photo's 1224 px square is taken at 612 px, not 306.
+        assert_eq!(finest_useful_scale(2047, 256), 4);
+        assert_eq!(finest_useful_scale(1224, 256), 4);
+        assert_eq!(finest_useful_scale(1024, 256), 4);
+        assert_eq!(finest_useful_scale(1023, 256), 8);
+        assert_eq!(finest_useful_scale(100, 256), 8);
+    }
+}

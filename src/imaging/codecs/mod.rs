@@ -1,0 +1,27 @@
+//! One module per accepted format, each behind [`Image`]: it reads its
+//! format's header (size, orientation, and what its decoder's memory and
+//! work depend on) and decodes the crop square. Adding a format is adding
+//! a module here, a [`SourceFormat`] with its magic bytes (`sniff`), and
+//! its line in [`open`].
+
+mod bmp;
+mod gif;
+mod image_crate;
+mod jpeg;
+mod png;
+pub(crate) mod webp;
+
+use crate::imaging::decoding::Image;
+use crate::imaging::error::ImageError;
+use crate::imaging::format::SourceFormat;
+
+/// Opens a sniffed file: reads its header, decodes nothing.
+pub(crate) fn open(bytes: &[u8], format: SourceFormat) -> Result<Box<dyn Image + '_>, ImageError> {
+    Ok(match format {
+        SourceFormat::Jpeg => Box::new(jpeg::Jpeg::open(bytes)?),
+        SourceFormat::Png => Box::new(png::Png::open(bytes)?),
+        SourceFormat::Gif => Box::new(gif::Gif::open(bytes)?),
+        SourceFormat::Bmp => Box::new(bmp::Bmp::open(bytes)?),
+        SourceFormat::Webp => Box::new(webp::Webp::open(bytes)?),
+    })
+}
