@@ -22,6 +22,9 @@ pub enum ImageError {
     /// be when that is cheap to tell.
     #[error("not an image of an accepted format{}", looks_like.map_or(String::new(), |k| format!(" (it looks like {k})")))]
     Unsupported { looks_like: Option<Lookalike> },
+    /// A format the operator has turned off (`HEIC=off`).
+    #[error("{format} is turned off on this service")]
+    FormatOff { format: SourceFormat },
     /// A known format in a variant the decoders do not handle.
     #[error("unsupported {format} variant: {variant}")]
     UnsupportedVariant { format: SourceFormat, variant: Variant },
@@ -131,6 +134,11 @@ pub enum Variant {
     UnusualEncoding,
     /// More JPEG scans than [`MAX_JPEG_SCANS`](super::limits::MAX_JPEG_SCANS).
     TooManyScans,
+    /// AVIF/HEIC: more than one coded picture where one is expected
+    /// (hidden AV1 frames, layers, a second HEVC picture in a tile).
+    SeveralPictures,
+    /// AVIF/HEIC: an image sequence (animation) without a still image.
+    Sequence,
 }
 
 impl Variant {
@@ -147,6 +155,8 @@ impl Variant {
             ArithmeticCoding => lang.pick("算术编码", "arithmetic coding"),
             UnusualEncoding => lang.pick("非常规编码", "an unusual encoding"),
             TooManyScans => lang.pick("扫描段过多", "too many scans"),
+            SeveralPictures => lang.pick("一张图片中含有多帧画面", "several pictures in one image"),
+            Sequence => lang.pick("图像序列（动画）", "an image sequence (animation)"),
         }
     }
 }
@@ -353,6 +363,14 @@ impl UserFacing for ImageError {
                     )
                 }
             }
+            FormatOff { format } => {
+                let f = format.name();
+                if zh {
+                    format!("本站不接受 {f} 格式的照片，请将照片另存为 JPEG 后再上传（苹果手机：设置 → 相机 → 格式 → 兼容性最佳）")
+                } else {
+                    format!("This site does not accept {f} photos; save the photo as JPEG and upload it again (on an iPhone: Settings → Camera → Formats → Most Compatible)")
+                }
+            }
             Encode { format, .. } => {
                 if zh {
                     format!("生成 {} 头像失败，请稍后重试", format.name())
@@ -389,6 +407,7 @@ impl ImageError {
             CropEmpty { crop: CropBox { w: 0, ..crop } },
             CropOutside { crop, width: 200, height: 100 },
             Encode { format: OutputFormat::Webp, detail: "out of memory".into() },
+            FormatOff { format: SourceFormat::Heic },
         ];
         use Lookalike::*;
         for looks_like in [
@@ -408,6 +427,8 @@ impl ImageError {
             ArithmeticCoding,
             UnusualEncoding,
             TooManyScans,
+            SeveralPictures,
+            Sequence,
         ] {
             all.push(UnsupportedVariant { format: f, variant });
         }

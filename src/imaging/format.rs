@@ -63,6 +63,10 @@ pub enum SourceFormat {
     Webp,
     Gif,
     Bmp,
+    /// AV1 in HEIF (`codecs::phone`).
+    Avif,
+    /// HEVC in HEIF, as phones write it (`codecs::phone`; the `HEIC` setting).
+    Heic,
 }
 
 impl SourceFormat {
@@ -74,6 +78,8 @@ impl SourceFormat {
             SourceFormat::Webp => "WebP",
             SourceFormat::Gif => "GIF",
             SourceFormat::Bmp => "BMP",
+            SourceFormat::Avif => "AVIF",
+            SourceFormat::Heic => "HEIC",
         }
     }
 }
@@ -91,4 +97,4 @@ impl fmt::Display for SourceFormat {
 }
 
 /// The list of accepted formats as shown in messages.
-pub const ACCEPTED_FORMATS: &str = "JPEG, PNG, WebP, GIF, BMP";
+pub const ACCEPTED_FORMATS: &str = "JPEG, PNG, WebP, GIF, BMP, HEIC, AVIF";

@@ -23,7 +23,6 @@ mod format;
 mod limits;
 mod options;
 mod orient;
-mod phone;
 mod pipeline;
 mod resize;
 mod sniff;

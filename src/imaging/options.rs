@@ -31,6 +31,9 @@ pub struct Options {
     pub held_bytes: u64,
     /// What the resize averages (`RESIZE_SPACE`).
     pub space: ResizeSpace,
+    /// Whether HEIC is decoded (`HEIC`); `false` refuses it with
+    /// [`ImageError::FormatOff`](super::ImageError::FormatOff).
+    pub heic: bool,
 }
 
 impl Default for Options {
@@ -43,6 +46,7 @@ impl Default for Options {
             max_pixels: 100_000_000,
             held_bytes: 0,
             space: ResizeSpace::Srgb,
+            heic: true,
         }
     }
 }

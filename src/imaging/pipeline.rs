@@ -69,7 +69,7 @@ pub fn process_timed(
 ) -> Result<(Avatar, StageTimes), ImageError> {
     check_options(opts)?;
     let clock = Laps::start(now);
-    let (source, image) = open(bytes)?;
+    let (source, image) = open_for(bytes, opts)?;
     let work = Work::for_file(image.work_rate(), bytes.len() as u64);
     run(source, &*image, crop, opts, clock, &work)
 }
@@ -86,7 +86,7 @@ pub fn process_with_work(
 ) -> Result<(Avatar, StageTimes), ImageError> {
     check_options(opts)?;
     let clock = Laps::start(now);
-    let (source, image) = open(bytes)?;
+    let (source, image) = open_for(bytes, opts)?;
     run(source, &*image, crop, opts, clock, work)
 }
 
@@ -174,6 +174,16 @@ impl<'a> Laps<'a> {
 /// header, decodes nothing).
 pub fn open(bytes: &[u8]) -> Result<(SourceFormat, Box<dyn Image + '_>), ImageError> {
     let format = sniff(bytes)?;
+    Ok((format, codecs::open(bytes, format)?))
+}
+
+/// [`open`] for a run with `opts`: a format the operator turned off
+/// (`HEIC=off`) is refused from its magic bytes, before its header is read.
+fn open_for<'a>(bytes: &'a [u8], opts: &Options) -> Result<(SourceFormat, Box<dyn Image + 'a>), ImageError> {
+    let format = sniff(bytes)?;
+    if format == SourceFormat::Heic && !opts.heic {
+        return Err(ImageError::FormatOff { format });
+    }
     Ok((format, codecs::open(bytes, format)?))
 }
 

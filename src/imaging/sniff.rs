@@ -1,11 +1,12 @@
 //! Identifies the upload by its magic bytes, never by name or Content-Type.
 
+use super::codecs::phone::heif::{self, PhoneKind};
 use super::error::{ImageError, Lookalike};
 use super::format::SourceFormat;
 
 /// Identifies the format from the first bytes of the file.
 ///
-/// Only the five accepted formats pass; anything else is refused with, when
+/// Only the accepted formats pass; anything else is refused with, when
 /// cheap to tell, what the file looks like instead.
 pub fn sniff(bytes: &[u8]) -> Result<SourceFormat, ImageError> {
     if bytes.is_empty() {
@@ -25,6 +26,16 @@ pub fn sniff(bytes: &[u8]) -> Result<SourceFormat, ImageError> {
     }
     if is_bmp(bytes) {
         return Ok(SourceFormat::Bmp);
+    }
+    // ISO-BMFF: AVIF or HEIC by the ftyp brands (or, for the generic HEIF
+    // brands alone, by the primary item's codec); other ftyp files (MP4,
+    // QuickTime) are named below.
+    if bytes.get(4..8) == Some(b"ftyp") {
+        match heif::sniff(bytes) {
+            Some(PhoneKind::Avif) => return Ok(SourceFormat::Avif),
+            Some(PhoneKind::Heic) => return Ok(SourceFormat::Heic),
+            None => {}
+        }
     }
     Err(ImageError::Unsupported { looks_like: looks_like(bytes) })
 }

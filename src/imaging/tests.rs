@@ -252,7 +252,7 @@ fn output_format_names() {
 // ------------------------------------------------------------------ sniff
 
 #[test]
-fn sniff_accepts_the_five_formats() {
+fn sniff_accepts_the_accepted_formats() {
     let q = DynamicImage::ImageRgb8(quadrants(8, 8));
     assert_eq!(sniff(&enc_jpeg(&q)), Ok(SourceFormat::Jpeg));
     assert_eq!(sniff(&enc_png(&q)), Ok(SourceFormat::Png));
@@ -261,6 +261,16 @@ fn sniff_accepts_the_five_formats() {
     let mut bmp = Vec::new();
     BmpEncoder::new(&mut bmp).encode(q.as_bytes(), 8, 8, ExtendedColorType::Rgb8).unwrap();
     assert_eq!(sniff(&bmp), Ok(SourceFormat::Bmp));
+    // AVIF and HEIC by their ftyp brands; a file that is only an ftyp box
+    // is one of them, damaged (codecs::phone reads the rest).
+    assert_eq!(sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"), Ok(SourceFormat::Heic));
+    assert_eq!(sniff(b"\0\0\0\x1cftypavif\0\0\0\0mif1miafMA1B"), Ok(SourceFormat::Avif));
+    let e = process(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", None, &Options::default()).unwrap_err();
+    assert!(matches!(e, ImageError::Damaged { format: SourceFormat::Heic, .. }), "{e:?}");
+    // HEIC=off refuses it from its brands, before its header is read.
+    let off = Options { heic: false, ..Options::default() };
+    let e = process(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", None, &off).unwrap_err();
+    assert_eq!(e, ImageError::FormatOff { format: SourceFormat::Heic });
 }
 
 #[test]
@@ -272,8 +282,9 @@ fn sniff_refuses_disguised_files_and_says_what_they_look_like() {
         (b"  <svg width=\"10\"></svg>", Some((Lookalike::Svg, "SVG"))),
         (b"<!DOCTYPE html><html><body>hi</body></html>", Some((Lookalike::Html, "HTML"))),
         (b"%PDF-1.7\n%\xE2\xE3\xCF\xD3", Some((Lookalike::Pdf, "PDF"))),
-        (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", Some((Lookalike::Heic, "HEIC"))),
-        (b"\0\0\0\x1cftypavif\0\0\0\0", Some((Lookalike::Avif, "AVIF"))),
+        // An MP4 video and a QuickTime movie (AVIF and HEIC are formats now).
+        (b"\0\0\0\x18ftypisom\0\0\0\0isomiso2", Some((Lookalike::IsoMedia, "MP4"))),
+        (b"\0\0\0\x14ftypqt  \0\0\0\0qt  ", Some((Lookalike::QuickTime, "QuickTime"))),
         (b"hello, this is just text\n", Some((Lookalike::Text, "text"))),
         (b"BMnot really a bitmap, only text", Some((Lookalike::Text, "text"))),
         (b"\x00\x01\x02\x03\x04", None),
@@ -286,7 +297,7 @@ fn sniff_refuses_disguised_files_and_says_what_they_look_like() {
         if let Some((_, k)) = kind {
             assert!(en.contains(k), "{en}");
         }
-        assert!(e.message(Lang::Zh).contains("JPEG, PNG, WebP, GIF, BMP"));
+        assert!(e.message(Lang::Zh).contains(ACCEPTED_FORMATS));
     }
     assert_eq!(sniff(b""), Err(ImageError::Empty));
     // The whole pipeline refuses them too.

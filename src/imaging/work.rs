@@ -50,6 +50,13 @@ pub mod per_byte {
     /// Lossless WebP, and any WebP with a lossless part (an alpha plane,
     /// animation frames of either kind).
     pub const WEBP_LOSSLESS: u64 = 4_000;
+    /// AVIF and HEIC cost the same per pixel whatever they hold (the AV1
+    /// and HEVC decoders reconstruct every pixel), and compress well:
+    /// about twice what 12 MP photos at quality 50 and 4K screenshots need
+    /// (docs/benchmark.md, "AVIF and HEIC"). Photos squeezed harder than
+    /// that (a 12 MP AVIF in 40 KB) are refused with the size their bytes allow.
+    pub const AVIF: u64 = 4_000;
+    pub const HEIC: u64 = 5_000;
 }
 
 /// What each loop is charged, in units per item handled (measured, see

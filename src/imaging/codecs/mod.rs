@@ -8,6 +8,7 @@ mod bmp;
 mod gif;
 mod image_crate;
 mod jpeg;
+pub(crate) mod phone;
 mod png;
 pub(crate) mod webp;
 
@@ -23,5 +24,6 @@ pub(crate) fn open(bytes: &[u8], format: SourceFormat) -> Result<Box<dyn Image +
         SourceFormat::Gif => Box::new(gif::Gif::open(bytes)?),
         SourceFormat::Bmp => Box::new(bmp::Bmp::open(bytes)?),
         SourceFormat::Webp => Box::new(webp::Webp::open(bytes)?),
+        SourceFormat::Avif | SourceFormat::Heic => Box::new(phone::Phone::open(bytes, format)?),
     })
 }

@@ -1,31 +1,22 @@
-//! AVIF and HEIC, the formats phones write, decoded by C decoders compiled
-//! to two separate WebAssembly modules (`decoders/README.md`) that run
-//! inside the Worker's own memory.
+//! The pure decisions around a decode of an AVIF or HEIC file, all made
+//! from the header:
 //!
-//! * [`heif`]: the container, read here in Rust first: size, grid, codec
-//!   configuration, colour, orientation. Every limit is checked on it
-//!   before a decoder runs.
-//! * This module: the pure decisions around a decode. The scale
-//!   ([`scale_shift`]): the decoder module averages blocks of 2^shift
-//!   pixels of the part the avatar keeps, so a 12 MP photo for a 256 px
-//!   avatar is converted at 1/4 or 1/8 and its RGB never exists at full
-//!   size. The memory ([`decoder_bytes`], [`arena_bytes`]): the arena the
-//!   decoder gets is all it can use. The work ([`work_units`]): a decode's
-//!   cost in the upload's work units, known from the header. The
-//!   orientation ([`orientation`], from `irot`/`imir`; the Exif
-//!   orientation inside a HEIF file is ignored, as browsers and libheif do:
-//!   iPhones write both, and applying both would turn the photo twice). The
-//!   colour ([`colour_profile`]: the ICC profile, else the `nclx`/bitstream
-//!   primaries as an ICC profile made by moxcms).
-//! * [`ffi`]: the call into the module (wasm32 only) and the structs it
-//!   shares with it.
+//! * the scale ([`scale_shift`]): the decoder module averages blocks of
+//!   2^shift pixels of the part the avatar keeps, so a 12 MP photo for a
+//!   256 px avatar is converted at 1/4 or 1/8 and its RGB never exists at
+//!   full size;
+//! * the memory ([`decoder_bytes`], [`arena_bytes`]): the arena the
+//!   decoder gets is all it can use;
+//! * the work ([`work_units`], [`decoded`]): a decode's cost in the
+//!   upload's work units;
+//! * the orientation ([`orientation`], from `irot`/`imir`; the Exif
+//!   orientation inside a HEIF file is ignored, as browsers and libheif
+//!   do: iPhones write both, and applying both would turn the photo twice);
+//! * the colour ([`colour_profile`]: the ICC profile, else the
+//!   `nclx`/bitstream primaries as an ICC profile made by moxcms).
 
-pub mod ffi;
-pub mod heif;
-
-pub use heif::{Chroma, Cicp, Grid, HeifError, HeifHeader, PhoneKind, Transform};
-
-use super::orient::{Orient, Orientation};
+use super::heif::{Grid, HeifHeader, PhoneKind, Transform};
+use crate::imaging::orient::{Orient, Orientation};
 
 /// Bytes of the arena the decoder's static data may take
 /// (`js/phone.mjs`'s STATIC_RESERVE; the AVIF module has 0.3 MB).
@@ -57,7 +48,10 @@ pub fn orientation(transforms: &[Transform]) -> Orientation {
             Transform::Mirror(_) => [b, a, d, c],
         };
     }
-    (1..=8).filter_map(Orientation::from_exif).find(|o| o.apply_square(&[0, 1, 2, 3], 2, 1) == sq).unwrap_or(Orientation::NoTransforms)
+    (1..=8)
+        .filter_map(Orientation::from_exif)
+        .find(|o| o.apply_square(&[0, 1, 2, 3], 2, 1) == sq)
+        .unwrap_or(Orientation::NoTransforms)
 }
 
 /// The scale at which the decoder module converts a `side` px crop square
@@ -223,6 +217,3 @@ pub fn colour_profile(file: &[u8], h: &HeifHeader, primaries: u16, transfer: u16
     }
     p.encode().ok()
 }
-
-#[cfg(test)]
-mod tests;

@@ -12,6 +12,8 @@
 
 use std::ops::Range;
 
+use crate::imaging::error::Variant;
+
 /// The two codecs carried in HEIF files that the Worker decodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PhoneKind {
@@ -102,10 +104,8 @@ pub enum Transform {
 pub enum HeifError {
     /// Malformed or inconsistent; the detail is for logs.
     Damaged(&'static str),
-    /// Well-formed, but not a still image of a kind decoded here; `what`
-    /// says which (an English term, with a Chinese one in
-    /// `ImageError`'s messages).
-    Unsupported(&'static str),
+    /// Well-formed, but not a still image of a kind decoded here.
+    Unsupported(Variant),
 }
 
 /// Most items a file may have (both readers allocate per item; an
@@ -247,7 +247,7 @@ impl<'a> Meta<'a> {
             }
         }
         let Some(meta) = meta else {
-            return Err(if moov { Unsupported("animated") } else { Damaged("no meta box") });
+            return Err(if moov { Unsupported(Variant::Sequence) } else { Damaged("no meta box") });
         };
         let (ms, me) = meta.body;
         if me - ms < 4 {
@@ -577,7 +577,7 @@ pub fn read(file: &[u8], kind: PhoneKind) -> Result<HeifHeader, HeifError> {
         for &t in &tiles {
             let t = m.item(t).ok_or(Damaged("grid tile missing"))?;
             if &t.kind != codec {
-                return Err(Unsupported("an unusual encoding"));
+                return Err(Unsupported(Variant::UnusualEncoding));
             }
             let size = m.ispe(t).ok_or(Damaged("tile has no ispe"))?;
             match first {
@@ -598,7 +598,7 @@ pub fn read(file: &[u8], kind: PhoneKind) -> Result<HeifHeader, HeifError> {
         (prim, None)
     } else {
         // A JPEG, overlay (iovl) or derived (iden) item, or the other codec.
-        return Err(Unsupported("an unusual encoding"));
+        return Err(Unsupported(Variant::UnusualEncoding));
     };
     let (depth, chroma) = match kind {
         PhoneKind::Avif => m.prop(coded, b"av1C").and_then(av1c),
@@ -606,7 +606,7 @@ pub fn read(file: &[u8], kind: PhoneKind) -> Result<HeifHeader, HeifError> {
     }
     .ok_or(Damaged("no codec configuration"))?;
     if !(8..=12).contains(&depth) {
-        return Err(Unsupported("16-bit or floating-point samples"));
+        return Err(Unsupported(Variant::WideSamples));
     }
     let mut transforms = Vec::new();
     for &i in &prim.props {

@@ -8,7 +8,7 @@
 //! allocator (so the heap ceiling of `crate::heap` counts it), where its
 //! output pixels stay until the [`Decoded`] is dropped.
 
-use super::PhoneKind;
+use super::heif::PhoneKind;
 
 /// `ph_request` (decoders/common/phone_abi.h).
 #[repr(C)]
@@ -109,6 +109,7 @@ pub enum Status {
     /// The arena could not be allocated (the heap ceiling).
     NoArena,
     /// This build has no decoder modules (native builds).
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     Unavailable,
     /// A code no side defines.
     Other(i32),
@@ -161,10 +162,6 @@ impl Arena {
 
     pub fn len(&self) -> usize {
         self.layout.size()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.layout.size() == 0
     }
 }
 
@@ -274,7 +271,7 @@ pub fn decode(kind: PhoneKind, file: &[u8], req: &Request, arena_len: usize) -> 
             heap_peak: result.heap_peak,
         });
     }
-    let (_, _, w, h) = super::output_blocks(req.x, req.y, req.w, req.h, req.shift);
+    let (_, _, w, h) = super::plan::output_blocks(req.x, req.y, req.w, req.h, req.shift);
     Decoded::new(arena, result, w, h)
 }
 
