@@ -26,6 +26,7 @@
 #define EXPORT __attribute__((visibility("default")))
 
 size_t shim_heap_peak(void);
+int shim_heap_failed(void);
 
 static int frames_refused;
 static uint32_t pictures, decoded_pixels;
@@ -183,6 +184,7 @@ fail:
     else
         snprintf(rs->error, PH_ERROR_LEN, "%s: %s", avifResultToString(r), d->diag.error);
 done:
+    if (code != PH_OK && shim_heap_failed()) code = PH_E_MEMORY;
     avifDecoderDestroy(d); /* dav1d and the YUV planes go before the caller reads the pixels */
     rs->heap_peak = (uint32_t)shim_heap_peak();
     return code;

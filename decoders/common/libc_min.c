@@ -14,16 +14,24 @@
 
 static uintptr_t heap_cur, heap_end, heap_base;
 static size_t heap_peak; /* high-water mark, reported in ph_result */
+static int heap_failed;  /* an sbrk past the arena was refused */
 
 EXPORT void shim_heap_init(uintptr_t base, uintptr_t end) {
     heap_base = heap_cur = (base + 15) & ~(uintptr_t)15;
     heap_end = end;
     heap_peak = 0;
+    heap_failed = 0;
 }
+/* Whether the allocator ran out of arena: a decoder's failure after that
+ * is the arena's (PH_E_MEMORY), whatever the decoder calls it. */
+int shim_heap_failed(void) { return heap_failed; }
 EXPORT size_t shim_heap_peak(void) { return heap_peak; }
 
 void *shim_sbrk(intptr_t inc) {
-    if (inc < 0 || heap_cur == 0 || (uintptr_t)inc > heap_end - heap_cur) return (void *)-1;
+    if (inc < 0 || heap_cur == 0 || (uintptr_t)inc > heap_end - heap_cur) {
+        heap_failed = 1;
+        return (void *)-1;
+    }
     void *p = (void *)heap_cur;
     heap_cur += (uintptr_t)inc;
     if (heap_cur - heap_base > heap_peak) heap_peak = heap_cur - heap_base;

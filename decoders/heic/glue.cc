@@ -32,6 +32,7 @@ extern "C" {
 #include "../common/phone_abi.h"
 #include "../common/yuv.h"
 size_t shim_heap_peak(void);
+int shim_heap_failed(void);
 }
 
 #define EXPORT __attribute__((visibility("default")))
@@ -271,7 +272,16 @@ static int push_nals(de265_decoder_context *d, const uint8_t *p, size_t n, int l
   return pictures == 1 ? PH_OK : (set_error(rs, "a tile without a picture"), PH_E_DAMAGED);
 }
 
+static int decode(const uint8_t *data, uint32_t len, const ph_request *rq, ph_result *rs);
+
 EXPORT int ph_decode(const uint8_t *data, uint32_t len, const ph_request *rq, ph_result *rs) {
+  int code = decode(data, len, rq, rs);
+  if (code != PH_OK && shim_heap_failed()) code = PH_E_MEMORY;
+  rs->heap_peak = (uint32_t)shim_heap_peak();
+  return code;
+}
+
+static int decode(const uint8_t *data, uint32_t len, const ph_request *rq, ph_result *rs) {
   memset(rs, 0, sizeof *rs);
   if (rq->shift > 3 || !rq->w || !rq->h) { set_error(rs, "bad request"); return PH_E_DAMAGED; }
   Heif h;

@@ -62,6 +62,12 @@ impl ColourConverter {
         ColourConverter { layout, transform }
     }
 
+    /// The converter for samples in `profile`, a profile built rather than
+    /// read (an AVIF/HEIC file's CICP primaries, `codecs::phone`).
+    pub fn with_profile(layout: Layout, profile: &ColorProfile) -> Self {
+        ColourConverter { layout, transform: transform_from(layout, profile) }
+    }
+
     pub fn layout(&self) -> Layout {
         self.layout
     }
@@ -84,7 +90,10 @@ fn build_transform(layout: Layout, icc: &[u8]) -> Option<Transform> {
     if icc.len() > MAX_ICC_BYTES || icc.is_empty() {
         return None;
     }
-    let src = ColorProfile::new_from_slice(icc).ok()?;
+    transform_from(layout, &ColorProfile::new_from_slice(icc).ok()?)
+}
+
+fn transform_from(layout: Layout, src: &ColorProfile) -> Option<Transform> {
     let srgb = ColorProfile::new_srgb();
     let (src_layout, dst_layout) = match (layout, src.color_space) {
         (Layout::Rgb, DataColorSpace::Rgb) => (CmsLayout::Rgb, CmsLayout::Rgb),

@@ -120,8 +120,9 @@ impl Image for Phone<'_> {
             w: plan.side,
             h: plan.side,
             shift,
-            // The header's size passed MAX_PIXELS; the decoder is held to it.
-            max_pixels: (u64::from(plan.width) * u64::from(plan.height)).min(u64::from(u32::MAX)) as u32,
+            // The header's size passed MAX_PIXELS; the decoder is held to it
+            // (or to a grid's tile, which may reach past the image's edge).
+            max_pixels: plan::max_pixels(h),
             expect_w: plan.width,
             expect_h: plan.height,
             want_alpha: u32::from(h.alpha.is_some()),
@@ -131,9 +132,12 @@ impl Image for Phone<'_> {
 
         // Colour: the file's ICC profile, else its CICP primaries.
         let r = &decoded.result;
-        let icc = plan::colour_profile(self.bytes, h, r.primaries as u16, r.transfer as u16)
-            .filter(|p| p.len() <= MAX_ICC_BYTES);
         let layout = if decoded.channels() == 4 { Layout::Rgba } else { Layout::Rgb };
+        let conv = match plan::colour(self.bytes, h, r.primaries as u16, r.transfer as u16) {
+            plan::Colour::Icc(icc) => ColourConverter::new(layout, Some(icc).filter(|p| p.len() <= MAX_ICC_BYTES)),
+            plan::Colour::Cicp(profile) => ColourConverter::with_profile(layout, &profile),
+            plan::Colour::Srgb => ColourConverter::new(layout, None),
+        };
         // The crop square within the output, in output pixels.
         let s = f64::from(1u32 << shift);
         let spec = RegionSpec {
@@ -142,7 +146,6 @@ impl Image for Phone<'_> {
             w: f64::from(plan.side) / s,
             h: f64::from(plan.side) / s,
         };
-        let conv = ColourConverter::new(layout, icc.as_deref());
         let mut collector = Collector::new(conv, plan.space, bw, bh, spec, plan.size, plan.work);
         let whole = plan.work.spent() + collector_units;
         for y in 0..bh {

@@ -12,7 +12,7 @@
 //! * the orientation ([`orientation`], from `irot`/`imir`; the Exif
 //!   orientation inside a HEIF file is ignored, as browsers and libheif
 //!   do: iPhones write both, and applying both would turn the photo twice);
-//! * the colour ([`colour_profile`]: the ICC profile, else the
+//! * the colour ([`colour`]: the ICC profile, else the
 //!   `nclx`/bitstream primaries as an ICC profile made by moxcms).
 
 use super::heif::{Grid, HeifHeader, PhoneKind, Transform};
@@ -85,6 +85,15 @@ pub fn output_blocks(x: u32, y: u32, w: u32, h: u32, shift: u32) -> (u32, u32, u
     let (bx, bw) = range(x, w);
     let (by, bh) = range(y, h);
     (bx, by, bw, bh)
+}
+
+/// The most pixels the decoder may find in a picture: the image's, or a
+/// grid tile's when that is larger (tiles may reach past the image's edge,
+/// as a 1×1 grid of a 360×240 tile for a 360×239 photo does).
+pub fn max_pixels(h: &HeifHeader) -> u32 {
+    let image = u64::from(h.width) * u64::from(h.height);
+    let tile = h.grid.map_or(0, |g| u64::from(g.tile_w) * u64::from(g.tile_h));
+    image.max(tile).min(u64::from(u32::MAX)) as u32
 }
 
 /// Bytes the decoder module needs besides its output, static data and
@@ -186,17 +195,29 @@ pub mod rate {
     pub const CONVERT: u64 = 4;
 }
 
-/// The colour profile the decoded RGB is in, as ICC bytes for the
-/// pipeline's converter: the file's own profile (`colr` `prof`/`rICC`),
-/// else, when the CICP primaries (`nclx`, else the bitstream's) are not
-/// sRGB's, a profile moxcms builds from them (Display P3, BT.2020, …);
-/// `None`: sRGB (BT.709 primaries, or unspecified), nothing to convert.
-/// The transfer characteristics of SDR video (BT.709/601 and sRGB's
-/// curve) are taken as sRGB, as browsers do for images.
-pub fn colour_profile(file: &[u8], h: &HeifHeader, primaries: u16, transfer: u16) -> Option<Vec<u8>> {
+/// The colour space of the decoded RGB, for the pipeline's converter.
+#[derive(Debug)]
+pub enum Colour<'a> {
+    /// The file's own ICC profile (`colr` `prof`/`rICC`).
+    Icc(&'a [u8]),
+    /// A profile moxcms builds from the CICP primaries (Display P3, BT.2020, …).
+    Cicp(Box<moxcms::ColorProfile>),
+    /// sRGB (BT.709 primaries, or unspecified): nothing to convert.
+    Srgb,
+}
+
+/// The file's ICC profile, else, when the CICP primaries (`nclx`, else the
+/// bitstream's) are not sRGB's, a profile for them. The transfer
+/// characteristics of SDR video (BT.709/601 and sRGB's curve) are taken
+/// as sRGB, as browsers do for images.
+pub fn colour<'a>(file: &'a [u8], h: &HeifHeader, primaries: u16, transfer: u16) -> Colour<'a> {
     if let Some(icc) = h.icc.as_ref().and_then(|r| file.get(r.clone())) {
-        return Some(icc.to_vec());
+        return Colour::Icc(icc);
     }
+    cicp_profile(primaries, transfer).map_or(Colour::Srgb, |p| Colour::Cicp(Box::new(p)))
+}
+
+fn cicp_profile(primaries: u16, transfer: u16) -> Option<moxcms::ColorProfile> {
     if matches!(primaries, 1 | 2) || primaries > 255 {
         return None;
     }
@@ -215,5 +236,5 @@ pub fn colour_profile(file: &[u8], h: &HeifHeader, primaries: u16, transfer: u16
     if p.cicp.is_none() || p.red_trc.is_none() {
         return None;
     }
-    p.encode().ok()
+    Some(p)
 }

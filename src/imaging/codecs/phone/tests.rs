@@ -349,6 +349,13 @@ fn the_scale_leaves_twice_the_avatar_and_respects_tiles() {
 }
 
 #[test]
+fn the_decoder_may_find_a_tile_larger_than_the_image() {
+    let one = read(&Spec { grid: Some((1, 1, 360, 240)), ..Spec::heic(360, 239) }.build(), PhoneKind::Heic).unwrap();
+    assert_eq!(max_pixels(&one), 360 * 240);
+    assert_eq!(max_pixels(&read(&Spec::avif(300, 200).build(), PhoneKind::Avif).unwrap()), 60_000);
+}
+
+#[test]
 fn output_blocks_are_aligned_to_the_full_image() {
     assert_eq!(output_blocks(0, 0, 4032, 3024, 2), (0, 0, 1008, 756));
     // A crop starting mid-block takes the block it starts in.
@@ -395,20 +402,26 @@ fn work_counts_the_tiles_a_crop_touches() {
 // ---------------------------------------------------------------- colour
 
 #[test]
-fn colour_profile_prefers_the_icc_and_turns_wide_primaries_into_one() {
+fn colour_prefers_the_icc_and_builds_a_profile_for_wide_primaries() {
     let file = Spec { props: vec![prof(b"THE PROFILE")], ..Spec::avif(10, 10) }.build();
     let h = read(&file, PhoneKind::Avif).unwrap();
-    assert_eq!(colour_profile(&file, &h, 12, 13).as_deref(), Some(&b"THE PROFILE"[..]));
+    assert!(matches!(colour(&file, &h, 12, 13), Colour::Icc(b"THE PROFILE")));
     let file = Spec::avif(10, 10).build();
     let h = read(&file, PhoneKind::Avif).unwrap();
     // sRGB/BT.709 or unspecified primaries: nothing to convert.
-    assert_eq!(colour_profile(&file, &h, 1, 13), None);
-    assert_eq!(colour_profile(&file, &h, 2, 2), None);
+    assert!(matches!(colour(&file, &h, 1, 13), Colour::Srgb));
+    assert!(matches!(colour(&file, &h, 2, 2), Colour::Srgb));
     // Display P3 and BT.2020: a profile moxcms reads back as RGB.
     for p in [12, 9] {
-        let icc = colour_profile(&file, &h, p, 13).expect("a profile");
-        let parsed = moxcms::ColorProfile::new_from_slice(&icc).unwrap();
-        assert_eq!(parsed.color_space, moxcms::DataColorSpace::Rgb);
+        let Colour::Cicp(profile) = colour(&file, &h, p, 13) else { panic!("a profile for primaries {p}") };
+        assert_eq!(profile.color_space, moxcms::DataColorSpace::Rgb);
+        // Display P3's green is outside sRGB: converted, it is no longer pure green.
+        let conv = crate::imaging::colour::ColourConverter::with_profile(crate::imaging::colour::Layout::Rgb, &profile);
+        let mut out = [0u8; 3];
+        conv.convert(&[128, 128, 128], &mut out);
+        assert!(out.iter().all(|&v| (120..=136).contains(&v)), "grey stays grey: {out:?}");
+        conv.convert(&[200, 40, 30], &mut out);
+        assert!(out[0] > 200 && out[1] < 40, "P3/BT.2020 red is a more saturated sRGB red: {out:?}");
     }
 }
 
