@@ -31,12 +31,17 @@ describe('refused uploads change nothing', { skip: SKIP, timeout: 240_000 }, () 
   };
 
   // ---- not an image we take
-  for (const name of ['text.jpg', 'html.jpg', 'svg.jpg', 'pdf.jpg', 'heic.jpg']) {
+  for (const name of ['text.jpg', 'html.jpg', 'svg.jpg', 'pdf.jpg']) {
     test(`${name} sent as image/jpeg -> -1 naming the accepted formats`, async () => {
       const r = await upload(w, { file: fixture(name), filename: 'photo.jpg', type: 'image/jpeg', lang: 'en' });
       await check(r, FORMATS, name);
     });
   }
+
+  test('heic.jpg (HEIC brands, an empty meta box) sent as image/jpeg -> -1: a damaged HEIC', async () => {
+    const r = await upload(w, { file: fixture('heic.jpg'), filename: 'photo.jpg', type: 'image/jpeg', lang: 'en' });
+    await check(r, [/HEIC/, /damaged|incomplete/i], 'heic.jpg');
+  });
 
   test('Chinese by default for the same refusal', async () => {
     const r = await upload(w, { file: fixture('svg.jpg') });
