@@ -505,3 +505,108 @@ fn a_decoded_output_must_lie_in_its_arena() {
     let f = ffi::decode(PhoneKind::Avif, &[], &Request::default(), 1 << 20).err().unwrap();
     assert_eq!(f.status, ffi::Status::Unavailable);
 }
+
+// ---------------------------------------------------------------- caps
+
+/// The largest 4:3 picture of a kind whose decode fits the default upload's
+/// memory (a 256 px avatar of the centre square, body of the default cap),
+/// in megapixels: with the scaled, cropped output the modules write, and,
+/// for comparison, with a full-size RGB output (the first design).
+fn cap_mp(spec: impl Fn(u32, u32) -> Spec, kind: PhoneKind, full_output: bool) -> f64 {
+    use crate::imaging::limits::{decode_budget, PIPELINE_BUDGET};
+    use crate::imaging::resize::region_bytes;
+    let fits = |hgt: u32| {
+        let w = hgt / 3 * 4;
+        // A header the reader refuses (a grid of more than MAX_ITEMS tiles)
+        // does not fit either.
+        let Ok(h) = read(&spec(w, hgt).build(), kind) else { return false };
+        let ch = if h.alpha.is_some() { 4 } else { 3 };
+        let shift = if full_output { 0 } else { scale_shift(hgt, 256, h.grid) };
+        let out = if full_output {
+            u64::from(w) * u64::from(hgt) * ch
+        } else {
+            let (_, _, bw, bh) = output_blocks((w - hgt) / 2, 0, hgt, hgt, shift);
+            u64::from(bw) * u64::from(bh) * ch
+        };
+        let region = region_bytes(f64::from(hgt) / f64::from(1u32 << shift), 256, ch as usize);
+        arena_bytes(&h, out) <= decode_budget(PIPELINE_BUDGET, region)
+    };
+    let (mut lo, mut hi) = (3u32, 60_000u32);
+    while hi - lo > 3 {
+        let mid = (lo + hi) / 2 / 3 * 3;
+        if fits(mid) {
+            lo = mid
+        } else {
+            hi = mid
+        }
+    }
+    f64::from(lo / 3 * 4) * f64::from(lo) / 1e6
+}
+
+#[test]
+fn caps_per_kind_from_the_memory_budget() {
+    let avif = |depth: u8, chroma: u8, alpha: bool| {
+        move |w, h| Spec {
+            config: bx(b"av1C", &[&[0x81, 0, (depth > 8) as u8 * 0x40 | chroma, 0]]),
+            alpha,
+            ..Spec::avif(w, h)
+        }
+    };
+    let heic = |depth: u8| {
+        move |w, h| {
+            let mut s = Spec::heic(w, h);
+            s.config = {
+                let mut c = vec![1u8; 23];
+                c[16] = 0xfd;
+                c[17] = 0xf8 | (depth - 8);
+                c[22] = 0;
+                bx(b"hvcC", &[&c])
+            };
+            s
+        }
+    };
+    let grid = |w: u32, h: u32| Spec { grid: Some((h.div_ceil(512), w.div_ceil(512), 512, 512)), ..heic(8)(w, h) };
+    let rows: Vec<(&str, f64, f64)> = vec![
+        (
+            "AVIF 8-bit 4:2:0",
+            cap_mp(avif(8, 0x0c, false), PhoneKind::Avif, false),
+            cap_mp(avif(8, 0x0c, false), PhoneKind::Avif, true),
+        ),
+        (
+            "AVIF 8-bit 4:2:0 + alpha",
+            cap_mp(avif(8, 0x0c, true), PhoneKind::Avif, false),
+            cap_mp(avif(8, 0x0c, true), PhoneKind::Avif, true),
+        ),
+        (
+            "AVIF 10-bit 4:2:0",
+            cap_mp(avif(10, 0x0c, false), PhoneKind::Avif, false),
+            cap_mp(avif(10, 0x0c, false), PhoneKind::Avif, true),
+        ),
+        (
+            "AVIF 8-bit 4:4:4",
+            cap_mp(avif(8, 0, false), PhoneKind::Avif, false),
+            cap_mp(avif(8, 0, false), PhoneKind::Avif, true),
+        ),
+        (
+            "AVIF 10-bit 4:4:4",
+            cap_mp(avif(10, 0, false), PhoneKind::Avif, false),
+            cap_mp(avif(10, 0, false), PhoneKind::Avif, true),
+        ),
+        ("HEIC 8-bit, one picture", cap_mp(heic(8), PhoneKind::Heic, false), cap_mp(heic(8), PhoneKind::Heic, true)),
+        ("HEIC 10-bit, one picture", cap_mp(heic(10), PhoneKind::Heic, false), cap_mp(heic(10), PhoneKind::Heic, true)),
+        ("HEIC grid of 512² tiles", cap_mp(grid, PhoneKind::Heic, false), cap_mp(grid, PhoneKind::Heic, true)),
+    ];
+    for (name, scaled, full) in &rows {
+        println!("{name:<28} {scaled:>6.1} MP scaled   {full:>5.1} MP full-size RGB");
+    }
+    let get = |n: &str| rows.iter().find(|r| r.0 == n).unwrap();
+    // The photos phones write fit: 12 MP AVIF at 10 bits, 12 MP single
+    // HEVC pictures, and grids to 100 MP (MAX_PIXELS decides, and the work).
+    assert!(get("AVIF 8-bit 4:2:0").1 >= 20.0);
+    assert!(get("AVIF 10-bit 4:2:0").1 >= 12.0);
+    assert!(get("HEIC 8-bit, one picture").1 >= 12.0);
+    assert!(get("HEIC grid of 512² tiles").1 >= 100.0);
+    // The scaled output is what lets them fit.
+    assert!(get("AVIF 8-bit 4:2:0").2 < get("AVIF 8-bit 4:2:0").1 * 0.7);
+    assert!(get("HEIC grid of 512² tiles").2 < 30.0);
+}
