@@ -9,7 +9,7 @@
 //! [`ConfigError`] naming the setting, never a panic.
 
 use crate::i18n::{human_bytes, Lang, UserFacing};
-use crate::imaging::{OutputFormat, ResizeSpace, MAX_OUTPUT_SIZE};
+use crate::imaging::{Animation, OutputFormat, ResizeSpace, MAX_OUTPUT_SIZE};
 
 /// Default largest accepted file: 20 MiB, a 48 MP phone JPEG fits.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 20 * 1024 * 1024;
@@ -140,6 +140,12 @@ pub const SETTINGS: &[Setting] = &[
         Accepts::Choice(&["srgb", "linear"]),
         "srgb",
         "what the downscale averages: `srgb` code values (as sharp/libvips, browsers and AnqiCMS itself) or `linear` light (fine bright detail on a dark ground keeps its brightness; docs/benchmark.md has the measured trade-off)",
+    ),
+    setting(
+        "ANIMATION",
+        Accepts::Choice(&["keep", "first"]),
+        "keep",
+        "an animated GIF or WebP: `keep` makes an animated WebP avatar (with `OUTPUT_FORMAT=webp`; at most 100 pictures, 100 MP decoded in all, 2 MiB written), `first` keeps its first picture",
     ),
     setting(
         "HEIC",
@@ -281,6 +287,8 @@ pub struct Config {
     pub output_quality: u8,
     /// `RESIZE_SPACE`: `srgb` (default) or `linear`; see [`ResizeSpace`].
     pub resize_space: ResizeSpace,
+    /// `ANIMATION`: `keep` (default) or `first`.
+    pub animation: Animation,
     /// `HEIC`: decode HEIC/HEIF photos (`on`, the default) or refuse them.
     pub heic: bool,
     pub allowed_origins: AllowedOrigins,
@@ -441,6 +449,7 @@ impl Config {
         };
         let output_format = row("OUTPUT_FORMAT").choice(lookup)?;
         let resize_space = row("RESIZE_SPACE").choice(lookup)?;
+        let animation = row("ANIMATION").choice(lookup)?;
         Ok(Config {
             token_secret: row("TOKEN_SECRET").text(lookup),
             origin,
@@ -453,6 +462,7 @@ impl Config {
             output_quality: row("OUTPUT_QUALITY").whole(lookup)? as u8,
             resize_space: ResizeSpace::parse(&resize_space)
                 .ok_or_else(|| row("RESIZE_SPACE").invalid(&resize_space))?,
+            animation: Animation::parse(&animation).ok_or_else(|| row("ANIMATION").invalid(&animation))?,
             heic: row("HEIC").switch(lookup)?,
             allowed_origins: row("ALLOWED_ORIGINS").origins(lookup)?,
             upload_page: if row("UPLOAD_PAGE").switch(lookup)? { UploadPage::On } else { UploadPage::Off },
@@ -535,6 +545,7 @@ mod tests {
         assert_eq!(c.output_format, OutputFormat::Webp);
         assert_eq!(c.output_quality, 85);
         assert_eq!(c.resize_space, ResizeSpace::Srgb);
+        assert_eq!(c.animation, Animation::Keep);
         assert_eq!(c.allowed_origins, AllowedOrigins::None);
         assert_eq!(c.upload_page, UploadPage::Off);
         assert!(c.heic, "HEIC is decoded unless the operator turns it off");
@@ -564,6 +575,7 @@ mod tests {
             ("OUTPUT_FORMAT", "PNG"),
             ("OUTPUT_QUALITY", "70"),
             ("RESIZE_SPACE", " Linear "),
+            ("ANIMATION", "First"),
             ("ALLOWED_ORIGINS", "https://a.example, https://b.example/"),
             ("UPLOAD_PAGE", "on"),
             ("RATE_LIMIT_PERIOD", "10"),
@@ -578,6 +590,7 @@ mod tests {
         assert_eq!(c.output_format, OutputFormat::Png);
         assert_eq!(c.output_quality, 70);
         assert_eq!(c.resize_space, ResizeSpace::Linear);
+        assert_eq!(c.animation, Animation::First);
         assert_eq!(
             c.allowed_origins,
             AllowedOrigins::List(vec!["https://a.example".into(), "https://b.example".into()])
@@ -642,6 +655,7 @@ mod tests {
             ("UPLOAD_PAGE", "maybe"),
             ("RATE_LIMIT_PERIOD", "30"),
             ("RESIZE_SPACE", "gamma"),
+            ("ANIMATION", "loop"),
         ] {
             let err = parse(&[(k, v)]).unwrap_err();
             assert_eq!(err.setting, k);

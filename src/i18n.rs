@@ -109,7 +109,7 @@ pub fn human_bytes(n: u64) -> String {
 const NAMES_IN_CHINESE: &[&str] = &[
     "JPEG", "JPG", "PNG", "WebP", "GIF", "BMP", "ICO", "HEIC", "HEIF", "AVIF", "SVG", "HTML", "PDF", "TIFF", "ICC",
     "EXIF", "DNL", "MP", "MB", "MiB", "KiB", "KB", "bytes", "px", "Cookie", "Token", "file", "crop_x", "crop_y",
-    "crop_w", "crop_h", "x", "y", "on", "off", "webp", "jpeg", "png", "srgb", "linear",
+    "crop_w", "crop_h", "x", "y", "on", "off", "webp", "jpeg", "png", "srgb", "linear", "keep", "first",
 ];
 
 /// Why `text` is not entirely in `lang`, if it is not: Chinese text may

@@ -8,6 +8,9 @@
 // The Worker build uses nightly std (scripts/build.sh, --panic-unwind), so
 // an allocation failure can panic instead of aborting the isolate (heap.rs).
 #![cfg_attr(target_arch = "wasm32", feature(alloc_error_hook))]
+// libwebp's animation encoder calls C's variadic `snprintf`/`fprintf`,
+// which the wasm build defines itself (imaging::codecs::webp::libc_shim).
+#![cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), feature(c_variadic))]
 pub mod auth;
 pub mod config;
 pub mod envelope;

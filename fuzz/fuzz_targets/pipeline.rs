@@ -15,7 +15,7 @@
 //! can take long; a `-timeout` or `-rss_limit_mb` report is a finding.
 #![no_main]
 
-use avatar_edge::imaging::{process, CropBox, ImageError, Options, OutputFormat, ResizeSpace};
+use avatar_edge::imaging::{process, Animation, CropBox, ImageError, Options, OutputFormat, ResizeSpace};
 use libfuzzer_sys::fuzz_target;
 
 const MAX_PIXELS: u64 = 4_000_000;
@@ -62,5 +62,5 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn opts(format: OutputFormat, size: u32, quality: u8, space: ResizeSpace) -> Options {
-    Options { size, format, quality, max_pixels: MAX_PIXELS, held_bytes: 0, space }
+    Options { size, format, quality, max_pixels: MAX_PIXELS, held_bytes: 0, space, animation: Animation::Keep }
 }

@@ -33,8 +33,46 @@ pub trait Image {
     fn work_rate(&self) -> u64;
 
     /// Decodes the plan's crop square, within the plan's memory budget,
-    /// charging the plan's work counter.
+    /// charging the plan's work counter. For an animation: its first
+    /// shown picture.
     fn decode(&self, plan: &Plan<'_>) -> Result<Region, ImageError>;
+
+    /// How many pictures the file shows, from its header walk: more than
+    /// one for an animation (GIF, WebP); 1 for a still.
+    fn frame_count(&self) -> u32 {
+        1
+    }
+
+    /// An animation's shown pictures, one at a time, each as the plan's
+    /// crop region. Only asked of a file whose [`Image::frame_count`] is
+    /// over 1.
+    fn frames<'p>(&'p self, plan: Plan<'p>) -> Result<Box<dyn Frames + 'p>, ImageError> {
+        let _ = plan;
+        Err(damaged(SourceFormat::Gif, "frames asked of a still image"))
+    }
+}
+
+/// The shown pictures of an animation, composited as browsers show them
+/// (each frame drawn over what the previous one left, as its disposal
+/// says), in order.
+pub trait Frames {
+    /// How often the animation plays: 0 = forever.
+    fn loop_count(&self) -> u32;
+
+    /// The next picture as the plan's crop region, and how long it shows
+    /// (ms); `None` after the last.
+    fn next_frame(&mut self) -> Result<Option<(Region, u32)>, ImageError>;
+}
+
+/// How long a picture shows, from a file's own duration in ms: browsers
+/// show a frame of 10 ms or less for 100 ms (files written for old
+/// browsers that raced through such frames), and so does the avatar.
+pub(crate) fn shown_ms(file_ms: u32) -> u32 {
+    if file_ms <= 10 {
+        100
+    } else {
+        file_ms
+    }
 }
 
 /// What the pipeline needs to know before decoding.

@@ -66,6 +66,30 @@ pub enum ImageError {
     /// The encoder failed (should not happen; internal). `detail` for logs.
     #[error("{format} encoding failed: {detail}")]
     Encode { format: OutputFormat, detail: String },
+    /// An animation over one of the animation limits (`limits::MAX_FRAMES`,
+    /// `MAX_ANIMATION_PIXELS`, `MAX_ANIMATED_BYTES`).
+    #[error("{format} animation over its limit: {over}")]
+    AnimationTooBig { format: SourceFormat, over: AnimationLimit },
+}
+
+/// Which limit an animation is over, with its figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnimationLimit {
+    Frames { frames: u32, max: u32 },
+    Pixels { width: u32, height: u32, frames: u32, max: u64 },
+    Bytes { bytes: u64, max: u64 },
+}
+
+impl fmt::Display for AnimationLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnimationLimit::Frames { frames, max } => write!(f, "{frames} pictures (at most {max})"),
+            AnimationLimit::Pixels { width, height, frames, max } => {
+                write!(f, "{frames} × {width}×{height} pixels (at most {max} in all)")
+            }
+            AnimationLimit::Bytes { bytes, max } => write!(f, "{bytes} bytes encoded (at most {max})"),
+        }
+    }
 }
 
 /// What a file that is not an image we take looks like, when that is
@@ -330,6 +354,38 @@ impl UserFacing for ImageError {
                     format!("The image cannot be processed: this {size} {f} declares {width}×{height} = {fig}, more work to decode than a file of its size may take (a {f} of this size may decode to at most {max}). Export it again with an ordinary image editor, or reduce it, and upload again")
                 }
             }
+            AnimationTooBig { format, over } => {
+                let f = format.name();
+                let what = match (over, zh) {
+                    (AnimationLimit::Frames { frames, max }, true) => {
+                        format!("共有 {frames} 帧，动态头像最多 {max} 帧")
+                    }
+                    (AnimationLimit::Frames { frames, max }, false) => {
+                        format!("it has {frames} pictures; an animated avatar may have at most {max}")
+                    }
+                    (AnimationLimit::Pixels { width, height, frames, max }, true) => format!(
+                        "{frames} 帧 {width}×{height} 的画面共 {}，动态头像最多 {}",
+                        megapixels(u64::from(*frames) * u64::from(*width) * u64::from(*height)),
+                        megapixels(*max)
+                    ),
+                    (AnimationLimit::Pixels { width, height, frames, max }, false) => format!(
+                        "{frames} pictures of {width}×{height} make {}; an animated avatar may have at most {}",
+                        megapixels(u64::from(*frames) * u64::from(*width) * u64::from(*height)),
+                        megapixels(*max)
+                    ),
+                    (AnimationLimit::Bytes { bytes, max }, true) => {
+                        format!("生成的动态头像有 {}，最多 {}", file_size(*bytes), file_size(*max))
+                    }
+                    (AnimationLimit::Bytes { bytes, max }, false) => {
+                        format!("the animated avatar would be {}; at most {}", file_size(*bytes), file_size(*max))
+                    }
+                };
+                if zh {
+                    format!("这个 {f} 动画太大，无法作为动态头像：{what}。请上传更短或更小的动画，或上传静态图片（网站也可设置 ANIMATION=first，只保留第一帧）")
+                } else {
+                    format!("This animated {f} is too big for an animated avatar: {what}. Upload a shorter or smaller animation, or a still image (the site can also be set to keep only the first picture: ANIMATION=first)")
+                }
+            }
             Damaged { format, .. } => {
                 let f = format.name();
                 if zh {
@@ -408,6 +464,15 @@ impl ImageError {
             CropOutside { crop, width: 200, height: 100 },
             Encode { format: OutputFormat::Webp, detail: "out of memory".into() },
             FormatOff { format: SourceFormat::Heic },
+            AnimationTooBig { format: SourceFormat::Gif, over: AnimationLimit::Frames { frames: 340, max: 100 } },
+            AnimationTooBig {
+                format: SourceFormat::Webp,
+                over: AnimationLimit::Pixels { width: 1200, height: 1200, frames: 90, max: 100_000_000 },
+            },
+            AnimationTooBig {
+                format: SourceFormat::Gif,
+                over: AnimationLimit::Bytes { bytes: 3_400_000, max: 2 << 20 },
+            },
         ];
         use Lookalike::*;
         for looks_like in [

@@ -86,6 +86,18 @@ pub fn decode_budget(pipeline: u64, region: u64) -> u64 {
     pipeline.saturating_sub(SLACK).saturating_sub(region)
 }
 
+/// Most pictures an animated avatar keeps: each is resized and encoded
+/// on its own, so the CPU an animation costs grows with them.
+pub const MAX_FRAMES: u32 = 100;
+
+/// Most pixels an animation may decode in all (canvas × pictures): every
+/// picture is the whole canvas composited and converted.
+pub const MAX_ANIMATION_PIXELS: u64 = 100_000_000;
+
+/// Largest animated avatar written: it is shown on every page the
+/// member's name appears on.
+pub const MAX_ANIMATED_BYTES: u64 = 2 * 1024 * 1024;
+
 /// Largest avatar edge the pipeline renders (a few output buffers of
 /// `size²×8` bytes must fit next to the decoder's memory).
 pub const MAX_OUTPUT_SIZE: u32 = 2048;

@@ -31,10 +31,10 @@ mod work;
 #[cfg(test)]
 mod tests;
 
-pub use error::{ImageError, Kind, Lookalike, PipelineOption, Variant};
+pub use error::{AnimationLimit, ImageError, Kind, Lookalike, PipelineOption, Variant};
 pub use format::{OutputFormat, SourceFormat};
 pub use limits::{MAX_OUTPUT_SIZE, PLANNED_FORM_ROOM, PLANNED_UPLOAD_BYTES};
-pub use options::{CropBox, Options, ResizeSpace};
+pub use options::{Animation, CropBox, Options, ResizeSpace};
 pub use pipeline::{exhausted, process, process_timed, Avatar, StageTimes};
 
 // For the stage benchmark and the example (cargo feature `internals`).

@@ -31,6 +31,8 @@ pub struct Options {
     pub held_bytes: u64,
     /// What the resize averages (`RESIZE_SPACE`).
     pub space: ResizeSpace,
+    /// What becomes of an animated GIF or WebP (`ANIMATION`).
+    pub animation: Animation,
     /// Whether HEIC is decoded (`HEIC`); `false` refuses it with
     /// [`ImageError::FormatOff`](super::ImageError::FormatOff).
     pub heic: bool,
@@ -46,6 +48,7 @@ impl Default for Options {
             max_pixels: 100_000_000,
             held_bytes: 0,
             space: ResizeSpace::Srgb,
+            animation: Animation::Keep,
             heic: true,
         }
     }
@@ -78,6 +81,29 @@ impl ResizeSpace {
         match s.trim().to_ascii_lowercase().as_str() {
             "srgb" => Some(ResizeSpace::Srgb),
             "linear" => Some(ResizeSpace::Linear),
+            _ => None,
+        }
+    }
+}
+
+/// What becomes of an animated GIF or WebP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Animation {
+    /// An animated WebP avatar (when the output is WebP): every frame
+    /// composited as browsers show it, cropped and resized like a still,
+    /// timing and loop count kept, within the limits of `limits`.
+    #[default]
+    Keep,
+    /// The first picture only, a still avatar.
+    First,
+}
+
+impl Animation {
+    /// Parses the `ANIMATION` setting (case-insensitive): `keep` or `first`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "keep" => Some(Animation::Keep),
+            "first" => Some(Animation::First),
             _ => None,
         }
     }

@@ -3,12 +3,14 @@
 //! clock, the decode charged to the upload's work counter.
 
 use super::codecs;
+use super::codecs::webp::anim_encode::AnimEncoder;
 use super::decoding::{Header, Image, Plan};
 use super::encode;
+use super::error::AnimationLimit;
 use super::error::{ImageError, PipelineOption};
 use super::format::{OutputFormat, SourceFormat};
 use super::limits;
-use super::options::{CropBox, Options};
+use super::options::{Animation, CropBox, Options};
 use super::orient::Orient;
 use super::resize;
 use super::sniff::sniff;
@@ -26,6 +28,8 @@ pub struct Avatar {
     /// The avatar carries an alpha channel (the kept square has real
     /// transparency and the output format has alpha).
     pub has_alpha: bool,
+    /// Pictures in the avatar: 1 for a still, more for an animation kept.
+    pub frames: u32,
 }
 
 /// Milliseconds spent per stage, measured with the caller's clock.
@@ -128,6 +132,14 @@ fn run(
     let (uw, uh) = orientation.upright_size(header.width, header.height);
     clock.lap(&mut times.header_ms);
 
+    let frames = image.frame_count();
+    if frames > 1 && opts.animation == Animation::Keep && opts.format == OutputFormat::Webp {
+        let (out, kept, has_alpha) = animate(source, image, plan, opts, &mut clock, &mut times)?;
+        times.work_units = work.spent();
+        let avatar = Avatar { bytes: out, format: opts.format, source, width: uw, height: uh, has_alpha, frames: kept };
+        return Ok((avatar, times));
+    }
+
     let region = image.decode(&plan)?;
     clock.lap(&mut times.decode_ms);
 
@@ -146,9 +158,70 @@ fn run(
     let out = encode::encode(&pixels, opts.size, has_alpha, opts.format, opts.quality)?;
     clock.lap(&mut times.encode_ms);
 
-    let avatar = Avatar { bytes: out, format: opts.format, source, width: uw, height: uh, has_alpha };
+    let avatar = Avatar { bytes: out, format: opts.format, source, width: uw, height: uh, has_alpha, frames: 1 };
     times.work_units = work.spent();
     Ok((avatar, times))
+}
+
+/// An animation kept as an animated WebP: every shown picture decoded,
+/// cropped, resized and turned upright like a still, then added to the
+/// animation with its duration. Returns the file, its pictures and
+/// whether any has transparency. The animation limits (`limits`) are
+/// checked on the file's declared pictures first and on what is decoded
+/// and written after.
+fn animate(
+    source: SourceFormat,
+    image: &dyn Image,
+    plan: Plan<'_>,
+    opts: &Options,
+    clock: &mut Laps,
+    times: &mut StageTimes,
+) -> Result<(Vec<u8>, u32, bool), ImageError> {
+    let too_big = |over| ImageError::AnimationTooBig { format: source, over };
+    let declared = image.frame_count();
+    let max = limits::MAX_FRAMES;
+    if declared > max {
+        return Err(too_big(AnimationLimit::Frames { frames: declared, max }));
+    }
+    let (width, height) = (plan.width, plan.height);
+    let pixels = u64::from(declared) * u64::from(width) * u64::from(height);
+    if pixels > limits::MAX_ANIMATION_PIXELS {
+        let max = limits::MAX_ANIMATION_PIXELS;
+        return Err(too_big(AnimationLimit::Pixels { width, height, frames: declared, max }));
+    }
+    let encode_err = |detail| ImageError::Encode { format: opts.format, detail };
+    let orientation = image.header().orientation;
+    let size = opts.size as usize;
+    let mut frames = image.frames(plan)?;
+    let mut encoder = AnimEncoder::new(opts.size, frames.loop_count(), opts.quality).map_err(encode_err)?;
+    let (mut kept, mut has_alpha) = (0u32, false);
+    clock.add(&mut times.header_ms);
+    while let Some((region, ms)) = frames.next_frame()? {
+        kept += 1;
+        if kept > max {
+            return Err(too_big(AnimationLimit::Frames { frames: kept, max }));
+        }
+        clock.add(&mut times.decode_ms);
+        let (pixels, ch) = resize::finish(region, opts.size).map_err(encode_err)?;
+        clock.add(&mut times.resize_ms);
+        let pixels = orientation.apply_square(&pixels, size, ch);
+        clock.add(&mut times.orient_ms);
+        let rgba = if ch == 4 {
+            has_alpha |= pixels.chunks_exact(4).any(|p| p[3] != 255);
+            pixels
+        } else {
+            pixels.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect()
+        };
+        encoder.add(&rgba, ms).map_err(encode_err)?;
+        clock.add(&mut times.encode_ms);
+    }
+    let out = encoder.finish().map_err(encode_err)?;
+    clock.add(&mut times.encode_ms);
+    let (bytes, max) = (out.len() as u64, limits::MAX_ANIMATED_BYTES);
+    if bytes > max {
+        return Err(too_big(AnimationLimit::Bytes { bytes, max }));
+    }
+    Ok((out, kept, has_alpha))
 }
 
 /// The caller's clock, read at the end of each stage.
@@ -166,6 +239,13 @@ impl<'a> Laps<'a> {
     fn lap(&mut self, slot: &mut f64) {
         let n = (self.now)();
         *slot = n - self.last;
+        self.last = n;
+    }
+
+    /// Adds the time since the last lap to `slot` (a stage run per frame).
+    fn add(&mut self, slot: &mut f64) {
+        let n = (self.now)();
+        *slot += n - self.last;
         self.last = n;
     }
 }

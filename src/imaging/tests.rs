@@ -394,10 +394,27 @@ fn animations_use_the_first_frame() {
         let mut enc = GifEncoder::new(&mut gif);
         let red = RgbaImage::from_pixel(20, 20, Rgba([255, 0, 0, 255]));
         let blue = RgbaImage::from_pixel(20, 20, Rgba([0, 0, 255, 255]));
-        enc.encode_frames([Frame::new(red), Frame::new(blue)]).unwrap();
+        let shown = |img| Frame::from_parts(img, 0, 0, image::Delay::from_numer_denom_ms(100, 1));
+        enc.encode_frames([shown(red), shown(blue)]).unwrap();
     }
     let out = decode_output(&process(&gif, None, &png_out(16)).unwrap());
     assert_colour(&out, 8, 8, RED, 2);
+    // Frames without a delay are not shown on their own (GIF89a: processing
+    // continues at once): the first picture is what they build together.
+    let mut merged = Vec::new();
+    {
+        // Palette: transparent, red, blue; the right half drawn blue over red.
+        let mut enc = gif::Encoder::new(&mut merged, 20, 20, &[0, 0, 0, 255, 0, 0, 0, 0, 255]).unwrap();
+        let mut red = gif::Frame::from_indexed_pixels(20, 20, vec![1; 400], Some(0));
+        red.dispose = gif::DisposalMethod::Keep;
+        let mut blue = gif::Frame::from_indexed_pixels(10, 20, vec![2; 200], Some(0));
+        (blue.left, blue.delay) = (10, 50);
+        enc.write_frame(&red).unwrap();
+        enc.write_frame(&blue).unwrap();
+    }
+    let out = decode_output(&process(&merged, None, &png_out(16)).unwrap());
+    assert_colour(&out, 2, 8, RED, 2);
+    assert_colour(&out, 13, 8, [0, 0, 255], 2);
     let a = process(ANIM_WEBP, None, &png_out(16)).unwrap();
     assert_eq!(a.source, SourceFormat::Webp);
     assert_colour(&decode_output(&a), 8, 8, RED, 40);
@@ -1983,4 +2000,83 @@ fn work_units_follow_the_loops() {
         spent <= expected && spent + 256 * 6 * 2 / 8 * cost::JPEG_ENTROPY_BYTE >= expected,
         "{spent} vs {expected}"
     );
+}
+
+mod animation {
+    use super::*;
+    use crate::imaging::{Animation, AnimationLimit};
+
+    /// A GIF of `n` 24×16 frames alternating red and blue, `delay` cs each.
+    fn animated_gif(n: usize, delay: u16) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut enc = gif::Encoder::new(&mut out, 24, 16, &[0, 0, 0, 255, 0, 0, 0, 0, 255]).unwrap();
+            enc.set_repeat(gif::Repeat::Infinite).unwrap();
+            for i in 0..n {
+                let mut f = gif::Frame::from_indexed_pixels(24, 16, vec![1 + (i % 2) as u8; 24 * 16], Some(0));
+                f.delay = delay;
+                enc.write_frame(&f).unwrap();
+            }
+        }
+        out
+    }
+
+    fn keep() -> Options {
+        Options { size: 16, ..Options::default() }
+    }
+
+    /// The ANMF frames of an animated WebP, decoded by `image`.
+    fn frames_of(webp: &[u8]) -> Vec<image::Frame> {
+        use image::AnimationDecoder;
+        let dec = image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(webp)).unwrap();
+        dec.into_frames().collect_frames().unwrap()
+    }
+
+    #[test]
+    fn an_animated_gif_becomes_an_animated_webp() {
+        let a = process(&animated_gif(3, 20), None, &keep()).unwrap();
+        assert_eq!(a.frames, 3);
+        let frames = frames_of(&a.bytes);
+        assert_eq!(frames.len(), 3);
+        assert_eq!(frames[0].delay().numer_denom_ms().0, 200);
+        let px = |i: usize| frames[i].buffer().get_pixel(8, 8).0;
+        assert!(px(0)[0] > 200 && px(0)[2] < 60, "{:?}", px(0));
+        assert!(px(1)[2] > 200 && px(1)[0] < 60, "{:?}", px(1));
+        // The crop box applies to every picture.
+        let cropped = process(&animated_gif(2, 20), Some(CropBox { x: 0, y: 0, w: 8, h: 8 }), &keep()).unwrap();
+        assert_eq!(frames_of(&cropped.bytes).len(), 2);
+    }
+
+    #[test]
+    fn an_animated_webp_stays_animated() {
+        let a = process(ANIM_WEBP, None, &keep()).unwrap();
+        assert!(a.frames > 1, "{}", a.frames);
+        assert_eq!(frames_of(&a.bytes).len() as u32, a.frames);
+    }
+
+    #[test]
+    fn first_or_another_format_keeps_one_picture() {
+        let first = process(&animated_gif(3, 20), None, &Options { animation: Animation::First, ..keep() }).unwrap();
+        assert_eq!(first.frames, 1);
+        assert!(!first.bytes.windows(4).any(|w| w == b"ANIM"));
+        let png = process(&animated_gif(3, 20), None, &png_out(16)).unwrap();
+        assert_eq!(png.frames, 1);
+    }
+
+    #[test]
+    fn too_many_pictures_are_refused_naming_the_limit() {
+        let max = crate::imaging::limits::MAX_FRAMES as usize;
+        let e = process(&animated_gif(max + 1, 5), None, &keep()).unwrap_err();
+        assert_eq!(
+            e,
+            ImageError::AnimationTooBig {
+                format: SourceFormat::Gif,
+                over: AnimationLimit::Frames { frames: max as u32 + 1, max: max as u32 }
+            }
+        );
+        assert!(e.message(Lang::En).contains("ANIMATION=first"));
+        assert!(process(&animated_gif(max, 5), None, &keep()).is_ok());
+        // The same file kept as its first picture is fine.
+        assert!(process(&animated_gif(max + 1, 5), None, &Options { animation: Animation::First, ..keep() }).is_ok());
+    }
 }

@@ -68,6 +68,7 @@ pub async fn upload(
         // over the default cap leaves the pipeline less.
         held_bytes: body.len() as u64,
         space: config.resize_space,
+        animation: config.animation,
         heic: config.heic,
     };
     // A file whose decoding allocates past the heap ceiling although its

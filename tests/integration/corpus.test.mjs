@@ -59,27 +59,6 @@ const KNOWN_ISSUES = [
     ],
   },
   {
-    id: 'K3',
-    title: 'GIF first frame larger than, or reaching past, the logical screen is cut',
-    what: 'oob.gif: a 16x16 frame at (24,24) on a 32x32 screen comes out with its lower-right three quarters cut off; issue_1455_oversized.gif: a 16x16 frame on a 10x10 screen is cut to 10x10. libvips (libnsgif) and browsers grow the canvas to hold the first frame.',
-    cause: 'The image crate\'s GifDecoder::read_image (used by decode/generic.rs) inserts the first frame into a buffer of the logical screen\'s size and drops what falls outside it.',
-    files: ['gif/image-rs/anim/oob.gif', 'gif/image-rs/simple/issue_1455_oversized.gif'],
-  },
-  {
-    id: 'K4',
-    title: 'GIF first picture made of several image blocks keeps only the first block',
-    what: 'GIFs whose first picture is drawn by several image blocks with no delay between them (the "high colour" trick of >256 colours, tiled GIFs, or a block drawn before the first delayed one) give only the first block: a quarter of high-color.gif, the wrong colours of images-overlap.gif. The GIF test suite (PyGIF) composites every block shown before the first delay.',
-    cause: 'The first frame of the image crate\'s frame iterator is one image block; blocks without a Graphic Control delay are not merged into it.',
-    files: ['gif/pygif/high-color.gif', 'gif/pygif/images-combine.gif', 'gif/pygif/images-overlap.gif', 'gif/pygif/dispose-restore-previous.gif'],
-  },
-  {
-    id: 'K5',
-    title: 'GIF with an unknown extension block is refused as damaged',
-    what: 'An extension with a label other than plain text / graphic control / comment / application must be skipped (GIF89a); ours refuses the file as damaged. libvips, browsers and the suites decode it.',
-    cause: 'The gif crate stops at unknown block types unless DecodeOptions::allow_unknown_blocks(true); the image crate\'s GifDecoder leaves it off.',
-    files: ['gif/pygif/unknown-extension.gif', 'gif/image-gif/regression/issue-209-extension-block-type.gif'],
-  },
-  {
     id: 'K6',
     title: 'GIF with no colour table at all is refused as damaged',
     what: 'A GIF with neither a global nor a local colour table; decoders fall back to a default (grey-scale) table, libvips included.',

@@ -1,61 +1,126 @@
-//! GIF: the logical screen gives the size; only the first frame is
-//! decoded (`image`'s decoder, whole), and its rectangle, which may
-//! differ from the screen (even be larger), decides the memory.
+//! GIF, through the `gif` crate, composited here as browsers show it: each
+//! frame drawn over what the previous one left (its disposal: keep, clear
+//! to transparent, or restore), frames offset or larger than the logical
+//! screen placed where they belong (a first frame larger than the screen
+//! grows the canvas, as browsers do), unknown extension blocks skipped.
+//!
+//! A frame shown for no time (delay 0) followed by one that covers only
+//! part of the canvas is not a picture of its own: it builds the next one
+//! up with it ("high colour" GIFs draw one picture in many blocks). A
+//! frame that covers the whole canvas starts a new picture whatever the
+//! delay before it, as browsers play zero-delay animations frame by frame.
+//! So the still avatar is the first picture, and an animation's pictures
+//! are the canvases after each frame that ends one.
 
-use image::codecs::gif::GifDecoder;
+use std::io::Cursor;
+use std::num::NonZeroU64;
 
-use super::image_crate::decode_first_frame;
+use gif::{ColorOutput, DecodeOptions, DisposalMethod, MemoryLimit};
+
 use crate::imaging::bytes::le16;
-use crate::imaging::decoding::{damaged, Header, Image, Plan};
-use crate::imaging::error::ImageError;
+use crate::imaging::colour::Layout;
+use crate::imaging::decoding::{damaged, feed_buffer, out_of_memory, shown_ms, Frames, Header, Image, Plan};
+use crate::imaging::error::{ImageError, Kind};
 use crate::imaging::format::SourceFormat;
 use crate::imaging::resize::Region;
 use crate::imaging::work::{cost, per_byte};
 
 const F: SourceFormat = SourceFormat::Gif;
 
+/// Most image descriptors the header walk looks at: far more frames than
+/// any animation we keep, and the walk stays bounded by the file.
+const MAX_FRAMES_WALKED: usize = 100_000;
+
 /// An opened GIF.
 pub(crate) struct Gif<'a> {
     bytes: &'a [u8],
+    /// The canvas: the logical screen, grown to hold the first frame.
     header: Header,
-    /// The first image descriptor's rectangle, if there is one.
-    first_frame: Option<Rect>,
+    /// The frames' rectangles and delays, from the block walk.
+    frames: Vec<FrameInfo>,
 }
 
-/// A frame's rectangle on the logical screen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Rect {
-    left: u16,
-    top: u16,
-    width: u16,
-    height: u16,
+/// A frame's rectangle and, from its graphic control extension when it
+/// has one, its delay (1/100 s) and whether it restores what was under it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct FrameInfo {
+    left: u32,
+    top: u32,
+    width: u32,
+    height: u32,
+    delay: u16,
+    restores: bool,
+}
+
+impl FrameInfo {
+    fn pixels(&self) -> u64 {
+        u64::from(self.width) * u64::from(self.height)
+    }
 }
 
 impl<'a> Gif<'a> {
-    /// Reads the logical screen and finds the first frame.
+    /// Reads the logical screen and walks the blocks for the frames.
     pub(crate) fn open(b: &'a [u8]) -> Result<Self, ImageError> {
         let w = le16(b, 6).ok_or_else(|| damaged(F, "short header"))?;
         let h = le16(b, 8).ok_or_else(|| damaged(F, "short header"))?;
-        let header = Header::upright(u32::from(w), u32::from(h));
-        Ok(Gif { bytes: b, header, first_frame: first_frame(b) })
+        let frames = walk(b);
+        let (mut cw, mut ch) = (u32::from(w), u32::from(h));
+        if let Some(first) = frames.first() {
+            cw = cw.max(first.left + first.width);
+            ch = ch.max(first.top + first.height);
+        }
+        Ok(Gif { bytes: b, header: Header::upright(cw, ch), frames })
     }
 
-    /// Pixels of the first frame (of the screen when there is none).
-    fn frame_pixels(&self) -> u64 {
-        let screen = u64::from(self.header.width) * u64::from(self.header.height);
-        self.first_frame.map_or(screen, |f| u64::from(f.width) * u64::from(f.height))
+    /// Whether frame `i` ends a picture: it shows for a while, it is the
+    /// last, or the next frame covers the whole canvas.
+    fn ends_picture(&self, i: usize) -> bool {
+        let Some(frame) = self.frames.get(i) else { return true };
+        frame.delay > 0 || self.frames.get(i + 1).is_none_or(|next| self.covers_canvas(next))
     }
 
-    /// Estimated peak bytes of the decode: RGBA out (4 × screen) + the
-    /// frame's indices (1 × frame) + an RGBA frame buffer when the frame
-    /// does not span the screen's width at its left edge (4 × frame).
-    fn memory_need(&self) -> u64 {
-        let (w, h) = (self.header.width, self.header.height);
-        let px = u64::from(w) * u64::from(h);
-        let f = self.first_frame.unwrap_or(Rect { left: 0, top: 0, width: w as u16, height: h as u16 });
-        let frame = u64::from(f.width) * u64::from(f.height);
-        let direct = f.left == 0 && u32::from(f.width) == w && u32::from(f.top) + u32::from(f.height) <= h;
-        4 * px + frame + if direct { 0 } else { 4 * frame }
+    fn covers_canvas(&self, f: &FrameInfo) -> bool {
+        f.left == 0 && f.top == 0 && f.width >= self.header.width && f.height >= self.header.height
+    }
+
+    /// The frames that end pictures, in order.
+    fn picture_ends(&self) -> Vec<bool> {
+        (0..self.frames.len()).map(|i| self.ends_picture(i)).collect()
+    }
+
+    /// Pictures shown.
+    fn shown(&self) -> u32 {
+        let ends = (0..self.frames.len()).filter(|&i| self.ends_picture(i)).count();
+        ends.max(1).try_into().unwrap_or(u32::MAX)
+    }
+
+    /// The frames drawn: up to the first picture, or all of them for an
+    /// animation.
+    fn drawn_frames(&self, all: bool) -> &[FrameInfo] {
+        let first_shown =
+            (0..self.frames.len()).position(|i| self.ends_picture(i)).map_or(self.frames.len(), |i| i + 1);
+        &self.frames[..if all { self.frames.len() } else { first_shown }]
+    }
+
+    /// Estimated peak bytes: the RGBA canvas and, when a drawn frame
+    /// restores what was under it, a saved copy of it (frames are decoded a
+    /// row at a time straight onto the canvas).
+    fn memory_need(&self, all: bool) -> u64 {
+        let canvas = 4 * u64::from(self.header.width) * u64::from(self.header.height);
+        let saves = self.drawn_frames(all).iter().any(|f| f.restores);
+        canvas * if saves { 2 } else { 1 }
+    }
+
+    /// Checks the memory and charges the work of the frames the block walk
+    /// found, then starts the player (which charges any frame the walk did
+    /// not see).
+    fn player(&self, plan: &Plan<'_>, all: bool) -> Result<Player<'a>, ImageError> {
+        let kind = if self.shown() > 1 { Some(Kind::Animated) } else { None };
+        let pictures = if all { u64::from(self.shown()) } else { 1 };
+        let collector_units = pictures * Plan::collector_units(plan.width, plan.height);
+        let frame_units = self.drawn_frames(all).iter().map(|f| f.pixels() * cost::GIF_PIXEL).sum();
+        plan.admit_whole_frame(F, kind, self.memory_need(all), frame_units, collector_units)?;
+        Player::new(self.bytes, self.header.width, self.header.height, self.picture_ends(), plan)
     }
 }
 
@@ -69,48 +134,417 @@ impl Image for Gif<'_> {
     }
 
     fn decode(&self, plan: &Plan<'_>) -> Result<Region, ImageError> {
-        let screen = u64::from(plan.width) * u64::from(plan.height);
-        let frame = self.frame_pixels();
-        let decoder_units = frame.max(screen) * cost::GIF_PIXEL;
-        let collector_units = Plan::collector_units(plan.width, plan.height);
-        let budget = plan.admit_whole_frame(F, None, self.memory_need(), decoder_units, collector_units)?;
-        // image's own limit (enforced by its GIF decoder, for the frame
-        // buffer): what the output and the frame's indices leave.
-        let max_alloc = budget.saturating_sub(4 * screen + frame);
-        decode_first_frame(GifDecoder::new, self.bytes, F, plan, max_alloc)
+        let mut player = self.player(plan, false)?;
+        if player.next_picture(plan)?.is_none() {
+            return Err(damaged(F, "no image in the file"));
+        }
+        player.region(plan)
+    }
+
+    fn frame_count(&self) -> u32 {
+        self.shown()
+    }
+
+    fn frames<'p>(&'p self, plan: Plan<'p>) -> Result<Box<dyn Frames + 'p>, ImageError> {
+        let player = self.player(&plan, true)?;
+        Ok(Box::new(GifFrames { player, plan }))
     }
 }
 
-/// The rectangle of the first image descriptor, skipping the global
-/// colour table and extension blocks; `None` if there is none.
-fn first_frame(b: &[u8]) -> Option<Rect> {
-    let flags = *b.get(10)?;
+/// An animation's pictures, one by one.
+struct GifFrames<'a, 'p> {
+    player: Player<'a>,
+    plan: Plan<'p>,
+}
+
+impl Frames for GifFrames<'_, '_> {
+    fn loop_count(&self) -> u32 {
+        match self.player.decoder.repeat() {
+            gif::Repeat::Infinite => 0,
+            // NETSCAPE2.0's count is of repeats after the first play.
+            gif::Repeat::Finite(n) => u32::from(n).saturating_add(1),
+        }
+    }
+
+    fn next_frame(&mut self) -> Result<Option<(Region, u32)>, ImageError> {
+        match self.player.next_picture(&self.plan)? {
+            Some(ms) => Ok(Some((self.player.region(&self.plan)?, ms))),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Decodes frames and draws them on the canvas.
+struct Player<'a> {
+    decoder: gif::Decoder<Cursor<&'a [u8]>>,
+    width: u32,
+    height: u32,
+    /// RGBA, transparent where nothing was drawn.
+    canvas: Vec<u8>,
+    /// The canvas before the last frame, when that frame restores it.
+    saved: Option<Vec<u8>>,
+    /// The last frame's rectangle and disposal, done before the next frame.
+    pending: Option<(FrameInfo, DisposalMethod)>,
+    /// One frame row, RGBA.
+    row: Vec<u8>,
+    /// Per frame of the block walk, whether it ends a picture (frames the
+    /// walk did not see end one when they show for a while).
+    ends: Vec<bool>,
+    /// Frames drawn so far.
+    drawn: usize,
+    finished: bool,
+}
+
+impl<'a> Player<'a> {
+    fn new(bytes: &'a [u8], width: u32, height: u32, ends: Vec<bool>, plan: &Plan<'_>) -> Result<Self, ImageError> {
+        let mut options = DecodeOptions::new();
+        options.set_color_output(ColorOutput::RGBA);
+        options.allow_unknown_blocks(true);
+        // What the decoder allocates: a row of indices and the extension
+        // blocks it keeps (ICC, XMP), which are no larger than the file.
+        let limit = NonZeroU64::new(bytes.len() as u64 + (1 << 16)).unwrap_or(NonZeroU64::MIN);
+        options.set_memory_limit(MemoryLimit::Bytes(limit));
+        let decoder = options.read_info(Cursor::new(bytes)).map_err(|e| map_err(e, plan))?;
+        let canvas_len =
+            usize::try_from(u64::from(width) * u64::from(height) * 4).map_err(|_| out_of_memory(F, plan))?;
+        let mut canvas = Vec::new();
+        canvas.try_reserve_exact(canvas_len).map_err(|_| out_of_memory(F, plan))?;
+        canvas.resize(canvas_len, 0);
+        Ok(Player {
+            decoder,
+            width,
+            height,
+            canvas,
+            saved: None,
+            pending: None,
+            row: Vec::new(),
+            ends,
+            drawn: 0,
+            finished: false,
+        })
+    }
+
+    /// Draws frames up to the next shown picture: how long it shows, or
+    /// `None` after the last.
+    fn next_picture(&mut self, plan: &Plan<'_>) -> Result<Option<u32>, ImageError> {
+        let mut drawn = false;
+        while !self.finished {
+            let Some(info) = self.decoder.next_frame_info().map_err(|e| map_err(e, plan))? else {
+                self.finished = true;
+                break;
+            };
+            let frame = FrameInfo {
+                left: u32::from(info.left),
+                top: u32::from(info.top),
+                width: u32::from(info.width),
+                height: u32::from(info.height),
+                delay: info.delay,
+                restores: info.dispose == DisposalMethod::Previous,
+            };
+            let (dispose, interlaced) = (info.dispose, info.interlaced);
+            // The last frame's disposal happens only when another follows:
+            // the last picture stays as drawn.
+            self.dispose_last();
+            if self.drawn >= self.ends.len() {
+                let units = frame.pixels() * cost::GIF_PIXEL;
+                plan.charge(F, units, plan.work.spent() + units)?;
+            }
+            if frame.restores {
+                let saved = match &mut self.saved {
+                    Some(saved) => saved,
+                    None => {
+                        let mut v = Vec::new();
+                        v.try_reserve_exact(self.canvas.len()).map_err(|_| out_of_memory(F, plan))?;
+                        self.saved.insert(v)
+                    }
+                };
+                saved.clear();
+                saved.extend_from_slice(&self.canvas);
+            }
+            self.draw(&frame, interlaced, plan)?;
+            self.pending = Some((frame, dispose));
+            drawn = true;
+            let ends = self.ends.get(self.drawn).copied().unwrap_or(frame.delay > 0);
+            self.drawn += 1;
+            if ends {
+                return Ok(Some(shown_ms(u32::from(frame.delay) * 10)));
+            }
+        }
+        // Frames the walk did not see, at the end, still make a picture.
+        Ok(drawn.then(|| shown_ms(0)))
+    }
+
+    /// The last frame's disposal, before the next frame is drawn.
+    fn dispose_last(&mut self) {
+        match self.pending.take() {
+            Some((frame, DisposalMethod::Background)) => {
+                self.for_each_row(&frame, |canvas, _| canvas.fill(0));
+            }
+            Some((_, DisposalMethod::Previous)) => {
+                if let Some(saved) = &self.saved {
+                    self.canvas.copy_from_slice(saved);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Decodes the frame a row at a time (in interlaced order when it is
+    /// interlaced) and draws each row's opaque pixels (its transparent
+    /// index is alpha 0) on the canvas.
+    fn draw(&mut self, frame: &FrameInfo, interlaced: bool, plan: &Plan<'_>) -> Result<(), ImageError> {
+        let row_len = frame.width as usize * 4;
+        if frame.pixels() == 0 {
+            return Ok(());
+        }
+        let mut row = std::mem::take(&mut self.row);
+        row.clear();
+        row.try_reserve_exact(row_len).map_err(|_| out_of_memory(F, plan))?;
+        row.resize(row_len, 0);
+        let drawn = self.draw_rows(frame, interlaced, &mut row, plan);
+        self.row = row;
+        drawn
+    }
+
+    fn draw_rows(
+        &mut self,
+        frame: &FrameInfo,
+        interlaced: bool,
+        row: &mut [u8],
+        plan: &Plan<'_>,
+    ) -> Result<(), ImageError> {
+        for y in row_order(frame.height, interlaced) {
+            if !self.decoder.fill_buffer(row).map_err(|e| map_err(e, plan))? {
+                return Err(damaged(F, "image data ends before the frame does"));
+            }
+            let Some(canvas_y) = frame.top.checked_add(y).filter(|&cy| cy < self.height) else { continue };
+            let x0 = frame.left.min(self.width);
+            let x1 = (frame.left + frame.width).min(self.width);
+            let start = (canvas_y as usize * self.width as usize + x0 as usize) * 4;
+            let canvas = &mut self.canvas[start..start + (x1 - x0) as usize * 4];
+            let src = &row[(x0 - frame.left) as usize * 4..][..canvas.len()];
+            for (dst, px) in canvas.chunks_exact_mut(4).zip(src.chunks_exact(4)) {
+                if px[3] != 0 {
+                    dst.copy_from_slice(px);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on each canvas row slice the frame covers (clipped to the
+    /// canvas), with the frame row and first frame column it starts at.
+    fn for_each_row(&mut self, frame: &FrameInfo, mut f: impl FnMut(&mut [u8], (usize, usize))) {
+        let x0 = frame.left.min(self.width);
+        let x1 = (frame.left + frame.width).min(self.width);
+        let y1 = (frame.top + frame.height).min(self.height);
+        if x0 >= x1 {
+            return;
+        }
+        let stride = self.width as usize * 4;
+        for y in frame.top.min(self.height)..y1 {
+            let start = y as usize * stride + x0 as usize * 4;
+            let row = &mut self.canvas[start..start + (x1 - x0) as usize * 4];
+            f(row, ((y - frame.top) as usize, (x0 - frame.left) as usize));
+        }
+    }
+
+    /// The canvas as it is now, as the plan's crop region.
+    fn region(&self, plan: &Plan<'_>) -> Result<Region, ImageError> {
+        let collector = plan.collector(self.width, self.height, Layout::Rgba, None);
+        feed_buffer(collector, &self.canvas, self.width, Layout::Rgba, F, plan)
+    }
+}
+
+/// The frame rows in the order the data holds them: top to bottom, or the
+/// four passes of an interlaced frame.
+fn row_order(height: u32, interlaced: bool) -> impl Iterator<Item = u32> {
+    let passes: &[(u32, usize)] = if interlaced { &[(0, 8), (4, 8), (2, 4), (1, 2)] } else { &[(0, 1)] };
+    passes.iter().flat_map(move |&(start, step)| (start..height).step_by(step))
+}
+
+fn map_err(e: gif::DecodingError, plan: &Plan<'_>) -> ImageError {
+    match e {
+        gif::DecodingError::MemoryLimit | gif::DecodingError::OutOfMemory => out_of_memory(F, plan),
+        other => damaged(F, other.to_string()),
+    }
+}
+
+/// The frames' rectangles and delays: the blocks after the logical screen
+/// and its colour table, up to the trailer or the first thing that is not
+/// a block (the decoder decides what is damaged).
+fn walk(b: &[u8]) -> Vec<FrameInfo> {
+    let mut frames = Vec::new();
+    let Some(&flags) = b.get(10) else { return frames };
     let mut pos = 13usize;
     if flags & 0x80 != 0 {
         pos += 3 << ((flags & 7) + 1);
     }
-    loop {
-        match *b.get(pos)? {
-            0x2C => {
-                return Some(Rect {
-                    left: le16(b, pos + 1)?,
-                    top: le16(b, pos + 3)?,
-                    width: le16(b, pos + 5)?,
-                    height: le16(b, pos + 7)?,
-                });
+    let mut control = FrameInfo::default();
+    let skip_sub_blocks = |mut pos: usize| -> Option<usize> {
+        loop {
+            let n = usize::from(*b.get(pos)?);
+            pos += 1 + n;
+            if n == 0 {
+                return Some(pos);
             }
-            0x21 => {
-                // Extension: label, then data sub-blocks up to a zero length.
-                pos += 2;
-                loop {
-                    let n = usize::from(*b.get(pos)?);
-                    pos += 1 + n;
-                    if n == 0 {
-                        break;
-                    }
+        }
+    };
+    while frames.len() < MAX_FRAMES_WALKED {
+        match b.get(pos) {
+            Some(0x2C) => {
+                let (Some(left), Some(top), Some(width), Some(height), Some(&packed)) =
+                    (le16(b, pos + 1), le16(b, pos + 3), le16(b, pos + 5), le16(b, pos + 7), b.get(pos + 9))
+                else {
+                    break;
+                };
+                frames.push(FrameInfo {
+                    left: left.into(),
+                    top: top.into(),
+                    width: width.into(),
+                    height: height.into(),
+                    ..std::mem::take(&mut control)
+                });
+                pos += 10;
+                if packed & 0x80 != 0 {
+                    pos += 3 << ((packed & 7) + 1);
+                }
+                // The LZW minimum code size, then the data's sub-blocks.
+                match skip_sub_blocks(pos + 1) {
+                    Some(next) => pos = next,
+                    None => break,
                 }
             }
-            _ => return None, // trailer or garbage: no frame
+            Some(0x21) => {
+                if b.get(pos + 1) == Some(&0xF9) {
+                    control = FrameInfo {
+                        delay: le16(b, pos + 4).unwrap_or(0),
+                        restores: b.get(pos + 3).is_some_and(|packed| (packed >> 2) & 7 == 3),
+                        ..FrameInfo::default()
+                    };
+                }
+                match skip_sub_blocks(pos + 2) {
+                    Some(next) => pos = next,
+                    None => break,
+                }
+            }
+            _ => break,
         }
+    }
+    frames
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A GIF of `frames` on a `w`×`h` screen, each (left, top, width,
+    /// height, colour index, delay, disposal), palette black, red, green,
+    /// blue, index 0 transparent.
+    pub(crate) fn gif(w: u16, h: u16, frames: &[(u16, u16, u16, u16, u8, u16, DisposalMethod)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let palette = [0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255];
+        let mut enc = gif::Encoder::new(&mut out, w, h, &palette).unwrap();
+        enc.set_repeat(gif::Repeat::Finite(2)).unwrap();
+        for &(left, top, fw, fh, colour, delay, dispose) in frames {
+            let mut f = gif::Frame::from_indexed_pixels(fw, fh, vec![colour; fw as usize * fh as usize], Some(0));
+            (f.left, f.top, f.delay, f.dispose) = (left, top, delay, dispose);
+            enc.write_frame(&f).unwrap();
+        }
+        drop(enc);
+        out
+    }
+
+    #[test]
+    fn the_walk_finds_rectangles_and_delays() {
+        let b = gif(8, 8, &[(0, 0, 8, 8, 1, 0, DisposalMethod::Keep), (2, 3, 4, 2, 2, 50, DisposalMethod::Background)]);
+        let g = Gif::open(&b).unwrap();
+        assert_eq!(g.frames.len(), 2);
+        assert_eq!(g.frames[1], FrameInfo { left: 2, top: 3, width: 4, height: 2, delay: 50, restores: false });
+        // The zero-delay first block builds the first picture with the second.
+        assert_eq!(g.shown(), 1);
+        let c = gif(8, 8, &[(0, 0, 8, 8, 1, 10, DisposalMethod::Keep), (0, 0, 8, 8, 2, 0, DisposalMethod::Keep)]);
+        assert_eq!(Gif::open(&c).unwrap().shown(), 2);
+    }
+
+    #[test]
+    fn a_first_frame_larger_than_the_screen_grows_the_canvas() {
+        let b = gif(10, 10, &[(0, 0, 16, 16, 1, 0, DisposalMethod::Keep)]);
+        assert_eq!(*Gif::open(&b).unwrap().header(), Header::upright(16, 16));
+        let off = gif(32, 32, &[(24, 24, 16, 16, 1, 0, DisposalMethod::Keep)]);
+        assert_eq!(*Gif::open(&off).unwrap().header(), Header::upright(40, 40));
+    }
+
+    fn play(b: &[u8]) -> Vec<(Vec<u8>, Option<u32>)> {
+        let g = Gif::open(b).unwrap();
+        let work = crate::imaging::work::Work::for_file(u64::MAX / 4, 1);
+        let plan = Plan {
+            x: 0,
+            y: 0,
+            side: g.header.width.min(g.header.height),
+            width: g.header.width,
+            height: g.header.height,
+            size: 8,
+            space: Default::default(),
+            budget: 64 << 20,
+            work: &work,
+        };
+        let mut p = Player::new(b, g.header.width, g.header.height, g.picture_ends(), &plan).unwrap();
+        let mut out = Vec::new();
+        while let Some(ms) = p.next_picture(&plan).unwrap() {
+            out.push((p.canvas.clone(), Some(ms)));
+        }
+        out
+    }
+
+    /// The colour of canvas pixel (x, y) of a `w`-wide canvas.
+    fn at(canvas: &[u8], w: usize, x: usize, y: usize) -> [u8; 4] {
+        canvas[(y * w + x) * 4..][..4].try_into().unwrap()
+    }
+
+    #[test]
+    fn disposal_as_browsers_do() {
+        use DisposalMethod::*;
+        let red = [255, 0, 0, 255];
+        let green = [0, 255, 0, 255];
+        let clear = [0, 0, 0, 0];
+        // Keep, then a small green frame: red stays around it.
+        let keep = play(&gif(4, 4, &[(0, 0, 4, 4, 1, 10, Keep), (1, 1, 2, 2, 2, 10, Keep)]));
+        assert_eq!((at(&keep[1].0, 4, 0, 0), at(&keep[1].0, 4, 1, 1)), (red, green));
+        // Background: the first frame's rectangle is cleared to transparent.
+        let bg = play(&gif(4, 4, &[(0, 0, 4, 4, 1, 10, Background), (1, 1, 2, 2, 2, 10, Keep)]));
+        assert_eq!((at(&bg[1].0, 4, 0, 0), at(&bg[1].0, 4, 1, 1)), (clear, green));
+        // Previous: the green frame is undone before the third frame.
+        let prev =
+            play(&gif(4, 4, &[(0, 0, 4, 4, 1, 10, Keep), (1, 1, 2, 2, 2, 10, Previous), (0, 0, 1, 1, 3, 10, Keep)]));
+        assert_eq!(at(&prev[2].0, 4, 1, 1), red, "restored under the green frame");
+        assert_eq!(at(&prev[2].0, 4, 0, 0), [0, 0, 255, 255]);
+        // Timing: 10 cs shows 100 ms; a zero delay merges into the next picture.
+        assert_eq!(keep.iter().map(|p| p.1).collect::<Vec<_>>(), [Some(100), Some(100)]);
+        let merged = play(&gif(4, 4, &[(0, 0, 2, 4, 1, 0, Keep), (2, 0, 2, 4, 2, 25, Keep)]));
+        assert_eq!(merged.len(), 1);
+        assert_eq!((at(&merged[0].0, 4, 0, 0), at(&merged[0].0, 4, 3, 0), merged[0].1), (red, green, Some(250)));
+    }
+
+    #[test]
+    fn a_whole_canvas_frame_starts_a_picture_after_a_zero_delay() {
+        use DisposalMethod::Keep;
+        // Two whole-canvas frames without delay: an animation, as browsers
+        // play it, whose still is the first frame.
+        let b = gif(4, 4, &[(0, 0, 4, 4, 1, 0, Keep), (0, 0, 4, 4, 2, 0, Keep)]);
+        assert_eq!(Gif::open(&b).unwrap().shown(), 2);
+        let pics = play(&b);
+        assert_eq!(pics.len(), 2);
+        assert_eq!(at(&pics[0].0, 4, 0, 0), [255, 0, 0, 255]);
+        assert_eq!(pics[0].1, Some(100), "no delay shows as browsers show it");
+    }
+
+    #[test]
+    fn frames_outside_the_canvas_are_clipped_not_lost() {
+        let b = gif(32, 32, &[(24, 24, 16, 16, 1, 0, DisposalMethod::Keep)]);
+        let pics = play(&b);
+        assert_eq!(pics.len(), 1);
+        assert_eq!(at(&pics[0].0, 40, 39, 39), [255, 0, 0, 255], "the grown canvas holds the whole frame");
+        assert_eq!(at(&pics[0].0, 40, 0, 0), [0, 0, 0, 0]);
     }
 }

@@ -200,10 +200,84 @@ unsafe fn binary_search(
     ptr::null_mut()
 }
 
+/// The output of C's `snprintf` for the formats libwebp's animation
+/// encoder writes its error text with (`%s`, `%d`, `%%`), into `out`
+/// (NUL-terminated, cut to its length); `arg` gives the arguments in
+/// turn. Returns the full length, as C's does.
+fn format_c(fmt: &[u8], out: &mut [u8], mut arg: impl FnMut(u8) -> Vec<u8>) -> usize {
+    let mut text = Vec::new();
+    let mut i = 0;
+    while i < fmt.len() {
+        match (fmt[i], fmt.get(i + 1)) {
+            (b'%', Some(&b'%')) => {
+                text.push(b'%');
+                i += 2;
+            }
+            (b'%', Some(&conv)) => {
+                text.extend(arg(conv));
+                i += 2;
+            }
+            (c, _) => {
+                text.push(c);
+                i += 1;
+            }
+        }
+    }
+    if let Some(room) = out.len().checked_sub(1) {
+        let n = text.len().min(room);
+        out[..n].copy_from_slice(&text[..n]);
+        out[n] = 0;
+    }
+    text.len()
+}
+
 /// The C symbols libwebp links against.
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod exports {
     use super::*;
+    use core::ffi::{c_char, CStr};
+
+    /// C's `stderr`: libwebp's animation encoder names it for messages
+    /// `fprintf` drops.
+    #[no_mangle]
+    pub static stderr: usize = 0;
+
+    /// # Safety
+    /// C's contract; nothing is read.
+    #[no_mangle]
+    pub unsafe extern "C" fn fprintf(_stream: *mut c_void, _format: *const c_char, _args: ...) -> c_int {
+        0
+    }
+
+    /// # Safety
+    /// C's contract; nothing is read (the compiler turns a constant
+    /// `fprintf` into this).
+    #[no_mangle]
+    pub unsafe extern "C" fn fwrite(_ptr: *const c_void, _size: usize, count: usize, _stream: *mut c_void) -> usize {
+        count
+    }
+
+    /// # Safety
+    /// C's contract for `snprintf`, for the conversions [`format_c`] knows.
+    #[no_mangle]
+    pub unsafe extern "C" fn snprintf(buf: *mut c_char, size: usize, format: *const c_char, mut args: ...) -> c_int {
+        // SAFETY: C passes a NUL-terminated format.
+        let fmt = unsafe { CStr::from_ptr(format) }.to_bytes();
+        let out: &mut [u8] = if buf.is_null() || size == 0 {
+            &mut []
+        } else {
+            // SAFETY: C passes a buffer of `size` writable bytes.
+            unsafe { core::slice::from_raw_parts_mut(buf.cast(), size) }
+        };
+        let arg = |conv: u8| match conv {
+            // SAFETY: the format says the next argument is a C string.
+            b's' => unsafe { CStr::from_ptr(args.next_arg::<*const c_char>()) }.to_bytes().to_vec(),
+            // SAFETY: the format says the next argument is an int.
+            b'd' => unsafe { args.next_arg::<c_int>() }.to_string().into_bytes(),
+            _ => Vec::new(),
+        };
+        c_int::try_from(format_c(fmt, out, arg)).unwrap_or(c_int::MAX)
+    }
 
     #[no_mangle]
     pub extern "C" fn malloc(size: usize) -> *mut c_void {
@@ -265,6 +339,20 @@ mod exports {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn c_formatting_of_libwebp_error_text() {
+        let mut out = [0xAAu8; 32];
+        let mut args = vec![b"frame".to_vec(), b"7".to_vec()].into_iter();
+        let n = format_c(b"%s: %d.%%", &mut out, |_| args.next().unwrap());
+        assert_eq!(n, 10);
+        assert_eq!(&out[..11], b"frame: 7.%\0");
+        // Cut to the buffer, always terminated.
+        let mut small = [0xAAu8; 4];
+        assert_eq!(format_c(b"abcdef", &mut small, |_| Vec::new()), 6);
+        assert_eq!(&small, b"abc\0");
+        assert_eq!(format_c(b"x", &mut [], |_| Vec::new()), 1);
+    }
 
     unsafe extern "C" fn by_value(a: *const c_void, b: *const c_void) -> c_int {
         // SAFETY: the tests sort and search u32 arrays.

@@ -5,6 +5,8 @@
 //! decoder, whole (`decode.rs`). Lossy output is encoded by libwebp
 //! (`encode.rs`).
 
+mod anim_decode;
+pub(crate) mod anim_encode;
 mod decode;
 pub(crate) mod encode;
 // The C functions libwebp needs on wasm32-unknown-unknown (unit-tested
@@ -13,7 +15,7 @@ pub(crate) mod encode;
 mod libc_shim;
 
 use crate::imaging::bytes::{le16, le24, le32};
-use crate::imaging::decoding::{damaged, Header, Image, Plan};
+use crate::imaging::decoding::{damaged, Frames, Header, Image, Plan};
 use crate::imaging::error::{ImageError, Kind};
 use crate::imaging::format::SourceFormat;
 use crate::imaging::limits::MAX_ICC_BYTES;
@@ -56,6 +58,8 @@ pub(crate) struct Webp<'a> {
     /// Some chunk is lossless-coded (VP8L, an ALPH plane, animation frames
     /// of either kind): the file's work rate is lossless WebP's.
     lossless_part: bool,
+    /// Animation frames (ANMF chunks).
+    frames: u32,
 }
 
 impl<'a> Webp<'a> {
@@ -94,6 +98,7 @@ impl<'a> Webp<'a> {
             kind: WebpKind::default(),
             icc: None,
             lossless_part: false,
+            frames: 0,
         };
         let kind = &mut webp.kind;
         let mut first_frame_seen = false;
@@ -120,6 +125,7 @@ impl<'a> Webp<'a> {
                 // tiny file could claim the largest frame there. Check first.
                 b"VP8 " => check_vp8_size(b.get(start..end), w, h)?,
                 b"ANMF" => {
+                    webp.frames = webp.frames.saturating_add(1);
                     if !std::mem::replace(&mut first_frame_seen, true) {
                         // Only the first frame is decoded.
                         check_anmf(b.get(start..end))?;
@@ -204,6 +210,26 @@ impl Image for Webp<'_> {
         }
         let screen = u64::from(plan.width) * u64::from(plan.height);
         decode::with_image(self.bytes, plan, budget.saturating_sub(5 * screen))
+    }
+
+    fn frame_count(&self) -> u32 {
+        if self.kind.animated {
+            self.frames.max(1)
+        } else {
+            1
+        }
+    }
+
+    fn frames<'p>(&'p self, plan: Plan<'p>) -> Result<Box<dyn Frames + 'p>, ImageError> {
+        let (need, kind) = self.memory_need();
+        let canvas = u64::from(plan.width) * u64::from(plan.height);
+        // Each frame may be lossy with a lossless alpha plane, composited
+        // on the whole canvas.
+        let frame_units = canvas * (cost::WEBP_LOSSY_PIXEL + cost::WEBP_LOSSLESS_PIXEL);
+        let collector_units = u64::from(self.frames) * Plan::collector_units(plan.width, plan.height);
+        plan.admit_whole_frame(F, kind, need, 0, collector_units + u64::from(self.frames) * frame_units)?;
+        let icc = self.icc.and_then(|(start, end)| self.bytes.get(start..end)).filter(|p| p.len() <= MAX_ICC_BYTES);
+        Ok(Box::new(anim_decode::WebpFrames::new(self.bytes, icc, plan, frame_units)?))
     }
 }
 
