@@ -547,7 +547,7 @@ fn cap_mp(spec: impl Fn(u32, u32) -> Spec, kind: PhoneKind, full_output: bool) -
 fn caps_per_kind_from_the_memory_budget() {
     let avif = |depth: u8, chroma: u8, alpha: bool| {
         move |w, h| Spec {
-            config: bx(b"av1C", &[&[0x81, 0, (depth > 8) as u8 * 0x40 | chroma, 0]]),
+            config: bx(b"av1C", &[&[0x81, 0, ((depth > 8) as u8 * 0x40) | chroma, 0]]),
             alpha,
             ..Spec::avif(w, h)
         }
