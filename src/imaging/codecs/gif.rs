@@ -313,16 +313,19 @@ impl<'a> Player<'a> {
         row: &mut [u8],
         plan: &Plan<'_>,
     ) -> Result<(), ImageError> {
+        // The columns on the canvas; none when the frame lies right of it
+        // (its rows are still read: the data goes on after them).
+        let x1 = (frame.left + frame.width).min(self.width);
+        let columns = (frame.left < x1).then_some((frame.left, x1));
         for y in row_order(frame.height, interlaced) {
             if !self.decoder.fill_buffer(row).map_err(|e| map_err(e, plan))? {
                 return Err(damaged(F, "image data ends before the frame does"));
             }
+            let Some((x0, x1)) = columns else { continue };
             let Some(canvas_y) = frame.top.checked_add(y).filter(|&cy| cy < self.height) else { continue };
-            let x0 = frame.left.min(self.width);
-            let x1 = (frame.left + frame.width).min(self.width);
             let start = (canvas_y as usize * self.width as usize + x0 as usize) * 4;
             let canvas = &mut self.canvas[start..start + (x1 - x0) as usize * 4];
-            let src = &row[(x0 - frame.left) as usize * 4..][..canvas.len()];
+            let src = &row[..canvas.len()];
             for (dst, px) in canvas.chunks_exact_mut(4).zip(src.chunks_exact(4)) {
                 if px[3] != 0 {
                     dst.copy_from_slice(px);
@@ -537,6 +540,17 @@ mod tests {
         assert_eq!(pics.len(), 2);
         assert_eq!(at(&pics[0].0, 4, 0, 0), [255, 0, 0, 255]);
         assert_eq!(pics[0].1, Some(100), "no delay shows as browsers show it");
+    }
+
+    #[test]
+    fn a_later_frame_wholly_outside_the_canvas_draws_nothing() {
+        use DisposalMethod::Keep;
+        for (left, top) in [(10, 0), (0, 10), (200, 200)] {
+            let b = gif(4, 4, &[(0, 0, 4, 4, 1, 10, Keep), (left, top, 3, 3, 2, 10, Keep)]);
+            let pics = play(&b);
+            assert_eq!(pics.len(), 2);
+            assert_eq!(pics[1].0, pics[0].0, "frame at ({left}, {top})");
+        }
     }
 
     #[test]
