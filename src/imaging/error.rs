@@ -351,7 +351,9 @@ impl UserFacing for ImageError {
                 if zh {
                     format!("图片无法处理：这个 {size} 的 {f} 文件声明了 {width}×{height} = {fig}，解码所需的计算量超出了这么小的文件所允许的上限（这种大小的 {f} 最多可解码 {max}）。请用常规图片软件重新导出，或缩小尺寸后再上传")
                 } else {
-                    format!("The image cannot be processed: this {size} {f} declares {width}×{height} = {fig}, more work to decode than a file of its size may take (a {f} of this size may decode to at most {max}). Export it again with an ordinary image editor, or reduce it, and upload again")
+                    // "an AVIF", "a HEIC" (said "heek"), "a PNG".
+                    let a = if *format == SourceFormat::Avif { "an" } else { "a" };
+                    format!("The image cannot be processed: this {size} {f} declares {width}×{height} = {fig}, more work to decode than a file of its size may take ({a} {f} of this size may decode to at most {max}). Export it again with an ordinary image editor, or reduce it, and upload again")
                 }
             }
             AnimationTooBig { format, over } => {

@@ -19,7 +19,7 @@ const HAN = /[\u4e00-\u9fff]/;
 const DAMAGED = { en: [/JPEG/, /damaged or incomplete/i], zh: [HAN, /JPEG/, /损坏或不完整/] };
 // Too much work: names the file's size, its claim and what a file of that size may decode to.
 const tooMuchWork = (format, w, h) => ({
-  en: [new RegExp(`this [\\d.]+ (B|KB|MB) ${format} declares ${w}×${h} = `), /more work to decode than a file of its size may take/, new RegExp(`a ${format} of this size may decode to at most [\\d.]+ MP`)],
+  en: [new RegExp(`this [\\d.]+ (B|KB|MB) ${format} declares ${w}×${h} = `), /more work to decode than a file of its size may take/, new RegExp(`an? ${format} of this size may decode to at most [\\d.]+ MP`)],
   zh: [HAN, new RegExp(`${w}×${h}`), /计算量/, /最多可解码 [\d.]+ MP/],
 });
 
