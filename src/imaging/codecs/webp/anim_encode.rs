@@ -65,9 +65,10 @@ impl AnimEncoder {
         let mut picture = Picture(sys::WebPPicture::new().map_err(|_| "webp: libwebp version mismatch".to_string())?);
         picture.0.width = self.size as c_int;
         picture.0.height = self.size as c_int;
-        picture.0.use_argb = 1; // the animation encoder works on ARGB canvases
-                                // SAFETY: `rgba` holds `size` rows of `stride` bytes (checked) and
-                                // outlives the call, which copies them into the picture.
+        // The animation encoder works on ARGB canvases.
+        picture.0.use_argb = 1;
+        // SAFETY: `rgba` holds `size` rows of `stride` bytes (checked) and
+        // outlives the call, which copies them into the picture.
         if unsafe { sys::WebPPictureImportRGBA(&mut picture.0, rgba.as_ptr(), stride as c_int) } == 0 {
             return Err("webp animation: importing a frame failed (out of memory?)".into());
         }
