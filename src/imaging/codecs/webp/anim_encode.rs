@@ -5,7 +5,7 @@
 use core::ffi::c_int;
 use libwebp_sys as sys;
 
-use super::encode::MAX_DIMENSION;
+use super::encode::{lossy_config, MAX_DIMENSION};
 
 /// An animation being encoded: square frames of `size` px, lossy at
 /// `quality` (alpha kept, as for stills).
@@ -23,14 +23,7 @@ impl AnimEncoder {
         if !(1..=MAX_DIMENSION).contains(&size) || !(1..=100).contains(&quality) {
             return Err(format!("webp animation: size {size} or quality {quality} out of range"));
         }
-        let mut config = sys::WebPConfig::new().map_err(|_| "webp: libwebp version mismatch".to_string())?;
-        config.quality = f32::from(quality);
-        config.method = 4;
-        config.thread_level = 0;
-        // SAFETY: `config` is a valid, initialised WebPConfig; libwebp only reads it.
-        if unsafe { sys::WebPValidateConfig(&config) } == 0 {
-            return Err("webp animation: invalid encoder configuration".into());
-        }
+        let config = lossy_config(quality)?;
         // SAFETY: the options struct is plain C data for which all zeroes is
         // valid; libwebp's init fills it in (checking the ABI version).
         let mut options: sys::WebPAnimEncoderOptions = unsafe { core::mem::zeroed() };
