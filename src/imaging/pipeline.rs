@@ -212,6 +212,11 @@ fn animate(
         if kept > max {
             return Err(too_big(AnimationLimit::Frames { frames: kept, max }));
         }
+        // The declared pictures passed the pixel limit; so must those decoded.
+        if u64::from(kept) * u64::from(width) * u64::from(height) > limits::MAX_ANIMATION_PIXELS {
+            let max = limits::MAX_ANIMATION_PIXELS;
+            return Err(too_big(AnimationLimit::Pixels { width, height, frames: kept, max }));
+        }
         plan.charge(source, picture, pictures)?;
         clock.add(&mut times.decode_ms);
         let (pixels, ch) = resize::finish(region, opts.size).map_err(encode_err)?;

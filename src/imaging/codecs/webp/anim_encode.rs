@@ -32,7 +32,8 @@ impl AnimEncoder {
         if ok == 0 {
             return Err("webp animation: libwebp version mismatch".into());
         }
-        options.anim_params.loop_count = c_int::try_from(loop_count).unwrap_or(0);
+        // libwebp holds at most 65,535 (0 is forever).
+        options.anim_params.loop_count = c_int::try_from(loop_count.min(65_535)).unwrap_or(0);
         // Transparent black behind the frames, as browsers composite.
         options.anim_params.bgcolor = 0;
         // SAFETY: the options were initialised above; the size is in range.
