@@ -153,6 +153,13 @@ impl<'w> Plan<'w> {
         limits::decode_budget(self.budget, region)
     }
 
+    /// What the animation encoder holds while an animation's frames are
+    /// decoded: its canvases (three, RGBA at the avatar's size) and the
+    /// pictures it has encoded (room for twice the output limit).
+    pub(crate) fn animation_encoder_bytes(&self) -> u64 {
+        12 * u64::from(self.size) * u64::from(self.size) + 2 * limits::MAX_ANIMATED_BYTES
+    }
+
     /// Admits a decoder that decodes the whole first frame at once and
     /// cannot be stopped: refused when its estimated peak, `need` bytes, is
     /// over the budget (at full scale, with alpha); else its work,

@@ -14,7 +14,7 @@ use super::options::{Animation, CropBox, Options};
 use super::orient::Orient;
 use super::resize;
 use super::sniff::sniff;
-use super::work::Work;
+use super::work::{cost, per_byte, Work};
 
 /// The encoded avatar and what was learnt about the source.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,10 +134,12 @@ fn run(
 
     let frames = image.frame_count();
     if frames > 1 && opts.animation == Animation::Keep && opts.format == OutputFormat::Webp {
-        let (out, kept, has_alpha) = animate(source, image, plan, opts, &mut clock, &mut times)?;
-        times.work_units = work.spent();
-        let avatar = Avatar { bytes: out, format: opts.format, source, width: uw, height: uh, has_alpha, frames: kept };
-        return Ok((avatar, times));
+        if let Some((out, kept, has_alpha)) = animate(source, image, plan, opts, &mut clock, &mut times)? {
+            times.work_units = work.spent();
+            let avatar =
+                Avatar { bytes: out, format: opts.format, source, width: uw, height: uh, has_alpha, frames: kept };
+            return Ok((avatar, times));
+        }
     }
 
     let region = image.decode(&plan)?;
@@ -166,9 +168,11 @@ fn run(
 /// An animation kept as an animated WebP: every shown picture decoded,
 /// cropped, resized and turned upright like a still, then added to the
 /// animation with its duration. Returns the file, its pictures and
-/// whether any has transparency. The animation limits (`limits`) are
-/// checked on the file's declared pictures first and on what is decoded
-/// and written after.
+/// whether any has transparency; `None` when the file is too small for
+/// the work of its pictures (`work::per_byte::ANIMATION`): the caller
+/// makes a still of it. The animation limits (`limits`) are checked on
+/// the file's declared pictures first and on what is decoded and written
+/// after.
 fn animate(
     source: SourceFormat,
     image: &dyn Image,
@@ -176,7 +180,7 @@ fn animate(
     opts: &Options,
     clock: &mut Laps,
     times: &mut StageTimes,
-) -> Result<(Vec<u8>, u32, bool), ImageError> {
+) -> Result<Option<(Vec<u8>, u32, bool)>, ImageError> {
     let too_big = |over| ImageError::AnimationTooBig { format: source, over };
     let declared = image.frame_count();
     let max = limits::MAX_FRAMES;
@@ -189,6 +193,13 @@ fn animate(
         let max = limits::MAX_ANIMATION_PIXELS;
         return Err(too_big(AnimationLimit::Pixels { width, height, frames: declared, max }));
     }
+    // The output pictures' work: allowed by the file's size, else a still.
+    let picture = cost::ANIMATION_PICTURE_PIXEL * u64::from(opts.size) * u64::from(opts.size);
+    let pictures = u64::from(declared) * picture;
+    if pictures > per_byte::ANIMATION.saturating_mul(plan.work.bytes()) {
+        return Ok(None);
+    }
+    plan.work.grant(pictures);
     let encode_err = |detail| ImageError::Encode { format: opts.format, detail };
     let orientation = image.header().orientation;
     let size = opts.size as usize;
@@ -201,6 +212,12 @@ fn animate(
         if kept > max {
             return Err(too_big(AnimationLimit::Frames { frames: kept, max }));
         }
+        // The declared pictures passed the pixel limit; so must those decoded.
+        if u64::from(kept) * u64::from(width) * u64::from(height) > limits::MAX_ANIMATION_PIXELS {
+            let max = limits::MAX_ANIMATION_PIXELS;
+            return Err(too_big(AnimationLimit::Pixels { width, height, frames: kept, max }));
+        }
+        plan.charge(source, picture, pictures)?;
         clock.add(&mut times.decode_ms);
         let (pixels, ch) = resize::finish(region, opts.size).map_err(encode_err)?;
         clock.add(&mut times.resize_ms);
@@ -221,7 +238,7 @@ fn animate(
     if bytes > max {
         return Err(too_big(AnimationLimit::Bytes { bytes, max }));
     }
-    Ok((out, kept, has_alpha))
+    Ok(Some((out, kept, has_alpha)))
 }
 
 /// The caller's clock, read at the end of each stage.

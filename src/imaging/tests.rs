@@ -2064,6 +2064,34 @@ mod animation {
     }
 
     #[test]
+    fn a_file_too_small_for_its_pictures_work_becomes_a_still() {
+        use crate::imaging::work::{cost, per_byte};
+        // Flat frames at the default avatar size: a few dozen bytes a
+        // frame, far less than a picture's encoding is allowed per byte.
+        let flat = animated_gif(40, 10);
+        let opts = Options::default();
+        let picture = cost::ANIMATION_PICTURE_PIXEL * u64::from(opts.size).pow(2);
+        assert!(40 * picture > per_byte::ANIMATION * flat.len() as u64, "{} bytes", flat.len());
+        let work = crate::imaging::pipeline::work_for_file(&flat);
+        let (still, _) = crate::imaging::pipeline::process_with_work(&flat, None, &opts, &|| 0.0, &work).unwrap();
+        assert_eq!(still.frames, 1);
+        assert!(!still.bytes.windows(4).any(|w| w == b"ANIM"));
+        assert!(work.spent() < picture, "only the first picture decoded: {} units", work.spent());
+        // At a small avatar size the same pictures are cheap enough to keep.
+        assert_eq!(process(&flat, None, &keep()).unwrap().frames, 40);
+    }
+
+    #[test]
+    fn every_kept_picture_is_charged() {
+        use crate::imaging::work::cost;
+        let gif = animated_gif(6, 10);
+        let work = crate::imaging::pipeline::work_for_file(&gif);
+        let (a, _) = crate::imaging::pipeline::process_with_work(&gif, None, &keep(), &|| 0.0, &work).unwrap();
+        assert_eq!(a.frames, 6);
+        assert!(work.spent() >= 6 * cost::ANIMATION_PICTURE_PIXEL * 16 * 16, "{} units", work.spent());
+    }
+
+    #[test]
     fn too_many_pictures_are_refused_naming_the_limit() {
         let max = crate::imaging::limits::MAX_FRAMES as usize;
         let e = process(&animated_gif(max + 1, 5), None, &keep()).unwrap_err();

@@ -57,6 +57,13 @@ pub mod per_byte {
     /// that (a 12 MP AVIF in 40 KB) are refused with the size their bytes allow.
     pub const AVIF: u64 = 4_000;
     pub const HEIC: u64 = 5_000;
+    /// An animation kept as one (any format), on top of its codec's rate:
+    /// what its output pictures may cost ([`super::cost::ANIMATION_PICTURE_PIXEL`]),
+    /// about one picture at the default avatar size per kilobyte of file.
+    /// An animation whose file is too small for its pictures is kept as
+    /// a still, so that a tiny file of many flat frames cannot make the
+    /// encoder run for each of them.
+    pub const ANIMATION: u64 = 20_000;
 }
 
 /// What each loop is charged, in units per item handled (measured, see
@@ -110,13 +117,17 @@ pub mod cost {
     pub const LIBWEBP_BYTE: u64 = 60;
     /// BMP: a pixel decoded (RLE runs and skips cost no bytes).
     pub const BMP_PIXEL: u64 = 5;
+    /// An animation's output picture: a pixel of the avatar resized from
+    /// the crop region, turned upright and encoded by the animation
+    /// encoder (which tries more than one way of coding each picture).
+    pub const ANIMATION_PICTURE_PIXEL: u64 = 300;
 }
 
 /// The work counter of one upload. Loops share it by reference (through
 /// the decoding plan), so it counts with a `Cell`.
 #[derive(Debug)]
 pub struct Work {
-    budget: u64,
+    budget: Cell<u64>,
     spent: Cell<u64>,
     /// The file's size, for the refusal's message.
     bytes: u64,
@@ -132,12 +143,23 @@ impl Work {
 
     /// A counter with an explicit budget (tests, benchmarks).
     pub fn with_budget(budget: u64, bytes: u64) -> Work {
-        Work { budget, spent: Cell::new(0), bytes }
+        Work { budget: Cell::new(budget), spent: Cell::new(0), bytes }
     }
 
     #[cfg(any(test, feature = "internals"))]
     pub fn budget(&self) -> u64 {
-        self.budget
+        self.budget.get()
+    }
+
+    /// The file's size in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Adds `units` to the budget (an allowance for work beyond the decode:
+    /// an animation's pictures).
+    pub fn grant(&self, units: u64) {
+        self.budget.set(self.budget.get().saturating_add(units));
     }
 
     pub fn spent(&self) -> u64 {
@@ -146,7 +168,7 @@ impl Work {
 
     /// Units still available.
     pub fn left(&self) -> u64 {
-        self.budget.saturating_sub(self.spent.get())
+        self.budget.get().saturating_sub(self.spent.get())
     }
 
     /// Whether `units` more would still be within the budget.
@@ -170,7 +192,8 @@ impl Work {
     /// image of the same kind its budget would decode.
     pub fn refusal(&self, format: SourceFormat, width: u32, height: u32, whole: u64) -> ImageError {
         let px = u128::from(width) * u128::from(height);
-        let max_pixels = (u128::from(self.budget) * px / u128::from(whole.max(1))).min(u128::from(u64::MAX)) as u64;
+        let max_pixels =
+            (u128::from(self.budget.get()) * px / u128::from(whole.max(1))).min(u128::from(u64::MAX)) as u64;
         ImageError::TooMuchWork { format, width, height, bytes: self.bytes, max_pixels }
     }
 }

@@ -1,17 +1,27 @@
 // Animated avatars: an animated GIF or WebP becomes an animated WebP
 // (ANIMATION=keep, the default), its first picture only with
-// ANIMATION=first, and an animation over a limit is refused naming it.
+// ANIMATION=first, an animation over a limit is refused naming it, and
+// one whose file is too small for the work of its pictures becomes a still.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { SKIP, startWorker, seedUser, snapshot, upload, fixture, get } from '../lib/worker.mjs';
 import { expectOk, expectError, expectUnchanged } from '../lib/expect.mjs';
 
-/** `frames` pictures of w×h alternating red and blue, as an animated `format`. */
-async function animation(format, frames, { w = 32, h = 24, delay = 120 } = {}) {
+/**
+ * `frames` pictures of w×h alternating red and blue, as an animated
+ * `format`; with `noise`, the top quarter of each is random grey levels
+ * (a file of real size: flat frames are too small for their pictures'
+ * work, and are kept as a still).
+ */
+async function animation(format, frames, { w = 32, h = 24, delay = 120, noise = false } = {}) {
   const raw = Buffer.alloc(w * h * 4 * frames);
   for (let f = 0; f < frames; f++) {
-    for (let i = 0; i < w * h; i++) raw.set(f % 2 ? [0, 0, 255, 255] : [255, 0, 0, 255], (f * w * h + i) * 4);
+    for (let i = 0; i < w * h; i++) {
+      const v = Math.floor(Math.random() * 256);
+      const px = noise && i < (w * h) / 4 ? [v, v, v, 255] : f % 2 ? [0, 0, 255, 255] : [255, 0, 0, 255];
+      raw.set(px, (f * w * h + i) * 4);
+    }
   }
   const img = sharp(raw, { raw: { width: w, height: h * frames, channels: 4, pageHeight: h } });
   const opts = { loop: 0, delay: Array(frames).fill(delay) };
@@ -36,7 +46,8 @@ describe('animated avatars', { skip: SKIP, timeout: 120_000 }, () => {
 
   for (const format of ['gif', 'webp']) {
     test(`an animated ${format} becomes an animated WebP: every picture, its timing and looping`, async () => {
-      const url = expectOk(await upload(w, { file: await animation(format, 4), filename: `a.${format}` }));
+      const file = await animation(format, 4, { w: 128, h: 96, noise: true });
+      const url = expectOk(await upload(w, { file, filename: `a.${format}` }));
       assert.match(url, /\/uploads\/user\/1\.webp\?v=/);
       const { bytes, meta } = await stored(w, url);
       assert.equal(meta.format, 'webp');
@@ -53,9 +64,24 @@ describe('animated avatars', { skip: SKIP, timeout: 120_000 }, () => {
     });
   }
 
-  test('the repository\'s animated GIF fixture stays animated', async () => {
-    const { meta } = await stored(w, expectOk(await upload(w, { file: fixture('gif_animated.gif'), filename: 'a.gif' })));
-    assert.ok(meta.pages > 1, `${meta.pages} pictures`);
+  test('the repository\'s tiny animated GIF: a still at 256 px, animated at AVATAR_SIZE=32', async () => {
+    const file = fixture('gif_animated.gif');
+    const big = await stored(w, expectOk(await upload(w, { file, filename: 'a.gif' })));
+    assert.equal(big.meta.pages ?? 1, 1, `${file.length} B is too small for its pictures at 256 px`);
+    const small = await startWorker({ AVATAR_SIZE: '32' });
+    try {
+      await seedUser(small.kv);
+      const { meta } = await stored(small, expectOk(await upload(small, { file, filename: 'a.gif' })));
+      assert.ok(meta.pages > 1, `${meta.pages} pictures`);
+    } finally { await small.dispose(); }
+  });
+
+  test('a small file of many flat pictures becomes a still (their encoding is more work than its size allows)', async () => {
+    const file = await animation('gif', 60, { w: 32, h: 24, delay: 10 });
+    assert.ok(file.length < 4096, `${file.length} B`);
+    const res = await upload(w, { file, filename: 'a.gif' });
+    const { meta } = await stored(w, expectOk(res));
+    assert.equal(meta.pages ?? 1, 1, 'kept as a still');
   });
 
   test('over the picture limit: -1 naming the limit and what to do, in zh and en, nothing changed', async () => {

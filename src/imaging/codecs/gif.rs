@@ -31,6 +31,10 @@ const F: SourceFormat = SourceFormat::Gif;
 /// any animation we keep, and the walk stays bounded by the file.
 const MAX_FRAMES_WALKED: usize = 100_000;
 
+/// The largest loop count an animated WebP holds (libwebp refuses more):
+/// a GIF that repeats 65,535 times plays 65,536 times, near enough.
+const MAX_LOOP_COUNT: u32 = 65_535;
+
 /// An opened GIF.
 pub(crate) struct Gif<'a> {
     bytes: &'a [u8],
@@ -102,13 +106,25 @@ impl<'a> Gif<'a> {
         &self.frames[..if all { self.frames.len() } else { first_shown }]
     }
 
-    /// Estimated peak bytes: the RGBA canvas and, when a drawn frame
-    /// restores what was under it, a saved copy of it (frames are decoded a
-    /// row at a time straight onto the canvas).
+    /// Bytes of a frame's rectangle clipped to the canvas, as RGBA.
+    fn clipped_bytes(&self, f: &FrameInfo) -> u64 {
+        let (w, h) = (self.header.width, self.header.height);
+        let cw = (f.left + f.width).min(w).saturating_sub(f.left.min(w));
+        let ch = (f.top + f.height).min(h).saturating_sub(f.top.min(h));
+        4 * u64::from(cw) * u64::from(ch)
+    }
+
+    /// Room for what frames that restore what was under them save: the
+    /// largest such rectangle among the frames drawn.
+    fn save_room(&self, all: bool) -> u64 {
+        self.drawn_frames(all).iter().filter(|f| f.restores).map(|f| self.clipped_bytes(f)).max().unwrap_or(0)
+    }
+
+    /// Estimated peak bytes: the RGBA canvas and the room for saving
+    /// under restoring frames (frames are decoded a row at a time straight
+    /// onto the canvas).
     fn memory_need(&self, all: bool) -> u64 {
-        let canvas = 4 * u64::from(self.header.width) * u64::from(self.header.height);
-        let saves = self.drawn_frames(all).iter().any(|f| f.restores);
-        canvas * if saves { 2 } else { 1 }
+        4 * u64::from(self.header.width) * u64::from(self.header.height) + self.save_room(all)
     }
 
     /// Checks the memory and charges the work of the frames the block walk
@@ -119,8 +135,10 @@ impl<'a> Gif<'a> {
         let pictures = if all { u64::from(self.shown()) } else { 1 };
         let collector_units = pictures * Plan::collector_units(plan.width, plan.height);
         let frame_units = self.drawn_frames(all).iter().map(|f| f.pixels() * cost::GIF_PIXEL).sum();
-        plan.admit_whole_frame(F, kind, self.memory_need(all), frame_units, collector_units)?;
-        Player::new(self.bytes, self.header.width, self.header.height, self.picture_ends(), plan)
+        let encoder = if all { plan.animation_encoder_bytes() } else { 0 };
+        plan.admit_whole_frame(F, kind, self.memory_need(all) + encoder, frame_units, collector_units)?;
+        let room = self.save_room(all);
+        Player::new(self.bytes, self.header.width, self.header.height, self.picture_ends(), room, plan)
     }
 }
 
@@ -162,7 +180,7 @@ impl Frames for GifFrames<'_, '_> {
         match self.player.decoder.repeat() {
             gif::Repeat::Infinite => 0,
             // NETSCAPE2.0's count is of repeats after the first play.
-            gif::Repeat::Finite(n) => u32::from(n).saturating_add(1),
+            gif::Repeat::Finite(n) => u32::from(n).saturating_add(1).min(MAX_LOOP_COUNT),
         }
     }
 
@@ -181,8 +199,12 @@ struct Player<'a> {
     height: u32,
     /// RGBA, transparent where nothing was drawn.
     canvas: Vec<u8>,
-    /// The canvas before the last frame, when that frame restores it.
-    saved: Option<Vec<u8>>,
+    /// What the last frame covered before it was drawn, when it restores
+    /// that: its rectangle clipped to the canvas, row after row.
+    saved: Vec<u8>,
+    /// The most `saved` may hold (admitted with the canvas): a restoring
+    /// frame the block walk did not see cannot take more.
+    save_room: u64,
     /// The last frame's rectangle and disposal, done before the next frame.
     pending: Option<(FrameInfo, DisposalMethod)>,
     /// One frame row, RGBA.
@@ -196,7 +218,14 @@ struct Player<'a> {
 }
 
 impl<'a> Player<'a> {
-    fn new(bytes: &'a [u8], width: u32, height: u32, ends: Vec<bool>, plan: &Plan<'_>) -> Result<Self, ImageError> {
+    fn new(
+        bytes: &'a [u8],
+        width: u32,
+        height: u32,
+        ends: Vec<bool>,
+        save_room: u64,
+        plan: &Plan<'_>,
+    ) -> Result<Self, ImageError> {
         let mut options = DecodeOptions::new();
         options.set_color_output(ColorOutput::RGBA);
         options.allow_unknown_blocks(true);
@@ -215,7 +244,8 @@ impl<'a> Player<'a> {
             width,
             height,
             canvas,
-            saved: None,
+            saved: Vec::new(),
+            save_room,
             pending: None,
             row: Vec::new(),
             ends,
@@ -250,16 +280,7 @@ impl<'a> Player<'a> {
                 plan.charge(F, units, plan.work.spent() + units)?;
             }
             if frame.restores {
-                let saved = match &mut self.saved {
-                    Some(saved) => saved,
-                    None => {
-                        let mut v = Vec::new();
-                        v.try_reserve_exact(self.canvas.len()).map_err(|_| out_of_memory(F, plan))?;
-                        self.saved.insert(v)
-                    }
-                };
-                saved.clear();
-                saved.extend_from_slice(&self.canvas);
+                self.save_under(&frame, plan)?;
             }
             self.draw(&frame, interlaced, plan)?;
             self.pending = Some((frame, dispose));
@@ -274,16 +295,39 @@ impl<'a> Player<'a> {
         Ok(drawn.then(|| shown_ms(0)))
     }
 
+    /// Saves what the frame is about to cover (its rectangle clipped to
+    /// the canvas), for its "restore previous" disposal: work and memory
+    /// in proportion to the frame, not the canvas.
+    fn save_under(&mut self, frame: &FrameInfo, plan: &Plan<'_>) -> Result<(), ImageError> {
+        let x1 = (frame.left + frame.width).min(self.width);
+        let y1 = (frame.top + frame.height).min(self.height);
+        let len = 4 * u64::from(x1.saturating_sub(frame.left)) * u64::from(y1.saturating_sub(frame.top));
+        if len > self.save_room {
+            return Err(out_of_memory(F, plan));
+        }
+        let mut saved = std::mem::take(&mut self.saved);
+        saved.clear();
+        saved.try_reserve_exact(len as usize).map_err(|_| out_of_memory(F, plan))?;
+        self.for_each_row(frame, |row, _| saved.extend_from_slice(row));
+        self.saved = saved;
+        Ok(())
+    }
+
     /// The last frame's disposal, before the next frame is drawn.
     fn dispose_last(&mut self) {
         match self.pending.take() {
             Some((frame, DisposalMethod::Background)) => {
                 self.for_each_row(&frame, |canvas, _| canvas.fill(0));
             }
-            Some((_, DisposalMethod::Previous)) => {
-                if let Some(saved) = &self.saved {
-                    self.canvas.copy_from_slice(saved);
-                }
+            Some((frame, DisposalMethod::Previous)) => {
+                let saved = std::mem::take(&mut self.saved);
+                let mut rest = saved.as_slice();
+                self.for_each_row(&frame, |row, _| {
+                    let (head, tail) = rest.split_at(row.len().min(rest.len()));
+                    row[..head.len()].copy_from_slice(head);
+                    rest = tail;
+                });
+                self.saved = saved;
             }
             _ => {}
         }
@@ -318,6 +362,8 @@ impl<'a> Player<'a> {
         let x1 = (frame.left + frame.width).min(self.width);
         let columns = (frame.left < x1).then_some((frame.left, x1));
         for y in row_order(frame.height, interlaced) {
+            // Indices outside the palette are left unwritten: transparent.
+            row.fill(0);
             if !self.decoder.fill_buffer(row).map_err(|e| map_err(e, plan))? {
                 return Err(damaged(F, "image data ends before the frame does"));
             }
@@ -420,18 +466,32 @@ fn walk(b: &[u8]) -> Vec<FrameInfo> {
             }
             Some(0x21) => {
                 if b.get(pos + 1) == Some(&0xF9) {
-                    control = FrameInfo {
-                        delay: le16(b, pos + 4).unwrap_or(0),
-                        restores: b.get(pos + 3).is_some_and(|packed| (packed >> 2) & 7 == 3),
-                        ..FrameInfo::default()
-                    };
+                    // As the decoder reads it: the last sub-block, if 4 bytes.
+                    let (mut at, mut last) = (pos + 2, None);
+                    while let Some(&n) = b.get(at).filter(|&&n| n != 0) {
+                        last = Some((at + 1, n));
+                        at += 1 + usize::from(n);
+                    }
+                    if let Some((data, 4)) = last {
+                        control = FrameInfo {
+                            delay: le16(b, data + 1).unwrap_or(0),
+                            restores: b.get(data).is_some_and(|packed| (packed >> 2) & 7 == 3),
+                            ..FrameInfo::default()
+                        };
+                    }
                 }
                 match skip_sub_blocks(pos + 2) {
                     Some(next) => pos = next,
                     None => break,
                 }
             }
-            _ => break,
+            Some(0x3B) | None => break,
+            // Any other byte: the decoder (allowing unknown blocks) reads
+            // it as an extension without a label, then its sub-blocks.
+            Some(_) => match skip_sub_blocks(pos + 1) {
+                Some(next) => pos = next,
+                None => break,
+            },
         }
     }
     frames
@@ -492,7 +552,8 @@ mod tests {
             budget: 64 << 20,
             work: &work,
         };
-        let mut p = Player::new(b, g.header.width, g.header.height, g.picture_ends(), &plan).unwrap();
+        let room = g.save_room(true);
+        let mut p = Player::new(b, g.header.width, g.header.height, g.picture_ends(), room, &plan).unwrap();
         let mut out = Vec::new();
         while let Some(ms) = p.next_picture(&plan).unwrap() {
             out.push((p.canvas.clone(), Some(ms)));
@@ -551,6 +612,56 @@ mod tests {
             assert_eq!(pics.len(), 2);
             assert_eq!(pics[1].0, pics[0].0, "frame at ({left}, {top})");
         }
+    }
+
+    #[test]
+    fn restoring_saves_only_what_the_frame_covers() {
+        use DisposalMethod::*;
+        let b = gif(64, 64, &[(0, 0, 64, 64, 1, 10, Keep), (5, 5, 2, 2, 2, 10, Previous), (0, 0, 1, 1, 3, 10, Keep)]);
+        let g = Gif::open(&b).unwrap();
+        assert_eq!(g.save_room(true), 16, "a 2×2 rectangle, not the 64×64 canvas");
+        let pics = play(&b);
+        assert_eq!(at(&pics[1].0, 64, 5, 5), [0, 255, 0, 255]);
+        assert_eq!(at(&pics[2].0, 64, 5, 5), [255, 0, 0, 255], "restored");
+    }
+
+    #[test]
+    fn the_walk_reads_blocks_as_the_decoder_does() {
+        use DisposalMethod::*;
+        // A stray byte between blocks: the decoder reads it as an extension
+        // without a label and goes on; so must the walk, or the frames
+        // after it escape the limits.
+        let mut b = gif(4, 4, &[(0, 0, 4, 4, 1, 10, Keep)]);
+        b.pop();
+        b.extend_from_slice(&[0x01, 0x00]);
+        let rest = gif(4, 4, &[(0, 0, 4, 4, 2, 10, Keep), (0, 0, 4, 4, 1, 10, Keep)]);
+        let tail = rest.windows(2).position(|w| w == [0x21, 0xF9]).unwrap();
+        b.extend_from_slice(&rest[tail..]);
+        assert_eq!(Gif::open(&b).unwrap().frames.len(), 3);
+        assert_eq!(play(&b).len(), 3);
+        // A graphic control extension in two sub-blocks: the decoder takes
+        // the last one ("restore previous" here), and so does the walk.
+        let mut c = gif(4, 4, &[(0, 0, 4, 4, 1, 0, Keep)]);
+        let at = c.windows(3).position(|w| w == [0x21, 0xF9, 0x04]).unwrap();
+        c.splice(at..at + 8, [0x21, 0xF9, 0x04, 0x04, 0, 0, 0, 0x04, 0x0C, 0, 0, 0, 0x00]);
+        assert!(Gif::open(&c).unwrap().frames[0].restores);
+        assert_eq!(play(&c).len(), 1);
+    }
+
+    #[test]
+    fn a_loop_count_past_what_webp_holds_is_clamped() {
+        use DisposalMethod::Keep;
+        let mut out = Vec::new();
+        let mut enc = gif::Encoder::new(&mut out, 4, 4, &[0, 0, 0, 255, 0, 0]).unwrap();
+        enc.set_repeat(gif::Repeat::Finite(65535)).unwrap();
+        for colour in [0, 1] {
+            let mut f = gif::Frame::from_indexed_pixels(4, 4, vec![colour; 16], None);
+            (f.delay, f.dispose) = (10, Keep);
+            enc.write_frame(&f).unwrap();
+        }
+        drop(enc);
+        let a = crate::imaging::process(&out, None, &crate::imaging::Options { size: 16, ..Default::default() });
+        assert_eq!(a.unwrap().frames, 2);
     }
 
     #[test]

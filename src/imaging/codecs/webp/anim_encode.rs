@@ -5,7 +5,7 @@
 use core::ffi::c_int;
 use libwebp_sys as sys;
 
-use super::encode::MAX_DIMENSION;
+use super::encode::{lossy_config, MAX_DIMENSION};
 
 /// An animation being encoded: square frames of `size` px, lossy at
 /// `quality` (alpha kept, as for stills).
@@ -23,14 +23,7 @@ impl AnimEncoder {
         if !(1..=MAX_DIMENSION).contains(&size) || !(1..=100).contains(&quality) {
             return Err(format!("webp animation: size {size} or quality {quality} out of range"));
         }
-        let mut config = sys::WebPConfig::new().map_err(|_| "webp: libwebp version mismatch".to_string())?;
-        config.quality = f32::from(quality);
-        config.method = 4;
-        config.thread_level = 0;
-        // SAFETY: `config` is a valid, initialised WebPConfig; libwebp only reads it.
-        if unsafe { sys::WebPValidateConfig(&config) } == 0 {
-            return Err("webp animation: invalid encoder configuration".into());
-        }
+        let config = lossy_config(quality)?;
         // SAFETY: the options struct is plain C data for which all zeroes is
         // valid; libwebp's init fills it in (checking the ABI version).
         let mut options: sys::WebPAnimEncoderOptions = unsafe { core::mem::zeroed() };
@@ -39,7 +32,8 @@ impl AnimEncoder {
         if ok == 0 {
             return Err("webp animation: libwebp version mismatch".into());
         }
-        options.anim_params.loop_count = c_int::try_from(loop_count).unwrap_or(0);
+        // libwebp holds at most 65,535 (0 is forever).
+        options.anim_params.loop_count = c_int::try_from(loop_count.min(65_535)).unwrap_or(0);
         // Transparent black behind the frames, as browsers composite.
         options.anim_params.bgcolor = 0;
         // SAFETY: the options were initialised above; the size is in range.
@@ -65,9 +59,10 @@ impl AnimEncoder {
         let mut picture = Picture(sys::WebPPicture::new().map_err(|_| "webp: libwebp version mismatch".to_string())?);
         picture.0.width = self.size as c_int;
         picture.0.height = self.size as c_int;
-        picture.0.use_argb = 1; // the animation encoder works on ARGB canvases
-                                // SAFETY: `rgba` holds `size` rows of `stride` bytes (checked) and
-                                // outlives the call, which copies them into the picture.
+        // The animation encoder works on ARGB canvases.
+        picture.0.use_argb = 1;
+        // SAFETY: `rgba` holds `size` rows of `stride` bytes (checked) and
+        // outlives the call, which copies them into the picture.
         if unsafe { sys::WebPPictureImportRGBA(&mut picture.0, rgba.as_ptr(), stride as c_int) } == 0 {
             return Err("webp animation: importing a frame failed (out of memory?)".into());
         }

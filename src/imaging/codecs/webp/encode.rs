@@ -44,14 +44,7 @@ pub fn encode_lossy(pixels: &[u8], width: u32, height: u32, has_alpha: bool, qua
         ));
     }
 
-    let mut config = sys::WebPConfig::new().map_err(|_| "webp: libwebp version mismatch".to_string())?;
-    config.quality = f32::from(quality);
-    config.method = 4;
-    config.thread_level = 0;
-    // SAFETY: `config` is a valid, initialised WebPConfig; libwebp only reads it.
-    if unsafe { sys::WebPValidateConfig(&config) } == 0 {
-        return Err("webp: invalid encoder configuration".into());
-    }
+    let config = lossy_config(quality)?;
 
     // Boxed so that `picture.custom_ptr` (pointing at `writer`) stays valid;
     // `Drop` frees both on every path.
@@ -135,6 +128,20 @@ fn error_text(code: sys::WebPEncodingError) -> &'static str {
         VP8_ENC_ERROR_USER_ABORT => "aborted",
         VP8_ENC_ERROR_LAST => "unknown error",
     }
+}
+
+/// The lossy encoder's settings at `quality`, shared by stills and
+/// animations: libwebp's defaults (method 4), one thread.
+pub(super) fn lossy_config(quality: u8) -> Result<sys::WebPConfig, String> {
+    let mut config = sys::WebPConfig::new().map_err(|_| "webp: libwebp version mismatch".to_string())?;
+    config.quality = f32::from(quality);
+    config.method = 4;
+    config.thread_level = 0;
+    // SAFETY: `config` is a valid, initialised WebPConfig; libwebp only reads it.
+    if unsafe { sys::WebPValidateConfig(&config) } == 0 {
+        return Err("webp: invalid encoder configuration".into());
+    }
+    Ok(config)
 }
 
 #[cfg(test)]

@@ -203,7 +203,9 @@ unsafe fn binary_search(
 /// The output of C's `snprintf` for the formats libwebp's animation
 /// encoder writes its error text with (`%s`, `%d`, `%%`), into `out`
 /// (NUL-terminated, cut to its length); `arg` gives the arguments in
-/// turn. Returns the full length, as C's does.
+/// turn. The text stops at any other conversion (its argument's type is
+/// unknown, so no later argument could be read safely). Returns the full
+/// length, as C's does.
 fn format_c(fmt: &[u8], out: &mut [u8], mut arg: impl FnMut(u8) -> Vec<u8>) -> usize {
     let mut text = Vec::new();
     let mut i = 0;
@@ -213,10 +215,11 @@ fn format_c(fmt: &[u8], out: &mut [u8], mut arg: impl FnMut(u8) -> Vec<u8>) -> u
                 text.push(b'%');
                 i += 2;
             }
-            (b'%', Some(&conv)) => {
+            (b'%', Some(&conv @ (b's' | b'd'))) => {
                 text.extend(arg(conv));
                 i += 2;
             }
+            (b'%', _) => break,
             (c, _) => {
                 text.push(c);
                 i += 1;
@@ -270,8 +273,16 @@ mod exports {
             unsafe { core::slice::from_raw_parts_mut(buf.cast(), size) }
         };
         let arg = |conv: u8| match conv {
-            // SAFETY: the format says the next argument is a C string.
-            b's' => unsafe { CStr::from_ptr(args.next_arg::<*const c_char>()) }.to_bytes().to_vec(),
+            b's' => {
+                // SAFETY: the format says the next argument is a C string.
+                let p = unsafe { args.next_arg::<*const c_char>() };
+                if p.is_null() {
+                    b"(null)".to_vec()
+                } else {
+                    // SAFETY: a non-null C string from libwebp, NUL-terminated.
+                    unsafe { CStr::from_ptr(p) }.to_bytes().to_vec()
+                }
+            }
             // SAFETY: the format says the next argument is an int.
             b'd' => unsafe { args.next_arg::<c_int>() }.to_string().into_bytes(),
             _ => Vec::new(),
@@ -352,6 +363,11 @@ mod tests {
         assert_eq!(format_c(b"abcdef", &mut small, |_| Vec::new()), 6);
         assert_eq!(&small, b"abc\0");
         assert_eq!(format_c(b"x", &mut [], |_| Vec::new()), 1);
+        // An unknown conversion ends the text: no argument is read for it
+        // or after it.
+        let mut out = [0u8; 16];
+        let n = format_c(b"a%ub%s", &mut out, |_| panic!("no argument may be read"));
+        assert_eq!((n, &out[..2]), (1, &b"a\0"[..]));
     }
 
     unsafe extern "C" fn by_value(a: *const c_void, b: *const c_void) -> c_int {

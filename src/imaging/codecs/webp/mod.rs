@@ -227,6 +227,7 @@ impl Image for Webp<'_> {
         // on the whole canvas.
         let frame_units = canvas * (cost::WEBP_LOSSY_PIXEL + cost::WEBP_LOSSLESS_PIXEL);
         let collector_units = u64::from(self.frames) * Plan::collector_units(plan.width, plan.height);
+        let need = need + plan.animation_encoder_bytes();
         plan.admit_whole_frame(F, kind, need, 0, collector_units + u64::from(self.frames) * frame_units)?;
         let icc = self.icc.and_then(|(start, end)| self.bytes.get(start..end)).filter(|p| p.len() <= MAX_ICC_BYTES);
         Ok(Box::new(anim_decode::WebpFrames::new(self.bytes, icc, plan, frame_units)?))
