@@ -62,5 +62,14 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn opts(format: OutputFormat, size: u32, quality: u8, space: ResizeSpace) -> Options {
-    Options { size, format, quality, max_pixels: MAX_PIXELS, held_bytes: 0, space, animation: Animation::Keep, heic: true }
+    Options {
+        size,
+        format,
+        quality,
+        max_pixels: MAX_PIXELS,
+        held_bytes: 0,
+        space,
+        animation: Animation::Keep,
+        heic: true,
+    }
 }

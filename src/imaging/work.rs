@@ -51,10 +51,11 @@ pub mod per_byte {
     /// animation frames of either kind).
     pub const WEBP_LOSSLESS: u64 = 4_000;
     /// AVIF and HEIC cost the same per pixel whatever they hold (the AV1
-    /// and HEVC decoders reconstruct every pixel), and compress well:
-    /// about twice what 12 MP photos at quality 50 and 4K screenshots need
-    /// (docs/benchmark.md, "AVIF and HEIC"). Photos squeezed harder than
-    /// that (a 12 MP AVIF in 40 KB) are refused with the size their bytes allow.
+    /// and HEVC decoders reconstruct every pixel), and compress well. An
+    /// iPhone HEIC has about ten times what it needs; a 12 MP AVIF needs
+    /// about 95 KB at 8 bits and 125 KB at 10, which AV1 undercuts on
+    /// smooth pictures (docs/benchmark.md, "AVIF and HEIC"): such a file
+    /// is refused with the size its bytes allow.
     pub const AVIF: u64 = 4_000;
     pub const HEIC: u64 = 5_000;
     /// An animation kept as one (any format), on top of its codec's rate:
