@@ -49,16 +49,6 @@ const KNOWN_ISSUES = [
     ],
   },
   {
-    id: 'K2',
-    title: 'BMP with an alpha mask whose alpha bits are all zero becomes a fully transparent avatar',
-    what: 'A bit-field BMP that declares an alpha mask but stores alpha 0 in every pixel (as many writers do) gives an invisible avatar; browsers and Pillow show it opaque. Seen here on 16-bit A1R5G5B5 and A4R4G4B4; a 32-bit BMP (alpha mask 0xFF000000, alpha bytes 0) does the same (checked with a hand-made file, not in the corpus). A 32-bit BI_RGB bitmap with zero padding bytes is fine (bmpsuite g/rgb32.bmp matches).',
-    cause: 'The image crate\'s BMP decoder takes the alpha mask at its word; the pipeline keeps the alpha it gets. Browsers\' rule: when no pixel has non-zero alpha, the image is opaque.',
-    files: [
-      'bmp/image-rs/V3_A1_R5_G5_B5.bmp', 'bmp/image-rs/V3_A1_R5_G5_B5_Top_Down.bmp',
-      'bmp/image-rs/V3_A4_R4_G4_B4.bmp', 'bmp/image-rs/V3_A4_R4_G4_B4_Top_Down.bmp',
-    ],
-  },
-  {
     id: 'K6',
     title: 'GIF with no colour table at all is refused as damaged',
     what: 'A GIF with neither a global nor a local colour table; decoders fall back to a default (grey-scale) table, libvips included.',
