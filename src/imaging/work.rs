@@ -103,9 +103,9 @@ pub mod cost {
     pub const LIBWEBP_BYTE: u64 = 60;
     /// BMP: a pixel decoded (RLE runs and skips cost no bytes).
     pub const BMP_PIXEL: u64 = 5;
-    /// BMP: a pixel's alpha checked or set after the decode (an alpha
-    /// channel zero everywhere); a byte compared or written, estimated at
-    /// a fifth of a decoded pixel.
+    /// BMP and ICO: a pixel's alpha checked or set after the decode (an
+    /// alpha channel zero everywhere, an icon's AND mask); a byte compared
+    /// or written, estimated at a fifth of a decoded pixel.
     pub const ALPHA_PIXEL: u64 = 1;
 }
 

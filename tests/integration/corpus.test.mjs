@@ -34,21 +34,6 @@ import { countsTable } from '../lib/corpus-report.mjs';
 // ===================================================================
 const KNOWN_ISSUES = [
   {
-    id: 'K1',
-    title: 'ICO is refused',
-    what: 'Every icon is refused ("looks like an icon (ICO), not a supported image"); the contract and AnqiCMS accept ICO. Reference (Pillow): the largest entry, PNG or BMP inside, BMP entries with their AND mask (1-bit transparency) or 32-bit alpha.',
-    cause: 'sniff.rs knows ICO only as a name for the refusal; there is no ICO decoder in the pipeline (the image crate has one, feature "ico", not enabled).',
-    files: [
-      'ico/gdk-pixbuf/reftests/squares.ico',
-      'ico/image-rs/bmp-24bpp-mask.ico', 'ico/image-rs/bmp-32bpp-alpha.ico', 'ico/image-rs/bmp-32bpp-conflicting-and-mask.ico',
-      'ico/image-rs/bmp_v5_with_icc.ico', 'ico/image-rs/lenient-bpp.ico', 'ico/image-rs/multiple_entries_with_different_bit_depth.ico',
-      'ico/image-rs/png-32bpp-alpha.ico', 'ico/image-rs/png_l8.ico', 'ico/image-rs/png_rgb8.ico', 'ico/image-rs/smile.ico',
-      'ico/image-rs/truncated_mask_32bpp.ico', 'ico/image-rs/two-entry-order-test.ico',
-      'ico/pillow/black_and_white.ico', 'ico/pillow/hopper.ico', 'ico/pillow/hopper_draw.ico', 'ico/pillow/hopper_mask.ico',
-      'ico/pillow/hopper_unexpected.ico', 'ico/pillow/python.ico',
-    ],
-  },
-  {
     id: 'K6',
     title: 'GIF with no colour table at all is refused as damaged',
     what: 'A GIF with neither a global nor a local colour table; decoders fall back to a default (grey-scale) table, libvips included.',

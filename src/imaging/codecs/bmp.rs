@@ -5,7 +5,7 @@
 
 use image::codecs::bmp::BmpDecoder;
 
-use super::image_crate::read_first_frame;
+use super::image_crate::{read_first_frame, OpenBmp};
 use crate::imaging::bytes::{le16, le32};
 use crate::imaging::decoding::{damaged, Header, Image, Plan};
 use crate::imaging::error::ImageError;
@@ -58,7 +58,7 @@ impl Image for Bmp<'_> {
         let decoder_units = px * (cost::BMP_PIXEL + cost::ALPHA_PIXEL);
         let budget = plan.admit_whole_frame(F, None, need, decoder_units, collector_units)?;
         let max_alloc = budget.saturating_sub(5 * px);
-        let mut decoded = read_first_frame(BmpDecoder::new, self.bytes, F, plan, max_alloc)?;
+        let mut decoded = read_first_frame(BmpDecoder::new as OpenBmp<'_>, self.bytes, F, plan, max_alloc)?;
         decoded.opaque_if_alpha_all_zero();
         decoded.feed(F, plan)
     }

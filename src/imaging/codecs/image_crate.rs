@@ -6,6 +6,7 @@
 
 use std::io::Cursor;
 
+use image::codecs::bmp::BmpDecoder;
 use image::error::{ImageError as ImgError, LimitErrorKind};
 use image::{ColorType, ImageDecoder, Limits};
 
@@ -27,6 +28,11 @@ pub(crate) fn decode_first_frame<'a, D: ImageDecoder>(
 ) -> Result<Region, ImageError> {
     read_first_frame(open, bytes, format, plan, max_alloc)?.feed(format, plan)
 }
+
+/// How the BMP and ICO codecs open image's BMP decoder (with or without
+/// the file header): a function pointer, so that [`read_first_frame`] is
+/// compiled once for both.
+pub(crate) type OpenBmp<'a> = fn(Cursor<&'a [u8]>) -> Result<BmpDecoder<Cursor<&'a [u8]>>, ImgError>;
 
 /// A first frame decoded by `image`, tightly packed, not yet handed to the
 /// collector (a codec may still fix its alpha).
