@@ -55,13 +55,6 @@ const KNOWN_ISSUES = [
     files: ['bmp/bmpsuite/q/pal8oversizepal.bmp'],
   },
   {
-    id: 'K9',
-    title: 'Lossy WebP: a centre square at an odd offset is taken half a pixel off',
-    what: 'small_31x13.webp (square at x = 9) differs by 9 levels on average; a synthetic 299x100 lossy WebP (square at x = 99) by 10, while even offsets, and JPEG/PNG at any offset, match exactly. Invisible on photos (the shift is half a source pixel), visible on small pictures.',
-    cause: 'decode/webp.rs: libwebp needs an even crop start, so an odd start is moved one pixel in and the (side - 1)-wide remainder is then resized as if it were the whole square (the region\'s crop spec covers all of it): a half-pixel shift plus a 1/side stretch. Cropping one pixel out instead and giving the Collector a crop square that starts at 1 would be exact.',
-    files: ['webp/libwebp-test-data/small_31x13.webp'],
-  },
-  {
     id: 'K10',
     title: 'Corrupt JPEG accepted as noise',
     what: 'A fuzzer-made JPEG whose entropy-coded data is corrupt (libjpeg: "premature end of data segment"; sharp refuses it) is accepted, and the avatar is noise below the first rows.',
