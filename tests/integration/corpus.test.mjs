@@ -48,13 +48,6 @@ const KNOWN_ISSUES = [
     files: ['bmp/bmpsuite/q/rgb24prof2.bmp'],
   },
   {
-    id: 'K8',
-    title: 'BMP palette with more entries than the bit depth allows is refused as damaged',
-    what: 'q/pal8oversizepal.bmp declares 300 palette entries for an 8-bit image; bmpsuite expects the normal picture (the extra entries are unused), as browsers show it.',
-    cause: 'The image crate\'s BMP decoder rejects a colour count above 2^bpp.',
-    files: ['bmp/bmpsuite/q/pal8oversizepal.bmp'],
-  },
-  {
     id: 'K10',
     title: 'Corrupt JPEG accepted as noise',
     what: 'A fuzzer-made JPEG whose entropy-coded data is corrupt (libjpeg: "premature end of data segment"; sharp refuses it) is accepted, and the avatar is noise below the first rows.',
