@@ -34,13 +34,6 @@ import { countsTable } from '../lib/corpus-report.mjs';
 // ===================================================================
 const KNOWN_ISSUES = [
   {
-    id: 'K6',
-    title: 'GIF with no colour table at all is refused as damaged',
-    what: 'A GIF with neither a global nor a local colour table; decoders fall back to a default (grey-scale) table, libvips included.',
-    cause: 'The gif crate (RGBA output) probably errors on a frame without any palette; no default table is supplied.',
-    files: ['gif/pillow/no_palette.gif'],
-  },
-  {
     id: 'K7',
     title: 'BMP embedded ICC profile ignored',
     what: 'bmpsuite q/rgb24prof2.bmp stores red and green swapped with a profile that swaps them back; ours shows them swapped (the suite: "support for this is uncommon"; Chromium applies BMP profiles).',
