@@ -100,7 +100,6 @@ pub enum Lookalike {
     Pdf,
     Tiff,
     Photoshop,
-    Icon,
     JpegXl,
     Zip,
     Gzip,
@@ -125,7 +124,6 @@ impl Lookalike {
             Pdf => "PDF",
             Tiff => "TIFF",
             Photoshop => lang.pick("PSD 设计文档", "a Photoshop document (PSD)"),
-            Icon => lang.pick("图标文件（ICO）", "an icon (ICO)"),
             JpegXl => lang.pick("JXL 图片（新一代 JPEG）", "JPEG XL"),
             Zip => lang.pick("ZIP 压缩包", "a ZIP archive"),
             Gzip => lang.pick("GZIP 压缩包", "a gzip archive"),
@@ -421,6 +419,27 @@ impl UserFacing for ImageError {
 }
 
 impl ImageError {
+    /// The refusal of a picture inside a `container` file (a PNG inside an
+    /// icon), naming the file the member uploaded.
+    pub(crate) fn in_container(self, container: SourceFormat) -> ImageError {
+        use ImageError::*;
+        match self {
+            UnsupportedVariant { variant, .. } => UnsupportedVariant { format: container, variant },
+            TooMuchMemory { kind, width, height, max_mp, .. } => {
+                TooMuchMemory { format: container, kind, width, height, max_mp }
+            }
+            HeapExhausted { width, height, .. } => HeapExhausted { format: container, width, height },
+            TooMuchWork { width, height, bytes, max_pixels, .. } => {
+                TooMuchWork { format: container, width, height, bytes, max_pixels }
+            }
+            Damaged { format, detail } => Damaged { format: container, detail: format!("{format}: {detail}") },
+            AnimationTooBig { over, .. } => AnimationTooBig { format: container, over },
+            other => other,
+        }
+    }
+}
+
+impl ImageError {
     /// One of each, with every word its fields can name, for the tests
     /// that read every message.
     #[cfg(test)]
@@ -442,6 +461,7 @@ impl ImageError {
                 max_pixels: 17_000_000,
             },
             Damaged { format: SourceFormat::Gif, detail: "LZW data ends early".into() },
+            Damaged { format: SourceFormat::Ico, detail: "no pictures in the directory".into() },
             CropEmpty { crop: CropBox { w: 0, ..crop } },
             CropOutside { crop, width: 200, height: 100 },
             Encode { format: OutputFormat::Webp, detail: "out of memory".into() },
@@ -457,8 +477,8 @@ impl ImageError {
         ];
         use Lookalike::*;
         for looks_like in [
-            Avif, Heic, QuickTime, IsoMedia, Pdf, Tiff, Photoshop, Icon, JpegXl, Zip, Gzip, Riff, Svg, Html, Xml,
-            JsonOrText, Text,
+            Avif, Heic, QuickTime, IsoMedia, Pdf, Tiff, Photoshop, JpegXl, Zip, Gzip, Riff, Svg, Html, Xml, JsonOrText,
+            Text,
         ] {
             all.push(Unsupported { looks_like: Some(looks_like) });
         }

@@ -63,6 +63,7 @@ pub enum SourceFormat {
     Webp,
     Gif,
     Bmp,
+    Ico,
 }
 
 impl SourceFormat {
@@ -74,6 +75,7 @@ impl SourceFormat {
             SourceFormat::Webp => "WebP",
             SourceFormat::Gif => "GIF",
             SourceFormat::Bmp => "BMP",
+            SourceFormat::Ico => "ICO",
         }
     }
 }
@@ -91,4 +93,4 @@ impl fmt::Display for SourceFormat {
 }
 
 /// The list of accepted formats as shown in messages.
-pub const ACCEPTED_FORMATS: &str = "JPEG, PNG, WebP, GIF, BMP";
+pub const ACCEPTED_FORMATS: &str = "JPEG, PNG, WebP, GIF, BMP, ICO";

@@ -5,7 +5,7 @@ use super::format::SourceFormat;
 
 /// Identifies the format from the first bytes of the file.
 ///
-/// Only the five accepted formats pass; anything else is refused with, when
+/// Only the six accepted formats pass; anything else is refused with, when
 /// cheap to tell, what the file looks like instead.
 pub fn sniff(bytes: &[u8]) -> Result<SourceFormat, ImageError> {
     if bytes.is_empty() {
@@ -25,6 +25,11 @@ pub fn sniff(bytes: &[u8]) -> Result<SourceFormat, ImageError> {
     }
     if is_bmp(bytes) {
         return Ok(SourceFormat::Bmp);
+    }
+    // An icon: reserved 0, type 1 (2 would be a cursor), and room for the
+    // picture count.
+    if bytes.len() >= 6 && bytes.starts_with(b"\0\0\x01\0") {
+        return Ok(SourceFormat::Ico);
     }
     Err(ImageError::Unsupported { looks_like: looks_like(bytes) })
 }
@@ -58,7 +63,6 @@ fn looks_like(bytes: &[u8]) -> Option<Lookalike> {
         (b"II*\0", Lookalike::Tiff),
         (b"MM\0*", Lookalike::Tiff),
         (b"8BPS", Lookalike::Photoshop),
-        (b"\0\0\x01\0", Lookalike::Icon),
         (b"\xFF\x0A", Lookalike::JpegXl),
         (b"\0\0\0\x0CJXL ", Lookalike::JpegXl),
         (b"PK\x03\x04", Lookalike::Zip),

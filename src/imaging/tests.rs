@@ -286,7 +286,7 @@ fn sniff_refuses_disguised_files_and_says_what_they_look_like() {
         if let Some((_, k)) = kind {
             assert!(en.contains(k), "{en}");
         }
-        assert!(e.message(Lang::Zh).contains("JPEG, PNG, WebP, GIF, BMP"));
+        assert!(e.message(Lang::Zh).contains("JPEG, PNG, WebP, GIF, BMP, ICO"));
     }
     assert_eq!(sniff(b""), Err(ImageError::Empty));
     // The whole pipeline refuses them too.
