@@ -103,7 +103,6 @@ pub enum Lookalike {
     Pdf,
     Tiff,
     Photoshop,
-    Icon,
     JpegXl,
     Zip,
     Gzip,
@@ -128,7 +127,6 @@ impl Lookalike {
             Pdf => "PDF",
             Tiff => "TIFF",
             Photoshop => lang.pick("PSD 设计文档", "a Photoshop document (PSD)"),
-            Icon => lang.pick("图标文件（ICO）", "an icon (ICO)"),
             JpegXl => lang.pick("JXL 图片（新一代 JPEG）", "JPEG XL"),
             Zip => lang.pick("ZIP 压缩包", "a ZIP archive"),
             Gzip => lang.pick("GZIP 压缩包", "a gzip archive"),
@@ -351,8 +349,8 @@ impl UserFacing for ImageError {
                 if zh {
                     format!("图片无法处理：这个 {size} 的 {f} 文件声明了 {width}×{height} = {fig}，解码所需的计算量超出了这么小的文件所允许的上限（这种大小的 {f} 最多可解码 {max}）。请用常规图片软件重新导出，或缩小尺寸后再上传")
                 } else {
-                    // "an AVIF", "a HEIC" (said "heek"), "a PNG".
-                    let a = if *format == SourceFormat::Avif { "an" } else { "a" };
+                    // "an AVIF", "an ICO", "a HEIC" (said "heek"), "a PNG".
+                    let a = if matches!(format, SourceFormat::Avif | SourceFormat::Ico) { "an" } else { "a" };
                     format!("The image cannot be processed: this {size} {f} declares {width}×{height} = {fig}, more work to decode than a file of its size may take ({a} {f} of this size may decode to at most {max}). Export it again with an ordinary image editor, or reduce it, and upload again")
                 }
             }
@@ -441,6 +439,27 @@ impl UserFacing for ImageError {
 }
 
 impl ImageError {
+    /// The refusal of a picture inside a `container` file (a PNG inside an
+    /// icon), naming the file the member uploaded.
+    pub(crate) fn in_container(self, container: SourceFormat) -> ImageError {
+        use ImageError::*;
+        match self {
+            UnsupportedVariant { variant, .. } => UnsupportedVariant { format: container, variant },
+            TooMuchMemory { kind, width, height, max_mp, .. } => {
+                TooMuchMemory { format: container, kind, width, height, max_mp }
+            }
+            HeapExhausted { width, height, .. } => HeapExhausted { format: container, width, height },
+            TooMuchWork { width, height, bytes, max_pixels, .. } => {
+                TooMuchWork { format: container, width, height, bytes, max_pixels }
+            }
+            Damaged { format, detail } => Damaged { format: container, detail: format!("{format}: {detail}") },
+            AnimationTooBig { over, .. } => AnimationTooBig { format: container, over },
+            other => other,
+        }
+    }
+}
+
+impl ImageError {
     /// One of each, with every word its fields can name, for the tests
     /// that read every message.
     #[cfg(test)]
@@ -462,6 +481,7 @@ impl ImageError {
                 max_pixels: 17_000_000,
             },
             Damaged { format: SourceFormat::Gif, detail: "LZW data ends early".into() },
+            Damaged { format: SourceFormat::Ico, detail: "no pictures in the directory".into() },
             CropEmpty { crop: CropBox { w: 0, ..crop } },
             CropOutside { crop, width: 200, height: 100 },
             Encode { format: OutputFormat::Webp, detail: "out of memory".into() },
@@ -478,8 +498,8 @@ impl ImageError {
         ];
         use Lookalike::*;
         for looks_like in [
-            Avif, Heic, QuickTime, IsoMedia, Pdf, Tiff, Photoshop, Icon, JpegXl, Zip, Gzip, Riff, Svg, Html, Xml,
-            JsonOrText, Text,
+            Avif, Heic, QuickTime, IsoMedia, Pdf, Tiff, Photoshop, JpegXl, Zip, Gzip, Riff, Svg, Html, Xml, JsonOrText,
+            Text,
         ] {
             all.push(Unsupported { looks_like: Some(looks_like) });
         }

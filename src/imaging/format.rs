@@ -63,6 +63,7 @@ pub enum SourceFormat {
     Webp,
     Gif,
     Bmp,
+    Ico,
     /// AV1 in HEIF (`codecs::phone`).
     Avif,
     /// HEVC in HEIF, as phones write it (`codecs::phone`; the `HEIC` setting).
@@ -78,6 +79,7 @@ impl SourceFormat {
             SourceFormat::Webp => "WebP",
             SourceFormat::Gif => "GIF",
             SourceFormat::Bmp => "BMP",
+            SourceFormat::Ico => "ICO",
             SourceFormat::Avif => "AVIF",
             SourceFormat::Heic => "HEIC",
         }
@@ -97,4 +99,4 @@ impl fmt::Display for SourceFormat {
 }
 
 /// The list of accepted formats as shown in messages.
-pub const ACCEPTED_FORMATS: &str = "JPEG, PNG, WebP, GIF, BMP, HEIC, AVIF";
+pub const ACCEPTED_FORMATS: &str = "JPEG, PNG, WebP, GIF, BMP, ICO, HEIC, AVIF";

@@ -27,6 +27,11 @@ pub fn sniff(bytes: &[u8]) -> Result<SourceFormat, ImageError> {
     if is_bmp(bytes) {
         return Ok(SourceFormat::Bmp);
     }
+    // An icon: reserved 0, type 1 (2 would be a cursor), and room for the
+    // picture count.
+    if bytes.len() >= 6 && bytes.starts_with(b"\0\0\x01\0") {
+        return Ok(SourceFormat::Ico);
+    }
     // ISO-BMFF: AVIF or HEIC by the ftyp brands (or, for the generic HEIF
     // brands alone, by the primary item's codec); other ftyp files (MP4,
     // QuickTime) are named below.
@@ -69,7 +74,6 @@ fn looks_like(bytes: &[u8]) -> Option<Lookalike> {
         (b"II*\0", Lookalike::Tiff),
         (b"MM\0*", Lookalike::Tiff),
         (b"8BPS", Lookalike::Photoshop),
-        (b"\0\0\x01\0", Lookalike::Icon),
         (b"\xFF\x0A", Lookalike::JpegXl),
         (b"\0\0\0\x0CJXL ", Lookalike::JpegXl),
         (b"PK\x03\x04", Lookalike::Zip),

@@ -122,6 +122,10 @@ pub mod cost {
     /// the crop region, turned upright and encoded by the animation
     /// encoder (which tries more than one way of coding each picture).
     pub const ANIMATION_PICTURE_PIXEL: u64 = 300;
+    /// BMP and ICO: a pixel's alpha checked or set after the decode (an
+    /// alpha channel zero everywhere, an icon's AND mask); a byte compared
+    /// or written, estimated at a fifth of a decoded pixel.
+    pub const ALPHA_PIXEL: u64 = 1;
 }
 
 /// The work counter of one upload. Loops share it by reference (through

@@ -34,57 +34,11 @@ import { countsTable } from '../lib/corpus-report.mjs';
 // ===================================================================
 const KNOWN_ISSUES = [
   {
-    id: 'K1',
-    title: 'ICO is refused',
-    what: 'Every icon is refused ("looks like an icon (ICO), not a supported image"); the contract and AnqiCMS accept ICO. Reference (Pillow): the largest entry, PNG or BMP inside, BMP entries with their AND mask (1-bit transparency) or 32-bit alpha.',
-    cause: 'sniff.rs knows ICO only as a name for the refusal; there is no ICO decoder in the pipeline (the image crate has one, feature "ico", not enabled).',
-    files: [
-      'ico/gdk-pixbuf/reftests/squares.ico',
-      'ico/image-rs/bmp-24bpp-mask.ico', 'ico/image-rs/bmp-32bpp-alpha.ico', 'ico/image-rs/bmp-32bpp-conflicting-and-mask.ico',
-      'ico/image-rs/bmp_v5_with_icc.ico', 'ico/image-rs/lenient-bpp.ico', 'ico/image-rs/multiple_entries_with_different_bit_depth.ico',
-      'ico/image-rs/png-32bpp-alpha.ico', 'ico/image-rs/png_l8.ico', 'ico/image-rs/png_rgb8.ico', 'ico/image-rs/smile.ico',
-      'ico/image-rs/truncated_mask_32bpp.ico', 'ico/image-rs/two-entry-order-test.ico',
-      'ico/pillow/black_and_white.ico', 'ico/pillow/hopper.ico', 'ico/pillow/hopper_draw.ico', 'ico/pillow/hopper_mask.ico',
-      'ico/pillow/hopper_unexpected.ico', 'ico/pillow/python.ico',
-    ],
-  },
-  {
-    id: 'K2',
-    title: 'BMP with an alpha mask whose alpha bits are all zero becomes a fully transparent avatar',
-    what: 'A bit-field BMP that declares an alpha mask but stores alpha 0 in every pixel (as many writers do) gives an invisible avatar; browsers and Pillow show it opaque. Seen here on 16-bit A1R5G5B5 and A4R4G4B4; a 32-bit BMP (alpha mask 0xFF000000, alpha bytes 0) does the same (checked with a hand-made file, not in the corpus). A 32-bit BI_RGB bitmap with zero padding bytes is fine (bmpsuite g/rgb32.bmp matches).',
-    cause: 'The image crate\'s BMP decoder takes the alpha mask at its word; the pipeline keeps the alpha it gets. Browsers\' rule: when no pixel has non-zero alpha, the image is opaque.',
-    files: [
-      'bmp/image-rs/V3_A1_R5_G5_B5.bmp', 'bmp/image-rs/V3_A1_R5_G5_B5_Top_Down.bmp',
-      'bmp/image-rs/V3_A4_R4_G4_B4.bmp', 'bmp/image-rs/V3_A4_R4_G4_B4_Top_Down.bmp',
-    ],
-  },
-  {
-    id: 'K6',
-    title: 'GIF with no colour table at all is refused as damaged',
-    what: 'A GIF with neither a global nor a local colour table; decoders fall back to a default (grey-scale) table, libvips included.',
-    cause: 'The gif crate (RGBA output) probably errors on a frame without any palette; no default table is supplied.',
-    files: ['gif/pillow/no_palette.gif'],
-  },
-  {
     id: 'K7',
     title: 'BMP embedded ICC profile ignored',
     what: 'bmpsuite q/rgb24prof2.bmp stores red and green swapped with a profile that swaps them back; ours shows them swapped (the suite: "support for this is uncommon"; Chromium applies BMP profiles).',
     cause: 'The BMP path does not read the V5 header\'s embedded profile (PROFILE_EMBEDDED) into the colour step that JPEG/PNG/WebP get.',
     files: ['bmp/bmpsuite/q/rgb24prof2.bmp'],
-  },
-  {
-    id: 'K8',
-    title: 'BMP palette with more entries than the bit depth allows is refused as damaged',
-    what: 'q/pal8oversizepal.bmp declares 300 palette entries for an 8-bit image; bmpsuite expects the normal picture (the extra entries are unused), as browsers show it.',
-    cause: 'The image crate\'s BMP decoder rejects a colour count above 2^bpp.',
-    files: ['bmp/bmpsuite/q/pal8oversizepal.bmp'],
-  },
-  {
-    id: 'K9',
-    title: 'Lossy WebP: a centre square at an odd offset is taken half a pixel off',
-    what: 'small_31x13.webp (square at x = 9) differs by 9 levels on average; a synthetic 299x100 lossy WebP (square at x = 99) by 10, while even offsets, and JPEG/PNG at any offset, match exactly. Invisible on photos (the shift is half a source pixel), visible on small pictures.',
-    cause: 'decode/webp.rs: libwebp needs an even crop start, so an odd start is moved one pixel in and the (side - 1)-wide remainder is then resized as if it were the whole square (the region\'s crop spec covers all of it): a half-pixel shift plus a 1/side stretch. Cropping one pixel out instead and giving the Collector a crop square that starts at 1 would be exact.',
-    files: ['webp/libwebp-test-data/small_31x13.webp'],
   },
   {
     id: 'K10',

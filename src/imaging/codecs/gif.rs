@@ -11,7 +11,12 @@
 //! delay before it, as browsers play zero-delay animations frame by frame.
 //! So the still avatar is the first picture, and an animation's pictures
 //! are the canvases after each frame that ends one.
+//!
+//! A file with no global colour table is given a grey-scale one (index i
+//! is grey i), as libvips does, so that a frame without a local table
+//! still shows instead of being refused.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 use std::num::NonZeroU64;
 
@@ -120,11 +125,14 @@ impl<'a> Gif<'a> {
         self.drawn_frames(all).iter().filter(|f| f.restores).map(|f| self.clipped_bytes(f)).max().unwrap_or(0)
     }
 
-    /// Estimated peak bytes: the RGBA canvas and the room for saving
-    /// under restoring frames (frames are decoded a row at a time straight
-    /// onto the canvas).
+    /// Estimated peak bytes: the RGBA canvas, the room for saving under
+    /// restoring frames (frames are decoded a row at a time straight onto
+    /// the canvas) and, for a file without a global colour table, the copy
+    /// given one ([`with_colour_table`]).
     fn memory_need(&self, all: bool) -> u64 {
-        4 * u64::from(self.header.width) * u64::from(self.header.height) + self.save_room(all)
+        let canvas = 4 * u64::from(self.header.width) * u64::from(self.header.height);
+        let copy = if lacks_colour_table(self.bytes) { self.bytes.len() as u64 + 768 } else { 0 };
+        canvas + self.save_room(all) + copy
     }
 
     /// Checks the memory and charges the work of the frames the block walk
@@ -194,7 +202,7 @@ impl Frames for GifFrames<'_, '_> {
 
 /// Decodes frames and draws them on the canvas.
 struct Player<'a> {
-    decoder: gif::Decoder<Cursor<&'a [u8]>>,
+    decoder: gif::Decoder<Cursor<Cow<'a, [u8]>>>,
     width: u32,
     height: u32,
     /// RGBA, transparent where nothing was drawn.
@@ -217,6 +225,31 @@ struct Player<'a> {
     finished: bool,
 }
 
+/// `bytes`, with a grey-scale global colour table (256 entries, index i
+/// grey i) put after the logical screen descriptor when it has none. GIF
+/// has no offsets, so the blocks after it need no change.
+fn with_colour_table(bytes: &[u8]) -> Cow<'_, [u8]> {
+    if !lacks_colour_table(bytes) {
+        return Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len() + 768);
+    out.extend_from_slice(&bytes[..SCREEN_END]);
+    // Global table present, 2^(7 + 1) entries.
+    out[10] |= 0x87;
+    out.extend((0..=255u8).flat_map(|i| [i; 3]));
+    out.extend_from_slice(&bytes[SCREEN_END..]);
+    Cow::Owned(out)
+}
+
+/// The end of the header and logical screen descriptor.
+const SCREEN_END: usize = 13;
+
+/// The logical screen descriptor is whole and says there is no global
+/// colour table.
+fn lacks_colour_table(bytes: &[u8]) -> bool {
+    bytes.len() >= SCREEN_END && bytes[10] & 0x80 == 0
+}
+
 impl<'a> Player<'a> {
     fn new(
         bytes: &'a [u8],
@@ -233,7 +266,7 @@ impl<'a> Player<'a> {
         // blocks it keeps (ICC, XMP), which are no larger than the file.
         let limit = NonZeroU64::new(bytes.len() as u64 + (1 << 16)).unwrap_or(NonZeroU64::MIN);
         options.set_memory_limit(MemoryLimit::Bytes(limit));
-        let decoder = options.read_info(Cursor::new(bytes)).map_err(|e| map_err(e, plan))?;
+        let decoder = options.read_info(Cursor::new(with_colour_table(bytes))).map_err(|e| map_err(e, plan))?;
         let canvas_len =
             usize::try_from(u64::from(width) * u64::from(height) * 4).map_err(|_| out_of_memory(F, plan))?;
         let mut canvas = Vec::new();
@@ -516,6 +549,32 @@ mod tests {
         }
         drop(enc);
         out
+    }
+
+    #[test]
+    fn no_colour_table_at_all_is_grey_scale() {
+        // Neither a global nor a local table (Pillow's no_palette.gif):
+        // index i shows as grey i, as in libvips, instead of a refusal.
+        // Written with a 256-colour global table, which is then taken out.
+        let mut out = Vec::new();
+        let palette: Vec<u8> = (0..=255u8).flat_map(|i| [255 - i, i, 0]).collect();
+        let mut enc = gif::Encoder::new(&mut out, 8, 8, &palette).unwrap();
+        enc.write_frame(&gif::Frame::from_indexed_pixels(8, 8, vec![128; 64], None)).unwrap();
+        drop(enc);
+        assert_eq!(out[10] & 0x87, 0x87);
+        out.drain(13..13 + 768);
+        out[10] &= 0x7F;
+        let opts = crate::imaging::options::Options {
+            size: 8,
+            format: crate::imaging::format::OutputFormat::Png,
+            ..Default::default()
+        };
+        let a = crate::imaging::pipeline::process(&out, None, &opts).unwrap();
+        let img = image::load_from_memory(&a.bytes).unwrap().to_rgba8();
+        assert!(img.pixels().all(|p| p.0 == [128, 128, 128, 255]), "{:?}", img.get_pixel(0, 0));
+        // A file with its own table is read as it is.
+        let own = gif(4, 4, &[(0, 0, 4, 4, 2, 0, DisposalMethod::Keep)]);
+        assert!(matches!(with_colour_table(&own), Cow::Borrowed(_)));
     }
 
     #[test]

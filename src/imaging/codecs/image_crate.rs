@@ -6,6 +6,7 @@
 
 use std::io::Cursor;
 
+use image::codecs::bmp::BmpDecoder;
 use image::error::{ImageError as ImgError, LimitErrorKind};
 use image::{ColorType, ImageDecoder, Limits};
 
@@ -25,6 +26,54 @@ pub(crate) fn decode_first_frame<'a, D: ImageDecoder>(
     plan: &Plan<'_>,
     max_alloc: u64,
 ) -> Result<Region, ImageError> {
+    read_first_frame(open, bytes, format, plan, max_alloc)?.feed(format, plan)
+}
+
+/// How the BMP and ICO codecs open image's BMP decoder (with or without
+/// the file header): a function pointer, so that [`read_first_frame`] is
+/// compiled once for both.
+pub(crate) type OpenBmp<'a> = fn(Cursor<&'a [u8]>) -> Result<BmpDecoder<Cursor<&'a [u8]>>, ImgError>;
+
+/// A first frame decoded by `image`, tightly packed, not yet handed to the
+/// collector (a codec may still fix its alpha).
+pub(crate) struct Decoded {
+    pub buf: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub layout: Layout,
+    pub icc: Option<Vec<u8>>,
+}
+
+impl Decoded {
+    /// Hands the pixels to the plan's collector.
+    pub(crate) fn feed(self, format: SourceFormat, plan: &Plan<'_>) -> Result<Region, ImageError> {
+        let collector = plan.collector(self.width, self.height, self.layout, self.icc.as_deref());
+        feed_buffer(collector, &self.buf, self.width, self.layout, format, plan)
+    }
+
+    /// Browsers' rule for an alpha channel that is zero everywhere (a
+    /// writer that declared alpha and stored none): the image is opaque.
+    /// Returns whether it was so.
+    pub(crate) fn opaque_if_alpha_all_zero(&mut self) -> bool {
+        let ch = self.layout.channels();
+        if !self.layout.has_alpha() || self.buf.chunks_exact(ch).any(|p| p[ch - 1] != 0) {
+            return false;
+        }
+        self.buf.chunks_exact_mut(ch).for_each(|p| p[ch - 1] = 255);
+        true
+    }
+}
+
+/// Decodes the first frame of `bytes` with the decoder `open` makes, with
+/// `image`'s allocation limit at `max_alloc` bytes, checking its size
+/// against the plan's; 8-bit samples only.
+pub(crate) fn read_first_frame<'a, D: ImageDecoder>(
+    open: impl FnOnce(Cursor<&'a [u8]>) -> Result<D, ImgError>,
+    bytes: &'a [u8],
+    format: SourceFormat,
+    plan: &Plan<'_>,
+    max_alloc: u64,
+) -> Result<Decoded, ImageError> {
     let mut dec = open(Cursor::new(bytes)).map_err(|e| map_err(format, plan, e))?;
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DIMENSION);
@@ -44,11 +93,10 @@ pub(crate) fn decode_first_frame<'a, D: ImageDecoder>(
     let len = usize::try_from(dec.total_bytes()).map_err(|_| damaged(format, "image too large"))?;
     let mut buf = vec![0u8; len];
     dec.read_image(&mut buf).map_err(|e| map_err(format, plan, e))?;
-    let collector = plan.collector(w, h, layout, icc.as_deref());
-    feed_buffer(collector, &buf, w, layout, format, plan)
+    Ok(Decoded { buf, width: w, height: h, layout, icc })
 }
 
-fn map_err(format: SourceFormat, plan: &Plan<'_>, e: ImgError) -> ImageError {
+pub(crate) fn map_err(format: SourceFormat, plan: &Plan<'_>, e: ImgError) -> ImageError {
     match e {
         ImgError::Limits(l)
             if matches!(l.kind(), LimitErrorKind::InsufficientMemory | LimitErrorKind::DimensionError) =>

@@ -6,6 +6,7 @@
 
 mod bmp;
 mod gif;
+mod ico;
 mod image_crate;
 mod jpeg;
 pub(crate) mod phone;
@@ -23,6 +24,7 @@ pub(crate) fn open(bytes: &[u8], format: SourceFormat) -> Result<Box<dyn Image +
         SourceFormat::Png => Box::new(png::Png::open(bytes)?),
         SourceFormat::Gif => Box::new(gif::Gif::open(bytes)?),
         SourceFormat::Bmp => Box::new(bmp::Bmp::open(bytes)?),
+        SourceFormat::Ico => Box::new(ico::Ico::open(bytes)?),
         SourceFormat::Webp => Box::new(webp::Webp::open(bytes)?),
         SourceFormat::Avif | SourceFormat::Heic => Box::new(phone::Phone::open(bytes, format)?),
     })

@@ -89,6 +89,8 @@ impl Image for Png<'_> {
     }
 }
 
+// One copy for the PNG and ICO codecs.
+#[inline(never)]
 fn decode(bytes: &[u8], header: &Header, iccp: bool, plan: &Plan<'_>) -> Result<Region, ImageError> {
     let mut reader = decoder(bytes).read_info().map_err(|e| map_err(e, header, plan))?;
     let (w, h) = (reader.info().width, reader.info().height);
