@@ -567,6 +567,11 @@ export async function start({
   const hanging = new Set();
 
   const server = http.createServer((req, res) => {
+    // One request per connection: a kept-alive connection that the server
+    // closes while the client's pool still holds it fails the client's
+    // next request ("Network connection lost" in workerd), a flake that is
+    // not what any test is about.
+    res.shouldKeepAlive = false;
     handle(req, res).catch((e) => {
       if (!res.headersSent) { res.writeHead(500, { 'Content-Type': 'text/plain' }); res.end(`stand-in error: ${e.message}`); }
       else res.destroy();
