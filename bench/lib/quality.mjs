@@ -82,7 +82,7 @@ const lanczos3 = (t) => {
  * Lanczos3 weights from [start, start+len) of a line of `limit` pixels onto
  * `n` pixels (pixel i covers [i, i+1), centre i+½): [{lo, w}] per output.
  */
-function weights(n, start, len, limit) {
+export function weights(n, start, len, limit) {
   const s = len / n, scale = Math.max(1, s), support = 3 * scale;
   const out = [];
   for (let i = 0; i < n; i++) {

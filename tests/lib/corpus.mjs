@@ -36,7 +36,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { REPO_ROOT, readEnvelope } from './worker.mjs';
-import { ssim } from '../../bench/lib/quality.mjs';
+import { ssim, weights } from '../../bench/lib/quality.mjs';
 
 export const CORPUS = path.join(REPO_ROOT, 'tests', 'corpus');
 export const MANIFEST = JSON.parse(readFileSync(path.join(CORPUS, 'MANIFEST.json'), 'utf8'));
@@ -103,35 +103,12 @@ export async function referenceDecode({ rel, entry, format, bytes }) {
 
 // ---------------------------------------------------------------- Lanczos3
 
-const lanczos3 = (t) => {
-  t = Math.abs(t);
-  if (t < 1e-12) return 1;
-  if (t >= 3) return 0;
-  const p = Math.PI * t;
-  return (3 * Math.sin(p) * Math.sin(p / 3)) / (p * p);
-};
-
-/** Weights from the `len` pixels of the square onto `n`: [{lo, w}] per output pixel. */
-function weights(n, len) {
-  const s = len / n, scale = Math.max(1, s), support = 3 * scale;
-  const out = [];
-  for (let i = 0; i < n; i++) {
-    const c = (i + 0.5) * s;
-    const lo = Math.max(0, Math.ceil(c - support - 0.5)), hi = Math.min(len - 1, Math.floor(c + support - 0.5));
-    const w = new Float64Array(Math.max(0, hi - lo + 1));
-    let sum = 0;
-    for (let j = lo; j <= hi; j++) sum += (w[j - lo] = lanczos3((j + 0.5 - c) / scale));
-    for (let k = 0; k < w.length; k++) w[k] /= sum;
-    out.push({ lo, w });
-  }
-  return out;
-}
-
 /** The reference avatar of an upright RGBA picture: 256² RGBA (Uint8ClampedArray). */
 export function referenceAvatar({ data, w, h }, size = SIZE) {
   const side = Math.min(w, h);
   const x0 = Math.floor((w - side) / 2), y0 = Math.floor((h - side) / 2);
-  const wt = weights(size, side);
+  // Lanczos3 weights from the whole square (the benchmark's reference resize).
+  const wt = weights(size, 0, side, side);
   // Premultiplied floats of the square.
   const sq = new Float32Array(side * side * 4);
   for (let y = 0; y < side; y++) {
