@@ -181,18 +181,21 @@ fn animate(
     clock: &mut Laps,
     times: &mut StageTimes,
 ) -> Result<Option<(Vec<u8>, u32, bool)>, ImageError> {
-    let too_big = |over| ImageError::AnimationTooBig { format: source, over };
-    let declared = image.frame_count();
-    let max = limits::MAX_FRAMES;
-    if declared > max {
-        return Err(too_big(AnimationLimit::Frames { frames: declared, max }));
-    }
+    // The picture and pixel limits, on the pictures declared and again on
+    // those decoded.
     let (width, height) = (plan.width, plan.height);
-    let pixels = u64::from(declared) * u64::from(width) * u64::from(height);
-    if pixels > limits::MAX_ANIMATION_PIXELS {
-        let max = limits::MAX_ANIMATION_PIXELS;
-        return Err(too_big(AnimationLimit::Pixels { width, height, frames: declared, max }));
-    }
+    let within_limits = |frames: u32| {
+        let over = if frames > limits::MAX_FRAMES {
+            AnimationLimit::Frames { frames, max: limits::MAX_FRAMES }
+        } else if u64::from(frames) * u64::from(width) * u64::from(height) > limits::MAX_ANIMATION_PIXELS {
+            AnimationLimit::Pixels { width, height, frames, max: limits::MAX_ANIMATION_PIXELS }
+        } else {
+            return Ok(());
+        };
+        Err(ImageError::AnimationTooBig { format: source, over })
+    };
+    let declared = image.frame_count();
+    within_limits(declared)?;
     // The output pictures' work: allowed by the file's size, else a still.
     let picture = cost::ANIMATION_PICTURE_PIXEL * u64::from(opts.size) * u64::from(opts.size);
     let pictures = u64::from(declared) * picture;
@@ -209,14 +212,7 @@ fn animate(
     clock.add(&mut times.header_ms);
     while let Some((region, ms)) = frames.next_frame()? {
         kept += 1;
-        if kept > max {
-            return Err(too_big(AnimationLimit::Frames { frames: kept, max }));
-        }
-        // The declared pictures passed the pixel limit; so must those decoded.
-        if u64::from(kept) * u64::from(width) * u64::from(height) > limits::MAX_ANIMATION_PIXELS {
-            let max = limits::MAX_ANIMATION_PIXELS;
-            return Err(too_big(AnimationLimit::Pixels { width, height, frames: kept, max }));
-        }
+        within_limits(kept)?;
         plan.charge(source, picture, pictures)?;
         clock.add(&mut times.decode_ms);
         let (pixels, ch) = resize::finish(region, opts.size).map_err(encode_err)?;
@@ -236,7 +232,7 @@ fn animate(
     clock.add(&mut times.encode_ms);
     let (bytes, max) = (out.len() as u64, limits::MAX_ANIMATED_BYTES);
     if bytes > max {
-        return Err(too_big(AnimationLimit::Bytes { bytes, max }));
+        return Err(ImageError::AnimationTooBig { format: source, over: AnimationLimit::Bytes { bytes, max } });
     }
     Ok(Some((out, kept, has_alpha)))
 }

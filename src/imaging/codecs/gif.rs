@@ -47,6 +47,8 @@ pub(crate) struct Gif<'a> {
     header: Header,
     /// The frames' rectangles and delays, from the block walk.
     frames: Vec<FrameInfo>,
+    /// Per frame, whether it ends a picture ([`picture_ends`]).
+    ends: Vec<bool>,
 }
 
 /// A frame's rectangle and, from its graphic control extension when it
@@ -78,51 +80,28 @@ impl<'a> Gif<'a> {
             cw = cw.max(first.left + first.width);
             ch = ch.max(first.top + first.height);
         }
-        Ok(Gif { bytes: b, header: Header::upright(cw, ch), frames })
-    }
-
-    /// Whether frame `i` ends a picture: it shows for a while, it is the
-    /// last, or the next frame covers the whole canvas.
-    fn ends_picture(&self, i: usize) -> bool {
-        let Some(frame) = self.frames.get(i) else { return true };
-        frame.delay > 0 || self.frames.get(i + 1).is_none_or(|next| self.covers_canvas(next))
-    }
-
-    fn covers_canvas(&self, f: &FrameInfo) -> bool {
-        f.left == 0 && f.top == 0 && f.width >= self.header.width && f.height >= self.header.height
-    }
-
-    /// The frames that end pictures, in order.
-    fn picture_ends(&self) -> Vec<bool> {
-        (0..self.frames.len()).map(|i| self.ends_picture(i)).collect()
+        let ends = picture_ends(&frames, cw, ch);
+        Ok(Gif { bytes: b, header: Header::upright(cw, ch), frames, ends })
     }
 
     /// Pictures shown.
     fn shown(&self) -> u32 {
-        let ends = (0..self.frames.len()).filter(|&i| self.ends_picture(i)).count();
+        let ends = self.ends.iter().filter(|&&end| end).count();
         ends.max(1).try_into().unwrap_or(u32::MAX)
     }
 
     /// The frames drawn: up to the first picture, or all of them for an
     /// animation.
     fn drawn_frames(&self, all: bool) -> &[FrameInfo] {
-        let first_shown =
-            (0..self.frames.len()).position(|i| self.ends_picture(i)).map_or(self.frames.len(), |i| i + 1);
+        let first_shown = self.ends.iter().position(|&end| end).map_or(self.frames.len(), |i| i + 1);
         &self.frames[..if all { self.frames.len() } else { first_shown }]
-    }
-
-    /// Bytes of a frame's rectangle clipped to the canvas, as RGBA.
-    fn clipped_bytes(&self, f: &FrameInfo) -> u64 {
-        let (w, h) = (self.header.width, self.header.height);
-        let cw = (f.left + f.width).min(w).saturating_sub(f.left.min(w));
-        let ch = (f.top + f.height).min(h).saturating_sub(f.top.min(h));
-        4 * u64::from(cw) * u64::from(ch)
     }
 
     /// Room for what frames that restore what was under them save: the
     /// largest such rectangle among the frames drawn.
     fn save_room(&self, all: bool) -> u64 {
-        self.drawn_frames(all).iter().filter(|f| f.restores).map(|f| self.clipped_bytes(f)).max().unwrap_or(0)
+        let (w, h) = (self.header.width, self.header.height);
+        self.drawn_frames(all).iter().filter(|f| f.restores).map(|f| clipped_bytes(f, w, h)).max().unwrap_or(0)
     }
 
     /// Estimated peak bytes: the RGBA canvas, the room for saving under
@@ -146,7 +125,7 @@ impl<'a> Gif<'a> {
         let encoder = if all { plan.animation_encoder_bytes() } else { 0 };
         plan.admit_whole_frame(F, kind, self.memory_need(all) + encoder, frame_units, collector_units)?;
         let room = self.save_room(all);
-        Player::new(self.bytes, self.header.width, self.header.height, self.picture_ends(), room, plan)
+        Player::new(self.bytes, self.header.width, self.header.height, self.ends.clone(), room, plan)
     }
 }
 
@@ -332,9 +311,7 @@ impl<'a> Player<'a> {
     /// the canvas), for its "restore previous" disposal: work and memory
     /// in proportion to the frame, not the canvas.
     fn save_under(&mut self, frame: &FrameInfo, plan: &Plan<'_>) -> Result<(), ImageError> {
-        let x1 = (frame.left + frame.width).min(self.width);
-        let y1 = (frame.top + frame.height).min(self.height);
-        let len = 4 * u64::from(x1.saturating_sub(frame.left)) * u64::from(y1.saturating_sub(frame.top));
+        let len = clipped_bytes(frame, self.width, self.height);
         if len > self.save_room {
             return Err(out_of_memory(F, plan));
         }
@@ -436,6 +413,22 @@ impl<'a> Player<'a> {
         let collector = plan.collector(self.width, self.height, Layout::Rgba, None);
         feed_buffer(collector, &self.canvas, self.width, Layout::Rgba, F, plan)
     }
+}
+
+/// Per frame, whether it ends a picture on a `width`×`height` canvas: it
+/// shows for a while, it is the last, or the next frame covers the whole
+/// canvas.
+fn picture_ends(frames: &[FrameInfo], width: u32, height: u32) -> Vec<bool> {
+    let covers = |f: &FrameInfo| f.left == 0 && f.top == 0 && f.width >= width && f.height >= height;
+    (0..frames.len()).map(|i| frames[i].delay > 0 || frames.get(i + 1).is_none_or(covers)).collect()
+}
+
+/// Bytes of a frame's rectangle clipped to a `width`×`height` canvas, as
+/// RGBA.
+fn clipped_bytes(f: &FrameInfo, width: u32, height: u32) -> u64 {
+    let cw = (f.left + f.width).min(width).saturating_sub(f.left.min(width));
+    let ch = (f.top + f.height).min(height).saturating_sub(f.top.min(height));
+    4 * u64::from(cw) * u64::from(ch)
 }
 
 /// The frame rows in the order the data holds them: top to bottom, or the
@@ -612,7 +605,7 @@ mod tests {
             work: &work,
         };
         let room = g.save_room(true);
-        let mut p = Player::new(b, g.header.width, g.header.height, g.picture_ends(), room, &plan).unwrap();
+        let mut p = Player::new(b, g.header.width, g.header.height, g.ends.clone(), room, &plan).unwrap();
         let mut out = Vec::new();
         while let Some(ms) = p.next_picture(&plan).unwrap() {
             out.push((p.canvas.clone(), Some(ms)));
