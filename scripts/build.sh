@@ -4,6 +4,8 @@
 #
 #   scripts/build.sh                    production build into build/
 #   BUILD_VARIANT=test scripts/build.sh test build (feature test-hooks) into build-test/
+#   BUILD_VARIANT=profile scripts/build.sh the production build with its function
+#                                       names kept, into build-profile/ (bench/profile.mjs)
 #
 # Both use --panic-unwind (nightly std rebuilt with panic=unwind), so a panic
 # in one request is caught and answered instead of poisoning the isolate.
@@ -48,6 +50,8 @@ cargo_args=()
 if [ "${BUILD_VARIANT:-}" = test ]; then
   out=build-test
   cargo_args=(-- --features test-hooks)
+elif [ "${BUILD_VARIANT:-}" = profile ]; then
+  out=build-profile
 fi
 
 # The AVIF and HEIC decoder modules (decoders/README.md): built once per set

@@ -72,6 +72,12 @@ impl ColourConverter {
         self.layout
     }
 
+    /// The rows are sRGB RGB8 or RGBA8 already: [`Self::convert`] would
+    /// copy them unchanged, so a caller may read them in place.
+    pub fn is_identity(&self) -> bool {
+        self.transform.is_none() && matches!(self.layout, Layout::Rgb | Layout::Rgba)
+    }
+
     /// Converts `src` (whole pixels of `self.layout`) into `dst` (the same
     /// number of pixels, [`Layout::out_channels`] each).
     pub fn convert(&self, src: &[u8], dst: &mut [u8]) {
@@ -118,7 +124,10 @@ fn naive(layout: Layout, src: &[u8], dst: &mut [u8]) {
             d[..3].fill(s[0]);
             d[3] = s[1];
         }),
-        Layout::Rgb | Layout::Rgba => pixels.for_each(|(s, d)| d.copy_from_slice(s)),
+        Layout::Rgb | Layout::Rgba => {
+            let n = src.len().min(dst.len());
+            dst[..n].copy_from_slice(&src[..n]);
+        }
         Layout::Cmyk => pixels.for_each(|(s, d)| {
             let k = 255 - u32::from(s[3]);
             for i in 0..3 {

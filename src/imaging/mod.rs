@@ -20,6 +20,7 @@ mod decoding;
 mod encode;
 mod error;
 mod format;
+mod lanczos;
 mod limits;
 mod options;
 mod orient;

@@ -10,18 +10,14 @@
 //!    avatar size remains for the Lanczos step, and the kept region fits
 //!    [`REGION_BUDGET`]). Streaming decoders (PNG) therefore never hold more
 //!    than a few rows.
-//! 2. [`finish`] runs a Lanczos3 convolution (`fast_image_resize`, SIMD incl.
-//!    wasm simd128) from the exact, sub-pixel crop square to `size`×`size`,
-//!    then converts back to 8-bit sRGB (un-premultiplying alpha).
+//! 2. [`finish`] runs a Lanczos3 convolution ([`super::lanczos`], in `f32`)
+//!    from the exact, sub-pixel crop square to `size`×`size`, then converts
+//!    back to 8-bit sRGB (un-premultiplying alpha).
 
 use std::sync::OnceLock;
 
-use fast_image_resize::images::{TypedImage, TypedImageRef};
-use fast_image_resize::pixels::{U16x3, U16};
-use fast_image_resize::PixelTrait;
-use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
-
 use super::colour::ColourConverter;
+use super::lanczos;
 use super::limits::REGION_BUDGET;
 use super::options::ResizeSpace;
 use super::work::{cost, Spent, Work};
@@ -42,14 +38,6 @@ impl ResizeSpace {
         match self {
             ResizeSpace::Srgb => &WIDENED,
             ResizeSpace::Linear => to_linear(),
-        }
-    }
-
-    /// 16-bit sample in this space → nearest sRGB code value.
-    fn to_u8(self) -> fn(u16) -> u8 {
-        match self {
-            ResizeSpace::Srgb => |v| ((u32::from(v) + 128) / 257) as u8,
-            ResizeSpace::Linear => lin_to_u8,
         }
     }
 }
@@ -94,6 +82,13 @@ fn to_srgb() -> &'static [u8; 65536] {
     })
 }
 
+/// 16-bit sRGB sample (c × 257) → nearest code value.
+#[inline(always)]
+fn srgb_u16_to_u8(v: u16) -> u8 {
+    ((u32::from(v) + 128) / 257) as u8
+}
+
+#[inline(always)]
 fn lin_to_u8(v: u16) -> u8 {
     to_srgb()[usize::from(v)]
 }
@@ -258,12 +253,24 @@ impl<'w> Collector<'w> {
         let in_ch = self.conv.layout().channels();
         let start = self.bx as usize * in_ch;
         let Some(src) = row.get(start..start + self.bw as usize * in_ch) else { return Ok(()) };
-        self.conv.convert(src, &mut self.srgb);
+        // sRGB rows are read where they are; others are converted first.
+        let srgb: &[u8] = if self.conv.is_identity() {
+            src
+        } else {
+            self.conv.convert(src, &mut self.srgb);
+            &self.srgb
+        };
+        if self.k == 1 {
+            // No box to average: the samples go straight into the region.
+            self.transparent |= widen_row(srgb, self.ch, self.space, &mut self.out);
+            self.out_row += 1;
+            return Ok(());
+        }
         let lin = self.space.samples();
         let (k, ch) = (self.k as usize, self.ch);
         // One accumulator per k source pixels (walked block by block: a
         // division per pixel cost more than the rest of the loop).
-        for (acc, block) in self.acc.chunks_exact_mut(ch).zip(self.srgb.chunks(k * ch)) {
+        for (acc, block) in self.acc.chunks_exact_mut(ch).zip(srgb.chunks(k * ch)) {
             if ch == 4 {
                 for px in block.chunks_exact(4) {
                     let a = u64::from(px[3]);
@@ -322,96 +329,73 @@ impl<'w> Collector<'w> {
     }
 }
 
+/// One row of 8-bit sRGB pixels (`ch` = 3, or 4 with alpha) appended to
+/// `out` as 16-bit samples in `space`, colour premultiplied by alpha: what
+/// the box average of a single pixel gives, written without accumulators.
+/// Returns whether some pixel is not fully opaque.
+fn widen_row(srgb: &[u8], ch: usize, space: ResizeSpace, out: &mut Vec<u16>) -> bool {
+    let lin = space.samples();
+    if ch == 4 {
+        let mut transparent = false;
+        for px in srgb.chunks_exact(4) {
+            let a = u32::from(px[3]);
+            transparent |= a < 255;
+            for &c in &px[..3] {
+                out.push((u32::from(lin[usize::from(c)]) * a / 255) as u16);
+            }
+            out.push((a * 257) as u16);
+        }
+        return transparent;
+    }
+    match space {
+        // The sRGB table is c × 257: computed, so the loop vectorises.
+        ResizeSpace::Srgb => out.extend(srgb.iter().map(|&c| u16::from(c) * 257)),
+        ResizeSpace::Linear => out.extend(srgb.iter().map(|&c| lin[usize::from(c)])),
+    }
+    false
+}
+
 /// Lanczos3 from the region's crop square to `size`×`size`, back to 8-bit
 /// sRGB. Returns the pixels and their channel count: 4 only when the region
 /// has real transparency, else 3.
 ///
-/// Only two pixel types are ever resized: `U16x3` (colour, premultiplied
-/// already when there is alpha) and `U16` (the alpha plane, split off).
-/// Calling the typed resizer with just these keeps the other eleven pixel
-/// types' convolutions, and fast_image_resize's alpha multiply/divide code
-/// with its large `RECIP_ALPHA16` table, out of the wasm module (a good
-/// share of its size). Our samples are premultiplied (in their space)
-/// before they get here, so that code was never needed.
-///
-/// Takes the region by value: with alpha, the alpha plane is split off and
-/// the colour compacted in place, so the resize never holds a second copy
-/// of the region (at the largest AVATAR_SIZE the region is up to
-/// [`REGION_BUDGET`]).
+/// Takes the region by value, so that it is freed before the pixels are
+/// encoded.
 pub fn finish(region: Region, size: u32) -> Result<(Vec<u8>, usize), String> {
-    let Region { mut buf, space, width, height, ch, crop, transparent } = region;
-    let to_u8 = space.to_u8();
-    let n = width as usize * height as usize;
-    if buf.len() != n * ch || !(ch == 3 || ch == 4) {
-        return Err(format!("region buffer of {} samples is not {n} × {ch}", buf.len()));
-    }
-    let plane = Plane { width, height, crop, size };
-    let alpha = if ch == 4 {
-        // Split RGBA into an alpha plane and RGB compacted in place (one
-        // pass; sample 3i+c is read before it is overwritten, as 3i ≤ 4i).
-        let mut a = Vec::with_capacity(n);
-        for i in 0..n {
-            a.push(buf[4 * i + 3]);
-            buf.copy_within(4 * i..4 * i + 3, 3 * i);
-        }
-        buf.truncate(3 * n);
-        Some(resize_plane::<U16>(&a, &plane)?)
-    } else {
-        None
-    };
-    let colour = resize_plane::<U16x3>(&buf, &plane)?;
+    let Region { buf, space, width, height, ch, crop, transparent } = region;
+    let (fw, fh) = (f64::from(width), f64::from(height));
+    let x = crop.x.clamp(0.0, fw);
+    let y = crop.y.clamp(0.0, fh);
+    let crop = lanczos::Crop { x, y, w: crop.w.min(fw - x), h: crop.h.min(fh - y) };
+    let samples = lanczos::resize(&buf, width as usize, height as usize, ch, crop, size as usize)
+        .ok_or_else(|| format!("region buffer of {} samples is not {width} × {height} × {ch}", buf.len()))?;
     drop(buf);
-    let keep_alpha = alpha.is_some() && transparent;
+    let keep_alpha = ch == 4 && transparent;
     let out_ch = if keep_alpha { 4 } else { 3 };
     let mut out = Vec::with_capacity(size as usize * size as usize * out_ch);
-    match &alpha {
-        Some(alpha) => {
-            for (px, &a) in colour.chunks_exact(3).zip(alpha) {
-                let a = u32::from(a);
-                for &v in px {
-                    // Un-premultiply; a fully transparent pixel has no colour.
-                    let v = (u32::from(v) * 65535 + a / 2).checked_div(a).unwrap_or(0);
-                    out.push(to_u8(v.min(65535) as u16));
-                }
-                if keep_alpha {
-                    out.push(((a + 128) / 257).min(255) as u8);
-                }
-            }
-        }
-        None => out.extend(colour.iter().map(|&v| to_u8(v))),
+    match (ch, space) {
+        (4, ResizeSpace::Srgb) => unpremultiply(&samples, keep_alpha, srgb_u16_to_u8, &mut out),
+        (4, ResizeSpace::Linear) => unpremultiply(&samples, keep_alpha, lin_to_u8, &mut out),
+        // Matched once, not per sample, so that the sRGB loop vectorises.
+        (_, ResizeSpace::Srgb) => out.extend(samples.iter().map(|&v| srgb_u16_to_u8(v))),
+        (_, ResizeSpace::Linear) => out.extend(samples.iter().map(|&v| lin_to_u8(v))),
     }
     Ok((out, out_ch))
 }
 
-/// The region's geometry and the avatar size, for [`resize_plane`].
-struct Plane {
-    width: u32,
-    height: u32,
-    crop: RegionSpec,
-    size: u32,
-}
-
-/// Lanczos3 of one plane (`P` = `U16x3` or `U16`) of the region, from its
-/// exact crop square to `size`×`size`; returns the samples.
-fn resize_plane<P>(samples: &[u16], region: &Plane) -> Result<Vec<u16>, String>
-where
-    P: PixelTrait<Component = u16>,
-{
-    let size = region.size;
-    let src_bytes: &[u8] = bytemuck::cast_slice(samples);
-    let src = TypedImageRef::<P>::from_buffer(region.width, region.height, src_bytes).map_err(|e| e.to_string())?;
-    // The resizer writes straight into the Vec we return.
-    let mut out = vec![0u16; size as usize * size as usize * (P::size() / 2)];
-    let mut dst =
-        TypedImage::<P>::from_buffer(size, size, bytemuck::cast_slice_mut(&mut out)).map_err(|e| e.to_string())?;
-    let c = region.crop;
-    let (fw, fh) = (f64::from(region.width), f64::from(region.height));
-    let x = c.x.clamp(0.0, fw);
-    let y = c.y.clamp(0.0, fh);
-    let opts = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
-        .crop(x, y, c.w.min(fw - x), c.h.min(fh - y))
-        .use_alpha(false);
-    Resizer::new().resize_typed(&src, &mut dst, &opts).map_err(|e| e.to_string())?;
-    Ok(out)
+/// Premultiplied 16-bit RGBA → 8-bit sRGB pixels (RGBA when `keep_alpha`,
+/// else RGB), through `to_u8`.
+fn unpremultiply(rgba: &[u16], keep_alpha: bool, to_u8: impl Fn(u16) -> u8, out: &mut Vec<u8>) {
+    for px in rgba.chunks_exact(4) {
+        let a = u32::from(px[3]);
+        for &v in &px[..3] {
+            // An opaque pixel's colour is as it is; a fully transparent
+            // pixel has none.
+            let v = if a == 65535 { u32::from(v) } else { (u32::from(v) * 65535 + a / 2).checked_div(a).unwrap_or(0) };
+            out.push(to_u8(v.min(65535) as u16));
+        }
+        if keep_alpha {
+            out.push(((a + 128) / 257).min(255) as u8);
+        }
+    }
 }

@@ -119,7 +119,7 @@ export function referenceAvatar({ data, w, h }, size = SIZE) {
     }
   }
   // Along x first, into an intermediate clamped to the sample range (as
-  // fast_image_resize does with its 16-bit intermediate image: a lobe's
+  // ours does between its passes, src/imaging/lanczos.rs: a lobe's
   // overshoot is cut before the second pass), then along y.
   const tmp = new Float32Array(side * size * 4);
   for (let y = 0; y < side; y++) {

@@ -1,0 +1,295 @@
+//! Lanczos3 from a sub-pixel crop of 16-bit samples to a square, in `f32`.
+//!
+//! The region's samples are 3 (RGB) or 4 (RGBA, premultiplied) channels of
+//! `u16`. Each pixel is carried as four `f32` lanes (`[f32; 4]`), which the
+//! compiler turns into one SIMD vector on wasm simd128 and x86; every lane
+//! is computed by the same sequence of multiplies and adds on every target,
+//! so native tests see the bytes the Worker makes.
+//!
+//! Rows are filtered horizontally only when the vertical pass first needs
+//! them and kept in a ring of as many rows as one output row's window, so
+//! the memory is that window, not an intermediate image.
+//!
+//! The weights are those of `fast_image_resize`'s convolution (which this
+//! replaces: its 16-bit path accumulates in 64-bit integers, two lanes at
+//! a time on wasm): the Lanczos3 kernel widened by the scale when
+//! shrinking, centred on each output pixel's centre in the crop, taps
+//! clamped to the image, normalised to sum to 1.
+
+use std::f64::consts::PI;
+
+/// Lanczos3's support, in source pixels at scale 1.
+const SUPPORT: f64 = 3.0;
+
+fn sinc(x: f64) -> f64 {
+    if x == 0.0 {
+        1.0
+    } else {
+        let x = x * PI;
+        x.sin() / x
+    }
+}
+
+fn lanczos3(x: f64) -> f64 {
+    if (-SUPPORT..SUPPORT).contains(&x) {
+        sinc(x) * sinc(x / SUPPORT)
+    } else {
+        0.0
+    }
+}
+
+/// The taps of every output pixel along one axis.
+#[derive(Debug)]
+struct Taps {
+    /// First source pixel of each output pixel's window.
+    starts: Vec<usize>,
+    /// Window length of each output pixel.
+    lens: Vec<usize>,
+    /// `window` weights per output pixel (the first `lens[i]` are used).
+    weights: Vec<f32>,
+    window: usize,
+}
+
+impl Taps {
+    /// Weights mapping source pixels `in0..in1` (fractional, of an axis of
+    /// `in_size` pixels) onto `out_size` output pixels.
+    /// `in_size` and `out_size` are at least 1.
+    fn new(in_size: usize, in0: f64, in1: f64, out_size: usize) -> Taps {
+        let scale = (in1 - in0) / out_size as f64;
+        let filter_scale = scale.max(1.0);
+        let radius = SUPPORT * filter_scale;
+        let window = (radius.ceil() as usize * 2 + 1).min(in_size);
+        let recip = 1.0 / filter_scale;
+        let mut taps = Taps {
+            starts: Vec::with_capacity(out_size),
+            lens: Vec::with_capacity(out_size),
+            weights: vec![0.0; window * out_size],
+            window,
+        };
+        let mut w = vec![0.0f64; window];
+        for out in 0..out_size {
+            let centre = in0 + (out as f64 + 0.5) * scale;
+            // Windows only move forward as `out` grows (the vertical ring
+            // relies on it), so they are not trimmed of zero weights.
+            let lo = ((centre - radius).floor().max(0.0) as usize).min(in_size - 1);
+            let hi = ((centre + radius).ceil().min(in_size as f64) as usize).max(lo + 1);
+            let n = hi - lo;
+            let mut sum = 0.0;
+            for (i, wi) in w[..n].iter_mut().enumerate() {
+                *wi = lanczos3(((lo + i) as f64 - (centre - 0.5)) * recip);
+                sum += *wi;
+            }
+            let row = &mut taps.weights[out * window..out * window + n];
+            for (dst, &wi) in row.iter_mut().zip(&w[..n]) {
+                *dst = if sum != 0.0 { (wi / sum) as f32 } else { 0.0 };
+            }
+            taps.starts.push(lo);
+            taps.lens.push(n);
+        }
+        taps
+    }
+
+    fn of(&self, out: usize) -> (usize, &[f32]) {
+        let (start, len) = (self.starts[out], self.lens[out]);
+        (start, &self.weights[out * self.window..out * self.window + len])
+    }
+}
+
+/// Where the square comes from in the source.
+#[derive(Clone, Copy, Debug)]
+pub struct Crop {
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+}
+
+/// Resizes the `crop` of a `width`×`height` image of `ch` (3 or 4)
+/// interleaved `u16` samples to `size`×`size`, rounding and clamping back
+/// to `u16`. `None` when the buffer does not hold that image.
+pub fn resize(src: &[u16], width: usize, height: usize, ch: usize, crop: Crop, size: usize) -> Option<Vec<u16>> {
+    if !(ch == 3 || ch == 4) || width == 0 || height == 0 || size == 0 || src.len() != width * height * ch {
+        return None;
+    }
+    let across = Taps::new(width, crop.x, crop.x + crop.w, size);
+    let down = Taps::new(height, crop.y, crop.y + crop.h, size);
+    let ring_rows = down.window;
+    // One horizontally filtered row: `size` pixels of four lanes.
+    let mut ring = vec![[0.0f32; 4]; ring_rows * size];
+    // Which source row each ring slot holds.
+    let mut held = vec![usize::MAX; ring_rows];
+    let mut wide = vec![[0.0f32; 4]; width];
+    let mut acc = vec![[0.0f32; 4]; size];
+    let mut out = Vec::with_capacity(size * size * ch);
+    for y in 0..size {
+        let (start, weights) = down.of(y);
+        for r in start..start + weights.len() {
+            let slot = r % ring_rows;
+            if held[slot] != r {
+                widen(&src[r * width * ch..(r + 1) * width * ch], ch, &mut wide);
+                filter_row(&wide, &across, &mut ring[slot * size..(slot + 1) * size]);
+                held[slot] = r;
+            }
+        }
+        acc.fill([0.0; 4]);
+        for (i, &wt) in weights.iter().enumerate() {
+            let slot = (start + i) % ring_rows;
+            for (a, p) in acc.iter_mut().zip(&ring[slot * size..(slot + 1) * size]) {
+                *a = lanes::mul_add(*a, *p, wt);
+            }
+        }
+        for a in &acc {
+            // `as` saturates: negative ringing becomes 0, overshoot 65535.
+            out.extend(a[..ch].iter().map(|&v| (v + 0.5) as u16));
+        }
+    }
+    Some(out)
+}
+
+/// One source row as four `f32` lanes per pixel (the fourth 0 for RGB).
+fn widen(row: &[u16], ch: usize, wide: &mut [[f32; 4]]) {
+    if ch == 4 {
+        for (w, px) in wide.iter_mut().zip(row.chunks_exact(4)) {
+            *w = [f32::from(px[0]), f32::from(px[1]), f32::from(px[2]), f32::from(px[3])];
+        }
+    } else {
+        for (w, px) in wide.iter_mut().zip(row.chunks_exact(3)) {
+            *w = [f32::from(px[0]), f32::from(px[1]), f32::from(px[2]), 0.0];
+        }
+    }
+}
+
+/// The horizontal pass of one row, clamped to the samples' range.
+fn filter_row(wide: &[[f32; 4]], across: &Taps, out: &mut [[f32; 4]]) {
+    for (x, o) in out.iter_mut().enumerate() {
+        let (start, weights) = across.of(x);
+        let mut a = [0.0f32; 4];
+        for (p, &wt) in wide[start..start + weights.len()].iter().zip(weights) {
+            a = lanes::mul_add(a, *p, wt);
+        }
+        // Clamped between the passes, as libvips and fast_image_resize
+        // do (their rows are stored in the sample type): a bright edge's
+        // overshoot does not ring on along the other axis.
+        *o = lanes::clamp(a, 0.0, 65535.0);
+    }
+}
+
+/// The two operations on a pixel's four lanes, as one wasm simd128
+/// instruction each where there is one. Lane by lane, both versions do the
+/// same IEEE multiply then add (no fused multiply-add), so their results
+/// are bit-identical.
+mod lanes {
+    #[cfg(target_arch = "wasm32")]
+    use core::arch::wasm32::{f32x4_add, f32x4_max, f32x4_min, f32x4_mul, f32x4_splat, v128};
+
+    /// `acc + p × w`, lane by lane.
+    #[cfg(target_arch = "wasm32")]
+    #[inline(always)]
+    pub fn mul_add(acc: [f32; 4], p: [f32; 4], w: f32) -> [f32; 4] {
+        // SAFETY: `[f32; 4]` and `v128` are both 16 plain bytes; every bit
+        // pattern is valid for either.
+        let (acc, p) =
+            unsafe { (std::mem::transmute::<[f32; 4], v128>(acc), std::mem::transmute::<[f32; 4], v128>(p)) };
+        let r = f32x4_add(acc, f32x4_mul(p, f32x4_splat(w)));
+        // SAFETY: as above.
+        unsafe { std::mem::transmute::<v128, [f32; 4]>(r) }
+    }
+
+    /// Each lane clamped to `lo..=hi` (the lanes are never NaN).
+    #[cfg(target_arch = "wasm32")]
+    #[inline(always)]
+    pub fn clamp(v: [f32; 4], lo: f32, hi: f32) -> [f32; 4] {
+        // SAFETY: as in `mul_add`.
+        let v = unsafe { std::mem::transmute::<[f32; 4], v128>(v) };
+        let r = f32x4_min(f32x4_max(v, f32x4_splat(lo)), f32x4_splat(hi));
+        // SAFETY: as in `mul_add`.
+        unsafe { std::mem::transmute::<v128, [f32; 4]>(r) }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[inline(always)]
+    pub fn mul_add(acc: [f32; 4], p: [f32; 4], w: f32) -> [f32; 4] {
+        [acc[0] + p[0] * w, acc[1] + p[1] * w, acc[2] + p[2] * w, acc[3] + p[3] * w]
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[inline(always)]
+    pub fn clamp(v: [f32; 4], lo: f32, hi: f32) -> [f32; 4] {
+        v.map(|x| x.clamp(lo, hi))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn whole(side: usize) -> Crop {
+        Crop { x: 0.0, y: 0.0, w: side as f64, h: side as f64 }
+    }
+
+    #[test]
+    fn a_flat_image_stays_flat() {
+        for (side, size) in [(1, 256), (7, 3), (512, 256), (300, 256), (1000, 64)] {
+            let src = vec![40000u16; side * side * 3];
+            let out = resize(&src, side, side, 3, whole(side), size).unwrap();
+            assert_eq!(out.len(), size * size * 3);
+            assert!(out.iter().all(|&v| v == 40000), "{side} -> {size}");
+        }
+    }
+
+    #[test]
+    fn weights_sum_to_one_and_windows_move_forward() {
+        for (n, in0, in1, out) in
+            [(512, 0.0, 512.0, 256), (864, 144.5, 864.0, 256), (3, 0.0, 3.0, 256), (1, 0.0, 1.0, 5)]
+        {
+            let t = Taps::new(n, in0, f64::min(in1, n as f64), out);
+            for o in 0..out {
+                let (start, w) = t.of(o);
+                assert!(start + w.len() <= n);
+                let sum: f32 = w.iter().sum();
+                assert!((sum - 1.0).abs() < 1e-5, "{sum}");
+                if o > 0 {
+                    let (prev, pw) = t.of(o - 1);
+                    assert!(start >= prev && start + w.len() >= prev + pw.len());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn halving_averages_neighbours_and_keeps_edges() {
+        // A vertical edge: left half black, right half white, 2:1.
+        let (side, size) = (64, 32);
+        let mut src = vec![0u16; side * side * 4];
+        for (i, px) in src.chunks_exact_mut(4).enumerate() {
+            let v = if i % side >= side / 2 { 65535 } else { 0 };
+            px.copy_from_slice(&[v, v, v, 65535]);
+        }
+        let out = resize(&src, side, side, 4, whole(side), size).unwrap();
+        let row: Vec<u16> = out[..size * 4].chunks_exact(4).map(|p| p[0]).collect();
+        assert_eq!(row[0], 0);
+        assert_eq!(row[size - 1], 65535);
+        assert!(row[size / 2 - 1] < 32768 && row[size / 2] > 32768, "{row:?}");
+        assert!(out.chunks_exact(4).all(|p| p[3] == 65535));
+    }
+
+    #[test]
+    fn a_crop_takes_its_own_pixels() {
+        // Left half 1000, right half 50000: the right half alone is flat.
+        let side = 40;
+        let mut src = vec![0u16; side * side * 3];
+        for (i, px) in src.chunks_exact_mut(3).enumerate() {
+            px.fill(if i % side >= side / 2 { 50000 } else { 1000 });
+        }
+        let crop = Crop { x: 26.0, y: 0.0, w: 14.0, h: 14.0 };
+        let out = resize(&src, side, side, 3, crop, 7).unwrap();
+        assert!(out.iter().all(|&v| v == 50000), "{out:?}");
+    }
+
+    #[test]
+    fn wrong_buffers_are_refused() {
+        assert!(resize(&[0; 10], 2, 2, 3, whole(2), 4).is_none());
+        assert!(resize(&[0; 8], 2, 2, 2, whole(2), 4).is_none());
+        assert!(resize(&[], 0, 0, 3, whole(0), 4).is_none());
+    }
+}
