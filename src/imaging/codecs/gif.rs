@@ -571,6 +571,30 @@ mod tests {
     }
 
     #[test]
+    fn indices_outside_the_palette_are_transparent() {
+        // A two-colour table (black, red): the first row is red, the rest
+        // index 3, which has no colour. Browsers leave such pixels
+        // transparent; so must the avatar, not repeat the row above.
+        let mut out = Vec::new();
+        let mut enc = gif::Encoder::new(&mut out, 8, 8, &[0, 0, 0, 255, 0, 0]).unwrap();
+        let mut indices = vec![3u8; 64];
+        indices[..8].fill(1);
+        enc.write_frame(&gif::Frame::from_indexed_pixels(8, 8, indices, None)).unwrap();
+        drop(enc);
+        let opts = crate::imaging::options::Options {
+            size: 8,
+            format: crate::imaging::format::OutputFormat::Png,
+            ..Default::default()
+        };
+        let a = crate::imaging::pipeline::process(&out, None, &opts).unwrap();
+        let img = image::load_from_memory(&a.bytes).unwrap().to_rgba8();
+        assert_eq!(img.get_pixel(3, 0).0, [255, 0, 0, 255]);
+        for y in 3..8 {
+            assert_eq!(img.get_pixel(3, y).0[3], 0, "row {y}");
+        }
+    }
+
+    #[test]
     fn the_walk_finds_rectangles_and_delays() {
         let b = gif(8, 8, &[(0, 0, 8, 8, 1, 0, DisposalMethod::Keep), (2, 3, 4, 2, 2, 50, DisposalMethod::Background)]);
         let g = Gif::open(&b).unwrap();
