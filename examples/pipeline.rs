@@ -16,6 +16,7 @@
 //! * `--format=webp|jpeg|png` and `--quality=N`: the output (default WebP
 //!   at 85, as `OUTPUT_FORMAT` / `OUTPUT_QUALITY`); `png` gives the exact
 //!   pixels the encoder would get, for encoder experiments;
+//! * `--animation=keep|first`: as `ANIMATION` (default keep);
 //! * `--out=DIR`: also write each avatar to `DIR/<file stem>.<ext>`;
 //! * `--unmetered`: no work budget (the units spent are still counted).
 //!
@@ -96,6 +97,8 @@ fn main() {
             opts.format = avatar_edge::imaging::OutputFormat::parse(v).unwrap_or_else(|| usage("bad --format"));
         } else if let Some(v) = arg.strip_prefix("--quality=") {
             opts.quality = v.parse().unwrap_or_else(|_| usage("bad --quality"));
+        } else if let Some(v) = arg.strip_prefix("--animation=") {
+            opts.animation = avatar_edge::imaging::Animation::parse(v).unwrap_or_else(|| usage("bad --animation"));
         } else if let Some(v) = arg.strip_prefix("--out=") {
             out_dir = Some(std::path::PathBuf::from(v));
         } else if let Some(v) = arg.strip_prefix("--crop=") {
