@@ -614,6 +614,44 @@ mod tests {
         assert_eq!(*Gif::open(&off).unwrap().header(), Header::upright(40, 40));
     }
 
+    #[test]
+    fn an_animation_is_admitted_with_room_for_its_encoder() {
+        // Two whole-canvas pictures. The still needs the canvas; the
+        // animation also the encoder's canvases and output, held while
+        // its frames are decoded. At the smallest budget the still fits,
+        // the animation is refused; with the encoder's bytes on top, not.
+        let b = gif(
+            600,
+            600,
+            &[(0, 0, 600, 600, 1, 10, DisposalMethod::Keep), (0, 0, 600, 600, 2, 10, DisposalMethod::Keep)],
+        );
+        let g = Gif::open(&b).unwrap();
+        let work = crate::imaging::work::Work::for_file(u64::MAX / 4, 1);
+        let plan = |budget| Plan {
+            x: 0,
+            y: 0,
+            side: 600,
+            width: 600,
+            height: 600,
+            size: 256,
+            space: Default::default(),
+            budget,
+            work: &work,
+        };
+        let (mut lo, mut hi) = (0u64, 256 << 20);
+        while hi - lo > 1024 {
+            let mid = (lo + hi) / 2;
+            if g.decode(&plan(mid)).is_ok() {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        assert!(matches!(g.frames(plan(hi)).err(), Some(ImageError::TooMuchMemory { .. })));
+        let with_encoder = hi + plan(hi).animation_encoder_bytes();
+        assert!(g.frames(plan(with_encoder)).is_ok());
+    }
+
     fn play(b: &[u8]) -> Vec<(Vec<u8>, Option<u32>)> {
         let g = Gif::open(b).unwrap();
         let work = crate::imaging::work::Work::for_file(u64::MAX / 4, 1);
