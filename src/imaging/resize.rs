@@ -145,7 +145,7 @@ pub fn region_bytes(side: f64, size: u32, ch: usize) -> u64 {
     (c.saturating_sub(1).max(1)..=c + 1)
         .map(|b| {
             let out = u64::from(b.div_ceil(shrink_factor(b, b, ch, size)));
-            out * out * ch as u64 * 2 + out * ch as u64 * 8 + u64::from(b) * ch as u64
+            out * out * ch as u64 * 2 + out * ch as u64 * 8 + u64::from(b) * ch as u64 * 5
         })
         .max()
         .unwrap_or(0)
@@ -167,6 +167,9 @@ pub struct Collector<'w> {
     out_w: u32,
     out_h: u32,
     acc: Vec<u64>,
+    /// Column sums of the 8-bit samples of the rows since the last flush,
+    /// for opaque sRGB averaging (`sums_columns`); empty otherwise.
+    columns: Vec<u32>,
     acc_rows: u32,
     out: Vec<u16>,
     out_row: u32,
@@ -222,6 +225,14 @@ impl<'w> Collector<'w> {
             out_w,
             out_h,
             acc: vec![0; out_w as usize * ch],
+            // Opaque sRGB samples widen as c × 257, so k rows can be summed
+            // as bytes, column by column (a loop that vectorises), and
+            // across the block only once per k rows.
+            columns: if k > 1 && ch == 3 && space == ResizeSpace::Srgb {
+                vec![0; bw as usize * ch]
+            } else {
+                Vec::new()
+            },
             acc_rows: 0,
             out: Vec::with_capacity(out_w as usize * out_h as usize * ch),
             out_row: 0,
@@ -266,6 +277,16 @@ impl<'w> Collector<'w> {
             self.out_row += 1;
             return Ok(());
         }
+        if !self.columns.is_empty() {
+            for (sum, &c) in self.columns.iter_mut().zip(srgb) {
+                *sum += u32::from(c);
+            }
+            self.acc_rows += 1;
+            if self.acc_rows == self.k || y + 1 == self.by + self.bh {
+                self.flush_columns();
+            }
+            return Ok(());
+        }
         let lin = self.space.samples();
         let (k, ch) = (self.k as usize, self.ch);
         // One accumulator per k source pixels (walked block by block: a
@@ -295,6 +316,23 @@ impl<'w> Collector<'w> {
             self.flush();
         }
         Ok(())
+    }
+
+    /// [`Self::flush`] for column sums: each block's sum of bytes, times
+    /// 257, averaged as the accumulators would be.
+    fn flush_columns(&mut self) {
+        let (k, ch) = (self.k as usize, self.ch);
+        for (ox, block) in self.columns.chunks(k * ch).enumerate() {
+            let cols = (u64::from(self.bw) - ox as u64 * k as u64).min(k as u64);
+            let n = (cols * u64::from(self.acc_rows)).max(1);
+            for c in 0..ch {
+                let sum: u64 = block.iter().skip(c).step_by(ch).map(|&v| u64::from(v)).sum();
+                self.out.push(((sum * 257 + n / 2) / n).min(65535) as u16);
+            }
+        }
+        self.columns.fill(0);
+        self.acc_rows = 0;
+        self.out_row += 1;
     }
 
     /// Writes the averaged block row and resets the accumulators.
@@ -397,5 +435,56 @@ fn unpremultiply(rgba: &[u16], keep_alpha: bool, to_u8: impl Fn(u16) -> u8, out:
         if keep_alpha {
             out.push(((a + 128) / 257).min(255) as u8);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imaging::colour::Layout;
+
+    /// The region a collector keeps of `rows` (`w` pixels each, RGB8 or
+    /// RGBA8 as `layout`), for an avatar of `size`.
+    fn collect(layout: Layout, rows: &[Vec<u8>], w: u32, size: u32) -> Region {
+        let h = rows.len() as u32;
+        let work = Work::for_file(u64::MAX / 4, 1);
+        let spec = RegionSpec { x: 0.0, y: 0.0, w: f64::from(w), h: f64::from(h) };
+        let mut c = Collector::new(ColourConverter::new(layout, None), ResizeSpace::Srgb, w, h, spec, size, &work);
+        for row in rows {
+            c.push_row(row).unwrap();
+        }
+        c.into_region().unwrap()
+    }
+
+    #[test]
+    fn opaque_rows_average_the_same_by_column_sums() {
+        // 31×22 at k = 3: partial blocks at the right and bottom edges.
+        let (w, h, size) = (31u32, 22u32, 5u32);
+        let mut seed = 7u32;
+        let rgb: Vec<Vec<u8>> = (0..h)
+            .map(|_| {
+                (0..w * 3)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                        (seed >> 16) as u8
+                    })
+                    .collect()
+            })
+            .collect();
+        let rgba: Vec<Vec<u8>> =
+            rgb.iter().map(|r| r.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect()).collect();
+        // RGB takes the column sums, RGBA the per-pixel accumulators.
+        let by_columns = collect(Layout::Rgb, &rgb, w, size);
+        let by_pixels = collect(Layout::Rgba, &rgba, w, size);
+        assert_eq!((by_columns.width, by_columns.height), (11, 8));
+        let colour: Vec<u16> = by_pixels.buf.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+        assert_eq!(by_columns.buf, colour);
+        // And the corner block is the mean of its nine pixels.
+        let mean = |c: usize| {
+            let sum: u32 =
+                (0..3).flat_map(|y| (0..3).map(move |x| (y, x))).map(|(y, x)| u32::from(rgb[y][x * 3 + c]) * 257).sum();
+            ((sum + 4) / 9) as u16
+        };
+        assert_eq!(by_columns.buf[..3], [mean(0), mean(1), mean(2)]);
     }
 }
