@@ -53,7 +53,8 @@ const token = mintToken({ userId: 1, secret: SECRET, exp: Math.floor(Date.now() 
 const { body, contentType } = multipart(readFileSync(fixture), path.basename(fixture));
 const upload = async () => {
   const res = await mf.dispatchFetch('http://127.0.0.1/api/user/avatar', {
-    method: 'POST', headers: { Token: token, 'Content-Type': contentType }, body,
+    // With its length, as browsers send a form (the Worker reads it in one go).
+    method: 'POST', headers: { Token: token, 'Content-Type': contentType, 'Content-Length': String(body.length) }, body,
   });
   const json = await res.json();
   if (json.code !== 0) throw new Error(`upload failed: ${JSON.stringify(json)}`);
