@@ -208,7 +208,20 @@ mod lanes {
         unsafe { std::mem::transmute::<v128, [f32; 4]>(r) }
     }
 
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub fn mul_add(acc: [f32; 4], p: [f32; 4], w: f32) -> [f32; 4] {
+        use core::arch::x86_64::{__m128, _mm_add_ps, _mm_mul_ps, _mm_set1_ps};
+        // SAFETY: SSE is part of every x86_64 CPU (the target's baseline);
+        // `[f32; 4]` and `__m128` are both 16 plain bytes, every bit
+        // pattern valid for either.
+        unsafe {
+            let (acc, p) = (std::mem::transmute::<[f32; 4], __m128>(acc), std::mem::transmute::<[f32; 4], __m128>(p));
+            std::mem::transmute::<__m128, [f32; 4]>(_mm_add_ps(acc, _mm_mul_ps(p, _mm_set1_ps(w))))
+        }
+    }
+
+    #[cfg(not(any(target_arch = "wasm32", target_arch = "x86_64")))]
     #[inline(always)]
     pub fn mul_add(acc: [f32; 4], p: [f32; 4], w: f32) -> [f32; 4] {
         [acc[0] + p[0] * w, acc[1] + p[1] * w, acc[2] + p[2] * w, acc[3] + p[3] * w]
