@@ -1,10 +1,10 @@
 //! Lanczos3 from a sub-pixel crop of 16-bit samples to a square, in `f32`.
 //!
 //! The region's samples are 3 (RGB) or 4 (RGBA, premultiplied) channels of
-//! `u16`. Each pixel is carried as four `f32` lanes (`[f32; 4]`), which the
-//! compiler turns into one SIMD vector on wasm simd128 and x86; every lane
-//! is computed by the same sequence of multiplies and adds on every target,
-//! so native tests see the bytes the Worker makes.
+//! `u16`. Each pixel is carried as four `f32` lanes (`[f32; 4]`), one SIMD
+//! vector (simd128 on wasm, SSE on x86_64); every lane is computed by the
+//! same sequence of multiplies and adds on every target, so native tests
+//! see the bytes the Worker makes.
 //!
 //! Rows are filtered horizontally only when the vertical pass first needs
 //! them and kept in a ring of as many rows as one output row's window, so
@@ -174,10 +174,10 @@ fn filter_row(wide: &[[f32; 4]], across: &Taps, out: &mut [[f32; 4]]) {
     }
 }
 
-/// The two operations on a pixel's four lanes, as one wasm simd128
-/// instruction each where there is one. Lane by lane, both versions do the
-/// same IEEE multiply then add (no fused multiply-add), so their results
-/// are bit-identical.
+/// The two operations on a pixel's four lanes, as SIMD instructions where
+/// the target has them (simd128 on wasm, SSE on x86_64). Lane by lane,
+/// every version does the same IEEE operations (multiply then add, no
+/// fused multiply-add), so their results are bit-identical.
 mod lanes {
     #[cfg(target_arch = "wasm32")]
     use core::arch::wasm32::{f32x4_add, f32x4_floor, f32x4_max, f32x4_min, f32x4_mul, f32x4_splat, v128};
