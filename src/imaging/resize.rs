@@ -168,7 +168,7 @@ pub struct Collector<'w> {
     out_h: u32,
     acc: Vec<u64>,
     /// Column sums of the 8-bit samples of the rows since the last flush,
-    /// for opaque sRGB averaging (`sums_columns`); empty otherwise.
+    /// when they are opaque sRGB (see [`Collector::new`]); empty otherwise.
     columns: Vec<u32>,
     acc_rows: u32,
     out: Vec<u16>,
@@ -213,6 +213,8 @@ impl<'w> Collector<'w> {
             w: ((x1 - x0) / kf).max(f64::MIN_POSITIVE),
             h: ((y1 - y0) / kf).max(f64::MIN_POSITIVE),
         };
+        // Only rows that need converting are written to `srgb`.
+        let converted = if conv.is_identity() { 0 } else { bw as usize * ch };
         Collector {
             conv,
             space,
@@ -236,7 +238,7 @@ impl<'w> Collector<'w> {
             acc_rows: 0,
             out: Vec::with_capacity(out_w as usize * out_h as usize * ch),
             out_row: 0,
-            srgb: vec![0; bw as usize * ch],
+            srgb: vec![0; converted],
             next_y: 0,
             transparent: false,
             crop,
@@ -277,38 +279,11 @@ impl<'w> Collector<'w> {
             self.out_row += 1;
             return Ok(());
         }
-        if !self.columns.is_empty() {
+        if self.columns.is_empty() {
+            self.transparent |= accumulate(&mut self.acc, srgb, self.space.samples(), self.k as usize, self.ch);
+        } else {
             for (sum, &c) in self.columns.iter_mut().zip(srgb) {
                 *sum += u32::from(c);
-            }
-            self.acc_rows += 1;
-            if self.acc_rows == self.k || y + 1 == self.by + self.bh {
-                self.flush_columns();
-            }
-            return Ok(());
-        }
-        let lin = self.space.samples();
-        let (k, ch) = (self.k as usize, self.ch);
-        // One accumulator per k source pixels (walked block by block: a
-        // division per pixel cost more than the rest of the loop).
-        for (acc, block) in self.acc.chunks_exact_mut(ch).zip(srgb.chunks(k * ch)) {
-            if ch == 4 {
-                for px in block.chunks_exact(4) {
-                    let a = u64::from(px[3]);
-                    if a < 255 {
-                        self.transparent = true;
-                    }
-                    for c in 0..3 {
-                        acc[c] += u64::from(lin[usize::from(px[c])]) * a / 255;
-                    }
-                    acc[3] += a * 257;
-                }
-            } else {
-                for px in block.chunks_exact(ch) {
-                    for c in 0..3 {
-                        acc[c] += u64::from(lin[usize::from(px[c])]);
-                    }
-                }
             }
         }
         self.acc_rows += 1;
@@ -318,26 +293,19 @@ impl<'w> Collector<'w> {
         Ok(())
     }
 
-    /// [`Self::flush`] for column sums: each block's sum of bytes, times
-    /// 257, averaged as the accumulators would be.
-    fn flush_columns(&mut self) {
-        let (k, ch) = (self.k as usize, self.ch);
-        for (ox, block) in self.columns.chunks(k * ch).enumerate() {
-            let cols = (u64::from(self.bw) - ox as u64 * k as u64).min(k as u64);
-            let n = (cols * u64::from(self.acc_rows)).max(1);
-            for c in 0..ch {
-                let sum: u64 = block.iter().skip(c).step_by(ch).map(|&v| u64::from(v)).sum();
-                self.out.push(((sum * 257 + n / 2) / n).min(65535) as u16);
-            }
-        }
-        self.columns.fill(0);
-        self.acc_rows = 0;
-        self.out_row += 1;
-    }
-
-    /// Writes the averaged block row and resets the accumulators.
+    /// Writes the averaged block row and resets the accumulators. Column
+    /// sums are first added up across each block into them (times 257,
+    /// the sRGB widening).
     fn flush(&mut self) {
         let (k, ch) = (u64::from(self.k), self.ch);
+        if !self.columns.is_empty() {
+            for (acc, block) in self.acc.chunks_exact_mut(ch).zip(self.columns.chunks(k as usize * ch)) {
+                for (c, a) in acc.iter_mut().enumerate() {
+                    *a = 257 * block.iter().skip(c).step_by(ch).map(|&v| u64::from(v)).sum::<u64>();
+                }
+            }
+            self.columns.fill(0);
+        }
         for (ox, acc) in self.acc.chunks_exact_mut(ch).enumerate() {
             let cols = (u64::from(self.bw) - ox as u64 * k).min(k);
             let n = (cols * u64::from(self.acc_rows)).max(1);
@@ -365,6 +333,35 @@ impl<'w> Collector<'w> {
             transparent: self.transparent,
         })
     }
+}
+
+/// Adds a row of 8-bit sRGB pixels (`ch` = 3, or 4 with alpha) to the
+/// accumulators of their blocks of `k` (colour premultiplied by alpha, as
+/// 16-bit samples from `lin`). Returns whether some pixel is not fully
+/// opaque.
+fn accumulate(acc: &mut [u64], srgb: &[u8], lin: &[u16; 256], k: usize, ch: usize) -> bool {
+    let mut transparent = false;
+    // One accumulator per k source pixels (walked block by block: a
+    // division per pixel cost more than the rest of the loop).
+    for (acc, block) in acc.chunks_exact_mut(ch).zip(srgb.chunks(k * ch)) {
+        if ch == 4 {
+            for px in block.chunks_exact(4) {
+                let a = u64::from(px[3]);
+                transparent |= a < 255;
+                for c in 0..3 {
+                    acc[c] += u64::from(lin[usize::from(px[c])]) * a / 255;
+                }
+                acc[3] += a * 257;
+            }
+        } else {
+            for px in block.chunks_exact(ch) {
+                for c in 0..3 {
+                    acc[c] += u64::from(lin[usize::from(px[c])]);
+                }
+            }
+        }
+    }
+    transparent
 }
 
 /// One row of 8-bit sRGB pixels (`ch` = 3, or 4 with alpha) appended to
