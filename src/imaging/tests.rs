@@ -96,6 +96,14 @@ fn decode_output(a: &Avatar) -> RgbaImage {
     image::load_from_memory(&a.bytes).unwrap().to_rgba8()
 }
 
+/// `file` made into a `size` px PNG avatar (exact pixels, no lossy
+/// encode), and those pixels: the codecs' tests use it too.
+pub(crate) fn png_avatar(file: &[u8], size: u32) -> (Avatar, RgbaImage) {
+    let a = process(file, None, &png_out(size)).unwrap();
+    let img = decode_output(&a);
+    (a, img)
+}
+
 fn near(p: &Rgba<u8>, want: [u8; 3], tol: i32) -> bool {
     (0..3).all(|i| (i32::from(p[i]) - i32::from(want[i])).abs() <= tol)
 }

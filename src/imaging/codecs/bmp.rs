@@ -89,9 +89,7 @@ impl Image for Bmp<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::imaging::format::OutputFormat;
-    use crate::imaging::options::Options;
-    use crate::imaging::pipeline::process;
+    use crate::imaging::tests::png_avatar;
 
     /// A 4×4 bottom-up 32-bit bit-field BMP (BITMAPV3INFOHEADER: an alpha
     /// mask 0xFF000000), red, with alpha `alpha(i)` in pixel i.
@@ -118,9 +116,8 @@ mod tests {
     }
 
     fn avatar(file: &[u8]) -> (bool, image::RgbaImage) {
-        let opts = Options { size: 8, format: OutputFormat::Png, ..Default::default() };
-        let a = process(file, None, &opts).unwrap();
-        (a.has_alpha, image::load_from_memory(&a.bytes).unwrap().to_rgba8())
+        let (a, img) = png_avatar(file, 8);
+        (a.has_alpha, img)
     }
 
     #[test]

@@ -557,13 +557,7 @@ mod tests {
         assert_eq!(out[10] & 0x87, 0x87);
         out.drain(13..13 + 768);
         out[10] &= 0x7F;
-        let opts = crate::imaging::options::Options {
-            size: 8,
-            format: crate::imaging::format::OutputFormat::Png,
-            ..Default::default()
-        };
-        let a = crate::imaging::pipeline::process(&out, None, &opts).unwrap();
-        let img = image::load_from_memory(&a.bytes).unwrap().to_rgba8();
+        let (_, img) = crate::imaging::tests::png_avatar(&out, 8);
         assert!(img.pixels().all(|p| p.0 == [128, 128, 128, 255]), "{:?}", img.get_pixel(0, 0));
         // A file with its own table is read as it is.
         let own = gif(4, 4, &[(0, 0, 4, 4, 2, 0, DisposalMethod::Keep)]);
@@ -581,13 +575,7 @@ mod tests {
         indices[..8].fill(1);
         enc.write_frame(&gif::Frame::from_indexed_pixels(8, 8, indices, None)).unwrap();
         drop(enc);
-        let opts = crate::imaging::options::Options {
-            size: 8,
-            format: crate::imaging::format::OutputFormat::Png,
-            ..Default::default()
-        };
-        let a = crate::imaging::pipeline::process(&out, None, &opts).unwrap();
-        let img = image::load_from_memory(&a.bytes).unwrap().to_rgba8();
+        let (_, img) = crate::imaging::tests::png_avatar(&out, 8);
         assert_eq!(img.get_pixel(3, 0).0, [255, 0, 0, 255]);
         for y in 3..8 {
             assert_eq!(img.get_pixel(3, y).0[3], 0, "row {y}");

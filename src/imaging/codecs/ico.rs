@@ -255,10 +255,10 @@ impl Image for Ico<'_> {
 mod tests {
     use super::*;
     use crate::i18n::{Lang, UserFacing};
-    use crate::imaging::format::OutputFormat;
     use crate::imaging::options::Options;
     use crate::imaging::pipeline::process;
     use crate::imaging::sniff::sniff;
+    use crate::imaging::tests::png_avatar;
 
     /// A DIB entry `w`×`h`: `bpp` 24 or 32, every pixel `bgra` (the fourth
     /// byte only at 32 bits), and an AND mask setting the pixels where
@@ -310,10 +310,9 @@ mod tests {
     }
 
     fn avatar(file: &[u8]) -> (bool, image::RgbaImage) {
-        let opts = Options { size: 16, format: OutputFormat::Png, ..Default::default() };
-        let a = process(file, None, &opts).unwrap();
+        let (a, img) = png_avatar(file, 16);
         assert_eq!(a.source, SourceFormat::Ico);
-        (a.has_alpha, image::load_from_memory(&a.bytes).unwrap().to_rgba8())
+        (a.has_alpha, img)
     }
 
     const BLUE: [u8; 4] = [255, 0, 0, 255];
