@@ -370,6 +370,17 @@ fn accumulate(acc: &mut [u64], srgb: &[u8], lin: &[u16; 256], k: usize, ch: usiz
 /// Returns whether some pixel is not fully opaque.
 fn widen_row(srgb: &[u8], ch: usize, space: ResizeSpace, out: &mut Vec<u16>) -> bool {
     let lin = space.samples();
+    if ch == 4 && srgb.chunks_exact(4).all(|px| px[3] == 255) {
+        // An opaque row (a GIF canvas, a PNG with an unused alpha channel):
+        // nothing to premultiply, alpha widens to 65535 like a colour 255.
+        match space {
+            ResizeSpace::Srgb => out.extend(srgb.iter().map(|&c| u16::from(c) * 257)),
+            ResizeSpace::Linear => {
+                out.extend(srgb.chunks_exact(4).flat_map(|px| [lin[usize::from(px[0])], lin[usize::from(px[1])], lin[usize::from(px[2])], 65535]))
+            }
+        }
+        return false;
+    }
     if ch == 4 {
         let mut transparent = false;
         for px in srgb.chunks_exact(4) {
@@ -483,5 +494,23 @@ mod tests {
             ((sum + 4) / 9) as u16
         };
         assert_eq!(by_columns.buf[..3], [mean(0), mean(1), mean(2)]);
+    }
+    #[test]
+    fn opaque_rgba_rows_widen_as_premultiplied_ones() {
+        // Every code value, opaque; the same row with one pixel at alpha
+        // 254 takes the premultiplying path. Pixel for pixel, colours that
+        // alpha does not scale must come out the same, in both spaces.
+        let opaque: Vec<u8> = (0..=255u8).flat_map(|c| [c, 255 - c, c / 2, 255]).collect();
+        let mut almost = opaque.clone();
+        almost[3] = 254;
+        for space in [ResizeSpace::Srgb, ResizeSpace::Linear] {
+            let (mut fast, mut slow, mut acc) = (Vec::new(), Vec::new(), vec![0u64; opaque.len()]);
+            assert!(!widen_row(&opaque, 4, space, &mut fast));
+            assert!(widen_row(&almost, 4, space, &mut slow));
+            assert!(!accumulate(&mut acc, &opaque, space.samples(), 1, 4));
+            assert_eq!(fast.len(), opaque.len());
+            assert_eq!(fast[4..], slow[4..], "{space:?}");
+            assert!(fast.iter().zip(&acc).all(|(&f, &a)| u64::from(f) == a), "{space:?}");
+        }
     }
 }
