@@ -147,7 +147,12 @@ pub fn resize(src: &[u16], width: usize, height: usize, ch: usize, crop: Crop, s
 }
 
 /// One source row as four `f32` lanes per pixel (the fourth 0 for RGB).
+#[cfg(not(target_arch = "wasm32"))]
 fn widen(row: &[u16], ch: usize, wide: &mut [[f32; 4]]) {
+    widen_scalar(row, ch, wide);
+}
+
+fn widen_scalar(row: &[u16], ch: usize, wide: &mut [[f32; 4]]) {
     if ch == 4 {
         for (w, px) in wide.iter_mut().zip(row.chunks_exact(4)) {
             *w = [f32::from(px[0]), f32::from(px[1]), f32::from(px[2]), f32::from(px[3])];
@@ -157,6 +162,30 @@ fn widen(row: &[u16], ch: usize, wide: &mut [[f32; 4]]) {
             *w = [f32::from(px[0]), f32::from(px[1]), f32::from(px[2]), 0.0];
         }
     }
+}
+
+/// [`widen_scalar`] with simd128: each pixel is one load of four samples
+/// widened to four lanes (an RGB pixel's fourth, the next pixel's red,
+/// masked to 0). Every `u16` is exact as an `f32`, so the lanes are the
+/// scalar version's.
+#[cfg(target_arch = "wasm32")]
+fn widen(row: &[u16], ch: usize, wide: &mut [[f32; 4]]) {
+    use core::arch::wasm32::{f32x4_convert_u32x4, u32x4, u32x4_load_extend_u16x4, v128, v128_and};
+    let pixels = wide.len().min(row.len() / ch);
+    // The last RGB pixel has no fourth sample after it to load.
+    let loaded = if ch == 4 { pixels } else { pixels.saturating_sub(1) };
+    let mask = if ch == 4 { u32x4(!0, !0, !0, !0) } else { u32x4(!0, !0, !0, 0) };
+    for (i, w) in wide[..loaded].iter_mut().enumerate() {
+        // SAFETY: pixel `i < loaded` reads samples `i * ch .. i * ch + 4`,
+        // inside `row` (for RGB, `i + 1 < pixels` leaves at least one more
+        // pixel); wasm loads need no alignment. `v128` and `[f32; 4]` are
+        // both 16 plain bytes.
+        unsafe {
+            let lanes = u32x4_load_extend_u16x4(row.as_ptr().add(i * ch));
+            *w = std::mem::transmute::<v128, [f32; 4]>(f32x4_convert_u32x4(v128_and(lanes, mask)));
+        }
+    }
+    widen_scalar(&row[loaded * ch..], ch, &mut wide[loaded..]);
 }
 
 /// The horizontal pass of one row, rounded to samples.
@@ -227,7 +256,24 @@ mod lanes {
         [acc[0] + p[0] * w, acc[1] + p[1] * w, acc[2] + p[2] * w, acc[3] + p[3] * w]
     }
 
-    #[cfg(not(target_arch = "wasm32"))]
+    /// Truncating after the clamp is flooring: the lanes are then
+    /// non-negative (SSE2 has no floor; `f32::floor` would be a libm call).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub fn to_sample(v: [f32; 4]) -> [f32; 4] {
+        use core::arch::x86_64::{
+            __m128, _mm_add_ps, _mm_cvtepi32_ps, _mm_cvttps_epi32, _mm_max_ps, _mm_min_ps, _mm_set1_ps, _mm_setzero_ps,
+        };
+        // SAFETY: as in `mul_add`.
+        unsafe {
+            let v = std::mem::transmute::<[f32; 4], __m128>(v);
+            let clamped =
+                _mm_min_ps(_mm_max_ps(_mm_add_ps(v, _mm_set1_ps(0.5)), _mm_setzero_ps()), _mm_set1_ps(65535.0));
+            std::mem::transmute::<__m128, [f32; 4]>(_mm_cvtepi32_ps(_mm_cvttps_epi32(clamped)))
+        }
+    }
+
+    #[cfg(not(any(target_arch = "wasm32", target_arch = "x86_64")))]
     #[inline(always)]
     pub fn to_sample(v: [f32; 4]) -> [f32; 4] {
         v.map(|x| (x + 0.5).floor().clamp(0.0, 65535.0))

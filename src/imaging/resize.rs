@@ -375,9 +375,10 @@ fn widen_row(srgb: &[u8], ch: usize, space: ResizeSpace, out: &mut Vec<u16>) -> 
         // nothing to premultiply, alpha widens to 65535 like a colour 255.
         match space {
             ResizeSpace::Srgb => out.extend(srgb.iter().map(|&c| u16::from(c) * 257)),
-            ResizeSpace::Linear => {
-                out.extend(srgb.chunks_exact(4).flat_map(|px| [lin[usize::from(px[0])], lin[usize::from(px[1])], lin[usize::from(px[2])], 65535]))
-            }
+            ResizeSpace::Linear => out.extend(
+                srgb.chunks_exact(4)
+                    .flat_map(|px| [lin[usize::from(px[0])], lin[usize::from(px[1])], lin[usize::from(px[2])], 65535]),
+            ),
         }
         return false;
     }
@@ -420,6 +421,13 @@ pub fn finish(region: Region, size: u32) -> Result<(Vec<u8>, usize), String> {
     let out_ch = if keep_alpha { 4 } else { 3 };
     let mut out = Vec::with_capacity(size as usize * size as usize * out_ch);
     match (ch, space) {
+        // An opaque region's alpha is 65535 throughout: nothing to divide.
+        (4, ResizeSpace::Srgb) if !transparent => {
+            out.extend(samples.chunks_exact(4).flat_map(|px| [px[0], px[1], px[2]].map(srgb_u16_to_u8)))
+        }
+        (4, ResizeSpace::Linear) if !transparent => {
+            out.extend(samples.chunks_exact(4).flat_map(|px| [px[0], px[1], px[2]].map(lin_to_u8)))
+        }
         (4, ResizeSpace::Srgb) => unpremultiply(&samples, keep_alpha, srgb_u16_to_u8, &mut out),
         (4, ResizeSpace::Linear) => unpremultiply(&samples, keep_alpha, lin_to_u8, &mut out),
         // Matched once, not per sample, so that the sRGB loop vectorises.
@@ -511,6 +519,22 @@ mod tests {
             assert_eq!(fast.len(), opaque.len());
             assert_eq!(fast[4..], slow[4..], "{space:?}");
             assert!(fast.iter().zip(&acc).all(|(&f, &a)| u64::from(f) == a), "{space:?}");
+        }
+    }
+    #[test]
+    fn opaque_rgba_finishes_as_rgb() {
+        // The same opaque picture as RGB and as RGBA: the RGBA region's
+        // colour lanes are the RGB region's, so the avatars must match,
+        // shrunk (k = 1 and k > 1) and enlarged.
+        let (w, h) = (40u32, 30u32);
+        let rgb: Vec<Vec<u8>> = (0..h).map(|y| (0..w * 3).map(|i| ((i * 7 + y * 13) % 251) as u8).collect()).collect();
+        let rgba: Vec<Vec<u8>> =
+            rgb.iter().map(|r| r.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect()).collect();
+        for size in [7, 16, 64] {
+            let from_rgb = finish(collect(Layout::Rgb, &rgb, w, size), size).unwrap();
+            let from_rgba = finish(collect(Layout::Rgba, &rgba, w, size), size).unwrap();
+            assert_eq!(from_rgba.1, 3, "an opaque avatar has no alpha channel");
+            assert!(from_rgb == from_rgba, "size {size}");
         }
     }
 }
