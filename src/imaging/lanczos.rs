@@ -108,6 +108,34 @@ pub struct Crop {
 /// interleaved `u16` samples to `size`×`size`, rounding and clamping back
 /// to `u16`. `None` when the buffer does not hold that image.
 pub fn resize(src: &[u16], width: usize, height: usize, ch: usize, crop: Crop, size: usize) -> Option<Vec<u16>> {
+    let mut out = Vec::with_capacity(size * size * ch);
+    resize_rows(src, width, height, ch, crop, size, |row| {
+        for a in row {
+            out.extend(a[..ch].iter().map(|&v| to_sample(v)));
+        }
+    })?;
+    Some(out)
+}
+
+/// A lane of an output row as a 16-bit sample. `as` saturates: negative
+/// ringing becomes 0, overshoot 65535.
+#[inline(always)]
+pub fn to_sample(v: f32) -> u16 {
+    (v + 0.5) as u16
+}
+
+/// [`resize`], handing each output row to `row` as it is made: `size`
+/// pixels of four lanes, not yet rounded (see [`to_sample`]), so that the
+/// caller can narrow them straight to its own output.
+pub fn resize_rows(
+    src: &[u16],
+    width: usize,
+    height: usize,
+    ch: usize,
+    crop: Crop,
+    size: usize,
+    mut row: impl FnMut(&[[f32; 4]]),
+) -> Option<()> {
     if !(ch == 3 || ch == 4) || width == 0 || height == 0 || size == 0 || src.len() != width * height * ch {
         return None;
     }
@@ -120,7 +148,6 @@ pub fn resize(src: &[u16], width: usize, height: usize, ch: usize, crop: Crop, s
     let mut held = vec![usize::MAX; ring_rows];
     let mut wide = vec![[0.0f32; 4]; width];
     let mut acc = vec![[0.0f32; 4]; size];
-    let mut out = Vec::with_capacity(size * size * ch);
     for y in 0..size {
         let (start, weights) = down.of(y);
         for r in start..start + weights.len() {
@@ -138,12 +165,9 @@ pub fn resize(src: &[u16], width: usize, height: usize, ch: usize, crop: Crop, s
                 *a = lanes::mul_add(*a, *p, wt);
             }
         }
-        for a in &acc {
-            // `as` saturates: negative ringing becomes 0, overshoot 65535.
-            out.extend(a[..ch].iter().map(|&v| (v + 0.5) as u16));
-        }
+        row(&acc);
     }
-    Some(out)
+    Some(())
 }
 
 /// One source row as four `f32` lanes per pixel (the fourth 0 for RGB).
