@@ -15,6 +15,16 @@
 //! A file with no global colour table is given a grey-scale one (index i
 //! is grey i), as libvips does, so that a frame without a local table
 //! still shows instead of being refused.
+//!
+//! The `gif` crate reads the blocks and each frame's description; the
+//! image data of the frames the block walk found is decoded by [`lzw`],
+//! from the file, into rows of palette indices (the crate skips it). A
+//! frame the walk did not see, or saw differently, is decoded by the
+//! crate.
+
+mod lzw;
+
+use self::lzw::Lzw;
 
 use std::borrow::Cow;
 use std::io::Cursor;
@@ -47,6 +57,9 @@ pub(crate) struct Gif<'a> {
     header: Header,
     /// The frames' rectangles and delays, from the block walk.
     frames: Vec<FrameInfo>,
+    /// Where each walked frame's image data starts (its LZW minimum code
+    /// size byte).
+    data: Vec<usize>,
     /// Per frame, whether it ends a picture ([`picture_ends`]).
     ends: Vec<bool>,
 }
@@ -74,14 +87,14 @@ impl<'a> Gif<'a> {
     pub(crate) fn open(b: &'a [u8]) -> Result<Self, ImageError> {
         let w = le16(b, 6).ok_or_else(|| damaged(F, "short header"))?;
         let h = le16(b, 8).ok_or_else(|| damaged(F, "short header"))?;
-        let frames = walk(b);
+        let (frames, data) = walk(b);
         let (mut cw, mut ch) = (u32::from(w), u32::from(h));
         if let Some(first) = frames.first() {
             cw = cw.max(first.left + first.width);
             ch = ch.max(first.top + first.height);
         }
         let ends = picture_ends(&frames, cw, ch);
-        Ok(Gif { bytes: b, header: Header::upright(cw, ch), frames, ends })
+        Ok(Gif { bytes: b, header: Header::upright(cw, ch), frames, data, ends })
     }
 
     /// Pictures shown.
@@ -125,7 +138,11 @@ impl<'a> Gif<'a> {
         let encoder = if all { plan.animation_encoder_bytes() } else { 0 };
         plan.admit_whole_frame(F, kind, self.memory_need(all) + encoder, frame_units, collector_units)?;
         let room = self.save_room(all);
-        Player::new(self.bytes, self.header.width, self.header.height, self.ends.clone(), room, plan)
+        Player::new(self.bytes, self.header.width, self.header.height, self.walked(), room, plan)
+    }
+
+    fn walked(&self) -> Walked {
+        Walked { frames: self.frames.clone(), data: self.data.clone(), ends: self.ends.clone() }
     }
 }
 
@@ -179,9 +196,29 @@ impl Frames for GifFrames<'_, '_> {
     }
 }
 
+/// A frame's colours: its own table, if it has one, and its transparent
+/// index.
+struct Colours {
+    local: Option<Vec<u8>>,
+    transparent: Option<u8>,
+}
+
+/// What the block walk found, for the player.
+struct Walked {
+    frames: Vec<FrameInfo>,
+    data: Vec<usize>,
+    ends: Vec<bool>,
+}
+
 /// Decodes frames and draws them on the canvas.
 struct Player<'a> {
     decoder: gif::Decoder<Cursor<Cow<'a, [u8]>>>,
+    /// The file, whose image data [`lzw`] decodes for the frames the walk
+    /// found (the decoder skips it).
+    file: &'a [u8],
+    /// The walk's frames and where their data starts.
+    walked_frames: Vec<FrameInfo>,
+    data: Vec<usize>,
     width: u32,
     height: u32,
     /// RGBA, transparent where nothing was drawn.
@@ -194,7 +231,7 @@ struct Player<'a> {
     save_room: u64,
     /// The last frame's rectangle and disposal, done before the next frame.
     pending: Option<(FrameInfo, DisposalMethod)>,
-    /// One frame row, RGBA.
+    /// One frame row: RGBA from the decoder, or palette indices.
     row: Vec<u8>,
     /// Per frame of the block walk, whether it ends a picture (frames the
     /// walk did not see end one when they show for a while).
@@ -234,7 +271,7 @@ impl<'a> Player<'a> {
         bytes: &'a [u8],
         width: u32,
         height: u32,
-        ends: Vec<bool>,
+        walked: Walked,
         save_room: u64,
         plan: &Plan<'_>,
     ) -> Result<Self, ImageError> {
@@ -253,6 +290,9 @@ impl<'a> Player<'a> {
         canvas.resize(canvas_len, 0);
         Ok(Player {
             decoder,
+            file: bytes,
+            walked_frames: walked.frames,
+            data: walked.data,
             width,
             height,
             canvas,
@@ -260,7 +300,7 @@ impl<'a> Player<'a> {
             save_room,
             pending: None,
             row: Vec::new(),
-            ends,
+            ends: walked.ends,
             drawn: 0,
             finished: false,
         })
@@ -284,6 +324,7 @@ impl<'a> Player<'a> {
                 restores: info.dispose == DisposalMethod::Previous,
             };
             let (dispose, interlaced) = (info.dispose, info.interlaced);
+            let colours = Colours { local: info.palette.clone(), transparent: info.transparent };
             // The last frame's disposal happens only when another follows:
             // the last picture stays as drawn.
             self.dispose_last();
@@ -294,7 +335,7 @@ impl<'a> Player<'a> {
             if frame.restores {
                 self.save_under(&frame, plan)?;
             }
-            self.draw(&frame, interlaced, plan)?;
+            self.draw(&frame, interlaced, &colours, plan)?;
             self.pending = Some((frame, dispose));
             drawn = true;
             let ends = self.ends.get(self.drawn).copied().unwrap_or(frame.delay > 0);
@@ -346,18 +387,70 @@ impl<'a> Player<'a> {
     /// Decodes the frame a row at a time (in interlaced order when it is
     /// interlaced) and draws each row's opaque pixels (its transparent
     /// index is alpha 0) on the canvas.
-    fn draw(&mut self, frame: &FrameInfo, interlaced: bool, plan: &Plan<'_>) -> Result<(), ImageError> {
-        let row_len = frame.width as usize * 4;
+    fn draw(
+        &mut self,
+        frame: &FrameInfo,
+        interlaced: bool,
+        colours: &Colours,
+        plan: &Plan<'_>,
+    ) -> Result<(), ImageError> {
         if frame.pixels() == 0 {
             return Ok(());
         }
+        // The walk's frame, seen the same by the decoder: its data is ours
+        // to decode.
+        let data = self.data.get(self.drawn).copied().filter(|_| {
+            self.walked_frames.get(self.drawn).is_some_and(|w| {
+                (w.left, w.top, w.width, w.height) == (frame.left, frame.top, frame.width, frame.height)
+            })
+        });
+        let row_len = frame.width as usize * if data.is_some() { 1 } else { 4 };
         let mut row = std::mem::take(&mut self.row);
         row.clear();
         row.try_reserve_exact(row_len).map_err(|_| out_of_memory(F, plan))?;
         row.resize(row_len, 0);
-        let drawn = self.draw_rows(frame, interlaced, &mut row, plan);
+        let drawn = match data {
+            Some(at) => self.draw_indexed_rows(frame, interlaced, at, colours, &mut row),
+            None => self.draw_rows(frame, interlaced, &mut row, plan),
+        };
         self.row = row;
         drawn
+    }
+
+    /// [`Self::draw_rows`] for a frame whose image data starts at
+    /// `file[at]`, decoded by [`lzw`] into palette indices.
+    fn draw_indexed_rows(
+        &mut self,
+        frame: &FrameInfo,
+        interlaced: bool,
+        at: usize,
+        colours: &Colours,
+        indices: &mut [u8],
+    ) -> Result<(), ImageError> {
+        let mut lzw = Lzw::new(self.file, at).map_err(|e| damaged(F, e.to_string()))?;
+        let palette: &[u8] = colours.local.as_deref().or(self.decoder.global_palette()).unwrap_or_default();
+        let x1 = (frame.left + frame.width).min(self.width);
+        let columns = (frame.left < x1).then_some((frame.left, x1));
+        for y in row_order(frame.height, interlaced) {
+            if !lzw.fill(indices).map_err(|e| damaged(F, e.to_string()))? {
+                return Err(damaged(F, "image data ends before the frame does"));
+            }
+            let Some((x0, x1)) = columns else { continue };
+            let Some(canvas_y) = frame.top.checked_add(y).filter(|&cy| cy < self.height) else { continue };
+            let start = (canvas_y as usize * self.width as usize + x0 as usize) * 4;
+            let canvas = &mut self.canvas[start..start + (x1 - x0) as usize * 4];
+            // The transparent index, and indices outside the palette, leave
+            // the canvas as it is.
+            for (dst, &index) in canvas.chunks_exact_mut(4).zip(indices.iter()) {
+                if Some(index) == colours.transparent {
+                    continue;
+                }
+                if let Some(rgb) = palette.get(usize::from(index) * 3..usize::from(index) * 3 + 3) {
+                    dst.copy_from_slice(&[rgb[0], rgb[1], rgb[2], 255]);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn draw_rows(
@@ -448,9 +541,9 @@ fn map_err(e: gif::DecodingError, plan: &Plan<'_>) -> ImageError {
 /// The frames' rectangles and delays: the blocks after the logical screen
 /// and its colour table, up to the trailer or the first thing that is not
 /// a block (the decoder decides what is damaged).
-fn walk(b: &[u8]) -> Vec<FrameInfo> {
-    let mut frames = Vec::new();
-    let Some(&flags) = b.get(10) else { return frames };
+fn walk(b: &[u8]) -> (Vec<FrameInfo>, Vec<usize>) {
+    let (mut frames, mut data) = (Vec::new(), Vec::new());
+    let Some(&flags) = b.get(10) else { return (frames, data) };
     let mut pos = 13usize;
     if flags & 0x80 != 0 {
         pos += 3 << ((flags & 7) + 1);
@@ -484,6 +577,7 @@ fn walk(b: &[u8]) -> Vec<FrameInfo> {
                 if packed & 0x80 != 0 {
                     pos += 3 << ((packed & 7) + 1);
                 }
+                data.push(pos);
                 // The LZW minimum code size, then the data's sub-blocks.
                 match skip_sub_blocks(pos + 1) {
                     Some(next) => pos = next,
@@ -520,7 +614,7 @@ fn walk(b: &[u8]) -> Vec<FrameInfo> {
             },
         }
     }
-    frames
+    (frames, data)
 }
 
 #[cfg(test)]
@@ -655,12 +749,22 @@ mod tests {
             work: &work,
         };
         let room = g.save_room(true);
-        let mut p = Player::new(b, g.header.width, g.header.height, g.ends.clone(), room, &plan).unwrap();
-        let mut out = Vec::new();
-        while let Some(ms) = p.next_picture(&plan).unwrap() {
-            out.push((p.canvas.clone(), Some(ms)));
-        }
-        out
+        // Every picture twice: frames decoded by `lzw` from the walk's
+        // offsets, and by the decoder (no offsets): the same canvases.
+        let mut both = [true, false].map(|own_lzw| {
+            let mut walked = g.walked();
+            if !own_lzw {
+                walked.data.clear();
+            }
+            let mut p = Player::new(b, g.header.width, g.header.height, walked, room, &plan).unwrap();
+            let mut out = Vec::new();
+            while let Some(ms) = p.next_picture(&plan).unwrap() {
+                out.push((p.canvas.clone(), Some(ms)));
+            }
+            out
+        });
+        assert!(both[0] == both[1], "the LZW decoder and the gif crate's drew different pictures");
+        std::mem::take(&mut both[0])
     }
 
     /// The colour of canvas pixel (x, y) of a `w`-wide canvas.
