@@ -52,12 +52,8 @@ pub struct Lzw<'a> {
     previous: Option<u16>,
     /// After the end code: nothing more is decoded.
     ended: bool,
-    /// Per code: the code of its string without the last byte, the last
-    /// byte, the first byte and the length.
-    prefix: Box<[u16; MAX_CODES]>,
-    last: Box<[u8; MAX_CODES]>,
-    first: Box<[u8; MAX_CODES]>,
-    len: Box<[u16; MAX_CODES]>,
+    /// Per code, its string.
+    table: Box<[Entry; MAX_CODES]>,
     /// A string that did not fit the row it was decoded into: the rest of
     /// it, `spill[spill_at..spill_end]`, starts the next row.
     spill: Box<[u8; MAX_CODES]>,
@@ -87,18 +83,13 @@ impl<'a> Lzw<'a> {
             next: clear + 2,
             previous: None,
             ended: false,
-            prefix: Box::new([0; MAX_CODES]),
-            last: Box::new([0; MAX_CODES]),
-            first: Box::new([0; MAX_CODES]),
-            len: Box::new([0; MAX_CODES]),
+            table: Box::new([Entry::default(); MAX_CODES]),
             spill: Box::new([0; MAX_CODES]),
             spill_at: 0,
             spill_end: 0,
         };
-        for code in 0..usize::from(clear) {
-            lzw.last[code] = code as u8;
-            lzw.first[code] = code as u8;
-            lzw.len[code] = 1;
+        for (code, entry) in lzw.table[..usize::from(clear)].iter_mut().enumerate() {
+            *entry = Entry { prefix: 0, len: 1, last: code as u8, first: code as u8 };
         }
         Ok(lzw)
     }
@@ -196,22 +187,19 @@ impl<'a> Lzw<'a> {
             // is the entry about to be added, the previous string and its
             // own first byte.
             let (len, first) = if code < self.next {
-                let c = usize::from(code);
-                (usize::from(self.len[c]), self.first[c])
+                let entry = self.table[usize::from(code) & (MAX_CODES - 1)];
+                (usize::from(entry.len), entry.first)
             } else if code == self.next && usize::from(code) < MAX_CODES {
                 let Some(p) = self.previous else { return Err(LzwError::InvalidCode(code)) };
-                let p = usize::from(p);
-                (usize::from(self.len[p]) + 1, self.first[p])
+                let entry = self.table[usize::from(p) & (MAX_CODES - 1)];
+                (usize::from(entry.len) + 1, entry.first)
             } else {
                 return Err(LzwError::InvalidCode(code));
             };
             if let Some(p) = self.previous.filter(|_| usize::from(self.next) < MAX_CODES) {
-                let n = usize::from(self.next);
-                let pu = usize::from(p);
-                self.prefix[n] = p;
-                self.last[n] = first;
-                self.first[n] = self.first[pu];
-                self.len[n] = self.len[pu] + 1;
+                let base = self.table[usize::from(p) & (MAX_CODES - 1)];
+                self.table[usize::from(self.next) & (MAX_CODES - 1)] =
+                    Entry { prefix: p, len: base.len + 1, last: first, first: base.first };
                 self.next += 1;
                 // `>=`: with a minimum code size of 1 the first free code
                 // already needs the wider codes.
@@ -223,13 +211,13 @@ impl<'a> Lzw<'a> {
             // `code` is in the table now, also when it was the next one.
             if len == 1 {
                 // A literal or a one-pixel string: most codes of a photo.
-                out[pos] = self.last[usize::from(code) & (MAX_CODES - 1)];
+                out[pos] = self.table[usize::from(code) & (MAX_CODES - 1)].last;
                 pos += 1;
             } else if pos + len <= out.len() {
-                write_string(&self.prefix, &self.last, code, &mut out[pos..pos + len]);
+                write_string(&self.table, code, &mut out[pos..pos + len]);
                 pos += len;
             } else {
-                write_string(&self.prefix, &self.last, code, &mut self.spill[..len]);
+                write_string(&self.table, code, &mut self.spill[..len]);
                 let n = out.len() - pos;
                 out[pos..].copy_from_slice(&self.spill[..n]);
                 self.spill_at = n;
@@ -244,12 +232,22 @@ impl<'a> Lzw<'a> {
 /// Writes the string of `code` into `out`, whose length is the string's,
 /// from its end backwards through the prefix links.
 #[inline]
-fn write_string(prefix: &[u16; MAX_CODES], last: &[u8; MAX_CODES], mut code: u16, out: &mut [u8]) {
+fn write_string(table: &[Entry; MAX_CODES], mut code: u16, out: &mut [u8]) {
     for byte in out.iter_mut().rev() {
-        let c = usize::from(code) & (MAX_CODES - 1);
-        *byte = last[c];
-        code = prefix[c];
+        let entry = table[usize::from(code) & (MAX_CODES - 1)];
+        *byte = entry.last;
+        code = entry.prefix;
     }
+}
+
+/// A string in the table: the code of the string without its last byte,
+/// its length, its last and first bytes.
+#[derive(Clone, Copy, Default)]
+struct Entry {
+    prefix: u16,
+    len: u16,
+    last: u8,
+    first: u8,
 }
 
 #[cfg(test)]

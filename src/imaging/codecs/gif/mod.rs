@@ -429,6 +429,15 @@ impl<'a> Player<'a> {
     ) -> Result<(), ImageError> {
         let mut lzw = Lzw::new(self.file, at).map_err(|e| damaged(F, e.to_string()))?;
         let palette: &[u8] = colours.local.as_deref().or(self.decoder.global_palette()).unwrap_or_default();
+        // Each index's RGBA; alpha 0 for the transparent index and for
+        // indices outside the palette, which leave the canvas as it is.
+        let mut rgba = [[0u8; 4]; 256];
+        for (index, (px, rgb)) in rgba.iter_mut().zip(palette.chunks_exact(3)).enumerate() {
+            if colours.transparent != Some(index as u8) {
+                *px = [rgb[0], rgb[1], rgb[2], 255];
+            }
+        }
+        let every_index_drawn = rgba.iter().all(|px| px[3] == 255);
         let x1 = (frame.left + frame.width).min(self.width);
         let columns = (frame.left < x1).then_some((frame.left, x1));
         for y in row_order(frame.height, interlaced) {
@@ -439,14 +448,16 @@ impl<'a> Player<'a> {
             let Some(canvas_y) = frame.top.checked_add(y).filter(|&cy| cy < self.height) else { continue };
             let start = (canvas_y as usize * self.width as usize + x0 as usize) * 4;
             let canvas = &mut self.canvas[start..start + (x1 - x0) as usize * 4];
-            // The transparent index, and indices outside the palette, leave
-            // the canvas as it is.
-            for (dst, &index) in canvas.chunks_exact_mut(4).zip(indices.iter()) {
-                if Some(index) == colours.transparent {
-                    continue;
-                }
-                if let Some(rgb) = palette.get(usize::from(index) * 3..usize::from(index) * 3 + 3) {
-                    dst.copy_from_slice(&[rgb[0], rgb[1], rgb[2], 255]);
+            let pixels = canvas.chunks_exact_mut(4).zip(indices.iter());
+            if every_index_drawn {
+                // A full palette and no transparency: a plain lookup.
+                pixels.for_each(|(dst, &index)| dst.copy_from_slice(&rgba[usize::from(index)]));
+            } else {
+                for (dst, &index) in pixels {
+                    let px = rgba[usize::from(index)];
+                    if px[3] != 0 {
+                        dst.copy_from_slice(&px);
+                    }
                 }
             }
         }
@@ -877,5 +888,25 @@ mod tests {
         assert_eq!(pics.len(), 1);
         assert_eq!(at(&pics[0].0, 40, 39, 39), [255, 0, 0, 255], "the grown canvas holds the whole frame");
         assert_eq!(at(&pics[0].0, 40, 0, 0), [0, 0, 0, 0]);
+    }
+    #[test]
+    fn the_transparent_index_leaves_the_canvas_as_it_is() {
+        // Red everywhere, then a 4×4 block of the transparent index, then
+        // a 2×2 block of green: the second picture is still red under the
+        // transparent block.
+        let b = gif(
+            8,
+            8,
+            &[
+                (0, 0, 8, 8, 1, 10, DisposalMethod::Keep),
+                (2, 2, 4, 4, 0, 10, DisposalMethod::Keep),
+                (5, 5, 2, 2, 2, 10, DisposalMethod::Keep),
+            ],
+        );
+        let pics = play(&b);
+        assert_eq!(pics.len(), 3);
+        assert_eq!(at(&pics[1].0, 8, 3, 3), [255, 0, 0, 255]);
+        assert_eq!(at(&pics[2].0, 8, 3, 3), [255, 0, 0, 255]);
+        assert_eq!(at(&pics[2].0, 8, 5, 5), [0, 255, 0, 255]);
     }
 }
