@@ -359,7 +359,7 @@ impl<'a> Player<'a> {
         let mut saved = std::mem::take(&mut self.saved);
         saved.clear();
         saved.try_reserve_exact(len as usize).map_err(|_| out_of_memory(F, plan))?;
-        self.for_each_row(frame, |row, _| saved.extend_from_slice(row));
+        self.for_each_row(frame, |row| saved.extend_from_slice(row));
         self.saved = saved;
         Ok(())
     }
@@ -368,12 +368,12 @@ impl<'a> Player<'a> {
     fn dispose_last(&mut self) {
         match self.pending.take() {
             Some((frame, DisposalMethod::Background)) => {
-                self.for_each_row(&frame, |canvas, _| canvas.fill(0));
+                self.for_each_row(&frame, |canvas| canvas.fill(0));
             }
             Some((frame, DisposalMethod::Previous)) => {
                 let saved = std::mem::take(&mut self.saved);
                 let mut rest = saved.as_slice();
-                self.for_each_row(&frame, |row, _| {
+                self.for_each_row(&frame, |row| {
                     let (head, tail) = rest.split_at(row.len().min(rest.len()));
                     row[..head.len()].copy_from_slice(head);
                     rest = tail;
@@ -438,16 +438,11 @@ impl<'a> Player<'a> {
             }
         }
         let every_index_drawn = rgba.iter().all(|px| px[3] == 255);
-        let x1 = (frame.left + frame.width).min(self.width);
-        let columns = (frame.left < x1).then_some((frame.left, x1));
         for y in row_order(frame.height, interlaced) {
             if !lzw.fill(indices).map_err(|e| damaged(F, e.to_string()))? {
                 return Err(damaged(F, "image data ends before the frame does"));
             }
-            let Some((x0, x1)) = columns else { continue };
-            let Some(canvas_y) = frame.top.checked_add(y).filter(|&cy| cy < self.height) else { continue };
-            let start = (canvas_y as usize * self.width as usize + x0 as usize) * 4;
-            let canvas = &mut self.canvas[start..start + (x1 - x0) as usize * 4];
+            let Some(canvas) = self.canvas_span(frame, y) else { continue };
             let pixels = canvas.chunks_exact_mut(4).zip(indices.iter());
             if every_index_drawn {
                 // A full palette and no transparency: a plain lookup.
@@ -471,20 +466,13 @@ impl<'a> Player<'a> {
         row: &mut [u8],
         plan: &Plan<'_>,
     ) -> Result<(), ImageError> {
-        // The columns on the canvas; none when the frame lies right of it
-        // (its rows are still read: the data goes on after them).
-        let x1 = (frame.left + frame.width).min(self.width);
-        let columns = (frame.left < x1).then_some((frame.left, x1));
         for y in row_order(frame.height, interlaced) {
             // Indices outside the palette are left unwritten: transparent.
             row.fill(0);
             if !self.decoder.fill_buffer(row).map_err(|e| map_err(e, plan))? {
                 return Err(damaged(F, "image data ends before the frame does"));
             }
-            let Some((x0, x1)) = columns else { continue };
-            let Some(canvas_y) = frame.top.checked_add(y).filter(|&cy| cy < self.height) else { continue };
-            let start = (canvas_y as usize * self.width as usize + x0 as usize) * 4;
-            let canvas = &mut self.canvas[start..start + (x1 - x0) as usize * 4];
+            let Some(canvas) = self.canvas_span(frame, y) else { continue };
             let src = &row[..canvas.len()];
             for (dst, px) in canvas.chunks_exact_mut(4).zip(src.chunks_exact(4)) {
                 if px[3] != 0 {
@@ -495,20 +483,27 @@ impl<'a> Player<'a> {
         Ok(())
     }
 
-    /// Runs `f` on each canvas row slice the frame covers (clipped to the
-    /// canvas), with the frame row and first frame column it starts at.
-    fn for_each_row(&mut self, frame: &FrameInfo, mut f: impl FnMut(&mut [u8], (usize, usize))) {
-        let x0 = frame.left.min(self.width);
+    /// The canvas pixels (RGBA) that row `y` of the frame covers, clipped
+    /// to the canvas; `None` when they are none (the frame's rows are
+    /// still read: the data goes on after them).
+    fn canvas_span(&mut self, frame: &FrameInfo, y: u32) -> Option<&mut [u8]> {
         let x1 = (frame.left + frame.width).min(self.width);
-        let y1 = (frame.top + frame.height).min(self.height);
-        if x0 >= x1 {
-            return;
+        let canvas_y = frame.top.checked_add(y).filter(|&cy| cy < self.height)?;
+        if frame.left >= x1 {
+            return None;
         }
-        let stride = self.width as usize * 4;
-        for y in frame.top.min(self.height)..y1 {
-            let start = y as usize * stride + x0 as usize * 4;
-            let row = &mut self.canvas[start..start + (x1 - x0) as usize * 4];
-            f(row, ((y - frame.top) as usize, (x0 - frame.left) as usize));
+        let start = (canvas_y as usize * self.width as usize + frame.left as usize) * 4;
+        Some(&mut self.canvas[start..start + (x1 - frame.left) as usize * 4])
+    }
+
+    /// Runs `f` on each canvas row slice the frame covers (clipped to the
+    /// canvas).
+    fn for_each_row(&mut self, frame: &FrameInfo, mut f: impl FnMut(&mut [u8])) {
+        let rows = (frame.top + frame.height).min(self.height).saturating_sub(frame.top);
+        for y in 0..rows {
+            if let Some(row) = self.canvas_span(frame, y) {
+                f(row);
+            }
         }
     }
 
