@@ -104,6 +104,48 @@ pub(crate) fn png_avatar(file: &[u8], size: u32) -> (Avatar, RgbaImage) {
     (a, img)
 }
 
+/// Bits packed least significant first, as GIF's LZW, deflate and
+/// lossless WebP store them.
+#[derive(Default)]
+pub(crate) struct LsbBits {
+    bytes: Vec<u8>,
+    acc: u64,
+    n: u32,
+}
+
+impl LsbBits {
+    /// Appends the low `len` bits of `v` (`len` at most 32).
+    pub(crate) fn put(&mut self, v: u32, len: u32) {
+        self.acc |= (u64::from(v) & ((1 << len) - 1)) << self.n;
+        self.n += len;
+        while self.n >= 8 {
+            self.bytes.push(self.acc as u8);
+            self.acc >>= 8;
+            self.n -= 8;
+        }
+    }
+
+    /// The bytes, the last one padded with zero bits.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        if self.n > 0 {
+            self.bytes.push(self.acc as u8);
+        }
+        self.bytes
+    }
+}
+
+/// `data` as GIF data sub-blocks (at most 255 bytes each), closed by the
+/// zero-length block.
+pub(crate) fn gif_sub_blocks(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 255 + 2);
+    for block in data.chunks(255) {
+        out.push(block.len() as u8);
+        out.extend_from_slice(block);
+    }
+    out.push(0);
+    out
+}
+
 fn near(p: &Rgba<u8>, want: [u8; 3], tol: i32) -> bool {
     (0..3).all(|i| (i32::from(p[i]) - i32::from(want[i])).abs() <= tol)
 }
@@ -1111,36 +1153,27 @@ fn centre_crop(w: u32, h: u32, side: u32) -> CropBox {
 /// back-references of 258 bytes at distance 1 (13 bits each).
 fn zlib_zeros(n: usize) -> Vec<u8> {
     let mut out = vec![0x78, 0x01];
-    let (mut acc, mut bits) = (0u64, 0u32);
-    let mut put = |out: &mut Vec<u8>, v: u32, len: u32| {
-        acc |= u64::from(v) << bits;
-        bits += len;
-        while bits >= 8 {
-            out.push(acc as u8);
-            acc >>= 8;
-            bits -= 8;
-        }
-    };
+    let mut bits = LsbBits::default();
     // Huffman codes go most significant bit first.
     let code = |c: u32, len: u32| c.reverse_bits() >> (32 - len);
-    put(&mut out, 1, 1); // final block
-    put(&mut out, 1, 2); // fixed Huffman
+    bits.put(1, 1); // final block
+    bits.put(1, 2); // fixed Huffman
     let mut left = n;
     if left > 0 {
-        put(&mut out, code(0x30, 8), 8); // literal 0
+        bits.put(code(0x30, 8), 8); // literal 0
         left -= 1;
     }
     while left >= 258 {
-        put(&mut out, code(0b1100_0101, 8), 8); // length 258 (code 285)
-        put(&mut out, 0, 5); // distance 1 (code 0)
+        bits.put(code(0b1100_0101, 8), 8); // length 258 (code 285)
+        bits.put(0, 5); // distance 1 (code 0)
         left -= 258;
     }
     for _ in 0..left {
-        put(&mut out, code(0x30, 8), 8);
+        bits.put(code(0x30, 8), 8);
     }
-    put(&mut out, 0, 7); // end of block (code 256)
-    put(&mut out, 0, 7); // flush the last bits
-                         // Adler-32 of zeros: a = 1, b = n.
+    bits.put(0, 7); // end of block (code 256)
+    out.extend(bits.finish());
+    // Adler-32 of zeros: a = 1, b = n.
     out.extend_from_slice(&((((n % 65521) as u32) << 16) | 1).to_be_bytes());
     out
 }
@@ -1233,33 +1266,16 @@ fn gif_with_frame(sw: u16, sh: u16, fw: u16, fh: u16) -> Vec<u8> {
     }
     out.push(0);
     out.push(2); // minimum code size: clear = 4, end = 5
-    let mut data = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0u32);
-    let mut put = |data: &mut Vec<u8>, v: u32| {
-        acc |= v << bits;
-        bits += 3;
-        while bits >= 8 {
-            data.push(acc as u8);
-            acc >>= 8;
-            bits -= 8;
-        }
-    };
+    let mut bits = LsbBits::default();
     let px = usize::from(fw) * usize::from(fh);
     for i in 0..px {
         if i % 2 == 0 {
-            put(&mut data, 4);
+            bits.put(4, 3);
         }
-        put(&mut data, 0);
+        bits.put(0, 3);
     }
-    put(&mut data, 5);
-    if bits > 0 {
-        data.push(acc as u8);
-    }
-    for block in data.chunks(255) {
-        out.push(block.len() as u8);
-        out.extend_from_slice(block);
-    }
-    out.push(0);
+    bits.put(5, 3);
+    out.extend(gif_sub_blocks(&bits.finish()));
     out.push(0x3B);
     out
 }
@@ -1890,19 +1906,18 @@ fn the_issues_16_bit_png_of_zeros_stops_at_its_budget() {
 /// A lossless WebP whose five prefix codes have one symbol each: the
 /// pixels cost no bits (opaque black).
 fn webp_lossless_flat(w: u32, h: u32) -> Vec<u8> {
-    let mut bits: Vec<bool> = Vec::new();
-    let mut put = |v: u32, n: u32| bits.extend((0..n).map(|i| v >> i & 1 == 1));
-    put(0x2F, 8);
-    put(w - 1, 14);
-    put(h - 1, 14);
-    put(0, 1 + 3 + 1 + 1 + 1);
+    let mut bits = LsbBits::default();
+    bits.put(0x2F, 8);
+    bits.put(w - 1, 14);
+    bits.put(h - 1, 14);
+    bits.put(0, 1 + 3 + 1 + 1 + 1);
     for symbol in [0, 0, 0, 255, 0] {
-        put(1, 1);
-        put(0, 1);
-        put(1, 1);
-        put(symbol, 8);
+        bits.put(1, 1);
+        bits.put(0, 1);
+        bits.put(1, 1);
+        bits.put(symbol, 8);
     }
-    let data: Vec<u8> = bits.chunks(8).map(|c| c.iter().enumerate().map(|(i, &b)| u8::from(b) << i).sum()).collect();
+    let data = bits.finish();
     let mut body = Vec::new();
     riff_chunk(&mut body, b"VP8L", &data);
     webp_file(&body)

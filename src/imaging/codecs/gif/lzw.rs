@@ -253,6 +253,7 @@ struct Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::imaging::tests::{gif_sub_blocks, LsbBits};
 
     /// A pseudo-random stream of valid codes for `min_code_size`, as an
     /// encoder could write it: literals, codes already in the table, the
@@ -267,21 +268,12 @@ mod tests {
             rng = rng.wrapping_mul(1_103_515_245).wrapping_add(12_345);
             (rng >> 8) % n
         };
-        let (mut bits, mut nbits, mut packed) = (0u64, 0u32, Vec::new());
-        let mut put = |code: u32, size: u32| {
-            bits |= u64::from(code) << nbits;
-            nbits += size;
-            while nbits >= 8 {
-                packed.push(bits as u8);
-                bits >>= 8;
-                nbits -= 8;
-            }
-        };
+        let mut bits = LsbBits::default();
         let (mut size, mut next, mut previous) = (u32::from(min_code_size) + 1, clear + 2, false);
-        put(clear, size);
+        bits.put(clear, size);
         for i in 0..codes {
             if clear_every.is_some_and(|n| i % n == n - 1) {
-                put(clear, size);
+                bits.put(clear, size);
                 (size, next, previous) = (u32::from(min_code_size) + 1, clear + 2, false);
                 continue;
             }
@@ -290,7 +282,7 @@ mod tests {
                 (true, 1) if next > clear + 2 => clear + 2 + rand(next - clear - 2),
                 _ => rand(clear),
             };
-            put(code, size);
+            bits.put(code, size);
             if previous && next < 4096 {
                 next += 1;
                 if next >= 1 << size && size < 12 {
@@ -299,15 +291,8 @@ mod tests {
             }
             previous = true;
         }
-        put(clear + 1, size);
-        put(0, 7);
-        let mut out = vec![min_code_size];
-        for block in packed.chunks(255) {
-            out.push(block.len() as u8);
-            out.extend_from_slice(block);
-        }
-        out.push(0);
-        out
+        bits.put(clear + 1, size);
+        [vec![min_code_size], gif_sub_blocks(&bits.finish())].concat()
     }
 
     /// What `weezl` (the `gif` crate's LZW) decodes from the same data.
