@@ -581,7 +581,8 @@ mod tests {
     fn opaque_rgba_finishes_as_rgb() {
         // The same opaque picture as RGB and as RGBA: the RGBA region's
         // colour lanes are the RGB region's, so the avatars must match,
-        // shrunk (k = 1 and k > 1) and enlarged.
+        // shrunk (k = 1 and k > 1) and enlarged, and match the general
+        // path's.
         let (w, h) = (40u32, 30u32);
         let rgb: Vec<Vec<u8>> = (0..h).map(|y| (0..w * 3).map(|i| ((i * 7 + y * 13) % 251) as u8).collect()).collect();
         let rgba: Vec<Vec<u8>> =
@@ -591,6 +592,14 @@ mod tests {
             let from_rgba = finish(collect(Layout::Rgba, &rgba, w, size), size).unwrap();
             assert_eq!(from_rgba.1, 3, "an opaque avatar has no alpha channel");
             assert!(from_rgb == from_rgba, "size {size}");
+            // And what the general path (16-bit samples, un-premultiplied)
+            // makes of the same region: the shortcut skips only work.
+            let mut region = collect(Layout::Rgba, &rgba, w, size);
+            region.transparent = true;
+            let (general, ch) = finish(region, size).unwrap();
+            assert_eq!(ch, 4);
+            let colour: Vec<u8> = general.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+            assert!(from_rgb.0 == colour, "size {size}: the shortcut and the general path differ");
         }
     }
     #[test]
