@@ -1,14 +1,14 @@
 //! JPEG, decoded at the smallest of 1/8, 1/4, 1/2, 1 that still gives
 //! the crop square at least the avatar's size: a 100 MP photo for a 256 px
-//! avatar decodes at 1/8, a few MB. At 1/8 the DC-only decoder (`dc`)
-//! takes the common files; the rest, and the finer scales, go to
+//! avatar decodes at 1/8, a few MB. At 1/8, 1/4 and 1/2 our own decoder
+//! (`scaled`) takes the common files; the rest, and full size, go to
 //! jpeg-decoder (`decode`), whose work is charged, and whose scans are
 //! checked to cover their blocks, before it runs (it cannot be stopped).
 
-mod dc;
 mod decode;
 mod frame;
 mod markers;
+mod scaled;
 
 use crate::imaging::decoding::{damaged, Header, Image, Plan};
 use crate::imaging::error::{ImageError, Kind};
@@ -143,7 +143,7 @@ fn decode_at_a_scale(bytes: &[u8], header: &Header, frame: &Frame, plan: &Plan<'
         // too large for jpeg-decoder's coefficient buffers, and counts its
         // own work. It declines anything unusual.
         if n == 1 {
-            if let Some(region) = dc::decode(bytes, plan)? {
+            if let Some(region) = scaled::decode_dc(bytes, plan)? {
                 return Ok(region);
             }
         }
@@ -155,10 +155,19 @@ fn decode_at_a_scale(bytes: &[u8], header: &Header, frame: &Frame, plan: &Plan<'
         // The DC-only decoder notices a scan that runs out as it reads;
         // for jpeg-decoder the scans' lengths are checked first.
         check_scan_lengths(w, h, frame)?;
+        // At 1/4 and 1/2 our decoder takes the common sequential files;
+        // it charges as it goes, and does no more than jpeg-decoder's
+        // charge for a file whose scans are known to cover their blocks.
+        let ours = decode::decoder_units(w, h, frame, n, true);
+        if matches!(n, 2 | 4) && !frame.progressive && plan.work.fits(ours) {
+            if let Some(region) = scaled::decode_reduced(bytes, plan, n, plan.work.spent() + ours)? {
+                return Ok(region);
+            }
+        }
         if !walked && !plan.work.fits(decode::decoder_units(w, h, frame, n, false)) {
             walked = true;
             let whole = plan.work.spent() + decode::decoder_units(w, h, frame, n, true);
-            checked = dc::check(bytes, plan, whole)?;
+            checked = scaled::check(bytes, plan, whole)?;
         }
         let units = decode::decoder_units(w, h, frame, n, checked);
         if plan.work.fits(units) {

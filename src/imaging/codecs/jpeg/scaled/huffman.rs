@@ -3,7 +3,7 @@
 //! over a whole code and its extra bits at once (the decode's whole cost
 //! is these serial lookups, so each saved step counts).
 
-use super::bits::Bits;
+use super::bits::{extend, Bits};
 
 /// Bits looked ahead to decode a short code in one lookup.
 const LOOKAHEAD: u32 = 9;
@@ -142,6 +142,39 @@ impl Multi {
     }
 }
 
+/// A [`Huffman::value_table`] entry: one AC code with its extra bits read
+/// as the coefficient they encode, packed `total bits | (run + 1) << 5 |
+/// kind << 10 | value << 16` (kinds as [`Skip`]); 0: not in one step.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[repr(transparent)]
+pub(super) struct Value(u32);
+
+impl Value {
+    #[inline(always)]
+    pub(super) fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    /// Bits of the code and its extra bits.
+    #[inline(always)]
+    pub(super) fn bits(self) -> u32 {
+        self.0 & 31
+    }
+    #[inline(always)]
+    pub(super) fn step(self) -> Step {
+        Skip(self.0 as u16).step()
+    }
+    /// For a coefficient: the zeros before it.
+    #[inline(always)]
+    pub(super) fn run(self) -> usize {
+        ((self.0 >> 5) & 31) as usize - 1
+    }
+    /// For a coefficient: its value.
+    #[inline(always)]
+    pub(super) fn value(self) -> i32 {
+        i32::from((self.0 >> 16) as i16)
+    }
+}
+
 impl Huffman {
     /// The table of a DHT's `counts` (codes per length) and `symbols`;
     /// `None` for a table no decoder can use.
@@ -170,12 +203,15 @@ impl Huffman {
                     let sym = *symbols.get((k + i) as usize)?;
                     let extra = u32::from(sym & 15);
                     let total = len as u32 + extra;
-                    if total <= SKIP_BITS {
-                        let step = match (sym >> 4, sym & 15) {
-                            (15, 0) => Step::SixteenZeros,
-                            (_, 0) => Step::EndOfBlock,
-                            _ => Step::Coefficient,
-                        };
+                    // An end-of-band run (r > 0, s = 0) is a progressive
+                    // code: in a sequential scan it is left to the slow path.
+                    let step = match (sym >> 4, sym & 15) {
+                        (15, 0) => Some(Step::SixteenZeros),
+                        (0, 0) => Some(Step::EndOfBlock),
+                        (_, 0) => None,
+                        _ => Some(Step::Coefficient),
+                    };
+                    if let (true, Some(step)) = (total <= SKIP_BITS, step) {
                         let entry = Skip::new(total, sym >> 4, step);
                         // Every index whose top `len` bits are this code.
                         let shift = SKIP_BITS - len as u32;
@@ -235,6 +271,44 @@ impl Huffman {
         self.skip[bits.peek(SKIP_BITS) as usize]
     }
 
+    /// One AC code and its coefficient in one lookup, for the next
+    /// [`SKIP_BITS`] bits; built for the AC tables of a sequential scan
+    /// decoded at 1/4 or 1/2 scale.
+    pub(super) fn value_table(&self) -> Vec<Value> {
+        (0..1u32 << SKIP_BITS)
+            .map(|idx| {
+                let e = self.skip[idx as usize];
+                if e.is_empty() {
+                    return Value::default();
+                }
+                let value = match e.step() {
+                    Step::Coefficient => {
+                        // The extra bits follow the code within the index.
+                        let size = self.code_size(idx);
+                        let extra = e.bits() - size;
+                        let raw = (idx >> (SKIP_BITS - e.bits())) & ((1 << extra) - 1);
+                        extend(raw, extra)
+                    }
+                    _ => 0,
+                };
+                Value(u32::from(e.0) | u32::from(value as u16) << 16)
+            })
+            .collect()
+    }
+
+    /// The length of the code the [`SKIP_BITS`] bits `idx` start with
+    /// (one that is in the skip table).
+    fn code_size(&self, idx: u32) -> u32 {
+        let top = idx >> (SKIP_BITS - LOOKAHEAD);
+        let e = self.fast[top as usize];
+        if !e.is_long() {
+            return e.len();
+        }
+        (LOOKAHEAD + 1..=SKIP_BITS)
+            .find(|&len| (idx >> (SKIP_BITS - len)) as i32 <= self.maxcode[len as usize])
+            .unwrap_or(SKIP_BITS)
+    }
+
     /// Several AC codes stepped over in one lookup, for the next
     /// [`MULTI_BITS`] bits: most lookups at phone qualities step over two
     /// or more coefficients. Built only for the AC tables a sequential
@@ -264,4 +338,49 @@ fn multi_entry(skip: &[Skip], idx: u64) -> Multi {
         }
     }
     Multi::new(used, advance, false)
+}
+
+/// Reads past a sequential block's AC codes from zigzag position `k` to
+/// the block's end, nothing kept. `None`: a code not in the table, an
+/// end-of-band run (a progressive code), or a block past 64 coefficients.
+#[inline(always)]
+pub(super) fn read_past_ac(bits: &mut Bits, ac_t: &Huffman, multi: &[Multi], mut k: usize) -> Option<()> {
+    while k < 64 {
+        bits.top_up();
+        // Several codes at once, unless they might reach past this block
+        // (a block also ends after coefficient 63 without an EOB, and the
+        // bits after that are the next block's DC code).
+        let m = multi[bits.peek(MULTI_BITS) as usize];
+        let advance = m.advance();
+        if !m.is_empty() && k + advance < 64 {
+            bits.consume(m.bits());
+            k += advance;
+            if m.ends_block() {
+                return Some(());
+            }
+            continue;
+        }
+        let e = ac_t.skip(bits);
+        if !e.is_empty() {
+            bits.consume(e.bits());
+            match e.step() {
+                Step::Coefficient => k += e.advance(),
+                Step::EndOfBlock => return Some(()),
+                Step::SixteenZeros => k += 16,
+            }
+            continue;
+        }
+        let rs = ac_t.decode(bits)?;
+        let (r, size) = (usize::from(rs >> 4), u32::from(rs & 15));
+        match (r, size) {
+            (0, 0) => return Some(()),
+            (15, 0) => k += 16,
+            (_, 0) => return None,
+            _ => {
+                k += r + 1;
+                bits.skip(size);
+            }
+        }
+    }
+    (k == 64).then_some(())
 }

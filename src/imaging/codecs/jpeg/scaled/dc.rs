@@ -3,26 +3,12 @@
 //! DC value per block, and the rows of 1/8-scale pixels they make.
 
 use super::bits::Bits;
-use super::huffman::{Huffman, Multi, Step, MULTI_BITS};
+use super::colour::ycc_to_rgb;
+use super::huffman::{read_past_ac, Huffman, Multi};
 use super::setup::{next_marker, Component, Scan, Setup};
 use super::stop::{OrDecline, Stop};
-use crate::imaging::resize::Collector;
-use crate::imaging::work::{cost, Spent, Work};
-
-/// Where the decoded rows go: the resize collector, or a test's buffer.
-pub(super) trait Rows {
-    fn push_row(&mut self, row: &[u8]) -> Result<(), Spent>;
-    fn done(&self) -> bool;
-}
-
-impl Rows for Collector<'_> {
-    fn push_row(&mut self, row: &[u8]) -> Result<(), Spent> {
-        Collector::push_row(self, row)
-    }
-    fn done(&self) -> bool {
-        Collector::done(self)
-    }
-}
+use super::Rows;
+use crate::imaging::work::{cost, Work};
 
 /// jpeg-decoder's 1×1 IDCT of a DC coefficient: (DC·q + 1024) / 8, clamped.
 pub(super) fn dc_pixel(dc: i32, q: i32) -> u8 {
@@ -39,48 +25,7 @@ fn sequential_block(bits: &mut Bits, dc_t: &Huffman, ac_t: &Huffman, multi: &[Mu
         return None;
     }
     *pred = pred.wrapping_add(bits.extend(t));
-    let mut k = 1;
-    while k < 64 {
-        bits.top_up();
-        // Several codes at once, unless they might reach past this block
-        // (a block also ends after coefficient 63 without an EOB, and the
-        // bits after that are the next block's DC code).
-        let m = multi[bits.peek(MULTI_BITS) as usize];
-        let advance = m.advance();
-        if !m.is_empty() && k + advance < 64 {
-            bits.consume(m.bits());
-            k += advance;
-            if m.ends_block() {
-                break;
-            }
-            continue;
-        }
-        let e = ac_t.skip(bits);
-        if !e.is_empty() {
-            bits.consume(e.bits());
-            match e.step() {
-                Step::Coefficient => k += e.advance(),
-                Step::EndOfBlock => break,
-                Step::SixteenZeros => k += 16,
-            }
-            continue;
-        }
-        let rs = ac_t.decode(bits)?;
-        let (r, sz) = (usize::from(rs >> 4), u32::from(rs & 15));
-        if sz == 0 {
-            if r != 15 {
-                break;
-            }
-            k += 16;
-            continue;
-        }
-        k += r + 1;
-        bits.skip(sz);
-    }
-    if k > 64 {
-        return None;
-    }
-    Some(())
+    read_past_ac(bits, ac_t, multi, 1)
 }
 
 /// A sequential frame: its single scan with every component, decoded one
@@ -304,16 +249,8 @@ fn emit_row(lines: &[&[u8]], comps: &[Component], hmax: usize, row: &mut [u8]) -
     let step = |ci: usize| hmax / comps[ci].h;
     let (ys, cbs, crs) = (step(0), step(1), step(2));
     for (x, px) in row.chunks_exact_mut(3).enumerate() {
-        let y = i32::from(*lines[0].get(x / ys)?) << 16;
-        let cb = i32::from(*lines[1].get(x / cbs)?) - 128;
-        let cr = i32::from(*lines[2].get(x / crs)?) - 128;
-        const HALF: i32 = 1 << 15;
-        let r = (y + 91_881 * cr + HALF) >> 16;
-        let g = (y - 22_554 * cb - 46_802 * cr + HALF) >> 16;
-        let b = (y + 116_130 * cb + HALF) >> 16;
-        px[0] = r.clamp(0, 255) as u8;
-        px[1] = g.clamp(0, 255) as u8;
-        px[2] = b.clamp(0, 255) as u8;
+        let (y, cb, cr) = (*lines[0].get(x / ys)?, *lines[1].get(x / cbs)?, *lines[2].get(x / crs)?);
+        px.copy_from_slice(&ycc_to_rgb(y, cb, cr));
     }
     Some(())
 }

@@ -164,13 +164,9 @@ impl<'a> Bits<'a> {
             return 0;
         }
         self.top_up();
-        let v = self.peek(s) as i32;
+        let v = self.peek(s);
         self.consume(s);
-        if v < (1 << (s - 1)) {
-            v - (1 << s) + 1
-        } else {
-            v
-        }
+        extend(v, s)
     }
 
     /// `s` raw bits as an unsigned number.
@@ -211,5 +207,16 @@ impl<'a> Bits<'a> {
         } else {
             None
         }
+    }
+}
+
+/// `s` (1 to 16) raw bits as the signed value they encode (F.12 EXTEND).
+#[inline(always)]
+pub(super) fn extend(raw: u32, s: u32) -> i32 {
+    let v = raw as i32;
+    if v < (1 << (s - 1)) {
+        v - (1 << s) + 1
+    } else {
+        v
     }
 }

@@ -4,6 +4,7 @@
 //! module's marker rules. Anything it does not take declines the file.
 
 use super::huffman::Huffman;
+use super::idct::UNZIGZAG;
 use crate::imaging::bytes;
 use crate::imaging::codecs::jpeg::markers::{
     marker_after_data, marker_at, segment, stands_alone, APP14, APP2, DHT, DQT, DRI, EOI, SOF0, SOF2, SOS,
@@ -30,6 +31,8 @@ pub(super) struct Setup {
     /// An Adobe APP14 segment (it decides the colour transform).
     pub(super) adobe: bool,
     pub(super) quant_dc: [i32; 4],
+    /// Every quantisation table in natural (row-major) order.
+    pub(super) quant: [[u16; 64]; 4],
     pub(super) quant_seen: [bool; 4],
     pub(super) dc: [Option<Huffman>; 4],
     pub(super) ac: [Option<Huffman>; 4],
@@ -68,6 +71,7 @@ impl Setup {
             comps: Vec::new(),
             adobe: false,
             quant_dc: [0; 4],
+            quant: [[0; 64]; 4],
             quant_seen: [false; 4],
             dc: [None, None, None, None],
             ac: [None, None, None, None],
@@ -116,8 +120,8 @@ impl Setup {
     }
 
     /// The frame header: any 8-bit frame of 1 to 4 components with
-    /// sampling factors 1 to 4 (what the check walks); [`Setup::dc_path`]
-    /// says whether the DC-only decoder takes it.
+    /// sampling factors 1 to 4 (what the check walks); [`Setup::supported`]
+    /// says whether our decoder takes it.
     fn frame(&mut self, seg: &[u8], progressive: bool) -> Option<()> {
         if *seg.first()? != 8 || !self.comps.is_empty() {
             return None;
@@ -145,9 +149,9 @@ impl Setup {
         Some(())
     }
 
-    /// The DC-only decoder's own limits: grey or YCbCr (no Adobe APP14
-    /// transform, no RGB component ids, no CMYK), sampling factors 1 or 2.
-    pub(super) fn dc_path(&self) -> bool {
+    /// Our decoder's own limits: grey or YCbCr (no Adobe APP14 transform,
+    /// no RGB component ids, no CMYK), sampling factors 1 or 2.
+    pub(super) fn supported(&self) -> bool {
         let nc = self.comps.len();
         let rgb = nc == 3 && self.comps.iter().map(|c| c.id).eq(*b"RGB");
         (nc == 1 || nc == 3) && !rgb && !self.adobe && self.comps.iter().all(|c| c.h <= 2 && c.v <= 2)
@@ -172,19 +176,28 @@ impl Setup {
         Some(())
     }
 
-    /// DQT: only each table's DC entry matters at 1/8 scale.
+    /// DQT: the tables, stored in zigzag order, kept in natural order (at
+    /// 1/8 scale only the DC entry is used).
     fn quant_tables(&mut self, seg: &[u8]) -> Option<()> {
         let mut p = 0;
         while p < seg.len() {
             let pq_tq = *seg.get(p)?;
             let id = usize::from(pq_tq & 15);
+            let wide = match pq_tq >> 4 {
+                0 => false,
+                1 => true,
+                _ => return None,
+            };
             if id > 3 {
                 return None;
             }
-            let (q0, step) =
-                if pq_tq >> 4 == 0 { (i32::from(*seg.get(p + 1)?), 65) } else { (be16(seg, p + 1)? as i32, 129) };
-            seg.get(p + step - 1)?;
-            self.quant_dc[id] = q0;
+            let step = if wide { 129 } else { 65 };
+            let values = seg.get(p + 1..p + step)?;
+            for (k, &natural) in UNZIGZAG.iter().enumerate() {
+                self.quant[id][natural] =
+                    if wide { u16::from_be_bytes([values[2 * k], values[2 * k + 1]]) } else { u16::from(values[k]) };
+            }
+            self.quant_dc[id] = i32::from(self.quant[id][0]);
             self.quant_seen[id] = true;
             p += step;
         }

@@ -1,0 +1,158 @@
+//! Reduced inverse DCTs: a block's low frequencies to 4×4 or 2×2 pixels,
+//! with jpeg-decoder's arithmetic (the Dugad–Ahuja scheme of libjpeg's
+//! `jidctred.c`, in stb_image's fixed point), so that both decoders give
+//! the same samples. Wrapping arithmetic, as there: a hostile file's
+//! coefficients may overflow, and must not panic.
+
+use std::num::Wrapping as W;
+
+/// The natural (row-major) index of each zigzag position.
+pub(super) const UNZIGZAG: [usize; 64] = [
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
+    28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54,
+    47, 55, 62, 63,
+];
+
+/// The last zigzag position inside the top-left `n`×`n` coefficients (the
+/// ones an `n`×`n` reduced IDCT reads): coefficients after it are only
+/// read past.
+pub(super) const fn last_needed(n: usize) -> usize {
+    match n {
+        1 => 0,
+        2 => 4,
+        _ => 24,
+    }
+}
+
+/// Where zigzag position `k` goes in an `n`×`n` block of coefficients,
+/// if it is inside it.
+pub(super) fn slot(k: usize, n: usize) -> Option<usize> {
+    let natural = *UNZIGZAG.get(k)?;
+    let (row, col) = (natural / 8, natural % 8);
+    (row < n && col < n).then_some(row * n + col)
+}
+
+/// stb_image's fixed-point constants (12 fractional bits, rounded as
+/// its `f2f` does: half added, then truncated toward zero) of 0.5411961,
+/// -1.847759065 and 0.765366865.
+const K0: W<i32> = W(2217);
+const K1: W<i32> = W(-7567);
+const K2: W<i32> = W(3135);
+
+fn clamp(x: W<i32>) -> u8 {
+    x.0.clamp(0, 255) as u8
+}
+
+/// The 4×4 transform's fixed point: constants, first pass, and the final
+/// shift (both passes and the two √8 factors).
+const CONST_BITS: usize = 12;
+const PASS1_BITS: usize = 2;
+const FINAL_BITS: usize = CONST_BITS + PASS1_BITS + 3;
+
+/// 4×4 pixels from the dequantised top-left 4×4 coefficients `c`
+/// (row-major), written at `out[row * stride..][..4]`.
+pub(super) fn idct_4x4(c: &[i32; 16], out: &mut [u8], stride: usize) {
+    let bias = W(1 << (FINAL_BITS - 1)) + W(128 << FINAL_BITS);
+    if c[1..].iter().all(|&v| v == 0) {
+        // Only the DC: every pass below reduces to this one value.
+        let v = clamp(((W(c[0]) << PASS1_BITS << CONST_BITS) + bias) >> FINAL_BITS);
+        for row in out.chunks_mut(stride).take(4) {
+            row[..4].fill(v);
+        }
+        return;
+    }
+    idct_4x4_passes(c, out, stride);
+}
+
+/// [`idct_4x4`] without its shortcut for a block of only the DC.
+fn idct_4x4_passes(c: &[i32; 16], out: &mut [u8], stride: usize) {
+    let bias = W(1 << (FINAL_BITS - 1)) + W(128 << FINAL_BITS);
+    let (k0, k1, k2) = (K0, K1, K2);
+    let mut t = [W(0i32); 16];
+    for i in 0..4 {
+        let (s0, s1, s2, s3) = (W(c[i]), W(c[4 + i]), W(c[8 + i]), W(c[12 + i]));
+        let x0 = (s0 + s2) << PASS1_BITS;
+        let x2 = (s0 - s2) << PASS1_BITS;
+        let p1 = (s1 + s3) * k0;
+        let t0 = (p1 + s3 * k1 + W(512)) >> (CONST_BITS - PASS1_BITS);
+        let t2 = (p1 + s1 * k2 + W(512)) >> (CONST_BITS - PASS1_BITS);
+        t[i] = x0 + t2;
+        t[12 + i] = x0 - t2;
+        t[4 + i] = x2 + t0;
+        t[8 + i] = x2 - t0;
+    }
+    for (i, row) in out.chunks_mut(stride).take(4).enumerate() {
+        let (s0, s1, s2, s3) = (t[i * 4], t[i * 4 + 1], t[i * 4 + 2], t[i * 4 + 3]);
+        let x0 = ((s0 + s2) << CONST_BITS) + bias;
+        let x2 = ((s0 - s2) << CONST_BITS) + bias;
+        let p1 = (s1 + s3) * k0;
+        let t0 = p1 + s3 * k1;
+        let t2 = p1 + s1 * k2;
+        row[0] = clamp((x0 + t2) >> FINAL_BITS);
+        row[3] = clamp((x0 - t2) >> FINAL_BITS);
+        row[1] = clamp((x2 + t0) >> FINAL_BITS);
+        row[2] = clamp((x2 - t0) >> FINAL_BITS);
+    }
+}
+
+/// 2×2 pixels from the dequantised top-left 2×2 coefficients, `c[..4]`
+/// (row-major), written at `out[row * stride..][..2]`.
+pub(super) fn idct_2x2(c: &[i32; 16], out: &mut [u8], stride: usize) {
+    const SCALE_BITS: usize = 3;
+    let bias = W(1 << (SCALE_BITS - 1)) + W(128 << SCALE_BITS);
+    let (s00, s01, s10, s11) = (W(c[0]), W(c[1]), W(c[2]), W(c[3]));
+    let x0 = s00 + s10 + bias;
+    let x2 = s00 - s10 + bias;
+    let x1 = s01 + s11;
+    let x3 = s01 - s11;
+    out[0] = clamp((x0 + x1) >> SCALE_BITS);
+    out[1] = clamp((x0 - x1) >> SCALE_BITS);
+    out[stride] = clamp((x2 + x3) >> SCALE_BITS);
+    out[stride + 1] = clamp((x2 - x3) >> SCALE_BITS);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pseudo-random coefficients, DC-only blocks among them.
+    fn blocks() -> impl Iterator<Item = [i32; 16]> {
+        let mut seed = 0x9E37_79B9u32;
+        (0..20_000).map(move |i| {
+            let mut c = [0i32; 16];
+            for (j, v) in c.iter_mut().enumerate() {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                let range = if i % 3 == 0 && j > 0 { 1 } else { 2048 >> (j / 4) };
+                *v = (seed % (2 * range as u32 + 1)) as i32 - range;
+            }
+            if i % 97 == 0 {
+                c[0] = i32::MAX - i; // overflow wraps, never panics
+            }
+            c
+        })
+    }
+
+    #[test]
+    fn the_dc_only_shortcut_matches_the_two_passes() {
+        for c in blocks() {
+            let (mut got, mut want) = ([0u8; 16], [0u8; 16]);
+            idct_4x4(&c, &mut got, 4);
+            idct_4x4_passes(&c, &mut want, 4);
+            assert_eq!(got, want, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn zigzag_slots_cover_the_top_left_square() {
+        for n in [1, 2, 4] {
+            let slots: Vec<usize> = (0..64).filter_map(|k| slot(k, n)).collect();
+            assert_eq!(slots.len(), n * n);
+            let mut sorted = slots.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..n * n).collect::<Vec<_>>());
+            assert_eq!((0..64).filter(|&k| slot(k, n).is_some()).max(), Some(last_needed(n)));
+        }
+    }
+}

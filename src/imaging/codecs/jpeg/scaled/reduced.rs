@@ -1,0 +1,239 @@
+//! A sequential frame at 1/4 or 1/2 scale: each block's low-frequency
+//! coefficients (the top-left 2×2 or 4×4) are decoded and transformed to
+//! 2×2 or 4×4 pixels, the others only read past; chroma is upsampled and
+//! converted row by row as soon as the rows it needs exist.
+
+use super::bits::Bits;
+use super::colour::ycc_row;
+use super::huffman::{read_past_ac, Huffman, Multi, Step, Value, SKIP_BITS};
+use super::idct::{idct_2x2, idct_4x4, last_needed, slot, UNZIGZAG};
+use super::setup::{Scan, Setup};
+use super::stop::{OrDecline, Stop};
+use super::upsample::Plane;
+use super::Rows;
+use crate::imaging::work::{cost, Work};
+
+/// What a colour row is made of: RGB, or (for the tests) the upsampled
+/// Y, Cb, Cr samples as they are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Output {
+    Rgb,
+    #[cfg(test)]
+    Ycc,
+}
+
+/// A component's tables for the scan.
+struct Tables<'a> {
+    dc: &'a Huffman,
+    ac: &'a Huffman,
+    values: &'a [Value],
+    multi: &'a [Multi],
+    quant: &'a [u16; 64],
+}
+
+/// Where each zigzag position goes in an `n`×`n` block (`u8::MAX`: not in
+/// it).
+fn slots(n: usize) -> [u8; 64] {
+    std::array::from_fn(|k| slot(k, n).map_or(u8::MAX, |s| s as u8))
+}
+
+/// Huffman-decodes one block: the DC difference added to `pred`, the
+/// coefficients of the top-left `n`×`n` dequantised into `coef`
+/// (row-major), the rest read past. `None`: what jpeg-decoder reads
+/// differently or refuses (a code not in the table, an end-of-band run, a
+/// block past 64 coefficients).
+#[inline(always)]
+fn block(bits: &mut Bits, t: &Tables, n: usize, slots: &[u8; 64], pred: &mut i16, coef: &mut [i32; 16]) -> Option<()> {
+    let dc = u32::from(t.dc.decode(bits)?);
+    if dc > 11 {
+        return None;
+    }
+    *pred = pred.wrapping_add(bits.extend(dc) as i16);
+    coef[..n * n].fill(0);
+    coef[0] = i32::from(*pred) * i32::from(t.quant[0]);
+    let last = last_needed(n);
+    let mut k = 1;
+    while k <= last {
+        bits.top_up();
+        let e = t.values[bits.peek(SKIP_BITS) as usize];
+        let (run, value) = if !e.is_empty() {
+            bits.consume(e.bits());
+            match e.step() {
+                Step::Coefficient => (e.run(), e.value()),
+                Step::EndOfBlock => return Some(()),
+                Step::SixteenZeros => {
+                    k += 16;
+                    continue;
+                }
+            }
+        } else {
+            let rs = t.ac.decode(bits)?;
+            match (usize::from(rs >> 4), u32::from(rs & 15)) {
+                (0, 0) => return Some(()),
+                (15, 0) => {
+                    k += 16;
+                    continue;
+                }
+                (_, 0) => return None,
+                (run, size) => (run, bits.extend(size)),
+            }
+        };
+        k += run;
+        if k > 63 {
+            return None;
+        }
+        let s = slots[k];
+        if s != u8::MAX {
+            coef[usize::from(s)] = value * i32::from(t.quant[UNZIGZAG[k]]);
+        }
+        k += 1;
+    }
+    read_past_ac(bits, t.ac, t.multi, k)
+}
+
+/// The frame's single scan with every component, at scale `n`/8 (2 or
+/// 4), one MCU row at a time; output rows go to the sink as soon as the
+/// plane rows they are made of exist. Each MCU row is charged before it
+/// is decoded (its blocks, and the bytes the previous one read), each
+/// output row as it is made.
+pub(super) fn sequential<S: Rows>(
+    bytes: &[u8],
+    s: &Setup,
+    scan: &Scan,
+    n: usize,
+    output: Output,
+    work: &Work,
+    mut sink: S,
+) -> Result<S, Stop> {
+    let comps = &s.comps;
+    if !matches!(n, 2 | 4)
+        || scan.comps.len() != comps.len()
+        || (scan.ss, scan.se, scan.ah, scan.al) != (0, 63, 0, 0)
+        // jpeg-decoder refuses a table with a zero step.
+        || comps.iter().any(|c| s.quant[c.quant].contains(&0))
+    {
+        return Err(Stop::Decline);
+    }
+    let (hmax, vmax) = s.max_factors();
+    let (mcus_x, mcus_y) = s.mcu_grid();
+    let (out_w, out_h) = ((s.width * n).div_ceil(8), (s.height * n).div_ceil(8));
+    let mut planes: Vec<Plane> = comps
+        .iter()
+        .map(|c| {
+            let size = ((s.width * c.h * n).div_ceil(hmax * 8), (s.height * c.v * n).div_ceil(vmax * 8));
+            let stretch = (c.h != hmax && out_w > 1, c.v != vmax && out_h > 1);
+            Plane::new((mcus_x * c.h, mcus_y * c.v), n, size, stretch)
+        })
+        .collect();
+
+    let mut values: [Vec<Value>; 4] = Default::default();
+    let mut multi: [Vec<Multi>; 4] = Default::default();
+    for c in comps {
+        if values[c.ac_table].is_empty() {
+            let ac = s.ac[c.ac_table].as_ref().or_decline()?;
+            values[c.ac_table] = ac.value_table();
+            multi[c.ac_table] = ac.multi_table();
+        }
+    }
+    let tables: Vec<Tables> = comps
+        .iter()
+        .map(|c| {
+            Some(Tables {
+                dc: s.dc[c.dc_table].as_ref()?,
+                ac: s.ac[c.ac_table].as_ref()?,
+                values: &values[c.ac_table],
+                multi: &multi[c.ac_table],
+                quant: &s.quant[c.quant],
+            })
+        })
+        .collect::<Option<_>>()
+        .or_decline()?;
+    let slots = slots(n);
+    let row_blocks = (mcus_x * comps.iter().map(|c| c.h * c.v).sum::<usize>()) as u64;
+    let block_cost = cost::JPEG_VISIT + cost::JPEG_IDCT[n];
+    let mut emit = Emit { lines: vec![vec![0u8; out_w]; comps.len()], row: vec![0u8; out_w * comps.len()], output };
+    let mut pred = [0i16; 3];
+    let mut coef = [0i32; 16];
+    let mut bits = Bits::new(bytes, scan.start, s.restart_interval);
+    let mut charged_to = scan.start;
+    let mut next_y = 0;
+
+    for mcu_y in 0..mcus_y {
+        work.charge(row_blocks * block_cost + (bits.pos() - charged_to) as u64 * cost::JPEG_DECODER_BYTE)?;
+        charged_to = bits.pos();
+        for mcu_x in 0..mcus_x {
+            if bits.next_mcu()? {
+                pred = [0; 3];
+            }
+            for (ci, c) in comps.iter().enumerate() {
+                let plane = planes.get_mut(ci).or_decline()?;
+                for by in 0..c.v {
+                    for bx in 0..c.h {
+                        block(&mut bits, &tables[ci], n, &slots, &mut pred[ci], &mut coef).or_decline()?;
+                        let (x, y) = ((mcu_x * c.h + bx) * n, (mcu_y * c.v + by) * n);
+                        let stride = plane.stride;
+                        let out = plane.samples.get_mut(y * stride + x..).or_decline()?;
+                        if n == 4 {
+                            idct_4x4(&coef, out, stride);
+                        } else {
+                            idct_2x2(&coef, out, stride);
+                        }
+                    }
+                }
+            }
+        }
+        // The output rows whose plane rows all exist now.
+        let decoded = |ci: usize| (mcu_y + 1) * comps[ci].v * n;
+        while next_y < out_h && !sink.done() {
+            let ready = planes.iter().enumerate().all(|(ci, p)| {
+                let (near, far) = p.source_rows(next_y);
+                near.max(far) < decoded(ci)
+            });
+            if !ready {
+                break;
+            }
+            emit.row(&planes, next_y, work, &mut sink)?;
+            next_y += 1;
+        }
+    }
+    bits.finish()?;
+    while next_y < out_h && !sink.done() {
+        emit.row(&planes, next_y, work, &mut sink)?;
+        next_y += 1;
+    }
+    Ok(sink)
+}
+
+/// The buffers an output row is made in.
+struct Emit {
+    lines: Vec<Vec<u8>>,
+    row: Vec<u8>,
+    output: Output,
+}
+
+impl Emit {
+    /// Output row `y`: every plane's row stretched, converted, handed on.
+    fn row<S: Rows>(&mut self, planes: &[Plane], y: usize, work: &Work, sink: &mut S) -> Result<(), Stop> {
+        work.charge(self.lines[0].len() as u64 * cost::JPEG_PIXEL)?;
+        for (plane, line) in planes.iter().zip(&mut self.lines) {
+            plane.stretch_row(y, line);
+        }
+        match &self.lines[..] {
+            [gray] => sink.push_row(gray)?,
+            [y, cb, cr] => {
+                match self.output {
+                    Output::Rgb => ycc_row(y, cb, cr, &mut self.row),
+                    #[cfg(test)]
+                    Output::Ycc => {
+                        for (((px, &y), &cb), &cr) in self.row.chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
+                            px.copy_from_slice(&[y, cb, cr]);
+                        }
+                    }
+                }
+                sink.push_row(&self.row)?;
+            }
+            _ => return Err(Stop::Decline),
+        }
+        Ok(())
+    }
+}
