@@ -143,11 +143,16 @@ impl Multi {
 }
 
 /// A [`Huffman::value_table`] entry: one AC code with its extra bits read
-/// as the coefficient they encode, packed `total bits | (run + 1) << 5 |
-/// kind << 10 | value << 16` (kinds as [`Skip`]); 0: not in one step.
+/// as the coefficient they encode, packed `total bits | run << 5 | value
+/// << 16`: a coefficient after `run` zeros; sixteen zeros (ZRL) as a zero
+/// after fifteen; an end of block as a run of [`END_OF_BLOCK`], which
+/// takes any position past the block. 0: not in one step.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 #[repr(transparent)]
 pub(super) struct Value(u32);
+
+/// The run of an end of block in a [`Value`].
+pub(super) const END_OF_BLOCK: usize = 64;
 
 impl Value {
     #[inline(always)]
@@ -159,16 +164,11 @@ impl Value {
     pub(super) fn bits(self) -> u32 {
         self.0 & 31
     }
-    #[inline(always)]
-    pub(super) fn step(self) -> Step {
-        Skip(self.0 as u16).step()
-    }
-    /// For a coefficient: the zeros before it.
+    /// The zeros before the coefficient ([`END_OF_BLOCK`]: none follows).
     #[inline(always)]
     pub(super) fn run(self) -> usize {
-        ((self.0 >> 5) & 31) as usize - 1
+        ((self.0 >> 5) & 127) as usize
     }
-    /// For a coefficient: its value.
     #[inline(always)]
     pub(super) fn value(self) -> i32 {
         i32::from((self.0 >> 16) as i16)
@@ -281,17 +281,18 @@ impl Huffman {
                 if e.is_empty() {
                     return Value::default();
                 }
-                let value = match e.step() {
+                let (run, value) = match e.step() {
                     Step::Coefficient => {
                         // The extra bits follow the code within the index.
                         let size = self.code_size(idx);
                         let extra = e.bits() - size;
                         let raw = (idx >> (SKIP_BITS - e.bits())) & ((1 << extra) - 1);
-                        extend(raw, extra)
+                        (e.advance() - 1, extend(raw, extra))
                     }
-                    _ => 0,
+                    Step::SixteenZeros => (15, 0),
+                    Step::EndOfBlock => (END_OF_BLOCK, 0),
                 };
-                Value(u32::from(e.0) | u32::from(value as u16) << 16)
+                Value(e.bits() | (run as u32) << 5 | u32::from(value as u16) << 16)
             })
             .collect()
     }

@@ -35,9 +35,9 @@ pub(super) fn slot(k: usize, n: usize) -> Option<usize> {
 /// stb_image's fixed-point constants (12 fractional bits, rounded as
 /// its `f2f` does: half added, then truncated toward zero) of 0.5411961,
 /// -1.847759065 and 0.765366865.
-const K0: W<i32> = W(2217);
-const K1: W<i32> = W(-7567);
-const K2: W<i32> = W(3135);
+const K0: i32 = 2217;
+const K1: i32 = -7567;
+const K2: i32 = 3135;
 
 fn clamp(x: W<i32>) -> u8 {
     x.0.clamp(0, 255) as u8
@@ -64,34 +64,75 @@ pub(super) fn idct_4x4(c: &[i32; 16], out: &mut [u8], stride: usize) {
     idct_4x4_passes(c, out, stride);
 }
 
+/// Four columns (or rows) of the 4×4 transform side by side, written
+/// lane-wise so that the compiler can keep them in one SIMD register.
+#[derive(Clone, Copy)]
+struct Lanes([i32; 4]);
+
+impl Lanes {
+    #[inline(always)]
+    fn zip(self, other: Lanes, f: impl Fn(i32, i32) -> i32) -> Lanes {
+        Lanes(std::array::from_fn(|i| f(self.0[i], other.0[i])))
+    }
+    #[inline(always)]
+    fn each(self, f: impl Fn(i32) -> i32) -> Lanes {
+        Lanes(self.0.map(f))
+    }
+    #[inline(always)]
+    fn add(self, o: Lanes) -> Lanes {
+        self.zip(o, i32::wrapping_add)
+    }
+    #[inline(always)]
+    fn sub(self, o: Lanes) -> Lanes {
+        self.zip(o, i32::wrapping_sub)
+    }
+    #[inline(always)]
+    fn times(self, k: i32) -> Lanes {
+        self.each(|v| v.wrapping_mul(k))
+    }
+    #[inline(always)]
+    fn plus(self, k: i32) -> Lanes {
+        self.each(|v| v.wrapping_add(k))
+    }
+    #[inline(always)]
+    fn shl(self, n: usize) -> Lanes {
+        self.each(|v| v.wrapping_shl(n as u32))
+    }
+    #[inline(always)]
+    fn shr(self, n: usize) -> Lanes {
+        self.each(|v| v >> n)
+    }
+}
+
+#[inline(always)]
+fn transpose(m: [Lanes; 4]) -> [Lanes; 4] {
+    std::array::from_fn(|j| Lanes(std::array::from_fn(|i| m[i].0[j])))
+}
+
 /// [`idct_4x4`] without its shortcut for a block of only the DC.
 fn idct_4x4_passes(c: &[i32; 16], out: &mut [u8], stride: usize) {
-    let bias = W(1 << (FINAL_BITS - 1)) + W(128 << FINAL_BITS);
-    let (k0, k1, k2) = (K0, K1, K2);
-    let mut t = [W(0i32); 16];
-    for i in 0..4 {
-        let (s0, s1, s2, s3) = (W(c[i]), W(c[4 + i]), W(c[8 + i]), W(c[12 + i]));
-        let x0 = (s0 + s2) << PASS1_BITS;
-        let x2 = (s0 - s2) << PASS1_BITS;
-        let p1 = (s1 + s3) * k0;
-        let t0 = (p1 + s3 * k1 + W(512)) >> (CONST_BITS - PASS1_BITS);
-        let t2 = (p1 + s1 * k2 + W(512)) >> (CONST_BITS - PASS1_BITS);
-        t[i] = x0 + t2;
-        t[12 + i] = x0 - t2;
-        t[4 + i] = x2 + t0;
-        t[8 + i] = x2 - t0;
-    }
-    for (i, row) in out.chunks_mut(stride).take(4).enumerate() {
-        let (s0, s1, s2, s3) = (t[i * 4], t[i * 4 + 1], t[i * 4 + 2], t[i * 4 + 3]);
-        let x0 = ((s0 + s2) << CONST_BITS) + bias;
-        let x2 = ((s0 - s2) << CONST_BITS) + bias;
-        let p1 = (s1 + s3) * k0;
-        let t0 = p1 + s3 * k1;
-        let t2 = p1 + s1 * k2;
-        row[0] = clamp((x0 + t2) >> FINAL_BITS);
-        row[3] = clamp((x0 - t2) >> FINAL_BITS);
-        row[1] = clamp((x2 + t0) >> FINAL_BITS);
-        row[2] = clamp((x2 - t0) >> FINAL_BITS);
+    let row = |r: usize| Lanes(std::array::from_fn(|i| c[r * 4 + i]));
+    // Columns, four at a time (a lane per column).
+    let (s0, s1, s2, s3) = (row(0), row(1), row(2), row(3));
+    let x0 = s0.add(s2).shl(PASS1_BITS);
+    let x2 = s0.sub(s2).shl(PASS1_BITS);
+    let p1 = s1.add(s3).times(K0);
+    let t0 = p1.add(s3.times(K1)).plus(512).shr(CONST_BITS - PASS1_BITS);
+    let t2 = p1.add(s1.times(K2)).plus(512).shr(CONST_BITS - PASS1_BITS);
+    let t = [x0.add(t2), x2.add(t0), x2.sub(t0), x0.sub(t2)];
+    // Rows, four at a time (a lane per row).
+    let [s0, s1, s2, s3] = transpose(t);
+    let bias = (1 << (FINAL_BITS - 1)) + (128 << FINAL_BITS);
+    let x0 = s0.add(s2).shl(CONST_BITS).plus(bias);
+    let x2 = s0.sub(s2).shl(CONST_BITS).plus(bias);
+    let p1 = s1.add(s3).times(K0);
+    let t0 = p1.add(s3.times(K1));
+    let t2 = p1.add(s1.times(K2));
+    let columns = [x0.add(t2), x2.add(t0), x2.sub(t0), x0.sub(t2)].map(|v| v.shr(FINAL_BITS).each(|v| v.clamp(0, 255)));
+    for (line, values) in out.chunks_mut(stride).zip(transpose(columns)) {
+        for (o, v) in line[..4].iter_mut().zip(values.0) {
+            *o = v as u8;
+        }
     }
 }
 

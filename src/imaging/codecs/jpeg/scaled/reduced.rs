@@ -5,7 +5,7 @@
 
 use super::bits::Bits;
 use super::colour::ycc_row;
-use super::huffman::{read_past_ac, Huffman, Multi, Step, Value, SKIP_BITS};
+use super::huffman::{read_past_ac, Huffman, Multi, Value, END_OF_BLOCK, SKIP_BITS};
 use super::idct::{idct_2x2, idct_4x4, last_needed, slot, UNZIGZAG};
 use super::setup::{Scan, Setup};
 use super::stop::{OrDecline, Stop};
@@ -28,64 +28,65 @@ struct Tables<'a> {
     ac: &'a Huffman,
     values: &'a [Value],
     multi: &'a [Multi],
-    quant: &'a [u16; 64],
+    /// Per zigzag position: its quantisation step if the block's top-left
+    /// `n`×`n` has it, else 0.
+    steps: [i32; 64],
 }
 
-/// Where each zigzag position goes in an `n`×`n` block (`u8::MAX`: not in
-/// it).
+/// Per zigzag position: where it goes in the `n`×`n` block, or
+/// [`SPARE`] for the ones outside it (stored and never read, so that the
+/// hot loop has no branch for them).
 fn slots(n: usize) -> [u8; 64] {
-    std::array::from_fn(|k| slot(k, n).map_or(u8::MAX, |s| s as u8))
+    std::array::from_fn(|k| slot(k, n).map_or(SPARE as u8, |s| s as u8))
 }
+
+/// The slot the coefficients outside the `n`×`n` block are written to.
+const SPARE: usize = 16;
+
+/// A block's dequantised top-left coefficients (row-major), and the spare.
+type Coefficients = [i32; SPARE + 1];
 
 /// Huffman-decodes one block: the DC difference added to `pred`, the
-/// coefficients of the top-left `n`×`n` dequantised into `coef`
+/// coefficients of the top-left `N`×`N` dequantised into `coef`
 /// (row-major), the rest read past. `None`: what jpeg-decoder reads
 /// differently or refuses (a code not in the table, an end-of-band run, a
 /// block past 64 coefficients).
 #[inline(always)]
-fn block(bits: &mut Bits, t: &Tables, n: usize, slots: &[u8; 64], pred: &mut i16, coef: &mut [i32; 16]) -> Option<()> {
+fn block<const N: usize>(
+    bits: &mut Bits,
+    t: &Tables,
+    slots: &[u8; 64],
+    pred: &mut i16,
+    coef: &mut Coefficients,
+) -> Option<()> {
     let dc = u32::from(t.dc.decode(bits)?);
     if dc > 11 {
         return None;
     }
     *pred = pred.wrapping_add(bits.extend(dc) as i16);
-    coef[..n * n].fill(0);
-    coef[0] = i32::from(*pred) * i32::from(t.quant[0]);
-    let last = last_needed(n);
+    coef[..N * N].fill(0);
+    coef[0] = i32::from(*pred) * t.steps[0];
     let mut k = 1;
-    while k <= last {
+    while k <= last_needed(N) {
         bits.top_up();
         let e = t.values[bits.peek(SKIP_BITS) as usize];
         let (run, value) = if !e.is_empty() {
             bits.consume(e.bits());
-            match e.step() {
-                Step::Coefficient => (e.run(), e.value()),
-                Step::EndOfBlock => return Some(()),
-                Step::SixteenZeros => {
-                    k += 16;
-                    continue;
-                }
-            }
+            (e.run(), e.value())
         } else {
             let rs = t.ac.decode(bits)?;
             match (usize::from(rs >> 4), u32::from(rs & 15)) {
                 (0, 0) => return Some(()),
-                (15, 0) => {
-                    k += 16;
-                    continue;
-                }
+                (15, 0) => (15, 0),
                 (_, 0) => return None,
                 (run, size) => (run, bits.extend(size)),
             }
         };
         k += run;
         if k > 63 {
-            return None;
+            return (run == END_OF_BLOCK).then_some(());
         }
-        let s = slots[k];
-        if s != u8::MAX {
-            coef[usize::from(s)] = value * i32::from(t.quant[UNZIGZAG[k]]);
-        }
+        coef[usize::from(slots[k])] = value * t.steps[k];
         k += 1;
     }
     read_past_ac(bits, t.ac, t.multi, k)
@@ -143,7 +144,13 @@ pub(super) fn sequential<S: Rows>(
                 ac: s.ac[c.ac_table].as_ref()?,
                 values: &values[c.ac_table],
                 multi: &multi[c.ac_table],
-                quant: &s.quant[c.quant],
+                steps: std::array::from_fn(|k| {
+                    if slot(k, n).is_some() {
+                        i32::from(s.quant[c.quant][UNZIGZAG[k]])
+                    } else {
+                        0
+                    }
+                }),
             })
         })
         .collect::<Option<_>>()
@@ -151,9 +158,11 @@ pub(super) fn sequential<S: Rows>(
     let slots = slots(n);
     let row_blocks = (mcus_x * comps.iter().map(|c| c.h * c.v).sum::<usize>()) as u64;
     let block_cost = cost::JPEG_VISIT + cost::JPEG_IDCT[n];
-    let mut emit = Emit { lines: vec![vec![0u8; out_w]; comps.len()], row: vec![0u8; out_w * comps.len()], output };
+    let line = planes.iter().map(Plane::stretched_width).max().unwrap_or(0).max(out_w);
+    let lines = vec![vec![0u8; line]; comps.len()];
+    let mut emit = Emit { lines, width: out_w, row: vec![0u8; out_w * comps.len()], output };
     let mut pred = [0i16; 3];
-    let mut coef = [0i32; 16];
+    let mut coef: Coefficients = [0; SPARE + 1];
     let mut bits = Bits::new(bytes, scan.start, s.restart_interval);
     let mut charged_to = scan.start;
     let mut next_y = 0;
@@ -169,14 +178,20 @@ pub(super) fn sequential<S: Rows>(
                 let plane = planes.get_mut(ci).or_decline()?;
                 for by in 0..c.v {
                     for bx in 0..c.h {
-                        block(&mut bits, &tables[ci], n, &slots, &mut pred[ci], &mut coef).or_decline()?;
+                        let decoded = if n == 4 {
+                            block::<4>(&mut bits, &tables[ci], &slots, &mut pred[ci], &mut coef)
+                        } else {
+                            block::<2>(&mut bits, &tables[ci], &slots, &mut pred[ci], &mut coef)
+                        };
+                        decoded.or_decline()?;
                         let (x, y) = ((mcu_x * c.h + bx) * n, (mcu_y * c.v + by) * n);
                         let stride = plane.stride;
                         let out = plane.samples.get_mut(y * stride + x..).or_decline()?;
+                        let square = coef.first_chunk().or_decline()?;
                         if n == 4 {
-                            idct_4x4(&coef, out, stride);
+                            idct_4x4(square, out, stride);
                         } else {
-                            idct_2x2(&coef, out, stride);
+                            idct_2x2(square, out, stride);
                         }
                     }
                 }
@@ -206,7 +221,9 @@ pub(super) fn sequential<S: Rows>(
 
 /// The buffers an output row is made in.
 struct Emit {
+    /// Each plane's stretched row (at least `width` samples).
     lines: Vec<Vec<u8>>,
+    width: usize,
     row: Vec<u8>,
     output: Output,
 }
@@ -214,13 +231,15 @@ struct Emit {
 impl Emit {
     /// Output row `y`: every plane's row stretched, converted, handed on.
     fn row<S: Rows>(&mut self, planes: &[Plane], y: usize, work: &Work, sink: &mut S) -> Result<(), Stop> {
-        work.charge(self.lines[0].len() as u64 * cost::JPEG_PIXEL)?;
+        work.charge(self.width as u64 * cost::JPEG_PIXEL)?;
         for (plane, line) in planes.iter().zip(&mut self.lines) {
             plane.stretch_row(y, line);
         }
+        let w = self.width;
         match &self.lines[..] {
-            [gray] => sink.push_row(gray)?,
+            [gray] => sink.push_row(&gray[..w])?,
             [y, cb, cr] => {
+                let (y, cb, cr) = (&y[..w], &cb[..w], &cr[..w]);
                 match self.output {
                     Output::Rgb => ycc_row(y, cb, cr, &mut self.row),
                     #[cfg(test)]

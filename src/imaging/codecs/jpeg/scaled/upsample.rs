@@ -46,12 +46,23 @@ impl Plane {
         (near, far)
     }
 
-    /// Output row `y`, `out.len()` samples (at most the output width).
+    /// Samples in a stretched row: at least the output width (a wide
+    /// plane's last sample may stretch past it).
+    pub(super) fn stretched_width(&self) -> usize {
+        if self.wide {
+            2 * self.width
+        } else {
+            self.width
+        }
+    }
+
+    /// Output row `y` into `out[..self.stretched_width()]`.
     pub(super) fn stretch_row(&self, y: usize, out: &mut [u8]) {
         let (near, far) = self.source_rows(y);
         let (near, far) = (self.row(near), self.row(far));
+        let out = &mut out[..self.stretched_width()];
         match (self.wide, self.tall) {
-            (false, false) => out.copy_from_slice(&near[..out.len()]),
+            (false, false) => out.copy_from_slice(near),
             (false, true) => {
                 for ((o, &a), &b) in out.iter_mut().zip(near).zip(far) {
                     *o = ((3 * u32::from(a) + u32::from(b) + 2) >> 2) as u8;
@@ -63,56 +74,31 @@ impl Plane {
     }
 }
 
-/// 2× across: each sample ¾ itself and ¼ its neighbour on that side.
+/// 2× across (`out` twice `input`'s length): each sample ¾ itself and ¼
+/// its neighbour on that side; the ends are the edge samples.
 fn wide_row(input: &[u8], out: &mut [u8]) {
     let n = input.len();
-    let at = |i: usize| u32::from(input[i]);
-    let len = out.len();
-    let mut put = |i: usize, v: u32| {
-        if i < len {
-            out[i] = v as u8;
-        }
-    };
-    if n == 1 {
-        put(0, at(0));
-        put(1, at(0));
-        return;
+    out[0] = input[0];
+    out[2 * n - 1] = input[n - 1];
+    for (pair, w) in out[1..2 * n - 1].chunks_exact_mut(2).zip(input.windows(2)) {
+        let (a, b) = (u32::from(w[0]), u32::from(w[1]));
+        pair[0] = ((3 * a + b + 2) >> 2) as u8;
+        pair[1] = ((3 * b + a + 2) >> 2) as u8;
     }
-    put(0, at(0));
-    put(1, (at(0) * 3 + at(1) + 2) >> 2);
-    for i in 1..n - 1 {
-        let s = 3 * at(i) + 2;
-        put(2 * i, (s + at(i - 1)) >> 2);
-        put(2 * i + 1, (s + at(i + 1)) >> 2);
-    }
-    put(2 * n - 2, (at(n - 1) * 3 + at(n - 2) + 2) >> 2);
-    put(2 * n - 1, at(n - 1));
 }
 
-/// 2× across and down: the rows mixed ¾ : ¼, then across ¾ : ¼, rounded
-/// once.
+/// 2× across and down (`out` twice the rows' length): the rows mixed
+/// ¾ : ¼, then across ¾ : ¼, rounded once.
 fn wide_tall_row(near: &[u8], far: &[u8], out: &mut [u8]) {
     let n = near.len();
     let col = |i: usize| 3 * u32::from(near[i]) + u32::from(far[i]);
-    let len = out.len();
-    let mut put = |i: usize, v: u32| {
-        if i < len {
-            out[i] = v as u8;
-        }
-    };
-    if n == 1 {
-        let v = (col(0) + 2) >> 2;
-        put(0, v);
-        put(1, v);
-        return;
+    out[0] = ((col(0) + 2) >> 2) as u8;
+    out[2 * n - 1] = ((col(n - 1) + 2) >> 2) as u8;
+    let cols = near.windows(2).zip(far.windows(2));
+    for (pair, (n2, f2)) in out[1..2 * n - 1].chunks_exact_mut(2).zip(cols) {
+        let a = 3 * u32::from(n2[0]) + u32::from(f2[0]);
+        let b = 3 * u32::from(n2[1]) + u32::from(f2[1]);
+        pair[0] = ((3 * a + b + 8) >> 4) as u8;
+        pair[1] = ((3 * b + a + 8) >> 4) as u8;
     }
-    let mut t1 = col(0);
-    put(0, (t1 + 2) >> 2);
-    for i in 1..n {
-        let t0 = t1;
-        t1 = col(i);
-        put(2 * i - 1, (3 * t0 + t1 + 8) >> 4);
-        put(2 * i, (3 * t1 + t0 + 8) >> 4);
-    }
-    put(2 * n - 1, (t1 + 2) >> 2);
 }
