@@ -110,16 +110,21 @@ impl Skip {
 
 /// A [`Huffman::multi_table`] entry: the whole AC codes (with their extra
 /// bits) that the next [`MULTI_BITS`] bits start with, packed `total bits
-/// | advance << 8 | ends_block << 20`; 0: not even one fits.
+/// | advance << 4 | ends_block << 11`; 0: not even one fits. Two bytes, so
+/// that the table stays in the first-level cache: the lookup is on the
+/// decode's critical path.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 #[repr(transparent)]
-pub(super) struct Multi(u32);
+pub(super) struct Multi(u16);
 
-const MULTI_EOB: u32 = 1 << 20;
+const MULTI_EOB: u16 = 1 << 11;
+/// The most an entry advances (a block has 63 AC coefficients).
+const MULTI_MAX_ADVANCE: u32 = 64;
 
 impl Multi {
     fn new(total_bits: u32, advance: u32, ends_block: bool) -> Multi {
-        Multi(total_bits | advance << 8 | if ends_block { MULTI_EOB } else { 0 })
+        debug_assert!(total_bits <= MULTI_BITS && advance <= MULTI_MAX_ADVANCE);
+        Multi(total_bits as u16 | (advance as u16) << 4 | if ends_block { MULTI_EOB } else { 0 })
     }
     #[inline(always)]
     pub(super) fn is_empty(self) -> bool {
@@ -128,12 +133,12 @@ impl Multi {
     /// Bits of the codes and their extra bits.
     #[inline(always)]
     pub(super) fn bits(self) -> u32 {
-        self.0 & 31
+        u32::from(self.0 & 15)
     }
     /// How far the coefficient index moves.
     #[inline(always)]
     pub(super) fn advance(self) -> usize {
-        ((self.0 >> 8) & 0xFFF) as usize
+        usize::from((self.0 >> 4) & 127)
     }
     /// The last code is an end of block.
     #[inline(always)]
@@ -331,12 +336,17 @@ fn multi_entry(skip: &[Skip], idx: u64) -> Multi {
         if e.is_empty() || used + total > MULTI_BITS {
             break;
         }
-        used += total;
-        match e.step() {
-            Step::Coefficient => advance += e.advance() as u32,
-            Step::EndOfBlock => return Multi::new(used, advance, true),
-            Step::SixteenZeros => advance += 16,
+        let step = match e.step() {
+            Step::Coefficient => e.advance() as u32,
+            Step::EndOfBlock => return Multi::new(used + total, advance, true),
+            Step::SixteenZeros => 16,
+        };
+        // Past a block's end an entry is never taken whole anyway.
+        if advance + step > MULTI_MAX_ADVANCE {
+            break;
         }
+        used += total;
+        advance += step;
     }
     Multi::new(used, advance, false)
 }
