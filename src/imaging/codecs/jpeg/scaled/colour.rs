@@ -1,5 +1,12 @@
-//! JFIF YCbCr → RGB as libjpeg(-turbo) computes it (`jdcolor.c`: 16-bit
-//! fixed point, rounded), for both of our decoders.
+//! JFIF YCbCr → RGB in the two roundings our decoders need.
+//!
+//! The DC-only path converts as libjpeg(-turbo) does (`jdcolor.c`: 16-bit
+//! fixed point, rounded). The reduced-scale path stands in for
+//! jpeg-decoder at 1/4 and 1/2, so it converts a row exactly as
+//! jpeg-decoder does on the same target: its SIMD kernel (15-bit
+//! multiplies on samples scaled by 64) for the leading pixels, its 20-bit
+//! fixed point for the rest. The two differ by up to two levels, enough to
+//! move the avatar's SSIM.
 
 const SCALE_BITS: u32 = 16;
 const HALF: i32 = 1 << (SCALE_BITS - 1);
@@ -9,7 +16,7 @@ const CB_G: i32 = 22_554;
 const CR_G: i32 = 46_802;
 const CB_B: i32 = 116_130;
 
-/// One pixel.
+/// One pixel, libjpeg's way.
 #[inline(always)]
 pub(super) fn ycc_to_rgb(y: u8, cb: u8, cr: u8) -> [u8; 3] {
     let y = i32::from(y) << SCALE_BITS;
@@ -20,10 +27,85 @@ pub(super) fn ycc_to_rgb(y: u8, cb: u8, cr: u8) -> [u8; 3] {
     [r.clamp(0, 255) as u8, g.clamp(0, 255) as u8, b.clamp(0, 255) as u8]
 }
 
-/// A row: `out` (3 bytes a pixel) from equally long planes' rows.
+/// A row, jpeg-decoder's way: `out` (3 bytes a pixel) from equally long
+/// planes' rows.
 pub(super) fn ycc_row(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
-    for (((px, &y), &cb), &cr) in out.chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
-        px.copy_from_slice(&ycc_to_rgb(y, cb, cr));
+    let n = out.len() / 3;
+    let (y, cb, cr) = (&y[..n], &cb[..n], &cr[..n]);
+    let lead = kernel_span(n);
+    let (head, tail) = out.split_at_mut(lead * 3);
+    for (((px, &y), &cb), &cr) in head.chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
+        px.copy_from_slice(&kernel::pixel(y, cb, cr));
+    }
+    for (((px, &y), &cb), &cr) in tail.chunks_exact_mut(3).zip(&y[lead..]).zip(&cb[lead..]).zip(&cr[lead..]) {
+        px.copy_from_slice(&fixed20::pixel(y, cb, cr));
+    }
+}
+
+/// How many leading pixels of an `n`-pixel row jpeg-decoder hands to its
+/// SIMD kernel on this target (whole groups of eight; its x86 kernel
+/// leaves one more group to the scalar code, and targets without a kernel
+/// convert every pixel in scalar code).
+const fn kernel_span(n: usize) -> usize {
+    if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) {
+        n / 8 * 8
+    } else if cfg!(any(target_arch = "x86", target_arch = "x86_64")) {
+        (n / 8).saturating_sub(1) * 8
+    } else {
+        0
+    }
+}
+
+/// jpeg-decoder's SIMD conversion, one lane: samples times 64 in 16 bits,
+/// the coefficients as rounded 15-bit fractions (1.402 and 1.772 as one
+/// plus a fraction). No intermediate reaches the 16-bit limits the
+/// kernel saturates at, so `i32` arithmetic gives its lanes exactly.
+mod kernel {
+    const SHIFT: u32 = 6;
+    const CR_R: i32 = 13_173;
+    const CB_G: i32 = 11_276;
+    const CR_G: i32 = 23_401;
+    const CB_B: i32 = 25_297;
+
+    /// A rounded 15-bit fixed-point product.
+    #[inline(always)]
+    fn mul_q15(a: i32, k: i32) -> i32 {
+        (a * k + (1 << 14)) >> 15
+    }
+
+    #[inline(always)]
+    pub(super) fn pixel(y: u8, cb: u8, cr: u8) -> [u8; 3] {
+        let y = (i32::from(y) << SHIFT) + (1 << (SHIFT - 1));
+        let (cb, cr) = ((i32::from(cb) - 128) << SHIFT, (i32::from(cr) - 128) << SHIFT);
+        let r = y + mul_q15(cr, CR_R) + cr;
+        let g = y - (mul_q15(cb, CB_G) + mul_q15(cr, CR_G));
+        let b = y + mul_q15(cb, CB_B) + cb;
+        [r, g, b].map(|v| (v >> SHIFT).clamp(0, 255) as u8)
+    }
+}
+
+/// jpeg-decoder's scalar conversion: 20-bit fixed point, the coefficients
+/// rounded from `f32` as it rounds them.
+mod fixed20 {
+    const BITS: u32 = 20;
+
+    const fn coefficient(x: f32) -> i32 {
+        (x * (1 << BITS) as f32 + 0.5) as i32
+    }
+
+    const CR_R: i32 = coefficient(1.402);
+    const CB_G: i32 = coefficient(0.34414);
+    const CR_G: i32 = coefficient(0.71414);
+    const CB_B: i32 = coefficient(1.772);
+
+    #[inline(always)]
+    pub(super) fn pixel(y: u8, cb: u8, cr: u8) -> [u8; 3] {
+        let y = (i32::from(y) << BITS) + (1 << (BITS - 1));
+        let (cb, cr) = (i32::from(cb) - 128, i32::from(cr) - 128);
+        let r = y + CR_R * cr;
+        let g = y - CB_G * cb - CR_G * cr;
+        let b = y + CB_B * cb;
+        [r, g, b].map(|v| (v >> BITS).clamp(0, 255) as u8)
     }
 }
 
@@ -31,14 +113,15 @@ pub(super) fn ycc_row(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn within_rounding_of_the_exact_transform() {
+    /// Every (Y, Cb, Cr) on a coarse grid, through `convert`, within one
+    /// level of the exact JFIF transform.
+    fn near_exact(convert: fn(u8, u8, u8) -> [u8; 3]) {
         for y in (0..=255u8).step_by(3) {
             for cb in (0..=255u8).step_by(5) {
                 for cr in (0..=255u8).step_by(7) {
                     let (yf, cbf, crf) = (f64::from(y), f64::from(cb) - 128.0, f64::from(cr) - 128.0);
                     let exact = [yf + 1.402 * crf, yf - 0.344_136 * cbf - 0.714_136 * crf, yf + 1.772 * cbf];
-                    let got = ycc_to_rgb(y, cb, cr);
+                    let got = convert(y, cb, cr);
                     for (g, e) in got.iter().zip(exact) {
                         let e = e.round().clamp(0.0, 255.0);
                         assert!((f64::from(*g) - e).abs() <= 1.0, "{y} {cb} {cr}: {got:?} vs {exact:?}");
@@ -46,5 +129,60 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_rounding_is_within_a_level_of_the_exact_transform() {
+        near_exact(ycc_to_rgb);
+        near_exact(fixed20::pixel);
+        near_exact(kernel::pixel);
+    }
+
+    #[test]
+    fn the_kernel_never_leaves_sixteen_bits() {
+        // The kernel's lanes saturate at i16; ours do not, so they agree
+        // only while no intermediate leaves that range.
+        let lanes = |y: i32, cb: i32, cr: i32| {
+            let (y, cb, cr) = ((y << 6) + 32, (cb - 128) << 6, (cr - 128) << 6);
+            let q = |a: i32, k: i32| (a * k + (1 << 14)) >> 15;
+            let (cr_r, cb_b) = (q(cr, 13_173) + cr, q(cb, 25_297) + cb);
+            let cg = q(cb, 11_276) + q(cr, 23_401);
+            [y, cb, cr, cr_r, cb_b, cg, y + cr_r, y - cg, y + cb_b]
+        };
+        for (y, cb, cr) in [(0, 0, 0), (255, 255, 255), (0, 255, 0), (255, 0, 255), (255, 0, 0), (0, 255, 255)] {
+            for v in lanes(y, cb, cr) {
+                assert!(i32::from(i16::MIN) <= v && v <= i32::from(i16::MAX), "{y} {cb} {cr}: {v}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_row_switches_to_the_scalar_rounding_where_the_kernel_stops() {
+        // Values at which the two roundings disagree, so the switch shows.
+        let (y, cb, cr) = find_disagreement();
+        for n in [1usize, 7, 8, 9, 16, 17, 33] {
+            let ys = vec![y; n];
+            let (cbs, crs) = (vec![cb; n], vec![cr; n]);
+            let mut out = vec![0; n * 3];
+            ycc_row(&ys, &cbs, &crs, &mut out);
+            let lead = kernel_span(n);
+            for (i, px) in out.chunks_exact(3).enumerate() {
+                let want = if i < lead { kernel::pixel(y, cb, cr) } else { fixed20::pixel(y, cb, cr) };
+                assert_eq!(px, want, "pixel {i} of {n}");
+            }
+        }
+    }
+
+    fn find_disagreement() -> (u8, u8, u8) {
+        for y in 0..=255u8 {
+            for cb in 0..=255u8 {
+                for cr in (0..=255u8).step_by(3) {
+                    if kernel::pixel(y, cb, cr) != fixed20::pixel(y, cb, cr) {
+                        return (y, cb, cr);
+                    }
+                }
+            }
+        }
+        unreachable!("the two roundings always agree");
     }
 }
