@@ -69,8 +69,6 @@ impl Taps {
         let mut w = vec![0.0f64; window];
         for out in 0..out_size {
             let centre = in0 + (out as f64 + 0.5) * scale;
-            // Windows only move forward as `out` grows (the vertical ring
-            // relies on it), so they are not trimmed of zero weights.
             let lo = ((centre - radius).floor().max(0.0) as usize).min(in_size - 1);
             let hi = ((centre + radius).ceil().min(in_size as f64) as usize).max(lo + 1);
             let n = hi - lo;
@@ -79,12 +77,19 @@ impl Taps {
                 *wi = lanczos3(((lo + i) as f64 - (centre - 0.5)) * recip);
                 sum += *wi;
             }
-            let row = &mut taps.weights[out * window..out * window + n];
-            for (dst, &wi) in row.iter_mut().zip(&w[..n]) {
+            // Taps at the kernel's edge weigh exactly 0 and add exactly
+            // nothing, so they are left out. The first non-zero tap, like
+            // the window, only moves forward as `out` grows (the vertical
+            // ring relies on it).
+            let first = w[..n].iter().position(|&wi| wi != 0.0).unwrap_or(0);
+            let end = w[..n].iter().rposition(|&wi| wi != 0.0).map_or(n, |last| last + 1);
+            let kept = &w[first..end];
+            let row = &mut taps.weights[out * window..out * window + kept.len()];
+            for (dst, &wi) in row.iter_mut().zip(kept) {
                 *dst = if sum != 0.0 { (wi / sum) as f32 } else { 0.0 };
             }
-            taps.starts.push(lo);
-            taps.lens.push(n);
+            taps.starts.push(lo + first);
+            taps.lens.push(kept.len());
         }
         taps
     }
@@ -323,16 +328,21 @@ mod tests {
     }
 
     #[test]
-    fn weights_sum_to_one_and_windows_move_forward() {
-        for (n, in0, in1, out) in
-            [(512, 0.0, 512.0, 256), (864, 144.5, 864.0, 256), (3, 0.0, 3.0, 256), (1, 0.0, 1.0, 5)]
-        {
+    fn weights_sum_to_one_and_windows_move_forward_without_idle_taps() {
+        for (n, in0, in1, out) in [
+            (512, 0.0, 512.0, 256),
+            (864, 144.5, 864.0, 256),
+            (306, 0.0, 306.0, 256),
+            (3, 0.0, 3.0, 256),
+            (1, 0.0, 1.0, 5),
+        ] {
             let t = Taps::new(n, in0, f64::min(in1, n as f64), out);
             for o in 0..out {
                 let (start, w) = t.of(o);
                 assert!(start + w.len() <= n);
                 let sum: f32 = w.iter().sum();
                 assert!((sum - 1.0).abs() < 1e-5, "{sum}");
+                assert!(w[0] != 0.0 && w[w.len() - 1] != 0.0, "a window of {n} -> {out} ends in a zero tap: {w:?}");
                 if o > 0 {
                     let (prev, pw) = t.of(o - 1);
                     assert!(start >= prev && start + w.len() >= prev + pw.len());
