@@ -120,6 +120,9 @@ pub(super) struct Multi(u16);
 const MULTI_EOB: u16 = 1 << 11;
 /// The most an entry advances (a block has 63 AC coefficients).
 const MULTI_MAX_ADVANCE: u32 = 64;
+// The packing's fields: bits in 4 bits, the advance in the 7 below the
+// end-of-block flag.
+const _: () = assert!(MULTI_BITS < 1 << 4 && MULTI_MAX_ADVANCE < 1 << 7 && MULTI_EOB == 1 << (4 + 7));
 
 impl Multi {
     fn new(total_bits: u32, advance: u32, ends_block: bool) -> Multi {
@@ -394,4 +397,27 @@ pub(super) fn read_past_ac(bits: &mut Bits, ac_t: &Huffman, multi: &[Multi], mut
         }
     }
     (k == 64).then_some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_entries_keep_every_field_they_pack() {
+        // An advance of exactly 64 (four runs of sixteen zeros) must read
+        // back as 64, so that it is never taken as fitting in a block.
+        for total_bits in 0..=MULTI_BITS {
+            for advance in 0..=MULTI_MAX_ADVANCE {
+                for ends_block in [false, true] {
+                    let m = Multi::new(total_bits, advance, ends_block);
+                    assert_eq!(
+                        (m.bits(), m.advance(), m.ends_block()),
+                        (total_bits, advance as usize, ends_block),
+                        "{total_bits} bits, advance {advance}, end {ends_block}"
+                    );
+                }
+            }
+        }
+    }
 }
