@@ -8,6 +8,8 @@
 //! fixed point for the rest. The two differ by up to two levels, enough to
 //! move the avatar's SSIM.
 
+use std::ops::Range;
+
 const SCALE_BITS: u32 = 16;
 const HALF: i32 = 1 << (SCALE_BITS - 1);
 /// 1.402, 0.34414, 0.71414 and 1.772 in 16-bit fixed point.
@@ -28,18 +30,23 @@ pub(super) fn ycc_to_rgb(y: u8, cb: u8, cr: u8) -> [u8; 3] {
 }
 
 /// A row, jpeg-decoder's way: `out` (3 bytes a pixel) from equally long
-/// planes' rows.
-pub(super) fn ycc_row(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
+/// planes' rows, the pixels in `columns` only (each rounded as it would
+/// be in the whole row; the others left as they are).
+pub(super) fn ycc_row(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8], columns: Range<usize>) {
     let n = out.len() / 3;
-    let (y, cb, cr) = (&y[..n], &cb[..n], &cr[..n]);
+    let end = columns.end.min(n);
     let lead = kernel_span(n);
-    let (head, tail) = out.split_at_mut(lead * 3);
-    for (((px, &y), &cb), &cr) in head.chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
-        px.copy_from_slice(&kernel::pixel(y, cb, cr));
-    }
-    for (((px, &y), &cb), &cr) in tail.chunks_exact_mut(3).zip(&y[lead..]).zip(&cb[lead..]).zip(&cr[lead..]) {
-        px.copy_from_slice(&fixed20::pixel(y, cb, cr));
-    }
+    let convert = |from: usize, to: usize, pixel: fn(u8, u8, u8) -> [u8; 3], out: &mut [u8]| {
+        if from >= to {
+            return;
+        }
+        let (y, cb, cr) = (&y[from..to], &cb[from..to], &cr[from..to]);
+        for (((px, &y), &cb), &cr) in out[from * 3..to * 3].chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
+            px.copy_from_slice(&pixel(y, cb, cr));
+        }
+    };
+    convert(columns.start, end.min(lead), kernel::pixel, out);
+    convert(columns.start.max(lead), end, fixed20::pixel, out);
 }
 
 /// How many leading pixels of an `n`-pixel row jpeg-decoder hands to its
@@ -164,11 +171,21 @@ mod tests {
             let ys = vec![y; n];
             let (cbs, crs) = (vec![cb; n], vec![cr; n]);
             let mut out = vec![0; n * 3];
-            ycc_row(&ys, &cbs, &crs, &mut out);
+            ycc_row(&ys, &cbs, &crs, &mut out, 0..n);
             let lead = kernel_span(n);
             for (i, px) in out.chunks_exact(3).enumerate() {
                 let want = if i < lead { kernel::pixel(y, cb, cr) } else { fixed20::pixel(y, cb, cr) };
                 assert_eq!(px, want, "pixel {i} of {n}");
+            }
+            // Part of the row: those pixels as in the whole row, the
+            // others untouched.
+            for (from, to) in [(0, n / 2), (n / 3, n), (1, n.saturating_sub(1)), (n, n), (2, usize::MAX)] {
+                let mut part = vec![7; n * 3];
+                ycc_row(&ys, &cbs, &crs, &mut part, from..to);
+                for (i, (got, whole)) in part.chunks_exact(3).zip(out.chunks_exact(3)).enumerate() {
+                    let want = if (from..to).contains(&i) { whole } else { &[7, 7, 7][..] };
+                    assert_eq!(got, want, "pixel {i} of {n}, columns {from}..{to}");
+                }
             }
         }
     }

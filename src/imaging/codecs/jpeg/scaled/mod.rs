@@ -55,12 +55,17 @@ use crate::imaging::work::{cost, Spent, Work};
 use dc::{progressive, sequential};
 use reduced::Output;
 use setup::{icc_profile, Setup};
+use std::ops::Range;
 use stop::{OrDecline, Stop};
 
 /// Where the decoded rows go: the resize collector, or a test's buffer.
 pub(super) trait Rows {
     fn push_row(&mut self, row: &[u8]) -> Result<(), Spent>;
     fn done(&self) -> bool;
+    /// The columns of a row that are used; the others need not be made.
+    fn columns(&self) -> Range<usize>;
+    /// Whether the next row is used at all.
+    fn wants_next_row(&self) -> bool;
 }
 
 impl Rows for Collector<'_> {
@@ -69,6 +74,12 @@ impl Rows for Collector<'_> {
     }
     fn done(&self) -> bool {
         Collector::done(self)
+    }
+    fn columns(&self) -> Range<usize> {
+        Collector::columns(self)
+    }
+    fn wants_next_row(&self) -> bool {
+        Collector::wants_next_row(self)
     }
 }
 
@@ -190,6 +201,12 @@ mod tests {
         }
         fn done(&self) -> bool {
             false
+        }
+        fn columns(&self) -> Range<usize> {
+            0..usize::MAX
+        }
+        fn wants_next_row(&self) -> bool {
+            true
         }
     }
 
@@ -494,6 +511,53 @@ mod tests {
             }
         }
         assert!(compared >= 100, "only {compared} decodes compared");
+    }
+
+    #[test]
+    fn reduced_scales_fill_a_crop_as_jpeg_decoders_rows_do() {
+        // Our decoder skips the rows and columns outside the crop; what the
+        // collector keeps must be what it keeps from jpeg-decoder's whole
+        // rows, for crops in the middle and at either end.
+        let mut compared = 0;
+        for (name, bytes) in layouts() {
+            let (w, h) = dims(&bytes);
+            let side = w.min(h);
+            for n in [2u32, 4] {
+                if !same_scale(&bytes, n) {
+                    continue;
+                }
+                for (x, y) in [((w - side) / 2, (h - side) / 2), (0, 0), (w - side, h - side)] {
+                    let work = unlimited();
+                    let plan = Plan {
+                        x,
+                        y,
+                        side,
+                        width: w,
+                        height: h,
+                        size: 8,
+                        space: Default::default(),
+                        budget: 64 << 20,
+                        work: &work,
+                    };
+                    let ours =
+                        decode_reduced(&bytes, &plan, n, 0).unwrap().unwrap_or_else(|| panic!("{name}: declined"));
+                    let (rw, rh, px) = reference_at(&bytes, n, false);
+                    let ch = px.len() / (rw * rh) as usize;
+                    let layout = if ch == 1 { Layout::Gray } else { Layout::Rgb };
+                    let mut d = jpeg_decoder::Decoder::new(Cursor::new(&bytes));
+                    d.read_info().unwrap();
+                    let icc = d.icc_profile();
+                    let mut collector = plan.collector(rw, rh, layout, icc.as_deref());
+                    for row in px.chunks_exact(rw as usize * ch) {
+                        collector.push_row(row).unwrap();
+                    }
+                    let want = collector.into_region().unwrap();
+                    assert!(ours.buf == want.buf, "{name} at {n}/8, crop at {x},{y}: the regions differ");
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared >= 100, "only {compared} crops compared");
     }
 
     #[test]

@@ -232,6 +232,11 @@ impl Emit {
     /// Output row `y`: every plane's row stretched, converted, handed on.
     fn row<S: Rows>(&mut self, planes: &[Plane], y: usize, work: &Work, sink: &mut S) -> Result<(), Stop> {
         work.charge(self.width as u64 * cost::JPEG_PIXEL)?;
+        if !sink.wants_next_row() {
+            // Above the crop: the sink takes the row unread.
+            sink.push_row(&self.row)?;
+            return Ok(());
+        }
         for (plane, line) in planes.iter().zip(&mut self.lines) {
             plane.stretch_row(y, line);
         }
@@ -241,7 +246,7 @@ impl Emit {
             [y, cb, cr] => {
                 let (y, cb, cr) = (&y[..w], &cb[..w], &cr[..w]);
                 match self.output {
-                    Output::Rgb => ycc_row(y, cb, cr, &mut self.row),
+                    Output::Rgb => ycc_row(y, cb, cr, &mut self.row, sink.columns()),
                     #[cfg(test)]
                     Output::Ycc => {
                         for (((px, &y), &cb), &cr) in self.row.chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
