@@ -15,6 +15,8 @@
 
 mod bytes;
 mod codecs;
+#[cfg(feature = "test-hooks")]
+pub(crate) use codecs::jpeg_colour_self_check;
 mod colour;
 mod decoding;
 mod encode;

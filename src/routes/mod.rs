@@ -135,6 +135,16 @@ pub async fn handle(mut req: Request, env: &Env, ctx: &Context, log: &mut Reques
             log.route = "test-panic";
             panic!("deliberate panic (test-hooks build only)");
         }
+        #[cfg(feature = "test-hooks")]
+        ("/api/__test/simd", Method::Get) => {
+            // The SIMD code that native tests cannot run, checked here.
+            log.route = "test-simd";
+            let (text, status) = match crate::imaging::jpeg_colour_self_check() {
+                Ok(pixels) => (format!("ok: {pixels} pixels"), 200),
+                Err(first) => (format!("jpeg colour kernel: {first}"), 500),
+            };
+            Ok(Outcome::plain(Response::ok(text)?.with_status(status)))
+        }
         (p, _) if p == "/api" || p.starts_with("/api/") => {
             log.route = "unknown";
             answer(Err(RequestError::NotFound { path: p.to_string() }.into()), lang, log)

@@ -9,6 +9,8 @@ mod gif;
 mod ico;
 mod image_crate;
 mod jpeg;
+#[cfg(feature = "test-hooks")]
+pub(crate) use jpeg::kernel_self_check as jpeg_colour_self_check;
 pub(crate) mod phone;
 mod png;
 pub(crate) mod webp;

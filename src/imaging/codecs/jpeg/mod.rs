@@ -9,6 +9,8 @@ mod decode;
 mod frame;
 mod markers;
 mod scaled;
+#[cfg(feature = "test-hooks")]
+pub(crate) use scaled::kernel_self_check;
 
 use crate::imaging::decoding::{damaged, Header, Image, Plan};
 use crate::imaging::error::{ImageError, Kind};

@@ -36,17 +36,17 @@ pub(super) fn ycc_row(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8], columns: R
     let n = out.len() / 3;
     let end = columns.end.min(n);
     let lead = kernel_span(n);
-    let convert = |from: usize, to: usize, pixel: fn(u8, u8, u8) -> [u8; 3], out: &mut [u8]| {
-        if from >= to {
-            return;
+    let (from, to) = (columns.start, end.min(lead));
+    if from < to {
+        kernel::run(&y[from..to], &cb[from..to], &cr[from..to], &mut out[from * 3..to * 3]);
+    }
+    let from = columns.start.max(lead);
+    if from < end {
+        let (y, cb, cr) = (&y[from..end], &cb[from..end], &cr[from..end]);
+        for (((px, &y), &cb), &cr) in out[from * 3..end * 3].chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
+            px.copy_from_slice(&fixed20::pixel(y, cb, cr));
         }
-        let (y, cb, cr) = (&y[from..to], &cb[from..to], &cr[from..to]);
-        for (((px, &y), &cb), &cr) in out[from * 3..to * 3].chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
-            px.copy_from_slice(&pixel(y, cb, cr));
-        }
-    };
-    convert(columns.start, end.min(lead), kernel::pixel, out);
-    convert(columns.start.max(lead), end, fixed20::pixel, out);
+    }
 }
 
 /// How many leading pixels of an `n`-pixel row jpeg-decoder hands to its
@@ -89,6 +89,67 @@ mod kernel {
         let b = y + mul_q15(cb, CB_B) + cb;
         [r, g, b].map(|v| (v >> SHIFT).clamp(0, 255) as u8)
     }
+
+    /// Every pixel of equally long rows through [`pixel`].
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    pub(super) fn run(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
+        for (((px, &y), &cb), &cr) in out.chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
+            px.copy_from_slice(&pixel(y, cb, cr));
+        }
+    }
+
+    /// [`pixel`] eight at a time with simd128, the same operations lane
+    /// by lane (`q15mulr` is [`mul_q15`] while nothing saturates; the
+    /// narrowing to bytes is the clamp); the pixels past the last whole
+    /// eight one by one.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    pub(super) fn run(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
+        use core::arch::wasm32::{
+            i16x8_add, i16x8_q15mulr_sat, i16x8_shl, i16x8_shr, i16x8_splat, i16x8_sub, i8x16_shuffle,
+            u16x8_load_extend_u8x8, u8x16_narrow_i16x8, v128, v128_store, v128_store64_lane,
+        };
+        let n = y.len().min(cb.len()).min(cr.len()).min(out.len() / 3);
+        let groups = n / 8;
+        let load = |row: &[u8], at: usize| -> v128 {
+            let eight = &row[at..at + 8];
+            // SAFETY: `eight` is eight readable bytes; wasm loads need no
+            // alignment.
+            let v = unsafe { u16x8_load_extend_u8x8(eight.as_ptr()) };
+            i16x8_shl(v, SHIFT)
+        };
+        let centred = |row: &[u8], at: usize| i16x8_sub(load(row, at), i16x8_splat(128 << SHIFT));
+        let q15 = |a: v128, k: i32| i16x8_q15mulr_sat(a, i16x8_splat(k as i16));
+        for g in 0..groups {
+            let at = g * 8;
+            let luma = i16x8_add(load(y, at), i16x8_splat(1 << (SHIFT - 1)));
+            let (b_diff, r_diff) = (centred(cb, at), centred(cr, at));
+            let r = i16x8_add(i16x8_add(luma, q15(r_diff, CR_R)), r_diff);
+            let g_ = i16x8_sub(luma, i16x8_add(q15(b_diff, CB_G), q15(r_diff, CR_G)));
+            let b = i16x8_add(i16x8_add(luma, q15(b_diff, CB_B)), b_diff);
+            let bytes = |v: v128| {
+                let v = i16x8_shr(v, SHIFT);
+                u8x16_narrow_i16x8(v, v)
+            };
+            let (r, g_, b) = (bytes(r), bytes(g_), bytes(b));
+            // r0 g0 r1 g1 … r7 g7, then with blue: 16 bytes and 8 more.
+            let rg = i8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(r, g_);
+            let head = i8x16_shuffle::<0, 1, 16, 2, 3, 17, 4, 5, 18, 6, 7, 19, 8, 9, 20, 10>(rg, b);
+            let tail = i8x16_shuffle::<11, 21, 12, 13, 22, 14, 15, 23, 0, 0, 0, 0, 0, 0, 0, 0>(rg, b);
+            let dst = &mut out[at * 3..at * 3 + 24];
+            // SAFETY: `dst` is 24 writable bytes: 16 from its start, 8
+            // from its 16th; wasm stores need no alignment.
+            unsafe {
+                v128_store(dst.as_mut_ptr().cast(), head);
+                v128_store64_lane::<0>(tail, dst.as_mut_ptr().add(16).cast());
+            }
+        }
+        let done = groups * 8;
+        for (((px, &y), &cb), &cr) in
+            out[done * 3..].chunks_exact_mut(3).zip(&y[done..]).zip(&cb[done..]).zip(&cr[done..])
+        {
+            px.copy_from_slice(&pixel(y, cb, cr));
+        }
+    }
 }
 
 /// jpeg-decoder's scalar conversion: 20-bit fixed point, the coefficients
@@ -116,6 +177,35 @@ mod fixed20 {
     }
 }
 
+/// The kernel's row code against [`kernel::pixel`] one pixel at a time,
+/// for every (Y, Cb, Cr): on wasm simd128 the rows take the vector code,
+/// so the Worker's test build runs this there (`GET /api/__test/simd`).
+/// The pixels compared, or the first that differs.
+#[cfg(any(test, feature = "test-hooks"))]
+pub(crate) fn kernel_self_check() -> Result<usize, String> {
+    // Row (a, b), pixel i: Cr = i, Y = a + i, Cb = b + 3i (wrapping), so
+    // every (Y, Cb, Cr) comes up once and all three vary along each row,
+    // which also ends in a part group (converted one by one).
+    let n = 256 + 5;
+    let crs: Vec<u8> = (0..n).map(|i| i as u8).collect();
+    let (mut ys, mut cbs, mut out) = (vec![0u8; n], vec![0u8; n], vec![0u8; n * 3]);
+    for a in 0..=255u8 {
+        for b in 0..=255u8 {
+            for (i, (y, cb)) in ys.iter_mut().zip(&mut cbs).enumerate() {
+                (*y, *cb) = (a.wrapping_add(i as u8), b.wrapping_add((3 * i) as u8));
+            }
+            kernel::run(&ys, &cbs, &crs, &mut out);
+            for (((px, &y), &cb), &cr) in out.chunks_exact(3).zip(&ys).zip(&cbs).zip(&crs) {
+                let want = kernel::pixel(y, cb, cr);
+                if *px != want {
+                    return Err(format!("Y {y} Cb {cb} Cr {cr}: {px:?}, one by one {want:?}"));
+                }
+            }
+        }
+    }
+    Ok(256 * 256 * n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +226,11 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_kernels_rows_convert_as_its_pixels() {
+        assert!(kernel_self_check().unwrap() > 0);
     }
 
     #[test]

@@ -38,6 +38,8 @@
 mod bits;
 mod check;
 mod colour;
+#[cfg(feature = "test-hooks")]
+pub(crate) use colour::kernel_self_check;
 mod dc;
 mod huffman;
 mod idct;
