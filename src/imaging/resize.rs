@@ -259,17 +259,17 @@ impl<'w> Collector<'w> {
         self.bx as usize..(self.bx as usize).saturating_add(self.bw as usize)
     }
 
-    /// Whether the next row is one the region is made of: a decoder may
-    /// hand on any bytes in place of one that is not.
-    pub fn wants_next_row(&self) -> bool {
-        (self.by..self.by.saturating_add(self.bh)).contains(&self.next_y)
+    /// The decoded rows the region is made of: a decoder may hand on any
+    /// bytes in place of the others.
+    pub fn rows(&self) -> std::ops::Range<usize> {
+        self.by as usize..(self.by as usize).saturating_add(self.bh as usize)
     }
 
     /// Takes the next decoded row (all of it, in the converter's layout);
     /// `Err` when the upload's work budget does not cover it.
     pub fn push_row(&mut self, row: &[u8]) -> Result<(), Spent> {
         let y = self.next_y;
-        let inside = self.wants_next_row();
+        let inside = y >= self.by && y < self.by.saturating_add(self.bh);
         let pixels = if inside { u64::from(self.bw) } else { 0 };
         self.work.charge(cost::COLLECT_ROW + pixels * cost::COLLECT_PIXEL)?;
         self.next_y = self.next_y.saturating_add(1);

@@ -64,10 +64,10 @@ use stop::{OrDecline, Stop};
 pub(super) trait Rows {
     fn push_row(&mut self, row: &[u8]) -> Result<(), Spent>;
     fn done(&self) -> bool;
+    /// The rows that are used; the others may be handed on unmade.
+    fn rows(&self) -> Range<usize>;
     /// The columns of a row that are used; the others need not be made.
     fn columns(&self) -> Range<usize>;
-    /// Whether the next row is used at all.
-    fn wants_next_row(&self) -> bool;
 }
 
 impl Rows for Collector<'_> {
@@ -80,8 +80,8 @@ impl Rows for Collector<'_> {
     fn columns(&self) -> Range<usize> {
         Collector::columns(self)
     }
-    fn wants_next_row(&self) -> bool {
-        Collector::wants_next_row(self)
+    fn rows(&self) -> Range<usize> {
+        Collector::rows(self)
     }
 }
 
@@ -207,8 +207,8 @@ mod tests {
         fn columns(&self) -> Range<usize> {
             0..usize::MAX
         }
-        fn wants_next_row(&self) -> bool {
-            true
+        fn rows(&self) -> Range<usize> {
+            0..usize::MAX
         }
     }
 
@@ -517,9 +517,10 @@ mod tests {
 
     #[test]
     fn reduced_scales_fill_a_crop_as_jpeg_decoders_rows_do() {
-        // Our decoder skips the rows and columns outside the crop; what the
-        // collector keeps must be what it keeps from jpeg-decoder's whole
-        // rows, for crops in the middle and at either end.
+        // Our decoder skips the rows and columns outside the crop (and the
+        // transforms of the blocks they come from); what the collector
+        // keeps must be what it keeps from jpeg-decoder's whole rows, for
+        // crops in the middle and at either end.
         let mut compared = 0;
         for (name, bytes) in layouts() {
             let (w, h) = dims(&bytes);

@@ -12,6 +12,7 @@ use super::stop::{OrDecline, Stop};
 use super::upsample::Plane;
 use super::Rows;
 use crate::imaging::work::{cost, Work};
+use std::ops::Range;
 
 /// What a colour row is made of: RGB, or (for the tests) the upsampled
 /// Y, Cb, Cr samples as they are.
@@ -166,6 +167,15 @@ pub(super) fn sequential<S: Rows>(
     let mut bits = Bits::new(bytes, scan.start, s.restart_interval);
     let mut charged_to = scan.start;
     let mut next_y = 0;
+    // The MCUs whose pixels the sink keeps, and one more on every side
+    // (upsampling reads a neighbour): the others' blocks are read past
+    // but not transformed.
+    let around = |kept: Range<usize>, mcu: usize| {
+        let first = (kept.start / mcu).saturating_sub(1);
+        let last = kept.end.saturating_sub(1) / mcu + 1;
+        first..last + 1
+    };
+    let (mcu_rows, mcu_cols) = (around(sink.rows(), vmax * n), around(sink.columns(), hmax * n));
 
     for mcu_y in 0..mcus_y {
         work.charge(row_blocks * block_cost + (bits.pos() - charged_to) as u64 * cost::JPEG_DECODER_BYTE)?;
@@ -184,6 +194,9 @@ pub(super) fn sequential<S: Rows>(
                             block::<2>(&mut bits, &tables[ci], &slots, &mut pred[ci], &mut coef)
                         };
                         decoded.or_decline()?;
+                        if !(mcu_rows.contains(&mcu_y) && mcu_cols.contains(&mcu_x)) {
+                            continue;
+                        }
                         let (x, y) = ((mcu_x * c.h + bx) * n, (mcu_y * c.v + by) * n);
                         let stride = plane.stride;
                         let out = plane.samples.get_mut(y * stride + x..).or_decline()?;
@@ -232,7 +245,7 @@ impl Emit {
     /// Output row `y`: every plane's row stretched, converted, handed on.
     fn row<S: Rows>(&mut self, planes: &[Plane], y: usize, work: &Work, sink: &mut S) -> Result<(), Stop> {
         work.charge(self.width as u64 * cost::JPEG_PIXEL)?;
-        if !sink.wants_next_row() {
+        if !sink.rows().contains(&y) {
             // Above the crop: the sink takes the row unread.
             sink.push_row(&self.row)?;
             return Ok(());
