@@ -9,20 +9,17 @@
 // cannot allocate either and the isolate aborts.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT, BUILD_DIR, startWorker, seedUser, upload, fixture, snapshot } from '../lib/worker.mjs';
+import { TEST_BUILD, TEST_BUILT, SKIP_TEST_BUILD, BUILD_DIR, startWorker, seedUser, upload, fixture, snapshot } from '../lib/worker.mjs';
 import { expectOk, expectError, expectStored, expectUnchanged } from '../lib/expect.mjs';
 import { wasmMemoryLimits } from '../../scripts/wasm-memory.mjs';
 
-const TEST_BUILD = path.join(REPO_ROOT, 'build-test');
-const built = existsSync(path.join(TEST_BUILD, 'worker', 'shim.mjs'));
-const SKIP = built || process.env.CI ? false : 'test build missing: BUILD_VARIANT=test bash scripts/build.sh';
 // scripts/build.sh: -C link-arg=--max-memory=120 MiB, in 64 KiB pages.
 const MAX_PAGES = (120 * 1024 * 1024) / 65536;
 
 describe('wasm memory has a maximum', () => {
-  for (const [name, dir] of [['production', BUILD_DIR], ['test', built ? TEST_BUILD : null]]) {
+  for (const [name, dir] of [['production', BUILD_DIR], ['test', TEST_BUILT ? TEST_BUILD : null]]) {
     test(`${name} build: the module's memory may grow to 120 MiB, no more`, { skip: dir ? false : 'not built' }, () => {
       const limits = wasmMemoryLimits(readFileSync(path.join(dir, 'index_bg.wasm')));
       assert.equal(limits.maximum, MAX_PAGES, `memory limits ${JSON.stringify(limits)}`);
@@ -30,7 +27,7 @@ describe('wasm memory has a maximum', () => {
   }
 });
 
-describe('allocation refused with under 100 bytes left', { skip: SKIP, timeout: 180_000 }, () => {
+describe('allocation refused with under 100 bytes left', { skip: SKIP_TEST_BUILD, timeout: 180_000 }, () => {
   // png_rgb8.png: 150×100; anything after IEND is ignored by decoders.
   const withTrailer = (mode, leave) => Buffer.concat([fixture('png_rgb8.png'), Buffer.from(`AVATAR-EDGE-TEST-FILL:${mode}:${leave}`)]);
 

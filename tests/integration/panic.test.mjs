@@ -3,16 +3,11 @@
 // test-hooks), the only one with the deliberate-panic route.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { REPO_ROOT, startWorker, seedUser, upload, fixture, get, readEnvelope } from '../lib/worker.mjs';
+import { TEST_BUILD, SKIP_TEST_BUILD, startWorker, seedUser, upload, fixture, get, readEnvelope } from '../lib/worker.mjs';
 import { expectOk, expectStored } from '../lib/expect.mjs';
 
-const TEST_BUILD = path.join(REPO_ROOT, 'build-test');
-const built = existsSync(path.join(TEST_BUILD, 'worker', 'shim.mjs'));
-const SKIP = built || process.env.CI ? false : 'test build missing: BUILD_VARIANT=test bash scripts/build.sh';
 
-describe('isolate survives a panic', { skip: SKIP, timeout: 120_000 }, () => {
+describe('isolate survives a panic', { skip: SKIP_TEST_BUILD, timeout: 120_000 }, () => {
   test('panic → envelope -1; then uploads succeed in the same isolate', async () => {
     const w = await startWorker({}, { build: TEST_BUILD });
     try {

@@ -9,10 +9,10 @@
 // serves on.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { SKIP, REPO_ROOT, startWorker, seedUser, snapshot, upload, fixture } from '../lib/worker.mjs';
+import { SKIP, REPO_ROOT, TEST_BUILD, TEST_BUILT, startWorker, seedUser, snapshot, upload, fixture } from '../lib/worker.mjs';
 import { expectOk, expectError, expectUnchanged, expectStored } from '../lib/expect.mjs';
 import { decodeRGBA, gridMeans, gridDiff, fmtGrid, regionMean, webpInfo } from '../lib/images.mjs';
 import { readHeif, writeHeif, obus, nalUnits, ispe, propType, box } from '../lib/heif.mjs';
@@ -20,8 +20,6 @@ import { readHeif, writeHeif, obus, nalUnits, ispe, propType, box } from '../lib
 const PHONE = path.join(REPO_ROOT, 'tests', 'fixtures', 'phone');
 const M = JSON.parse(readFileSync(path.join(PHONE, 'manifest.json'), 'utf8')).files;
 const phone = (n) => readFileSync(path.join(PHONE, n));
-const TEST_BUILD = path.join(REPO_ROOT, 'build-test');
-const testBuilt = existsSync(path.join(TEST_BUILD, 'worker', 'shim.mjs'));
 const ZH = /[\u4e00-\u9fff]/;
 
 /** PSNR between two RGBA images of one size, over RGB. */
@@ -224,7 +222,7 @@ describe('HEIC=off', { skip: SKIP, timeout: 120_000 }, () => {
   });
 });
 
-describe('a decoder that runs out of its arena, or traps', { skip: SKIP || (testBuilt ? false : 'test build missing'), timeout: 180_000 }, () => {
+describe('a decoder that runs out of its arena, or traps', { skip: SKIP || (TEST_BUILT ? false : 'test build missing'), timeout: 180_000 }, () => {
   // The test build (cargo feature test-hooks) gives a file holding
   // `AVATAR-EDGE-TEST-ARENA:<bytes>` (here in a `free` box, which every
   // HEIF reader skips) an arena of that many bytes instead of its estimate:

@@ -4,15 +4,10 @@
 // the scalar code it stands for.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { REPO_ROOT, startWorker, get } from '../lib/worker.mjs';
+import { TEST_BUILD, SKIP_TEST_BUILD, startWorker, get } from '../lib/worker.mjs';
 
-const TEST_BUILD = path.join(REPO_ROOT, 'build-test');
-const built = existsSync(path.join(TEST_BUILD, 'worker', 'shim.mjs'));
-const SKIP = built || process.env.CI ? false : 'test build missing: BUILD_VARIANT=test bash scripts/build.sh';
 
-describe('wasm simd128 code agrees with the scalar code', { skip: SKIP, timeout: 120_000 }, () => {
+describe('wasm simd128 code agrees with the scalar code', { skip: SKIP_TEST_BUILD, timeout: 120_000 }, () => {
   test('the JPEG YCbCr -> RGB kernel, every (Y, Cb, Cr)', async () => {
     const w = await startWorker({}, { build: TEST_BUILD });
     try {

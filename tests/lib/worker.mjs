@@ -36,6 +36,12 @@ const NOT_BUILT = 'worker not built: run `npm run build` (build/worker/shim.mjs)
  */
 export const SKIP = BUILD_DIR || process.env.CI || process.env.AVATAR_REQUIRE_BUILD ? false : NOT_BUILT;
 
+/** The test build (`BUILD_VARIANT=test`: cargo feature test-hooks, with the test-only routes and hooks). */
+export const TEST_BUILD = path.join(REPO_ROOT, 'build-test');
+export const TEST_BUILT = existsSync(path.join(TEST_BUILD, 'worker', 'shim.mjs'));
+/** Skip option for suites that need the test build; in CI a missing one fails instead. */
+export const SKIP_TEST_BUILD = TEST_BUILT || process.env.CI ? false : 'test build missing: BUILD_VARIANT=test bash scripts/build.sh';
+
 export function fixture(name) {
   return readFileSync(path.join(FIXTURES, name));
 }
