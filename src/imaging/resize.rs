@@ -269,7 +269,7 @@ impl<'w> Collector<'w> {
     /// `Err` when the upload's work budget does not cover it.
     pub fn push_row(&mut self, row: &[u8]) -> Result<(), Spent> {
         let y = self.next_y;
-        let inside = y >= self.by && y < self.by.saturating_add(self.bh);
+        let inside = self.rows().contains(&(y as usize));
         let pixels = if inside { u64::from(self.bw) } else { 0 };
         self.work.charge(cost::COLLECT_ROW + pixels * cost::COLLECT_PIXEL)?;
         self.next_y = self.next_y.saturating_add(1);

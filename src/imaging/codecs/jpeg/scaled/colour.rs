@@ -42,10 +42,15 @@ pub(super) fn ycc_row(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8], columns: R
     }
     let from = columns.start.max(lead);
     if from < end {
-        let (y, cb, cr) = (&y[from..end], &cb[from..end], &cr[from..end]);
-        for (((px, &y), &cb), &cr) in out[from * 3..end * 3].chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
-            px.copy_from_slice(&fixed20::pixel(y, cb, cr));
-        }
+        each_pixel(&y[from..end], &cb[from..end], &cr[from..end], &mut out[from * 3..end * 3], fixed20::pixel);
+    }
+}
+
+/// `out` (3 bytes a pixel) from equally long rows, one pixel at a time.
+#[inline(always)]
+fn each_pixel(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8], pixel: impl Fn(u8, u8, u8) -> [u8; 3]) {
+    for (((px, &y), &cb), &cr) in out.chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
+        px.copy_from_slice(&pixel(y, cb, cr));
     }
 }
 
@@ -68,15 +73,15 @@ const fn kernel_span(n: usize) -> usize {
 /// plus a fraction). No intermediate reaches the 16-bit limits the
 /// kernel saturates at, so `i32` arithmetic gives its lanes exactly.
 mod kernel {
-    const SHIFT: u32 = 6;
-    const CR_R: i32 = 13_173;
-    const CB_G: i32 = 11_276;
-    const CR_G: i32 = 23_401;
-    const CB_B: i32 = 25_297;
+    pub(super) const SHIFT: u32 = 6;
+    pub(super) const CR_R: i32 = 13_173;
+    pub(super) const CB_G: i32 = 11_276;
+    pub(super) const CR_G: i32 = 23_401;
+    pub(super) const CB_B: i32 = 25_297;
 
     /// A rounded 15-bit fixed-point product.
     #[inline(always)]
-    fn mul_q15(a: i32, k: i32) -> i32 {
+    pub(super) fn mul_q15(a: i32, k: i32) -> i32 {
         (a * k + (1 << 14)) >> 15
     }
 
@@ -93,9 +98,7 @@ mod kernel {
     /// Every pixel of equally long rows through [`pixel`].
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     pub(super) fn run(y: &[u8], cb: &[u8], cr: &[u8], out: &mut [u8]) {
-        for (((px, &y), &cb), &cr) in out.chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
-            px.copy_from_slice(&pixel(y, cb, cr));
-        }
+        super::each_pixel(y, cb, cr, out, pixel);
     }
 
     /// [`pixel`] eight at a time with simd128, the same operations lane
@@ -144,11 +147,7 @@ mod kernel {
             }
         }
         let done = groups * 8;
-        for (((px, &y), &cb), &cr) in
-            out[done * 3..].chunks_exact_mut(3).zip(&y[done..]).zip(&cb[done..]).zip(&cr[done..])
-        {
-            px.copy_from_slice(&pixel(y, cb, cr));
-        }
+        super::each_pixel(&y[done..], &cb[done..], &cr[done..], &mut out[done * 3..], pixel);
     }
 }
 
@@ -244,11 +243,11 @@ mod tests {
     fn the_kernel_never_leaves_sixteen_bits() {
         // The kernel's lanes saturate at i16; ours do not, so they agree
         // only while no intermediate leaves that range.
+        use kernel::{mul_q15, CB_B, CB_G, CR_G, CR_R, SHIFT};
         let lanes = |y: i32, cb: i32, cr: i32| {
-            let (y, cb, cr) = ((y << 6) + 32, (cb - 128) << 6, (cr - 128) << 6);
-            let q = |a: i32, k: i32| (a * k + (1 << 14)) >> 15;
-            let (cr_r, cb_b) = (q(cr, 13_173) + cr, q(cb, 25_297) + cb);
-            let cg = q(cb, 11_276) + q(cr, 23_401);
+            let (y, cb, cr) = ((y << SHIFT) + (1 << (SHIFT - 1)), (cb - 128) << SHIFT, (cr - 128) << SHIFT);
+            let (cr_r, cb_b) = (mul_q15(cr, CR_R) + cr, mul_q15(cb, CB_B) + cb);
+            let cg = mul_q15(cb, CB_G) + mul_q15(cr, CR_G);
             [y, cb, cr, cr_r, cb_b, cg, y + cr_r, y - cg, y + cb_b]
         };
         for (y, cb, cr) in [(0, 0, 0), (255, 255, 255), (0, 255, 0), (255, 0, 255), (255, 0, 0), (0, 255, 255)] {
