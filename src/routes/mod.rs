@@ -139,10 +139,19 @@ pub async fn handle(mut req: Request, env: &Env, ctx: &Context, log: &mut Reques
         ("/api/__test/simd", Method::Get) => {
             // The SIMD code that native tests cannot run, checked here.
             log.route = "test-simd";
-            let (text, status) = match crate::imaging::jpeg_colour_self_check() {
-                Ok(pixels) => (format!("ok: {pixels} pixels"), 200),
-                Err(first) => (format!("jpeg colour kernel: {first}"), 500),
-            };
+            let checks = [
+                ("jpeg colour kernel", crate::imaging::jpeg_colour_self_check().map(|n| format!("{n} pixels"))),
+                ("png unfilter", crate::imaging::png_unfilter_self_check().map(|n| format!("{n} rows"))),
+            ];
+            let status = if checks.iter().all(|(_, r)| r.is_ok()) { 200 } else { 500 };
+            let text: Vec<String> = checks
+                .iter()
+                .map(|(name, result)| match result {
+                    Ok(done) => format!("{name}: ok, {done}"),
+                    Err(first) => format!("{name}: {first}"),
+                })
+                .collect();
+            let text = text.join("\n");
             Ok(Outcome::plain(Response::ok(text)?.with_status(status)))
         }
         (p, _) if p == "/api" || p.starts_with("/api/") => {

@@ -13,6 +13,8 @@ mod jpeg;
 pub(crate) use jpeg::kernel_self_check as jpeg_colour_self_check;
 pub(crate) mod phone;
 mod png;
+#[cfg(feature = "test-hooks")]
+pub(crate) use png::unfilter_self_check as png_unfilter_self_check;
 pub(crate) mod webp;
 
 use crate::imaging::decoding::Image;

@@ -1,10 +1,15 @@
-//! PNG via the `png` crate. IHDR gives the size; an eXIf chunk before the
-//! image data the orientation. Non-interlaced images are streamed row by row
-//! (`next_row`), so memory grows with the width, not the area, and reading
-//! stops as soon as the crop square's last row has arrived. Interlaced
-//! (Adam7) rows arrive pass by pass, so those are decoded in full, within
-//! the budget. 16-bit samples are reduced to 8 bits, palettes and tRNS
-//! expanded.
+//! PNG. IHDR gives the size; an eXIf chunk before the image data the
+//! orientation. The `png` crate reads the chunks before the image data.
+//! Non-interlaced images are streamed row by row, so memory grows with the
+//! width, not the area, and reading stops as soon as the crop square's last
+//! row has arrived: 8-bit grey, grey + alpha, RGB and RGBA without tRNS
+//! (nearly every photo and screenshot) by `idat`, the rest by the png
+//! crate's `next_row`, which also reduces 16-bit samples to 8 bits and
+//! expands palettes and tRNS. Interlaced (Adam7) rows arrive pass by pass,
+//! so those are decoded in full, within the budget.
+
+mod idat;
+mod unfilter;
 
 use std::io::Cursor;
 
@@ -12,7 +17,7 @@ use png::{ColorType, Transformations};
 
 use crate::imaging::bytes::be32;
 use crate::imaging::colour::Layout;
-use crate::imaging::decoding::{damaged, feed_buffer, Header, Image, Plan};
+use crate::imaging::decoding::{damaged, feed_buffer, out_of_memory, Header, Image, Plan};
 use crate::imaging::error::{ImageError, Kind};
 use crate::imaging::format::SourceFormat;
 use crate::imaging::limits::{check_full_decode, MAX_ICC_BYTES};
@@ -37,7 +42,12 @@ pub(crate) struct Png<'a> {
     /// An iCCP chunk precedes the image data (the png crate inflates and
     /// keeps it, up to its metadata limit).
     iccp: bool,
+    /// Where the first IDAT chunk starts, if the walk reached one.
+    first_idat: Option<usize>,
 }
+
+#[cfg(feature = "test-hooks")]
+pub(crate) use unfilter::self_check as unfilter_self_check;
 
 impl<'a> Png<'a> {
     /// Reads IHDR, then walks the chunks before the image data for iCCP
@@ -50,14 +60,18 @@ impl<'a> Png<'a> {
         let height = be32(b, 20).ok_or_else(|| damaged(F, "short IHDR"))?;
         // The last field read, the interlace method: IHDR must be whole.
         b.get(28).ok_or_else(|| damaged(F, "short IHDR"))?;
-        let mut png = Png { bytes: b, header: Header::upright(width, height), iccp: false };
+        let mut png = Png { bytes: b, header: Header::upright(width, height), iccp: false, first_idat: None };
         // Walk chunks until the pixel data; eXIf must precede IDAT.
         let mut pos = 8usize;
         while pos < b.len() {
             let (Some(len), Some(kind)) = (be32(b, pos), b.get(pos + 4..pos + 8)) else { break };
             let start = pos + 8;
             let Some(end) = start.checked_add(len as usize) else { break };
-            if kind == b"IDAT" || kind == b"IEND" {
+            if kind == b"IDAT" {
+                png.first_idat = Some(pos);
+                break;
+            }
+            if kind == b"IEND" {
                 break;
             }
             if kind == b"iCCP" {
@@ -85,13 +99,19 @@ impl Image for Png<'_> {
     }
 
     fn decode(&self, plan: &Plan<'_>) -> Result<Region, ImageError> {
-        decode(self.bytes, &self.header, self.iccp, plan)
+        decode(self.bytes, &self.header, self.iccp, self.first_idat, plan)
     }
 }
 
 // One copy for the PNG and ICO codecs.
 #[inline(never)]
-fn decode(bytes: &[u8], header: &Header, iccp: bool, plan: &Plan<'_>) -> Result<Region, ImageError> {
+fn decode(
+    bytes: &[u8],
+    header: &Header,
+    iccp: bool,
+    first_idat: Option<usize>,
+    plan: &Plan<'_>,
+) -> Result<Region, ImageError> {
     let mut reader = decoder(bytes).read_info().map_err(|e| map_err(e, header, plan))?;
     let (w, h) = (reader.info().width, reader.info().height);
     if (w, h) != (header.width, header.height) {
@@ -106,12 +126,19 @@ fn decode(bytes: &[u8], header: &Header, iccp: bool, plan: &Plan<'_>) -> Result<
         ColorType::Rgba => Layout::Rgba,
         ColorType::Indexed => return Err(damaged(F, "palette not expanded")),
     };
+    // Rows whose bytes are the samples, unfiltered: read by `idat`.
+    let info = reader.info();
+    let own_rows = (!info.interlaced && info.bit_depth == png::BitDepth::Eight && info.trns.is_none())
+        .then_some(first_idat)
+        .flatten()
+        .filter(|_| layout.channels() == info.color_type.samples());
     // What png holds besides our buffer: the iCCP profile (up to its
     // limit) and our copy of it, its current and previous raw row (≤ 8
-    // bytes per pixel), and the interlaced image.
+    // bytes per pixel), or `idat`'s buffers, and the interlaced image.
     let interlaced = reader.info().interlaced;
     let metadata = if iccp { (METADATA_BYTES + MAX_ICC_BYTES) as u64 } else { 0 };
-    let rows = 2 * u64::from(w) * 8;
+    let stride = w as usize * layout.channels();
+    let rows = if own_rows.is_some() { idat::Rows::memory(stride) } else { 2 * u64::from(w) * 8 };
     let image = if interlaced { u64::from(w) * u64::from(h) * layout.channels() as u64 } else { 0 };
     let budget = plan.decode_budget(1.0, layout.out_channels());
     check_full_decode(F, interlaced.then_some(Kind::Interlaced), w, h, metadata + rows + image, budget)?;
@@ -139,6 +166,19 @@ fn decode(bytes: &[u8], header: &Header, iccp: bool, plan: &Plan<'_>) -> Result<
         return feed_buffer(collector, &buf, w, layout, F, plan);
     }
 
+    if let Some(first_idat) = own_rows {
+        drop(reader);
+        let mut rows = idat::Rows::new(bytes, first_idat, stride, layout.channels()).map_err(|e| rows_err(e, plan))?;
+        while !collector.done() {
+            plan.charge(F, row_units, whole)?;
+            match rows.next_row().map_err(|e| rows_err(e, plan))? {
+                Some(row) => collector.push_row(row).map_err(|_| plan.work_refusal(F, whole))?,
+                None => break,
+            }
+        }
+        return collector.into_region().ok_or_else(|| damaged(F, "fewer rows than the header says"));
+    }
+
     while !collector.done() {
         plan.charge(F, row_units, whole)?;
         match reader.next_row().map_err(|e| map_err(e, header, plan))? {
@@ -154,6 +194,13 @@ fn decoder(bytes: &[u8]) -> png::Decoder<Cursor<&[u8]>> {
     dec.set_ignore_text_chunk(true);
     dec.set_transformations(Transformations::EXPAND | Transformations::STRIP_16);
     dec
+}
+
+fn rows_err(e: idat::RowError, plan: &Plan<'_>) -> ImageError {
+    match e {
+        idat::RowError::OutOfMemory => out_of_memory(F, plan),
+        other => damaged(F, other.to_string()),
+    }
 }
 
 fn map_err(e: png::DecodingError, header: &Header, plan: &Plan<'_>) -> ImageError {
