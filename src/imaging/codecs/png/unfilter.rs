@@ -5,14 +5,15 @@
 //! chain through its pixels. On wasm simd128 the three- and four-byte
 //! pixels (8-bit RGB and RGBA, nearly every photo) go through that chain
 //! one pixel per vector, all channels at once; the rest, and the native
-//! build, byte by byte. Reading the filtered bytes from one buffer and
+//! build, a pixel at a time with each channel in its own register. Reading the filtered bytes from one buffer and
 //! writing another keeps a pixel's four-byte store from overlapping the
 //! next pixel's load, which would stall on store forwarding.
 
 /// Undoes filter type `filter` (the row's first byte in the file) of the
 /// row `input`, writing the pixels' bytes to `out`. `prev` is the row above
 /// as unfiltered (all zeros for the first row), at least as long as
-/// `input`; `bpp` the bytes per complete pixel, 1 or more. `out` is at
+/// `input`; `bpp` the bytes per complete pixel, 1 or more, and `input`
+/// whole pixels. `out` is at
 /// least as long as `input`; on wasm, where it is at least three bytes
 /// longer, the bytes after the row may be overwritten. Returns the filter
 /// type back as an error when it is not one of the five.
@@ -35,23 +36,79 @@ pub(super) fn unfilter(filter: u8, bpp: usize, prev: &[u8], input: &[u8], out: &
 }
 
 fn sub(bpp: usize, input: &[u8], out: &mut [u8]) {
-    for i in wide::sub(bpp, input, out)..input.len() {
-        let left = if i >= bpp { out[i - bpp] } else { 0 };
-        out[i] = input[i].wrapping_add(left);
-    }
+    let done = wide::sub(bpp, input, out);
+    by_pixels(bpp, done, None, input, out, |x, left, _, _| x.wrapping_add(left));
 }
 
 fn average(bpp: usize, prev: &[u8], input: &[u8], out: &mut [u8]) {
-    for i in wide::average(bpp, prev, input, out)..input.len() {
-        let left = if i >= bpp { u16::from(out[i - bpp]) } else { 0 };
-        out[i] = input[i].wrapping_add(((left + u16::from(prev[i])) >> 1) as u8);
-    }
+    let done = wide::average(bpp, prev, input, out);
+    by_pixels(bpp, done, Some(prev), input, out, |x, left, above, _| {
+        x.wrapping_add(((u16::from(left) + u16::from(above)) >> 1) as u8)
+    });
 }
 
 fn paeth(bpp: usize, prev: &[u8], input: &[u8], out: &mut [u8]) {
-    for i in wide::paeth(bpp, prev, input, out)..input.len() {
-        let (a, c) = if i >= bpp { (out[i - bpp], prev[i - bpp]) } else { (0, 0) };
-        out[i] = input[i].wrapping_add(paeth_predictor(a, prev[i], c));
+    let done = wide::paeth(bpp, prev, input, out);
+    by_pixels(bpp, done, Some(prev), input, out, |x, left, above, above_left| {
+        x.wrapping_add(paeth_predictor(left, above, above_left))
+    });
+}
+
+/// Bytes `done..` of the row (`done` a whole number of pixels), each
+/// `byte(filtered, left, above, above-left)`. The usual pixel sizes go a
+/// pixel at a time, each channel's chain in its own register.
+#[inline(always)]
+fn by_pixels(
+    bpp: usize,
+    done: usize,
+    prev: Option<&[u8]>,
+    input: &[u8],
+    out: &mut [u8],
+    byte: impl Fn(u8, u8, u8, u8) -> u8,
+) {
+    match bpp {
+        1 => pixels::<1>(done, prev, input, out, byte),
+        2 => pixels::<2>(done, prev, input, out, byte),
+        3 => pixels::<3>(done, prev, input, out, byte),
+        4 => pixels::<4>(done, prev, input, out, byte),
+        _ => {
+            let above = |i: usize| prev.map_or(0, |p| p[i]);
+            for i in done..input.len() {
+                let (left, above_left) = if i >= bpp { (out[i - bpp], above(i - bpp)) } else { (0, 0) };
+                out[i] = byte(input[i], left, above(i), above_left);
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn pixels<const B: usize>(
+    done: usize,
+    prev: Option<&[u8]>,
+    input: &[u8],
+    out: &mut [u8],
+    byte: impl Fn(u8, u8, u8, u8) -> u8,
+) {
+    let n = input.len() / B * B;
+    let (mut left, mut above_left) = ([0u8; B], [0u8; B]);
+    if done >= B {
+        left.copy_from_slice(&out[done - B..done]);
+        if let Some(prev) = prev {
+            above_left.copy_from_slice(&prev[done - B..done]);
+        }
+    }
+    let above = prev.map(|p| &p[done..n]);
+    let rows = input[done..n].chunks_exact(B).zip(out[done..n].chunks_exact_mut(B));
+    for (i, (x, o)) in rows.enumerate() {
+        let b: [u8; B] = match above {
+            Some(above) => above[i * B..i * B + B].try_into().unwrap_or([0; B]),
+            None => [0; B],
+        };
+        for k in 0..B {
+            left[k] = byte(x[k], left[k], b[k], above_left[k]);
+            o[k] = left[k];
+        }
+        above_left = b;
     }
 }
 
