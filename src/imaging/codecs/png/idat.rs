@@ -6,9 +6,11 @@
 //! The png crate does the same through small buffers, with an unfiltering
 //! loop that runs byte by byte, and checks every chunk's CRC. Here the
 //! image data's CRCs and the zlib checksum are not checked (the png crate
-//! skips the latter too): a damaged stream still fails to inflate or comes
-//! out short of rows, and either is refused as damaged. The chunks before
-//! the image data are read and checked by the png crate as before.
+//! skips the latter too): a flipped byte inside the image data gives wrong
+//! pixels rather than a refusal, as in most viewers, while a stream that
+//! does not inflate, a bad filter type or too few rows is refused as
+//! damaged. The chunks before the image data are read and checked by the
+//! png crate as before.
 
 use fdeflate::{DecompressionError, Decompressor};
 
@@ -19,8 +21,10 @@ use crate::imaging::bytes::be32;
 const WINDOW: usize = 32 * 1024;
 /// Bytes inflated in one call when there is room.
 const SPAN: usize = 256 * 1024;
-/// Spare bytes after an unfiltered row, which the unfiltering may write.
-const ROW_SLACK: usize = 3;
+/// fdeflate's own allocations: its boxed lookup tables (16 KiB for
+/// literals and lengths, 2 KiB for distances), the overflow tables of
+/// codes longer than the lookup, its state; rounded up.
+const INFLATER: usize = 32 * 1024;
 
 /// Why a row could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +81,7 @@ pub(super) struct Rows<'a> {
 impl<'a> Rows<'a> {
     /// Bytes held besides the file, for rows of `stride` bytes.
     pub(super) fn memory(stride: usize) -> u64 {
-        (WINDOW.max(stride + 1) + SPAN + 2 * (stride + ROW_SLACK)) as u64
+        (INFLATER + WINDOW.max(stride + 1) + SPAN + 2 * stride) as u64
     }
 
     /// Rows of `stride` bytes with `bpp`-byte pixels, from the IDAT chunks
@@ -100,8 +104,8 @@ impl<'a> Rows<'a> {
             end: 0,
             bpp,
             stride,
-            above: buffer(stride + ROW_SLACK)?,
-            row: buffer(stride + ROW_SLACK)?,
+            above: buffer(stride)?,
+            row: buffer(stride)?,
         })
     }
 
@@ -146,7 +150,9 @@ impl<'a> Rows<'a> {
             self.input = &self.input[read..];
             self.end += made;
             if read == 0 && made == 0 {
-                // There was input and room: a stream that cannot go on.
+                // There was input and room, so the stream has ended, from
+                // bits fdeflate already held; the bytes left are not image
+                // data.
                 return Ok(false);
             }
         }

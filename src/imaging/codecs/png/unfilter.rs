@@ -5,18 +5,18 @@
 //! chain through its pixels. On wasm simd128 the three- and four-byte
 //! pixels (8-bit RGB and RGBA, nearly every photo) go through that chain
 //! one pixel per vector, all channels at once; the rest, and the native
-//! build, a pixel at a time with each channel in its own register. Reading the filtered bytes from one buffer and
-//! writing another keeps a pixel's four-byte store from overlapping the
-//! next pixel's load, which would stall on store forwarding.
+//! build, a pixel at a time with each channel in its own register.
+//! Reading the filtered bytes from one buffer and writing another keeps a
+//! pixel's four-byte store from overlapping the next pixel's load, which
+//! would stall on store forwarding.
 
 /// Undoes filter type `filter` (the row's first byte in the file) of the
 /// row `input`, writing the pixels' bytes to `out`. `prev` is the row above
 /// as unfiltered (all zeros for the first row), at least as long as
 /// `input`; `bpp` the bytes per complete pixel, 1 or more, and `input`
-/// whole pixels. `out` is at
-/// least as long as `input`; on wasm, where it is at least three bytes
-/// longer, the bytes after the row may be overwritten. Returns the filter
-/// type back as an error when it is not one of the five.
+/// whole pixels. `out` is at least as long as `input`; nothing after the
+/// row is written. Returns the filter type back as an error when it is
+/// not one of the five.
 pub(super) fn unfilter(filter: u8, bpp: usize, prev: &[u8], input: &[u8], out: &mut [u8]) -> Result<(), u8> {
     let n = input.len();
     let prev = &prev[..n];
@@ -145,12 +145,14 @@ mod wide {
 mod wide {
     use core::arch::wasm32::*;
 
-    /// Bytes done a pixel at a time: every pixel is loaded as four bytes
-    /// (the last one of an RGB pixel belongs to the next), so the loop
-    /// stops where four no longer fit in `input`; it stores four bytes too,
-    /// the one past an RGB row into `out`'s spare bytes.
-    fn span(bpp: usize, input: usize, out: usize) -> usize {
-        if !(bpp == 3 || bpp == 4) || input < 4 || out < input + 3 {
+    /// Bytes done a pixel at a time. Every pixel is loaded and stored as
+    /// four bytes (the last one of an RGB pixel belongs to the next), so
+    /// the vectors stop at the last pixel whose four bytes fit in the row
+    /// (for RGB, one before the row's last pixel), and nothing past the
+    /// row is read or written. Zero unless `prev` and `out` are as long as
+    /// `input`: the bounds the loops' `unsafe` relies on are checked here.
+    fn span(bpp: usize, input: usize, prev: usize, out: usize) -> usize {
+        if !(bpp == 3 || bpp == 4) || input < 4 || prev < input || out < input {
             return 0;
         }
         (input - 4) / bpp * bpp + bpp
@@ -167,12 +169,12 @@ mod wide {
     }
 
     pub(super) fn sub(bpp: usize, input: &[u8], out: &mut [u8]) -> usize {
-        let end = span(bpp, input.len(), out.len());
+        let end = span(bpp, input.len(), input.len(), out.len());
         let (x, o) = (input.as_ptr(), out.as_mut_ptr());
         let mut left = u32x4_splat(0);
         let mut i = 0;
         while i < end {
-            // SAFETY: i + 4 <= input.len() and i + 4 <= out.len() for every i < end (`span`).
+            // SAFETY: i + 4 <= input.len() <= out.len() for every i < end (`span`).
             unsafe {
                 left = u8x16_add(load(x.add(i)), left);
                 v128_store32_lane::<0>(left, o.add(i).cast());
@@ -183,13 +185,13 @@ mod wide {
     }
 
     pub(super) fn average(bpp: usize, prev: &[u8], input: &[u8], out: &mut [u8]) -> usize {
-        let end = span(bpp, input.len(), out.len());
+        let end = span(bpp, input.len(), prev.len(), out.len());
         let (x, q, o) = (input.as_ptr(), prev.as_ptr(), out.as_mut_ptr());
         let one = u8x16_splat(1);
         let mut left = u32x4_splat(0);
         let mut i = 0;
         while i < end {
-            // SAFETY: i + 4 <= input.len() == prev.len() and i + 4 <= out.len() for every i < end.
+            // SAFETY: i + 4 <= input.len() <= prev.len(), out.len() for every i < end (`span`).
             unsafe {
                 let up = load(q.add(i));
                 // (left + up) >> 1: the rounded-up average less the odd bit.
@@ -203,12 +205,12 @@ mod wide {
     }
 
     pub(super) fn paeth(bpp: usize, prev: &[u8], input: &[u8], out: &mut [u8]) -> usize {
-        let end = span(bpp, input.len(), out.len());
+        let end = span(bpp, input.len(), prev.len(), out.len());
         let (x, q, o) = (input.as_ptr(), prev.as_ptr(), out.as_mut_ptr());
         let (mut a, mut c) = (u16x8_splat(0), u16x8_splat(0));
         let mut i = 0;
         while i < end {
-            // SAFETY: i + 4 <= input.len() == prev.len() and i + 4 <= out.len() for every i < end.
+            // SAFETY: i + 4 <= input.len() <= prev.len(), out.len() for every i < end (`span`).
             unsafe {
                 // `paeth_predictor`, lane by lane in 16 bits.
                 let b = u16x8_extend_low_u8x16(load(q.add(i)));
@@ -239,12 +241,16 @@ mod wide {
 pub(crate) fn self_check() -> Result<usize, String> {
     let mut rows = 0;
     let mut check = |filter: u8, bpp: usize, prev: &[u8], input: &[u8]| -> Result<(), String> {
-        let mut fast = [0u8; 64];
+        // A marker after the row: the vectors must not store past it.
+        let mut fast = [0xa5u8; 68];
         let mut slow = [0u8; 64];
         let n = input.len();
-        unfilter(filter, bpp, prev, input, &mut fast[..n + 3]).map_err(|f| format!("filter {f} refused"))?;
+        unfilter(filter, bpp, prev, input, &mut fast[..n]).map_err(|f| format!("filter {f} refused"))?;
         by_bytes(filter, bpp, prev, input, &mut slow[..n]);
         rows += 1;
+        if fast[n..].iter().any(|&b| b != 0xa5) {
+            return Err(format!("filter {filter}, {bpp} bytes a pixel, {n}-byte row: bytes after the row written"));
+        }
         if fast[..n] != slow[..n] {
             return Err(format!(
                 "filter {filter}, {bpp} bytes a pixel, above {prev:?}, filtered {input:?}: {:?}, byte by byte {:?}",
