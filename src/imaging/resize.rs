@@ -319,14 +319,17 @@ impl<'w> Collector<'w> {
             }
             self.columns.fill(0);
         }
-        for (ox, acc) in self.acc.chunks_exact_mut(ch).enumerate() {
-            let cols = (u64::from(self.bw) - ox as u64 * k).min(k);
-            let n = (cols * u64::from(self.acc_rows)).max(1);
-            for a in acc.iter_mut() {
-                self.out.push(((*a + n / 2) / n).min(65535) as u16);
-                *a = 0;
-            }
+        // Whole blocks share one count, so they are averaged in one pass
+        // over the slice (a loop per block cost more than its divisions);
+        // a narrower last block has its own.
+        let rows = u64::from(self.acc_rows);
+        let whole = (u64::from(self.bw) / k) as usize * ch;
+        let (full, last) = self.acc.split_at(whole.min(self.acc.len()));
+        for (sums, cols) in [(full, k), (last, u64::from(self.bw) % k)] {
+            let n = (cols * rows).max(1);
+            self.out.extend(sums.iter().map(|&a| ((a + n / 2) / n).min(65535) as u16));
         }
+        self.acc.fill(0);
         self.acc_rows = 0;
         self.out_row += 1;
     }
@@ -563,13 +566,20 @@ mod tests {
         assert_eq!((by_columns.width, by_columns.height), (11, 8));
         let colour: Vec<u16> = by_pixels.buf.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
         assert_eq!(by_columns.buf, colour);
-        // And the corner block is the mean of its nine pixels.
-        let mean = |c: usize| {
+        // And every block is the rounded mean of its pixels, the narrower
+        // ones at the right and bottom edges too.
+        let mean = |bx: usize, by: usize, c: usize| {
+            let (xs, ys) = (bx * 3..(bx * 3 + 3).min(w as usize), by * 3..(by * 3 + 3).min(h as usize));
+            let n = (xs.len() * ys.len()) as u32;
             let sum: u32 =
-                (0..3).flat_map(|y| (0..3).map(move |x| (y, x))).map(|(y, x)| u32::from(rgb[y][x * 3 + c]) * 257).sum();
-            ((sum + 4) / 9) as u16
+                ys.flat_map(|y| xs.clone().map(move |x| (y, x))).map(|(y, x)| u32::from(rgb[y][x * 3 + c]) * 257).sum();
+            ((sum + n / 2) / n) as u16
         };
-        assert_eq!(by_columns.buf[..3], [mean(0), mean(1), mean(2)]);
+        let want: Vec<u16> = (0..8)
+            .flat_map(|by| (0..11).flat_map(move |bx| (0..3).map(move |c| (bx, by, c))))
+            .map(|(bx, by, c)| mean(bx, by, c))
+            .collect();
+        assert_eq!(by_columns.buf, want);
     }
     #[test]
     fn opaque_rgba_rows_widen_as_premultiplied_ones() {
