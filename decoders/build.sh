@@ -23,6 +23,7 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[36m[decoders]\033[0m %s\n' "$*" >&2; }
 
 eval "$(bash decoders/fetch.sh)"
+SSE_INCLUDE=$(bash scripts/setup-webp-toolchain.sh --sse-include)
 # LIBDE265_DIR: another libde265 source tree (a modified one: LGPL-3.0 s. 4).
 if [ -n "${LIBDE265_DIR:-}" ]; then
   LIBDE265=$LIBDE265_DIR
@@ -44,7 +45,7 @@ COMMON="$TARGET $ARCH -DNDEBUG -DSHIM_ARENA -ffunction-sections -fdata-sections 
 AVIF_OPT=-Os
 HEIC_OPT=${HEIC_OPT:--O2}
 CFLAGS_AVIF="$COMMON $AVIF_OPT -isystem decoders/common/include $LIBC_INCLUDE -DDAV1D_API="
-CXXFLAGS_HEIC="$COMMON $HEIC_OPT -std=c++17 -fno-exceptions -fno-rtti -nostdinc++ -isystem decoders/common/cxx -isystem $CXX_INCLUDE -isystem decoders/common/include $LIBC_INCLUDE -D_LIBCPP_DISABLE_EXTERN_TEMPLATE -DSHIM_CXX_PIC"
+CXXFLAGS_HEIC="$COMMON $HEIC_OPT -DHAVE_SSE4_1 -std=c++17 -fno-exceptions -fno-rtti -nostdinc++ -isystem decoders/common/cxx -isystem $CXX_INCLUDE -isystem decoders/common/include $LIBC_INCLUDE -D_LIBCPP_DISABLE_EXTERN_TEMPLATE -DSHIM_CXX_PIC"
 CFLAGS_HEIC="$COMMON $HEIC_OPT -isystem decoders/common/include $LIBC_INCLUDE"
 EXPORTS="--export=ph_decode --export=shim_heap_init --export=shim_heap_peak"
 WASM_OPT_FLAGS="--enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals"
@@ -79,19 +80,25 @@ if [ ! -f "$out/.complete" ] || [ -n "${FORCE_DECODERS:-}" ]; then
     jobs+=("c|$LIBAVIF/src/$f.c|$obj/avif/a_$f.o|avif|$AINC")
   done
   jobs+=("c|$LIBAVIF/src/codec_dav1d.c|$obj/avif/a_codec_dav1d.o|avif|$AINC -Ddav1d_send_data=avatar_dav1d_send_data")
-  # libde265: the decoder (no encoder, no SIMD: 1.0.11's SSE code is motion
-  # compensation, which intra pictures do not use).
+  # libde265: the decoder (no encoder). With HAVE_SSE4_1 (CXXFLAGS_HEIC)
+  # decctx.cc calls init_acceleration_functions_sse(), which is ours
+  # (heic/sse_init.cc: the inverse transforms of x86/sse-dct.cc, compiled
+  # on Emscripten's SSE headers for wasm simd128 as libwebp is), and
+  # image.cc pads the planes for those functions' 16-byte reads.
   L="$LIBDE265/libde265"
   LINC="-Idecoders/heic/gen -I$LIBDE265 -I$L -DHAVE_CONFIG_H"
   for f in alloc_pool bitstream cabac contextmodel de265 deblock decctx dpb fallback-dct fallback-motion fallback image intrapred md5 motion nal-parser nal pps quality refpic sao scan sei slice sps threads transform util vps vui; do
     jobs+=("cxx|$L/$f.cc|$obj/heic/l_$f.o|heic|$LINC")
   done
+  SSE_FLAGS="-isystem $SSE_INCLUDE -D__SSE__ -D__SSE2__ -D__SSE3__ -D__SSSE3__ -D__SSE4_1__"
+  jobs+=("cxx|$L/x86/sse-dct.cc|$obj/heic/x_sse-dct.o|heic|$LINC $SSE_FLAGS")
   # Our own files: always recompiled (a handful).
   own=(
     "c|decoders/avif/glue.c|$obj/own/avif_glue.o|avif|-I$LIBAVIF/include -I$DAV1D/include -Idecoders/avif/gen"
     "c|decoders/common/libc_min.c|$obj/own/avif_libc_min.o|avif|"
     "c|decoders/common/dlmalloc_cfg.c|$obj/own/avif_dlmalloc.o|avif|-I$(dirname "$DLMALLOC")"
     "cxx|decoders/heic/glue.cc|$obj/own/heic_glue.o|heic|-I$LIBDE265 -Idecoders/heic/gen"
+    "cxx|decoders/heic/sse_init.cc|$obj/own/heic_sse_init.o|heic|-I$LIBDE265 -I$LIBDE265/libde265 -Idecoders/heic/gen -DHAVE_CONFIG_H"
     "cxx|decoders/common/cxx_rt.cc|$obj/own/heic_cxx_rt.o|heic|"
     "c|decoders/common/libc_min.c|$obj/own/heic_libc_min.o|heicc|"
     "c|decoders/common/stdio_stub.c|$obj/own/heic_stdio_stub.o|heicc|"

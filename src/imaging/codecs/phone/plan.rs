@@ -184,7 +184,11 @@ pub fn decoded(h: &HeifHeader, x: u32, y: u32, w: u32, ht: u32) -> (u64, u64) {
 /// libde265, C without assembly; AVIF 8-bit 28–30 ns, 10-bit 37–39,
 /// a grid 8–10 more; HEIC 71–76 ns, 10-bit ~15 % more), a coded picture
 /// set up (a decoder per HEIC tile: ~2 ms of a 512² tile's 25), a pixel
-/// of the crop's rectangle converted from YCbCr and averaged.
+/// of the crop's rectangle converted from YCbCr and averaged. The 8-bit
+/// HEIC rate predates libde265's SIMD inverse transforms, which made such
+/// pictures decode in well under half the time; it is kept as it was, an
+/// overestimate, because a high-bitrate picture's cost is mostly entropy
+/// decoding, which they did not speed up.
 pub mod rate {
     pub const AVIF_8BIT: u64 = 30;
     pub const AVIF_HIGH: u64 = 40;
