@@ -3,7 +3,7 @@
 # the directories given (scripts/build.sh passes the Worker's build dirs):
 #
 #   phone-avif.wasm   dav1d 1.4.3 + libavif 1.0.4 + avif/glue.c      (C)
-#   phone-heic.wasm   libde265 1.0.11 (Debian) + heic/glue.cc         (C++)
+#   phone-heic.wasm   libde265 1.0.11 (Debian) + heic/glue.cc, sse_init.cc (C++)
 #
 # Both are position-independent wasm side modules (wasm-ld -shared
 # --experimental-pic) that run inside the Worker's own memory, in an arena
