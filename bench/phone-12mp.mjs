@@ -2,7 +2,12 @@
 // The time a 12 MP phone photo takes through the built Worker (workerd via
 // Miniflare), AVIF and HEIC, as the README's "Measured figures" quote it.
 //
-//   node bench/phone-12mp.mjs [--runs=5]
+//   node bench/phone-12mp.mjs [--runs=5] [--build=DIR] [--save=NAME]
+//
+// --build: another build directory (default: the production build).
+// --save: also writes bench/results/phone/<date>-NAME.json, which the
+// README's AVIF/HEIC table is generated from (bench/report.mjs,
+// `<!-- bench:begin phone=BEFORE.json[,AFTER.json] -->`).
 //
 // Needs a production build (npm run build) and, to make the photos once,
 // sharp, `heif-enc` and `avifenc` (apt-get install libheif-examples
@@ -21,14 +26,19 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startWorker, seedUser, upload } from '../tests/lib/worker.mjs';
+import { gzipSync } from 'node:zlib';
+import { BUILD_DIR, startWorker, seedUser, upload } from '../tests/lib/worker.mjs';
 import { readHeif, writeHeif, propType, ispe, colrIcc, irot } from '../tests/lib/heif.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DIR = path.join(here, 'fixtures');
 const SRC = path.join(here, '..', 'tests', 'fixtures', 'jpeg_baseline.jpg');
 const W = 4032, H = 3024, T = 512;
-const runs = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 5);
+const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const runs = Number(arg('runs') ?? 5);
+const buildDir = arg('build') ? path.resolve(arg('build')) : undefined;
+const saveName = arg('save');
+if (saveName !== undefined && !/^[\w.-]+$/.test(saveName)) throw new Error('--save=NAME: letters, digits, . _ -');
 
 async function photo() {
   const up = await sharp(SRC).resize(W, H, { fit: 'fill', kernel: 'lanczos3' }).sharpen().raw().toBuffer({ resolveWithObject: true });
@@ -102,7 +112,9 @@ const files = [
 
 // The Worker's log line of each upload gives its decode stage (ms).
 let decodeMs = [];
+const rows = [];
 const w = await startWorker({}, {
+  ...(buildDir ? { build: buildDir } : {}),
   stdout: (line) => {
     try {
       const j = JSON.parse(line.slice(line.indexOf('{')));
@@ -126,8 +138,28 @@ try {
     const med = times[Math.floor(times.length / 2)];
     const dec = decodeMs.slice(1).sort((a, b) => a - b);
     const decMed = dec.length ? `${dec[Math.floor(dec.length / 2)]} ms` : 'n/a';
+    rows.push({ label, bytes: bytes.length, uploadMs: times.map((t) => Number(t.toFixed(1))), decodeMs: dec });
     console.log(`${label.padEnd(32)} ${(bytes.length / 1e6).toFixed(2)} MB  upload median ${med.toFixed(0)} ms (min ${times[0].toFixed(0)}, max ${times.at(-1).toFixed(0)}), decode stage median ${decMed}, ${runs} runs`);
   }
 } finally {
   await w.dispose();
+}
+
+if (saveName !== undefined) {
+  const dir = buildDir ?? BUILD_DIR;
+  const gzip = (f) => gzipSync(readFileSync(path.join(dir, f)), { level: 9 }).length;
+  const date = new Date().toISOString();
+  const result = {
+    date,
+    machine: `${os.cpus()[0]?.model ?? 'unknown'}, ${os.cpus().length} cores`,
+    loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))),
+    runs,
+    modules: { 'phone-avif.wasm': gzip('phone-avif.wasm'), 'phone-heic.wasm': gzip('phone-heic.wasm') },
+    rows,
+  };
+  const out = path.join(here, 'results', 'phone');
+  mkdirSync(out, { recursive: true });
+  const file = path.join(out, `${date.slice(0, 10)}-${saveName}.json`);
+  writeFileSync(file, JSON.stringify(result, null, 1).replace(/\[\s*(-?[\d.]+(?:,\s*-?[\d.]+)*)\s*\]/g, (_, xs) => `[${xs.split(/,\s*/).join(', ')}]`) + '\n');
+  console.log(`[phone-12mp] wrote ${path.relative(path.join(here, '..'), file)}`);
 }

@@ -14,13 +14,15 @@
 //   <!-- bench:begin report=bench/results/2026-12-03-main.json -->
 //   ...
 //   <!-- bench:end -->
-// (the full report of that file) or `compare=BEFORE.json[,AFTER.json]` (the
-// before/after table). Paths are relative to the repository root. The text
+// (the full report of that file), `compare=BEFORE.json[,AFTER.json]` (the
+// before/after table) or `phone=BEFORE.json[,AFTER.json]` (the AVIF/HEIC
+// table of bench/phone-12mp.mjs --save). Paths are relative to the repository root. The text
 // between the markers is generated: edit the results or the code, not it.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compareMarkdown, markdown } from './lib/report.mjs';
+import { phoneMarkdown } from './lib/phone-report.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(benchDir, '..');
@@ -57,7 +59,11 @@ export function blockText(attrs) {
     return compareMarkdown(readJson(before), after ? readJson(after) : null,
       { h: '####', names: [shortName(before), after ? shortName(after) : null] }).join('\n') + '\n';
   }
-  throw new Error(`a bench block needs report= or compare=: ${JSON.stringify(attrs)}`);
+  if (attrs.phone) {
+    const files = attrs.phone.split(',').map((s) => s.trim()).filter(Boolean);
+    return phoneMarkdown(readJson(files[0]), files[1] ? readJson(files[1]) : null, files);
+  }
+  throw new Error(`a bench block needs report=, compare= or phone=: ${JSON.stringify(attrs)}`);
 }
 
 const BLOCK = /<!-- bench:begin ([^>]*?) -->\n([\s\S]*?)<!-- bench:end -->/g;

@@ -31,3 +31,21 @@ test('every committed results file renders, and compares with itself as unchange
     assert.doesNotMatch(cmp, /\(\+[1-9]\d* %\)|\(−[1-9]\d* %\)/, `${f}: a file compared with itself shows a change`);
   }
 });
+
+test('every committed AVIF/HEIC results file renders, alone and compared with itself', async () => {
+  const { phoneMarkdown } = await import('../../bench/lib/phone-report.mjs');
+  const dir = path.join(RESULTS, 'phone');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  assert.ok(files.length >= 1, 'no results committed under bench/results/phone/');
+  for (const f of files) {
+    const r = JSON.parse(readFileSync(path.join(dir, f), 'utf8'));
+    const alone = phoneMarkdown(r, null, [f]);
+    const self = phoneMarkdown(r, r, [f, f]);
+    for (const row of r.rows) {
+      const med = [...row.uploadMs].sort((a, b) => a - b)[Math.floor(row.uploadMs.length / 2)];
+      assert.ok(alone.includes(`| ${row.label} |`) && alone.includes(`${Math.round(med).toLocaleString('en-US')} ms`), `${f}: ${row.label}`);
+      const line = self.split('\n').find((l) => l.startsWith(`| ${row.label} |`));
+      assert.equal(line.match(/±0 %/g)?.length, 2, `${f}: ${row.label} compared with itself shows a change: ${line}`);
+    }
+  }
+});
