@@ -28,6 +28,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { BUILD_DIR, startWorker, seedUser, upload } from '../tests/lib/worker.mjs';
+import { resultsJson } from './report.mjs';
 import { readHeif, writeHeif, propType, ispe, colrIcc, irot } from '../tests/lib/heif.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -160,6 +161,6 @@ if (saveName !== undefined) {
   const out = path.join(here, 'results', 'phone');
   mkdirSync(out, { recursive: true });
   const file = path.join(out, `${date.slice(0, 10)}-${saveName}.json`);
-  writeFileSync(file, JSON.stringify(result, null, 1).replace(/\[\s*(-?[\d.]+(?:,\s*-?[\d.]+)*)\s*\]/g, (_, xs) => `[${xs.split(/,\s*/).join(', ')}]`) + '\n');
+  writeFileSync(file, resultsJson(result));
   console.log(`[phone-12mp] wrote ${path.relative(path.join(here, '..'), file)}`);
 }

@@ -51,6 +51,12 @@ export function compact(report) {
   }));
 }
 
+/** A results file's text: one level of indent, arrays of numbers on one line. */
+export function resultsJson(results) {
+  return JSON.stringify(results, null, 1)
+    .replace(/\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g, (_, xs) => `[${xs.split(/,\s*/).join(', ')}]`) + '\n';
+}
+
 /** The text a block's attributes call for. Heading level fits the README's "## Measured figures". */
 export function blockText(attrs) {
   if (attrs.report) return markdown(readJson(attrs.report), { level: 4, title: false });
@@ -61,7 +67,7 @@ export function blockText(attrs) {
   }
   if (attrs.phone) {
     const files = attrs.phone.split(',').map((s) => s.trim()).filter(Boolean);
-    return phoneMarkdown(readJson(files[0]), files[1] ? readJson(files[1]) : null, files);
+    return phoneMarkdown(readJson(files[0]), files[1] ? readJson(files[1]) : null, files.map(shortName));
   }
   throw new Error(`a bench block needs report=, compare= or phone=: ${JSON.stringify(attrs)}`);
 }
@@ -102,10 +108,7 @@ function main(argv) {
     const dir = path.join(benchDir, 'results');
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `${report.date.slice(0, 10)}-${name}.json`);
-    // One level of indent, arrays of numbers on one line.
-    const text = JSON.stringify(compact(report), null, 1)
-      .replace(/\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g, (_, xs) => `[${xs.split(/,\s*/).join(', ')}]`);
-    writeFileSync(file, text + '\n');
+    writeFileSync(file, resultsJson(compact(report)));
     console.error(`[report] wrote ${path.relative(ROOT, file)}`);
     return 0;
   }
