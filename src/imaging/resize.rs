@@ -398,6 +398,11 @@ fn widen_row(srgb: &[u8], ch: usize, space: ResizeSpace, out: &mut Vec<u16>) -> 
         }
         return false;
     }
+    if ch == 4 && space == ResizeSpace::Srgb {
+        // Not every pixel is opaque (checked above).
+        premultiply_srgb(srgb, out);
+        return true;
+    }
     if ch == 4 {
         let mut transparent = false;
         for px in srgb.chunks_exact(4) {
@@ -416,6 +421,86 @@ fn widen_row(srgb: &[u8], ch: usize, space: ResizeSpace, out: &mut Vec<u16>) -> 
         ResizeSpace::Linear => out.extend(srgb.iter().map(|&c| lin[usize::from(c)])),
     }
     false
+}
+
+/// Transparent sRGB RGBA8 pixels as 16-bit samples, colour premultiplied:
+/// each colour `c` becomes `c × 257 × a / 255` rounded down, alpha `a × 257`
+/// (what [`ResizeSpace::samples`] and the division give), eight samples at a
+/// time with simd128.
+fn premultiply_srgb(rgba: &[u8], out: &mut Vec<u16>) {
+    #[cfg(target_arch = "wasm32")]
+    let rgba = premultiply_srgb_simd128(rgba, out);
+    out.extend(rgba.chunks_exact(4).flat_map(|px| [px[0], px[1], px[2], 255].map(|c| premultiplied(c, px[3]))));
+}
+
+/// `c × 257 × a / 255` rounded down, in 16-bit steps that SIMD has (it has
+/// no division): with m = c × a it is m + ⌊2m / 255⌋; q = ⌊m / 255⌋ is
+/// (m + 1 + (m >> 8)) >> 8, and ⌊2m / 255⌋ is 2q, plus one when the
+/// remainder m − 255q is at least 128. Exact for every `c` and `a` (a test
+/// checks them all); `c` = 255 gives `a × 257`, the widened alpha.
+#[inline(always)]
+fn premultiplied(c: u8, a: u8) -> u16 {
+    let m = u16::from(c) * u16::from(a);
+    let q = (m + 1 + (m >> 8)) >> 8;
+    let r = m - 255 * q;
+    m + 2 * q + u16::from(r >= 128)
+}
+
+/// [`premultiply_srgb`]'s pixels four at a time: each half of a 16-byte
+/// load widened to two pixels of 16-bit lanes, alpha copied across its
+/// pixel, the alpha lane's colour set to 255, then [`premultiplied`] lane by
+/// lane. Returns the pixels left over (fewer than four).
+#[cfg(target_arch = "wasm32")]
+fn premultiply_srgb_simd128<'a>(rgba: &'a [u8], out: &mut Vec<u16>) -> &'a [u8] {
+    use core::arch::wasm32::{
+        i16x8_add, i16x8_mul, i16x8_sub, i8x16_shuffle, u16x8, u16x8_extend_high_u8x16, u16x8_extend_low_u8x16,
+        u16x8_gt, u16x8_shr, u16x8_splat, v128, v128_load, v128_or,
+    };
+    let lanes = |two_pixels: v128| -> v128 {
+        let a = i8x16_shuffle::<6, 7, 6, 7, 6, 7, 6, 7, 14, 15, 14, 15, 14, 15, 14, 15>(two_pixels, two_pixels);
+        let c = v128_or(two_pixels, u16x8(0, 0, 0, 255, 0, 0, 0, 255));
+        let m = i16x8_mul(c, a);
+        let q = u16x8_shr(i16x8_add(i16x8_add(m, u16x8_splat(1)), u16x8_shr(m, 8)), 8);
+        let r = i16x8_sub(m, i16x8_mul(q, u16x8_splat(255)));
+        // A true comparison is all ones, -1: subtracting it adds one.
+        i16x8_sub(i16x8_add(m, i16x8_add(q, q)), u16x8_gt(r, u16x8_splat(127)))
+    };
+    let mut quads = rgba.chunks_exact(16);
+    out.reserve(rgba.len());
+    for quad in &mut quads {
+        // SAFETY: `quad` is 16 bytes; wasm loads need no alignment.
+        let v = unsafe { v128_load(quad.as_ptr().cast::<v128>()) };
+        for half in [lanes(u16x8_extend_low_u8x16(v)), lanes(u16x8_extend_high_u8x16(v))] {
+            // SAFETY: `v128` and `[u16; 8]` are both 16 plain bytes.
+            out.extend_from_slice(&unsafe { core::mem::transmute::<v128, [u16; 8]>(half) });
+        }
+    }
+    quads.remainder()
+}
+
+/// [`premultiply_srgb`] (simd128 in the Worker) against the division it
+/// stands for: every (colour, alpha) pair, in rows of every length up to a
+/// few vectors. Returns the number of pixels compared.
+#[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
+pub(crate) fn premultiply_self_check() -> Result<usize, String> {
+    let all: Vec<u8> = (0..=255u8).flat_map(|c| (0..=255u8).flat_map(move |a| [c, 255 - c, c / 3, a])).collect();
+    let mut compared = 0;
+    for row in std::iter::once(&all[..]).chain((0..=12).map(|n| &all[4 * 1000..4 * (1000 + n)])) {
+        let mut fast = Vec::new();
+        premultiply_srgb(row, &mut fast);
+        if fast.len() != row.len() {
+            return Err(format!("{} samples for {} pixels", fast.len(), row.len() / 4));
+        }
+        for (i, (px, got)) in row.chunks_exact(4).zip(fast.chunks_exact(4)).enumerate() {
+            let a = u32::from(px[3]);
+            let want = [px[0], px[1], px[2]].map(|c| (u32::from(c) * 257 * a / 255) as u16);
+            if got[..3] != want || u32::from(got[3]) != a * 257 {
+                return Err(format!("pixel {i} {px:?}: {got:?}, expected {want:?} and alpha {}", a * 257));
+            }
+        }
+        compared += row.len() / 4;
+    }
+    Ok(compared)
 }
 
 /// Lanczos3 from the region's crop square to `size`×`size`, back to 8-bit
@@ -598,6 +683,16 @@ mod tests {
             assert_eq!(fast[4..], slow[4..], "{space:?}");
             assert!(fast.iter().zip(&acc).all(|(&f, &a)| u64::from(f) == a), "{space:?}");
         }
+    }
+    #[test]
+    fn premultiplied_widening_is_the_division_it_replaces() {
+        for c in 0..=255u8 {
+            for a in 0..=255u8 {
+                let exact = (u32::from(c) * 257 * u32::from(a) / 255) as u16;
+                assert_eq!(premultiplied(c, a), exact, "c {c}, a {a}");
+            }
+        }
+        assert_eq!(premultiply_self_check(), Ok(65536 + (0..=12).sum::<usize>()));
     }
     #[test]
     fn opaque_rgba_finishes_as_rgb() {

@@ -142,6 +142,7 @@ pub async fn handle(mut req: Request, env: &Env, ctx: &Context, log: &mut Reques
             let checks = [
                 ("jpeg colour kernel", crate::imaging::jpeg_colour_self_check().map(|n| format!("{n} pixels"))),
                 ("png unfilter", crate::imaging::png_unfilter_self_check().map(|n| format!("{n} rows"))),
+                ("premultiply", crate::imaging::premultiply_self_check().map(|n| format!("{n} pixels"))),
             ];
             let status = if checks.iter().all(|(_, r)| r.is_ok()) { 200 } else { 500 };
             let text: Vec<String> = checks

@@ -33,4 +33,12 @@ describe('wasm simd128 code agrees with the scalar code', { skip: SKIP_TEST_BUIL
     assert.ok(rows >= 3 * 256 * 256 * (64 + 86), `too few rows compared: ${line}`);
     assert.equal(report.status, 200, report.text);
   });
+
+  test('premultiplying transparent sRGB pixels, every (colour, alpha)', () => {
+    const line = report.text.split('\n').find((l) => l.startsWith('premultiply: '));
+    assert.match(line ?? '', /: ok, \d+ pixels$/, report.text);
+    const pixels = Number(/ok, (\d+) pixels$/.exec(line)[1]);
+    assert.ok(pixels >= 256 * 256, `too few pixels compared: ${line}`);
+    assert.equal(report.status, 200, report.text);
+  });
 });
