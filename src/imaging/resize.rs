@@ -168,9 +168,14 @@ pub struct Collector<'w> {
     out_w: u32,
     out_h: u32,
     acc: Vec<u64>,
-    /// Column sums of the 8-bit samples of the rows since the last flush,
-    /// when they are opaque sRGB (see [`Collector::new`]); empty otherwise.
+    /// Column sums of the rows since the last flush, when the samples are
+    /// sRGB (see [`Collector::new`]); empty otherwise.
     columns: Vec<u32>,
+    /// What [`Collector::columns`] adds up: code values (RGB) or
+    /// premultiplied 16-bit samples (RGBA).
+    column_sums: ColumnSums,
+    /// One RGBA row premultiplied, on its way into the column sums.
+    premultiplied: Vec<u16>,
     acc_rows: u32,
     out: Vec<u16>,
     out_row: u32,
@@ -206,6 +211,11 @@ impl<'w> Collector<'w> {
         let bh = ((y1.ceil() as u32).saturating_sub(by)).max(1).min(dh.saturating_sub(by).max(1));
         let ch = conv.layout().out_channels();
         let k = shrink_factor(bw, bh, ch, size);
+        let column_sums = match (k > 1 && space == ResizeSpace::Srgb, ch) {
+            (true, 3) => ColumnSums::CodeValues,
+            (true, 4) => ColumnSums::Premultiplied,
+            _ => ColumnSums::None,
+        };
         let (out_w, out_h) = (bw.div_ceil(k), bh.div_ceil(k));
         let kf = f64::from(k);
         let crop = RegionSpec {
@@ -228,14 +238,13 @@ impl<'w> Collector<'w> {
             out_w,
             out_h,
             acc: vec![0; out_w as usize * ch],
-            // Opaque sRGB samples widen as c × 257, so k rows can be summed
-            // as bytes, column by column (a loop that vectorises), and
-            // across the block only once per k rows.
-            columns: if k > 1 && ch == 3 && space == ResizeSpace::Srgb {
-                vec![0; bw as usize * ch]
-            } else {
-                Vec::new()
-            },
+            // k rows of sRGB samples are summed column by column (a loop
+            // that vectorises), and across each block only once per k rows:
+            // opaque ones as bytes (they widen as c × 257), RGBA ones as
+            // premultiplied samples (made with simd128).
+            columns: if column_sums == ColumnSums::None { Vec::new() } else { vec![0; bw as usize * ch] },
+            column_sums,
+            premultiplied: Vec::new(),
             acc_rows: 0,
             out: Vec::with_capacity(out_w as usize * out_h as usize * ch),
             out_row: 0,
@@ -292,11 +301,22 @@ impl<'w> Collector<'w> {
             self.out_row += 1;
             return Ok(());
         }
-        if self.columns.is_empty() {
-            self.transparent |= accumulate(&mut self.acc, srgb, self.space.samples(), self.k as usize, self.ch);
-        } else {
-            for (sum, &c) in self.columns.iter_mut().zip(srgb) {
-                *sum += u32::from(c);
+        match self.column_sums {
+            ColumnSums::None => {
+                self.transparent |= accumulate(&mut self.acc, srgb, self.space.samples(), self.k as usize, self.ch);
+            }
+            ColumnSums::CodeValues => {
+                for (sum, &c) in self.columns.iter_mut().zip(srgb) {
+                    *sum += u32::from(c);
+                }
+            }
+            ColumnSums::Premultiplied => {
+                self.transparent = self.transparent || srgb.iter().skip(3).step_by(4).any(|&a| a < 255);
+                self.premultiplied.clear();
+                premultiply_srgb(srgb, &mut self.premultiplied);
+                for (sum, &c) in self.columns.iter_mut().zip(&self.premultiplied) {
+                    *sum += u32::from(c);
+                }
             }
         }
         self.acc_rows += 1;
@@ -307,14 +327,15 @@ impl<'w> Collector<'w> {
     }
 
     /// Writes the averaged block row and resets the accumulators. Column
-    /// sums are first added up across each block into them (times 257,
-    /// the sRGB widening).
+    /// sums are first added up across each block into them (code values
+    /// times 257, the sRGB widening).
     fn flush(&mut self) {
         let (k, ch) = (u64::from(self.k), self.ch);
         if !self.columns.is_empty() {
+            let scale = if self.column_sums == ColumnSums::CodeValues { 257 } else { 1 };
             for (acc, block) in self.acc.chunks_exact_mut(ch).zip(self.columns.chunks(k as usize * ch)) {
                 for (c, a) in acc.iter_mut().enumerate() {
-                    *a = 257 * block.iter().skip(c).step_by(ch).map(|&v| u64::from(v)).sum::<u64>();
+                    *a = scale * block.iter().skip(c).step_by(ch).map(|&v| u64::from(v)).sum::<u64>();
                 }
             }
             self.columns.fill(0);
@@ -327,7 +348,7 @@ impl<'w> Collector<'w> {
         let (full, last) = self.acc.split_at(whole.min(self.acc.len()));
         for (sums, cols) in [(full, k), (last, u64::from(self.bw) % k)] {
             let n = (cols * rows).max(1);
-            self.out.extend(sums.iter().map(|&a| ((a + n / 2) / n).min(65535) as u16));
+            self.out.extend(sums.iter().map(|&a| rounded_mean(a, n)));
         }
         self.acc.fill(0);
         self.acc_rows = 0;
@@ -349,6 +370,30 @@ impl<'w> Collector<'w> {
             transparent: self.transparent,
         })
     }
+}
+
+/// What a collector's per-column sums hold.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ColumnSums {
+    /// No column sums: every pixel goes into its block's accumulators.
+    None,
+    /// Opaque sRGB code values (RGB).
+    CodeValues,
+    /// sRGB RGBA samples, colour premultiplied by alpha.
+    Premultiplied,
+}
+
+/// `sum / n` rounded to nearest, as a 16-bit sample. Through `f64`, as a
+/// wasm division of 64-bit integers by a variable is slow: below 2^52 a
+/// quotient's rounding error is under half of 1 / n, too little to carry
+/// it across an integer, so truncating gives the integer quotient. A block
+/// sum is at most k² × 65535 with k ≤ [`MAX_DIMENSION`](super::limits::MAX_DIMENSION),
+/// under 2^48.
+#[inline(always)]
+fn rounded_mean(sum: u64, n: u64) -> u16 {
+    let x = sum + n / 2;
+    debug_assert!(x < 1 << 52);
+    ((x as f64 / n as f64) as u64).min(65535) as u16
 }
 
 /// Adds a row of 8-bit sRGB pixels (`ch` = 3, or 4 with alpha) to the
@@ -645,7 +690,7 @@ mod tests {
             .collect();
         let rgba: Vec<Vec<u8>> =
             rgb.iter().map(|r| r.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect()).collect();
-        // RGB takes the column sums, RGBA the per-pixel accumulators.
+        // RGB sums code values by column, RGBA premultiplied samples.
         let by_columns = collect(Layout::Rgb, &rgb, w, size);
         let by_pixels = collect(Layout::Rgba, &rgba, w, size);
         assert_eq!((by_columns.width, by_columns.height), (11, 8));
@@ -665,6 +710,66 @@ mod tests {
             .map(|(bx, by, c)| mean(bx, by, c))
             .collect();
         assert_eq!(by_columns.buf, want);
+    }
+    #[test]
+    fn transparent_rows_average_premultiplied() {
+        // 31×22 RGBA at k = 3, alpha from 0 to 255 (some rows opaque): each
+        // block is the rounded mean of c × 257 × a / 255 over its pixels,
+        // and alpha's of a × 257.
+        let (w, h, size) = (31u32, 22u32, 5u32);
+        let mut seed = 11u32;
+        let rows: Vec<Vec<u8>> = (0..h)
+            .map(|y| {
+                (0..w * 4)
+                    .map(|i| {
+                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                        if i % 4 == 3 && y % 5 == 0 {
+                            255
+                        } else {
+                            (seed >> 16) as u8
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let region = collect(Layout::Rgba, &rows, w, size);
+        assert!(region.transparent);
+        assert_eq!((region.width, region.height), (11, 8));
+        let sample = |px: &[u8], c: usize| {
+            let a = u64::from(px[3]);
+            if c == 3 {
+                a * 257
+            } else {
+                u64::from(px[c]) * 257 * a / 255
+            }
+        };
+        let mean = |bx: usize, by: usize, c: usize| {
+            let (xs, ys) = (bx * 3..(bx * 3 + 3).min(w as usize), by * 3..(by * 3 + 3).min(h as usize));
+            let n = (xs.len() * ys.len()) as u64;
+            let sum: u64 =
+                ys.flat_map(|y| xs.clone().map(move |x| (y, x))).map(|(y, x)| sample(&rows[y][x * 4..], c)).sum();
+            ((sum + n / 2) / n) as u16
+        };
+        let want: Vec<u16> = (0..8)
+            .flat_map(|by| (0..11).flat_map(move |bx| (0..4).map(move |c| (bx, by, c))))
+            .map(|(bx, by, c)| mean(bx, by, c))
+            .collect();
+        assert_eq!(region.buf, want);
+    }
+    #[test]
+    fn rounded_means_through_f64_are_the_integer_ones() {
+        let mut seed = 3u64;
+        for n in (1..=300u64).chain([1 << 20, 65_535 * 65_535, 1 << 32]) {
+            for _ in 0..200 {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                // Means from 0 to past 65535, and sums up to k² × 65535.
+                let sum = (seed >> 16) % (n * 70_000).min(1 << 48);
+                assert_eq!(rounded_mean(sum, n), ((sum + n / 2) / n).min(65535) as u16, "{sum} / {n}");
+            }
+            for sum in [0, n / 2, n * 65_535, n * 65_535 + n / 2 - 1, n * 65_535 + n / 2, (1u64 << 48) - 1] {
+                assert_eq!(rounded_mean(sum, n), ((sum + n / 2) / n).min(65535) as u16, "{sum} / {n}");
+            }
+        }
     }
     #[test]
     fn opaque_rgba_rows_widen_as_premultiplied_ones() {
