@@ -136,8 +136,10 @@ fn shrink_factor(bw: u32, bh: u32, ch: usize, size: u32) -> u32 {
 
 /// Upper bound of the bytes a [`Collector`] holds for a crop square of
 /// `side` decoded pixels (`ch` = 3, or 4 with alpha) and an avatar of
-/// `size`: the region, its accumulator row and one converted row. Known
-/// before decoding, so the decoders' budget can leave room for it.
+/// `size`: the region, its accumulator row, and a row's worth of each of
+/// the converted samples, the column sums and (with alpha) the
+/// premultiplied samples. Known before decoding, so the decoders' budget
+/// can leave room for it.
 pub fn region_bytes(side: f64, size: u32, ch: usize) -> u64 {
     // A fractional square's bounding box spans ceil(side) or ceil(side) + 1
     // pixels (one less if rounding clamps it to the image's edge). Not
@@ -146,7 +148,7 @@ pub fn region_bytes(side: f64, size: u32, ch: usize) -> u64 {
     (c.saturating_sub(1).max(1)..=c + 1)
         .map(|b| {
             let out = u64::from(b.div_ceil(shrink_factor(b, b, ch, size)));
-            out * out * ch as u64 * 2 + out * ch as u64 * 8 + u64::from(b) * ch as u64 * 5
+            out * out * ch as u64 * 2 + out * ch as u64 * 8 + u64::from(b) * ch as u64 * 7
         })
         .max()
         .unwrap_or(0)
