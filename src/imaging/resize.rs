@@ -313,7 +313,7 @@ impl<'w> Collector<'w> {
                 }
             }
             ColumnSums::Premultiplied => {
-                self.transparent = self.transparent || srgb.iter().skip(3).step_by(4).any(|&a| a < 255);
+                self.transparent = self.transparent || !opaque(srgb);
                 self.premultiplied.clear();
                 premultiply_srgb(srgb, &mut self.premultiplied);
                 for (sum, &c) in self.columns.iter_mut().zip(&self.premultiplied) {
@@ -333,8 +333,12 @@ impl<'w> Collector<'w> {
     /// times 257, the sRGB widening).
     fn flush(&mut self) {
         let (k, ch) = (u64::from(self.k), self.ch);
-        if !self.columns.is_empty() {
-            let scale = if self.column_sums == ColumnSums::CodeValues { 257 } else { 1 };
+        let scale = match self.column_sums {
+            ColumnSums::None => None,
+            ColumnSums::CodeValues => Some(257),
+            ColumnSums::Premultiplied => Some(1),
+        };
+        if let Some(scale) = scale {
             for (acc, block) in self.acc.chunks_exact_mut(ch).zip(self.columns.chunks(k as usize * ch)) {
                 for (c, a) in acc.iter_mut().enumerate() {
                     *a = scale * block.iter().skip(c).step_by(ch).map(|&v| u64::from(v)).sum::<u64>();
@@ -377,7 +381,9 @@ impl<'w> Collector<'w> {
 /// What a collector's per-column sums hold.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum ColumnSums {
-    /// No column sums: every pixel goes into its block's accumulators.
+    /// No column sums: in linear light every pixel goes into its block's
+    /// accumulators; without a box (k = 1) rows widen straight into the
+    /// region.
     None,
     /// Opaque sRGB code values (RGB).
     CodeValues,
@@ -396,6 +402,11 @@ fn rounded_mean(sum: u64, n: u64) -> u16 {
     let x = sum + n / 2;
     debug_assert!(x < 1 << 52);
     ((x as f64 / n as f64) as u64).min(65535) as u16
+}
+
+/// Whether every pixel of an RGBA8 row has alpha 255.
+fn opaque(rgba: &[u8]) -> bool {
+    rgba.chunks_exact(4).all(|px| px[3] == 255)
 }
 
 /// Adds a row of 8-bit sRGB pixels (`ch` = 3, or 4 with alpha) to the
@@ -433,7 +444,7 @@ fn accumulate(acc: &mut [u64], srgb: &[u8], lin: &[u16; 256], k: usize, ch: usiz
 /// Returns whether some pixel is not fully opaque.
 fn widen_row(srgb: &[u8], ch: usize, space: ResizeSpace, out: &mut Vec<u16>) -> bool {
     let lin = space.samples();
-    if ch == 4 && srgb.chunks_exact(4).all(|px| px[3] == 255) {
+    if ch == 4 && opaque(srgb) {
         // An opaque row (a GIF canvas, a PNG with an unused alpha channel):
         // nothing to premultiply, alpha widens to 65535 like a colour 255.
         match space {
@@ -675,6 +686,22 @@ mod tests {
         c.into_region().unwrap()
     }
 
+    /// The rounded mean of each 3×3 block of a `w`×`h` picture of `ch`
+    /// channels, the narrower blocks at the right and bottom edges too,
+    /// from `sample(y, x, c)`, block row by block row.
+    fn block_means(w: usize, h: usize, ch: usize, sample: impl Fn(usize, usize, usize) -> u64) -> Vec<u16> {
+        let mean = |bx: usize, by: usize, c: usize| {
+            let (xs, ys) = (bx * 3..(bx * 3 + 3).min(w), by * 3..(by * 3 + 3).min(h));
+            let n = (xs.len() * ys.len()) as u64;
+            let sum: u64 = ys.flat_map(|y| xs.clone().map(move |x| (y, x))).map(|(y, x)| sample(y, x, c)).sum();
+            ((sum + n / 2) / n) as u16
+        };
+        (0..h.div_ceil(3))
+            .flat_map(|by| (0..w.div_ceil(3)).flat_map(move |bx| (0..ch).map(move |c| (bx, by, c))))
+            .map(|(bx, by, c)| mean(bx, by, c))
+            .collect()
+    }
+
     #[test]
     fn opaque_rows_average_the_same_by_column_sums() {
         // 31×22 at k = 3: partial blocks at the right and bottom edges.
@@ -700,17 +727,7 @@ mod tests {
         assert_eq!(by_columns.buf, colour);
         // And every block is the rounded mean of its pixels, the narrower
         // ones at the right and bottom edges too.
-        let mean = |bx: usize, by: usize, c: usize| {
-            let (xs, ys) = (bx * 3..(bx * 3 + 3).min(w as usize), by * 3..(by * 3 + 3).min(h as usize));
-            let n = (xs.len() * ys.len()) as u32;
-            let sum: u32 =
-                ys.flat_map(|y| xs.clone().map(move |x| (y, x))).map(|(y, x)| u32::from(rgb[y][x * 3 + c]) * 257).sum();
-            ((sum + n / 2) / n) as u16
-        };
-        let want: Vec<u16> = (0..8)
-            .flat_map(|by| (0..11).flat_map(move |bx| (0..3).map(move |c| (bx, by, c))))
-            .map(|(bx, by, c)| mean(bx, by, c))
-            .collect();
+        let want = block_means(w as usize, h as usize, 3, |y, x, c| u64::from(rgb[y][x * 3 + c]) * 257);
         assert_eq!(by_columns.buf, want);
     }
     #[test]
@@ -737,39 +754,29 @@ mod tests {
         let region = collect(Layout::Rgba, &rows, w, size);
         assert!(region.transparent);
         assert_eq!((region.width, region.height), (11, 8));
-        let sample = |px: &[u8], c: usize| {
-            let a = u64::from(px[3]);
+        let want = block_means(w as usize, h as usize, 4, |y, x, c| {
+            let a = u64::from(rows[y][x * 4 + 3]);
             if c == 3 {
                 a * 257
             } else {
-                u64::from(px[c]) * 257 * a / 255
+                u64::from(rows[y][x * 4 + c]) * 257 * a / 255
             }
-        };
-        let mean = |bx: usize, by: usize, c: usize| {
-            let (xs, ys) = (bx * 3..(bx * 3 + 3).min(w as usize), by * 3..(by * 3 + 3).min(h as usize));
-            let n = (xs.len() * ys.len()) as u64;
-            let sum: u64 =
-                ys.flat_map(|y| xs.clone().map(move |x| (y, x))).map(|(y, x)| sample(&rows[y][x * 4..], c)).sum();
-            ((sum + n / 2) / n) as u16
-        };
-        let want: Vec<u16> = (0..8)
-            .flat_map(|by| (0..11).flat_map(move |bx| (0..4).map(move |c| (bx, by, c))))
-            .map(|(bx, by, c)| mean(bx, by, c))
-            .collect();
+        });
         assert_eq!(region.buf, want);
     }
     #[test]
     fn rounded_means_through_f64_are_the_integer_ones() {
+        let integer = |sum: u64, n: u64| ((sum + n / 2) / n).min(65535) as u16;
         let mut seed = 3u64;
         for n in (1..=300u64).chain([1 << 20, 65_535 * 65_535, 1 << 32]) {
             for _ in 0..200 {
                 seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
                 // Means from 0 to past 65535, and sums up to k² × 65535.
                 let sum = (seed >> 16) % (n * 70_000).min(1 << 48);
-                assert_eq!(rounded_mean(sum, n), ((sum + n / 2) / n).min(65535) as u16, "{sum} / {n}");
+                assert_eq!(rounded_mean(sum, n), integer(sum, n), "{sum} / {n}");
             }
             for sum in [0, n / 2, n * 65_535, n * 65_535 + n / 2 - 1, n * 65_535 + n / 2, (1u64 << 48) - 1] {
-                assert_eq!(rounded_mean(sum, n), ((sum + n / 2) / n).min(65535) as u16, "{sum} / {n}");
+                assert_eq!(rounded_mean(sum, n), integer(sum, n), "{sum} / {n}");
             }
         }
     }
