@@ -5,7 +5,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Miniflare, Log, LogLevel } from 'miniflare';
+import { Agent, setGlobalDispatcher } from 'undici';
 import { mintToken, TEST_SECRET } from './token.mjs';
+
+// The tests' own requests (global fetch) each go on a new connection.
+// workerd closes an idle connection after about five seconds, and undici
+// keeps one for four, counted by a coarse timer that falls behind when the
+// event loop is busy or the machine loaded: a request could then go out on
+// a connection workerd had just closed ("fetch failed: other side closed").
+// Loopback connections cost nothing, so none is reused.
+setGlobalDispatcher(new Agent({ pipelining: 0 }));
 
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
 process.env.WRANGLER_SEND_METRICS ??= 'false';
