@@ -12,6 +12,16 @@ import { expectOk, expectError, expectUnchanged, expectStored } from '../lib/exp
 
 const WRAPPER = path.join(REPO_ROOT, 'tests', 'lib', 'fault-wrapper.mjs');
 
+/** Polls `probe` until it gives a value, for at most `ms`. */
+async function waitFor(probe, what, ms = 30_000) {
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    const v = await probe();
+    if (v !== null && v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting until ${what}`);
+}
+
 /** A worker whose bindings fail as `faults` says, with one good avatar stored. */
 async function withPreviousAvatar(faults) {
   const w = await startWorker({ FAULTS: faults }, { entry: WRAPPER });
@@ -66,14 +76,18 @@ describe('storage faults change nothing', { skip: SKIP, timeout: 120_000 }, () =
 
 describe('an upload changes the avatar and nothing else', { skip: SKIP, timeout: 120_000 }, () => {
   test('a ban and a profile edit written during a slow upload survive it', async () => {
-    // The R2 put takes 1.5 s; meanwhile an operator bans the member and edits the profile.
-    const w = await startWorker({ FAULTS: 'AVATARS.put:delay=1500' }, { entry: WRAPPER });
+    // The R2 put takes 3 s; meanwhile an operator bans the member and edits the profile.
+    const w = await startWorker({ FAULTS: 'AVATARS.put:delay=3000' }, { entry: WRAPPER });
     try {
       await seedUser(w.kv);
-      const pending = upload(w, { file: fixture('jpeg_baseline.jpg'), lang: 'en' });
-      await new Promise((r) => setTimeout(r, 700));
+      let settled = false;
+      const pending = upload(w, { file: fixture('jpeg_baseline.jpg'), lang: 'en' }).finally(() => { settled = true; });
+      // Banned once the upload is past its checks and into the slow put
+      // (a fixed pause could end before the check on a loaded machine).
+      await waitFor(() => w.kv.get('fault-started:AVATARS.put'), 'the upload reaches the R2 put');
       const banned = JSON.stringify({ ...PROFILE, status: -1, user_name: 'alice-renamed', introduce: 'edited by an operator' });
       await w.kv.put('user:1', banned);
+      assert.equal(settled, false, 'the ban and the edit were written while the upload was in flight');
       // The upload was authorised before the ban: it completes, and changes only the image.
       expectOk(await pending);
       assert.equal(await w.kv.get('user:1'), banned, 'the ban and the edit are exactly as the operator wrote them');

@@ -8,7 +8,10 @@
 // (default: every call). Modes:
 //   fail (default)  the call is not made and rejects
 //   landed          the call is made, then rejects (a write whose answer was lost)
-//   delay=MS        the call is made MS milliseconds late (a slow store)
+//   delay=MS        the call is made MS milliseconds late (a slow store);
+//                   when the delay starts, the KV key
+//                   `fault-started:BINDING.method` is written in USERS, so
+//                   a test knows the request got that far
 import { WorkerEntrypoint } from 'cloudflare:workers';
 import Worker from '../../build/index.js';
 
@@ -27,7 +30,7 @@ function fault(spec, binding, method) {
   return null;
 }
 
-function wrap(target, binding, spec) {
+function wrap(target, binding, spec, started) {
   return new Proxy(target, {
     get(t, prop) {
       const v = Reflect.get(t, prop);
@@ -41,7 +44,10 @@ function wrap(target, binding, spec) {
           await v.apply(t, args);
           throw injected();
         }
-        if (mode?.startsWith('delay=')) await new Promise((r) => setTimeout(r, Number(mode.slice(6))));
+        if (mode?.startsWith('delay=')) {
+          await started(`${binding}.${String(prop)}`);
+          await new Promise((r) => setTimeout(r, Number(mode.slice(6))));
+        }
         return v.apply(t, args);
       };
     },
@@ -53,7 +59,8 @@ export default class FaultyEnv extends WorkerEntrypoint {
   fetch(request) {
     const spec = this.env.FAULTS ?? '';
     const wrapped = { ...this.env };
-    for (const b of ['USERS', 'AVATARS']) if (this.env[b]) wrapped[b] = wrap(this.env[b], b, spec);
+    const started = (call) => this.env.USERS?.put(`fault-started:${call}`, String(Date.now()));
+    for (const b of ['USERS', 'AVATARS']) if (this.env[b]) wrapped[b] = wrap(this.env[b], b, spec, started);
     return new Worker(this.ctx, wrapped).fetch(request);
   }
 }
