@@ -6,21 +6,11 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { SKIP, REPO_ROOT, PROFILE, startWorker, seedUser, snapshot, upload, fixture, get, readEnvelope } from '../lib/worker.mjs';
+import { SKIP, REPO_ROOT, PROFILE, startWorker, seedUser, snapshot, upload, fixture, get, readEnvelope, until } from '../lib/worker.mjs';
 import { mintToken } from '../lib/token.mjs';
 import { expectOk, expectError, expectUnchanged, expectStored } from '../lib/expect.mjs';
 
 const WRAPPER = path.join(REPO_ROOT, 'tests', 'lib', 'fault-wrapper.mjs');
-
-/** Polls `probe` until it gives a value, for at most `ms`. */
-async function waitFor(probe, what, ms = 30_000) {
-  for (const end = Date.now() + ms; Date.now() < end;) {
-    const v = await probe();
-    if (v !== null && v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting until ${what}`);
-}
 
 /** A worker whose bindings fail as `faults` says, with one good avatar stored. */
 async function withPreviousAvatar(faults) {
@@ -84,7 +74,7 @@ describe('an upload changes the avatar and nothing else', { skip: SKIP, timeout:
       const pending = upload(w, { file: fixture('jpeg_baseline.jpg'), lang: 'en' }).finally(() => { settled = true; });
       // Banned once the upload is past its checks and into the slow put
       // (a fixed pause could end before the check on a loaded machine).
-      await waitFor(() => w.kv.get('fault-started:AVATARS.put'), 'the upload reaches the R2 put');
+      await until('the upload to reach the R2 put', () => w.kv.get('fault-started:AVATARS.put'));
       const banned = JSON.stringify({ ...PROFILE, status: -1, user_name: 'alice-renamed', introduce: 'edited by an operator' });
       await w.kv.put('user:1', banned);
       assert.equal(settled, false, 'the ban and the edit were written while the upload was in flight');

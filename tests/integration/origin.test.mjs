@@ -6,7 +6,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { SKIP, startWorker, snapshot, upload, fixture, get, readEnvelope } from '../lib/worker.mjs';
+import { SKIP, startWorker, snapshot, upload, fixture, get, readEnvelope, until } from '../lib/worker.mjs';
 import { tokenHash } from '../lib/token.mjs';
 import { expectOk, expectError, expectUnchanged } from '../lib/expect.mjs';
 import { start as startSite, STANDIN_SECRET } from '../lib/anqicms-standin.mjs';
@@ -46,16 +46,6 @@ async function setup(vars = {}, siteOptions = {}) {
   }, { queue: true, stdout: (l) => lines.push(l) });
   const writebacks = () => lines.filter((l) => l.includes('"event":"writeback"')).map((l) => JSON.parse(l.slice(l.indexOf('{'))));
   return { site, w, lines, writebacks, dispose: async () => { await w.dispose(); await site.close(); } };
-}
-
-async function until(what, check, ms = 15_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** The member's avatar as the site stores it once the write-back landed. */

@@ -200,6 +200,17 @@ export async function readEnvelope(res) {
   return { res, status: res.status, headers: res.headers, body, code: body.code, msg: body.msg, data: body.data };
 }
 
+/** Polls `check` until it gives a truthy value, which it returns; throws after `ms`. */
+export async function until(what, check, ms = 15_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Fetches a path (or absolute URL) on the worker. */
 export function get(w, p, init = {}) {
   return fetch(new URL(p, w.url), init);
