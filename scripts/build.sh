@@ -43,7 +43,7 @@ export RUSTFLAGS="$RUSTFLAGS -C link-arg=--max-memory=$WASM_MAX_MEMORY"
 sse_include=$(bash scripts/setup-webp-toolchain.sh --sse-include)
 base_cflags=$(sed -n 's/^CFLAGS_wasm32_unknown_unknown = "\(.*\)"$/\1/p' .cargo/config.toml)
 [ -n "$base_cflags" ] || { echo "[build] no CFLAGS_wasm32_unknown_unknown in .cargo/config.toml" >&2; exit 1; }
-export CFLAGS_wasm32_unknown_unknown="$base_cflags -isystem $sse_include -DEMSCRIPTEN -D__SSE__ -D__SSE2__ -DWEBP_HAVE_SSE2"
+export CFLAGS_wasm32_unknown_unknown="$base_cflags -isystem $sse_include -DEMSCRIPTEN -D__SSE__ -D__SSE2__ -DWEBP_HAVE_SSE2 -mbulk-memory -msign-ext -mnontrapping-fptoint"
 
 out=build
 cargo_args=()

@@ -3,15 +3,16 @@
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
-use worker::{console_log, event, Context, Env, MessageBatch, Request, Response, Result};
+use worker::{console_log, event, Context, Env, MessageBatch, Response, Result};
 
 use crate::envelope::{Envelope, Lang, RequestError};
+use crate::http::Incoming;
 use crate::origin::{writeback, WriteBack};
 use crate::request_log::RequestLog;
 use crate::{http, routes};
 
 #[event(fetch)]
-pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+pub async fn fetch(req: Incoming, env: Env, ctx: Context) -> Result<Response> {
     crate::heap::install();
     let started = worker::js_sys::Date::now();
     let mut log = RequestLog {
@@ -78,7 +79,7 @@ pub async fn queue(batch: MessageBatch<WriteBack>, env: Env, _ctx: Context) -> R
 }
 
 /// Cloudflare's ray id when present, else a random id.
-fn request_id(req: &Request) -> String {
+fn request_id(req: &Incoming) -> String {
     if let Some(ray) = http::header(req, "cf-ray") {
         return ray;
     }

@@ -2,12 +2,62 @@
 //! response headers are set, CORS. Kept tiny: decisions live in the pure
 //! modules.
 
-use worker::js_sys::Reflect;
+use std::cell::OnceCell;
+use std::rc::Rc;
+
+use worker::js_sys::{Reflect, Uint8Array};
 use worker::wasm_bindgen::JsValue;
-use worker::{Env, Headers, Request, Response, Result};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{web_sys, Env, Headers, Method, Response, Result};
 
 use crate::config::{AllowedOrigins, Config, ConfigError};
 use crate::envelope::Envelope;
+
+/// The request the Worker is answering. workers-rs's own `Request` reads
+/// `request.cf` as it is built, and on workerd that getter turns the
+/// request's Cloudflare properties into a fresh JS object on every request;
+/// nothing here uses them, so this one reads only what is asked for.
+pub struct Incoming {
+    raw: web_sys::Request,
+    headers: Headers,
+    method: Method,
+}
+
+impl worker::FromRequest for Incoming {
+    fn from_raw(raw: web_sys::Request) -> std::result::Result<Self, impl Into<Box<dyn std::error::Error>>> {
+        Ok::<Incoming, worker::Error>(Incoming { headers: Headers(raw.headers()), method: raw.method().into(), raw })
+    }
+}
+
+impl Incoming {
+    pub fn method(&self) -> Method {
+        self.method.clone()
+    }
+
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// The URL's path, without its query.
+    pub fn path(&self) -> String {
+        crate::paths::request_path(&self.raw.url()).to_string()
+    }
+
+    pub fn url(&self) -> Result<worker::Url> {
+        let url = self.raw.url();
+        url.parse().map_err(|e| worker::Error::RustError(format!("unparsable URL {url}: {e}")))
+    }
+
+    /// The whole body, copied into wasm memory once.
+    pub async fn bytes(&self) -> Result<Vec<u8>> {
+        let buffer = JsFuture::from(self.raw.array_buffer()?).await?;
+        Ok(Uint8Array::new(&buffer).to_vec())
+    }
+
+    pub fn inner(&self) -> &web_sys::Request {
+        &self.raw
+    }
+}
 
 /// Reads a var or secret by name. Numbers in `[vars]` arrive as JS numbers
 /// (`AVATAR_SIZE = 256` in wrangler.toml), so both kinds are accepted.
@@ -21,9 +71,16 @@ pub fn env_value(env: &Env, name: &str) -> Option<String> {
         .or_else(|| v.as_bool().map(|b| b.to_string()))
 }
 
-/// The validated settings of this request.
-pub fn config(env: &Env) -> std::result::Result<Config, ConfigError> {
-    Config::from_lookup(&|name| env_value(env, name))
+/// The validated settings. Read from `env` once per isolate: its vars and
+/// secrets are fixed for the isolate's life (a change is a new deployment,
+/// served by new isolates), and reading each of them is a call into JS.
+pub fn config(env: &Env) -> std::result::Result<Rc<Config>, ConfigError> {
+    thread_local! {
+        static SETTINGS: OnceCell<std::result::Result<Rc<Config>, ConfigError>> = const { OnceCell::new() };
+    }
+    SETTINGS.with(|settings| {
+        settings.get_or_init(|| Config::from_lookup(&|name| env_value(env, name)).map(Rc::new)).clone()
+    })
 }
 
 /// Seconds since the epoch, from the Workers clock.
@@ -33,7 +90,7 @@ pub fn now_unix() -> i64 {
 
 /// The origin put in front of avatar URLs: `PUBLIC_BASE_URL`, else the
 /// request's own (`https://host`).
-pub fn public_base(req: &Request, config: &Config) -> String {
+pub fn public_base(req: &Incoming, config: &Config) -> String {
     config
         .public_base_url
         .clone()
@@ -41,7 +98,7 @@ pub fn public_base(req: &Request, config: &Config) -> String {
 }
 
 /// A request header, `None` when absent or unreadable.
-pub fn header(req: &Request, name: &str) -> Option<String> {
+pub fn header(req: &Incoming, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 

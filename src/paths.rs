@@ -36,9 +36,31 @@ pub fn parse_avatar_path(path: &str) -> Option<(u64, &str)> {
     Some((id, ext))
 }
 
+/// The path of a request's URL, as the runtime serialises it (WHATWG:
+/// `scheme://host[:port]/path[?query][#fragment]`, the path never empty
+/// and any `?` or `#` inside it percent-encoded), without parsing the URL.
+pub fn request_path(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(url, |i| &url[i + 3..]);
+    let path = match after_scheme.find(['/', '?', '#']) {
+        Some(start) if after_scheme[start..].starts_with('/') => &after_scheme[start..],
+        _ => return "/",
+    };
+    &path[..path.find(['?', '#']).unwrap_or(path.len())]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_paths() {
+        assert_eq!(request_path("https://e.com/api/user/avatar"), "/api/user/avatar");
+        assert_eq!(request_path("http://127.0.0.1:8787/uploads/user/1.webp?v=ab#x"), "/uploads/user/1.webp");
+        assert_eq!(request_path("https://e.com/a%3Fb/c#f"), "/a%3Fb/c");
+        assert_eq!(request_path("https://e.com"), "/");
+        assert_eq!(request_path("https://e.com?q=/1"), "/");
+        assert_eq!(request_path("https://user:pw@e.com:8443/"), "/");
+    }
 
     #[test]
     fn keys_and_urls() {

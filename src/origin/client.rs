@@ -90,7 +90,11 @@ pub async fn post_avatar(site: &OriginSettings, token: &str, user_id: u64, png: 
 
 /// Fetches `path_and_query` from the site with the request's method and
 /// headers, and hands its answer back unchanged.
-pub async fn pass_through(site: &OriginSettings, req: &Request, path_and_query: &str) -> worker::Result<Response> {
+pub async fn pass_through(
+    site: &OriginSettings,
+    req: &crate::http::Incoming,
+    path_and_query: &str,
+) -> worker::Result<Response> {
     let mut init = RequestInit::new();
     init.with_method(req.method()).with_headers(req.headers().clone());
     let upstream = Request::new_with_init(&format!("{}{path_and_query}", site.url), &init)?;

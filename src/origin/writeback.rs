@@ -123,7 +123,7 @@ async fn run(env: &Env, config: &Config, job: &WriteBack) -> bool {
 }
 
 /// The first attempt, right after the upload (inside `ctx.waitUntil`).
-pub async fn first_attempt(env: Env, config: Config, job: WriteBack) {
+pub async fn first_attempt(env: Env, config: std::rc::Rc<Config>, job: WriteBack) {
     run(&env, &config, &job).await;
 }
 

@@ -1,12 +1,12 @@
 //! `GET /api/user/detail` and `POST /api/user/logout`.
 
 use serde_json::Value;
-use worker::{Env, Request};
+use worker::Env;
 
 use super::session::{self, authenticate, Purpose};
 use super::{Failure, Outcome};
 use crate::envelope::Envelope;
-use crate::http;
+use crate::http::{self, Incoming};
 use crate::i18n::{Lang, Notice};
 use crate::paths;
 use crate::request_log::RequestLog;
@@ -18,7 +18,7 @@ const PRIVATE_FIELDS: [&str; 3] = ["password", "salt", "token"];
 /// The member's profile (AnqiCMS field names), with the avatar as R2 holds
 /// it now: an upload stores only the image, whose version is the avatar's
 /// pointer, so the profile in KV (or at the site) is never rewritten.
-pub async fn detail(req: &Request, env: &Env, lang: Lang, log: &mut RequestLog) -> Result<Outcome, Failure> {
+pub async fn detail(req: &Incoming, env: &Env, lang: Lang, log: &mut RequestLog) -> Result<Outcome, Failure> {
     let config = http::config(env)?;
     let session = authenticate(req, env, &config, Purpose::Read).await?;
     log.user_id = Some(session.user_id);
@@ -44,7 +44,7 @@ pub async fn detail(req: &Request, env: &Env, lang: Lang, log: &mut RequestLog) 
 
 /// Ends the token and every token of its family (refreshed from the same
 /// login). Any token that is good may log out, a banned member's too.
-pub async fn logout(req: &Request, env: &Env, lang: Lang, log: &mut RequestLog) -> Result<Outcome, Failure> {
+pub async fn logout(req: &Incoming, env: &Env, lang: Lang, log: &mut RequestLog) -> Result<Outcome, Failure> {
     let config = http::config(env)?;
     let session = authenticate(req, env, &config, Purpose::LogOut).await?;
     log.user_id = Some(session.user_id);

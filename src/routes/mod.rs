@@ -6,12 +6,12 @@ mod serve;
 mod session;
 mod upload;
 
-use worker::{Context, Env, Method, Request, Response, Result};
+use worker::{Context, Env, Method, Response, Result};
 
 use crate::auth::AuthError;
 use crate::config::ConfigError;
 use crate::envelope::{Envelope, Lang, RequestError, UserFacing};
-use crate::http;
+use crate::http::{self, Incoming};
 use crate::imaging::ImageError;
 use crate::origin::SiteUnavailable;
 use crate::request_log::RequestLog;
@@ -91,13 +91,13 @@ fn answer(result: std::result::Result<Outcome, Failure>, lang: Lang, log: &mut R
 }
 
 /// Dispatches one request.
-pub async fn handle(mut req: Request, env: &Env, ctx: &Context, log: &mut RequestLog) -> Result<Outcome> {
+pub async fn handle(mut req: Incoming, env: &Env, ctx: &Context, log: &mut RequestLog) -> Result<Outcome> {
     let lang = Lang::from_accept_language(http::header(&req, "Accept-Language").as_deref());
     let path = req.path();
     let method = req.method();
 
     if method == Method::Options {
-        let allowed = http::config(env).map(|c| c.allowed_origins).unwrap_or_default();
+        let allowed = http::config(env).map(|c| c.allowed_origins.clone()).unwrap_or_default();
         log.route = "preflight";
         let origin = http::header(&req, "Origin");
         return Ok(Outcome::plain(http::preflight(&allowed, origin.as_deref())?));

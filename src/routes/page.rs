@@ -1,13 +1,13 @@
 //! `GET /`: the member's upload page (one self-contained HTML file).
 
-use worker::{Env, Request, Response, Result};
+use worker::{Env, Response, Result};
 
 use crate::config::UploadPage;
-use crate::http::{self, Caching};
+use crate::http::{self, Caching, Incoming};
 
 const PAGE: &str = include_str!("../page/index.html");
 
-pub fn page(req: &Request, env: &Env) -> Result<Response> {
+pub fn page(req: &Incoming, env: &Env) -> Result<Response> {
     let config = match http::config(env) {
         Ok(c) => c,
         Err(e) => return http::text_response(500, &e.to_string()),
@@ -45,7 +45,7 @@ pub fn page(req: &Request, env: &Env) -> Result<Response> {
 }
 
 /// Whether the request was addressed to this machine (`wrangler dev`).
-fn is_loopback(req: &Request) -> bool {
+fn is_loopback(req: &Incoming) -> bool {
     let Ok(url) = req.url() else { return false };
     matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]" | "::1"))
 }

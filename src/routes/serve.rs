@@ -5,9 +5,9 @@
 //! site's own copies written back) is fetched from the AnqiCMS site and
 //! handed back unchanged.
 
-use worker::{Env, Method, Request, Response, Result};
+use worker::{Env, Method, Response, Result};
 
-use crate::http::{self, Caching};
+use crate::http::{self, Caching, Incoming};
 use crate::origin::client;
 use crate::paths;
 use crate::storage::{Avatars, VERSION_META};
@@ -19,9 +19,9 @@ const CACHE_UNVERSIONED: &str = "public, max-age=60, must-revalidate";
 /// An image needs none of a page's powers.
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
 
-pub async fn serve(req: &Request, env: &Env) -> Result<Response> {
+pub async fn serve(req: &Incoming, env: &Env) -> Result<Response> {
     let path = req.path();
-    let site = http::config(env).ok().and_then(|c| c.origin);
+    let site = http::config(env).ok().and_then(|c| c.origin.clone());
     let pass_through = || async {
         match &site {
             Some(site) => {

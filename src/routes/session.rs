@@ -11,13 +11,13 @@
 //! not), and never answer 1001 because a store or the site failed: AnqiCMS
 //! clients drop the token on 1001.
 
-use worker::{console_log, Env, Request};
+use worker::{console_log, Env};
 
 use super::Failure;
 use crate::auth::{self, AuthError, Profile, TokenSource, Verified};
 use crate::config::{parse_origin, Config, OriginSettings};
 use crate::envelope::RequestError;
-use crate::http::{self, now_unix};
+use crate::http::{self, now_unix, Incoming};
 use crate::origin::{self, Verdict};
 use crate::storage::Users;
 
@@ -60,7 +60,7 @@ impl Session {
 }
 
 /// Checks the request's token and the member behind it.
-pub async fn authenticate(req: &Request, env: &Env, config: &Config, purpose: Purpose) -> Result<Session, Failure> {
+pub async fn authenticate(req: &Incoming, env: &Env, config: &Config, purpose: Purpose) -> Result<Session, Failure> {
     if config.token_secret.is_none() && config.origin.is_none() {
         return Err(RequestError::NoTokenSecret.into());
     }
@@ -144,7 +144,7 @@ async fn site_profile(
 /// multipart form needs no CORS preflight, so any site could otherwise post
 /// one with the member's cookie. `Sec-Fetch-Site: same-origin` (or `none`,
 /// typed by the member) stands for the Worker's own origin.
-fn check_cookie_origin(req: &Request, config: &Config) -> Result<(), Failure> {
+fn check_cookie_origin(req: &Incoming, config: &Config) -> Result<(), Failure> {
     let fetch_site = http::header(req, "Sec-Fetch-Site").map(|v| v.trim().to_ascii_lowercase());
     if matches!(fetch_site.as_deref(), Some("same-origin" | "none")) {
         return Ok(());

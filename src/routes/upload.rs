@@ -10,12 +10,13 @@
 //! undoing.
 
 use serde_json::json;
-use worker::{Context, Env, Request};
+use worker::{Context, Env};
 
 use super::session::{self, authenticate, Purpose};
 use super::{Failure, Outcome};
 use crate::config::Config;
 use crate::envelope::{Envelope, RequestError};
+use crate::http::Incoming;
 use crate::i18n::{Lang, Notice};
 use crate::imaging::{self, Options};
 use crate::inflight::{self, Reservation};
@@ -31,7 +32,7 @@ fn now_ms() -> f64 {
 }
 
 pub async fn upload(
-    req: &mut Request,
+    req: &mut Incoming,
     env: &Env,
     ctx: &Context,
     lang: Lang,
@@ -130,7 +131,7 @@ pub async fn upload(
 /// it in; without one, the chunks stay JS objects until the total is known.
 /// (Appending chunks to a growing `Vec` peaked at ~3× the body: a 34 MiB
 /// PNG upload took wasm memory to 130 MiB.)
-async fn read_capped_body(req: &mut Request, config: &Config) -> Result<(Vec<u8>, Reservation<'static>), Failure> {
+async fn read_capped_body(req: &mut Incoming, config: &Config) -> Result<(Vec<u8>, Reservation<'static>), Failure> {
     let cap = config.max_body_bytes();
     let too_large = |actual| RequestError::TooLarge { limit: config.max_upload_bytes, actual };
     let declared = http::header(req, "Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
@@ -158,7 +159,7 @@ async fn read_capped_body(req: &mut Request, config: &Config) -> Result<(Vec<u8>
 /// the total passes `cap` (the rest is not read). Each chunk is reserved
 /// before it is kept.
 async fn read_chunked_body(
-    req: &Request,
+    req: &Incoming,
     cap: u64,
     reservation: &mut Reservation<'_>,
 ) -> Result<Option<Vec<u8>>, Failure> {
