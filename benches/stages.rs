@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use avatar_edge::imaging::stages;
-use avatar_edge::imaging::{process, Options, Orient, Orientation, OutputFormat, Work};
+use avatar_edge::imaging::{process, Animation, Options, Orient, Orientation, OutputFormat, Work};
 use criterion::{BatchSize, Bencher, Criterion};
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
@@ -46,6 +46,9 @@ struct Input {
     /// How the generated stand-in is encoded.
     made: &'static str,
     make: fn() -> Vec<u8>,
+    /// An animation's still (`first`), as `npm run bench` sets it and the
+    /// peers make; `keep` for the rest (where it changes nothing).
+    animation: Animation,
 }
 
 const INPUTS: &[Input] = &[
@@ -56,18 +59,30 @@ const INPUTS: &[Input] = &[
         fixture: Some("jpeg-12mp-exif6.jpg"),
         made: "q90 baseline 4:4:4, EXIF orientation 6",
         make: || with_orientation_6(jpeg(&photo(4032, 3024, 8.0), 4032, 3024)),
+        animation: Animation::Keep,
     },
     Input {
         name: "jpeg-2mp",
         fixture: Some("jpeg-2mp.jpg"),
         made: "q90 baseline 4:4:4",
         make: || jpeg(&photo(1632, 1224, 8.0), 1632, 1224),
+        animation: Animation::Keep,
     },
     Input {
         name: "png-1mp",
         fixture: Some("png-1mp.png"),
         made: "RGB, zlib default, adaptive filters",
         make: || png(&photo(1152, 864, 2.0), 1152, 864),
+        animation: Animation::Keep,
+    },
+    // Premultiplied alpha through the resize, and the collector's
+    // transparent rows.
+    Input {
+        name: "png-alpha-1mp",
+        fixture: Some("png-alpha.png"),
+        made: "RGBA, the photo in a soft-edged disc, zlib default",
+        make: || png_rgba(&in_disc(&photo(1152, 864, 2.0), 1152, 864), 1152, 864),
+        animation: Animation::Keep,
     },
     // No fixture: the bench's WebP is lossy and 12 MP, and the `image`
     // crate only writes lossless WebP.
@@ -76,6 +91,24 @@ const INPUTS: &[Input] = &[
         fixture: None,
         made: "lossless, by the `image` crate",
         make: || webp_lossless(&photo(1152, 864, 2.0), 1152, 864),
+        animation: Animation::Keep,
+    },
+    // libwebp's lossy decoder, scaling inside the decoder. The stand-in
+    // is square: the crate's encoder entry point writes squares.
+    Input {
+        name: "webp-2mp",
+        fixture: Some("webp-2mp.webp"),
+        made: "lossy q85 by libwebp, 1448×1448",
+        make: || stages::encode(&photo(1448, 1448, 8.0), 1448, false, OutputFormat::Webp, 85).unwrap(),
+        animation: Animation::Keep,
+    },
+    // GIF's LZW and frame compositing: the first picture of an animation.
+    Input {
+        name: "gif-480x360",
+        fixture: Some("gif-480x360.gif"),
+        made: "8 frames, 256 colours per frame, by the `gif` crate",
+        make: || gif_frames(480, 360, 8),
+        animation: Animation::First,
     },
 ];
 
@@ -87,7 +120,7 @@ const SQUARE_FROM: &str = "jpeg-12mp";
 const STAGES: [&str; 4] = ["header", "decode", "resize", "pipeline"];
 
 /// Criterion's defaults (100 samples, 5 s of measurement per benchmark)
-/// would take ~3 minutes for these 20 benchmarks; a 12 MP decode is ~20 ms,
+/// would take ~5 minutes for these 32 benchmarks; a 12 MP decode is ~20 ms,
 /// so 20 samples in 3 s is plenty for a per-stage regression check. The
 /// command line (`--sample-size`, `--measurement-time`, `--warm-up-time`)
 /// still wins over these.
@@ -102,18 +135,19 @@ fn criterion() -> Criterion {
 fn main() {
     let started = SystemTime::now();
     let mut c = criterion();
-    let opts = Options::default();
-    let size = opts.size;
+    let defaults = Options::default();
+    let size = defaults.size;
     println!(
         "avatar-edge stage benchmark: {size} px {:?} q{}; {} CPUs visible",
-        opts.format,
-        opts.quality,
+        defaults.format,
+        defaults.quality,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
 
     let mut square: Option<(Vec<u8>, Orientation)> = None;
     let mut described: Vec<(&str, String)> = Vec::new();
     for input in INPUTS {
+        let opts = Options { animation: input.animation, ..defaults };
         let (bytes, origin) = input.load();
         // The decode is timed many times over one plan: a counter that
         // never runs out (the charging is still timed).
@@ -168,7 +202,7 @@ fn main() {
             b.iter(|| orientation.apply_square(black_box(&pixels), n, 3))
         });
         let upright = orientation.apply_square(&pixels, n, 3);
-        let q = opts.quality;
+        let q = defaults.quality;
         for format in [OutputFormat::Webp, OutputFormat::Jpeg, OutputFormat::Png] {
             bench(&mut c, "encode", format.ext(), |b| {
                 b.iter(|| stages::encode(black_box(&upright), size, false, format, q).unwrap())
@@ -341,6 +375,53 @@ fn png(rgb: &[u8], w: u32, h: u32) -> Vec<u8> {
     PngEncoder::new_with_quality(&mut out, CompressionType::Default, FilterType::Adaptive)
         .write_image(rgb, w, h, ExtendedColorType::Rgb8)
         .unwrap();
+    out
+}
+
+fn png_rgba(rgba: &[u8], w: u32, h: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    PngEncoder::new_with_quality(&mut out, CompressionType::Default, FilterType::Adaptive)
+        .write_image(rgba, w, h, ExtendedColorType::Rgba8)
+        .unwrap();
+    out
+}
+
+/// RGBA: the picture inside a centred disc with a soft edge (a few pixels
+/// of partial alpha), transparent outside, as a cut-out portrait is.
+fn in_disc(rgb: &[u8], w: u32, h: u32) -> Vec<u8> {
+    let (cx, cy, r) = (w as f32 / 2.0, h as f32 / 2.0, w.min(h) as f32 * 0.45);
+    let mut out = Vec::with_capacity(rgb.len() / 3 * 4);
+    for (i, px) in rgb.chunks_exact(3).enumerate() {
+        let (x, y) = ((i as u32 % w) as f32 + 0.5, (i as u32 / w) as f32 + 0.5);
+        let d = ((x - cx).powi(2) + (y - cy).powi(2)).sqrt();
+        let alpha = ((r - d) / 4.0 + 0.5).clamp(0.0, 1.0);
+        out.extend_from_slice(px);
+        out.push((alpha * 255.0).round() as u8);
+    }
+    out
+}
+
+/// `frames` full-canvas frames of the photo drifting a few pixels each,
+/// every frame with its own 256-colour table (as converters write a
+/// video's frames) and shown for 0.1 s.
+fn gif_frames(w: u16, h: u16, frames: u16) -> Vec<u8> {
+    let (wu, hu) = (u32::from(w), u32::from(h));
+    let big = photo(wu + 8 * u32::from(frames), hu, 4.0);
+    let mut out = Vec::new();
+    {
+        let mut encoder = gif::Encoder::new(&mut out, w, h, &[]).unwrap();
+        encoder.set_repeat(gif::Repeat::Infinite).unwrap();
+        for f in 0..u32::from(frames) {
+            let mut rgb = Vec::with_capacity(wu as usize * hu as usize * 3);
+            for y in 0..hu {
+                let row = (y * (wu + 8 * u32::from(frames)) + 8 * f) as usize * 3;
+                rgb.extend_from_slice(&big[row..row + wu as usize * 3]);
+            }
+            let mut frame = gif::Frame::from_rgb_speed(w, h, &rgb, 10);
+            frame.delay = 10;
+            encoder.write_frame(&frame).unwrap();
+        }
+    }
     out
 }
 
