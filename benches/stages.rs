@@ -72,7 +72,7 @@ const INPUTS: &[Input] = &[
         name: "png-1mp",
         fixture: Some("png-1mp.png"),
         made: "RGB, zlib default, adaptive filters",
-        make: || png(&photo(1152, 864, 2.0), 1152, 864),
+        make: || png(&photo(1152, 864, 2.0), 1152, 864, ExtendedColorType::Rgb8),
         animation: Animation::Keep,
     },
     // Premultiplied alpha through the resize, and the collector's
@@ -81,7 +81,7 @@ const INPUTS: &[Input] = &[
         name: "png-alpha-1mp",
         fixture: Some("png-alpha.png"),
         made: "RGBA, the photo in a soft-edged disc, zlib default",
-        make: || png_rgba(&in_disc(&photo(1152, 864, 2.0), 1152, 864), 1152, 864),
+        make: || png(&in_disc(&photo(1152, 864, 2.0), 1152, 864), 1152, 864, ExtendedColorType::Rgba8),
         animation: Animation::Keep,
     },
     // No fixture: the bench's WebP is lossy and 12 MP, and the `image`
@@ -369,19 +369,11 @@ fn jpeg(rgb: &[u8], w: u32, h: u32) -> Vec<u8> {
     out
 }
 
-fn png(rgb: &[u8], w: u32, h: u32) -> Vec<u8> {
+fn png(pixels: &[u8], w: u32, h: u32, colour: ExtendedColorType) -> Vec<u8> {
     let mut out = Vec::new();
     // zlib default level with adaptive filters, as a photo editor saves.
     PngEncoder::new_with_quality(&mut out, CompressionType::Default, FilterType::Adaptive)
-        .write_image(rgb, w, h, ExtendedColorType::Rgb8)
-        .unwrap();
-    out
-}
-
-fn png_rgba(rgba: &[u8], w: u32, h: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    PngEncoder::new_with_quality(&mut out, CompressionType::Default, FilterType::Adaptive)
-        .write_image(rgba, w, h, ExtendedColorType::Rgba8)
+        .write_image(pixels, w, h, colour)
         .unwrap();
     out
 }

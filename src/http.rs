@@ -21,11 +21,19 @@ pub struct Incoming {
     raw: web_sys::Request,
     headers: Headers,
     method: Method,
+    /// The URL's path, without its query: read once, routing asks often.
+    path: String,
 }
 
 impl worker::FromRequest for Incoming {
     fn from_raw(raw: web_sys::Request) -> std::result::Result<Self, impl Into<Box<dyn std::error::Error>>> {
-        Ok::<Incoming, worker::Error>(Incoming { headers: Headers(raw.headers()), method: raw.method().into(), raw })
+        let path = crate::paths::request_path(&raw.url()).to_string();
+        Ok::<Incoming, worker::Error>(Incoming {
+            headers: Headers(raw.headers()),
+            method: raw.method().into(),
+            path,
+            raw,
+        })
     }
 }
 
@@ -40,7 +48,7 @@ impl Incoming {
 
     /// The URL's path, without its query.
     pub fn path(&self) -> String {
-        crate::paths::request_path(&self.raw.url()).to_string()
+        self.path.clone()
     }
 
     pub fn url(&self) -> Result<worker::Url> {

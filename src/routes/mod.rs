@@ -91,7 +91,7 @@ fn answer(result: std::result::Result<Outcome, Failure>, lang: Lang, log: &mut R
 }
 
 /// Dispatches one request.
-pub async fn handle(mut req: Incoming, env: &Env, ctx: &Context, log: &mut RequestLog) -> Result<Outcome> {
+pub async fn handle(req: Incoming, env: &Env, ctx: &Context, log: &mut RequestLog) -> Result<Outcome> {
     let lang = Lang::from_accept_language(http::header(&req, "Accept-Language").as_deref());
     let path = req.path();
     let method = req.method();
@@ -110,7 +110,7 @@ pub async fn handle(mut req: Incoming, env: &Env, ctx: &Context, log: &mut Reque
     match (path.as_str(), &method) {
         ("/api/user/avatar", Method::Post) => {
             log.route = "upload";
-            let result = upload::upload(&mut req, env, ctx, lang, log).await;
+            let result = upload::upload(&req, env, ctx, lang, log).await;
             answer(result, lang, log)
         }
         ("/api/user/detail", Method::Get) => {

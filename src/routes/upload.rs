@@ -32,7 +32,7 @@ fn now_ms() -> f64 {
 }
 
 pub async fn upload(
-    req: &mut Incoming,
+    req: &Incoming,
     env: &Env,
     ctx: &Context,
     lang: Lang,
@@ -131,7 +131,7 @@ pub async fn upload(
 /// it in; without one, the chunks stay JS objects until the total is known.
 /// (Appending chunks to a growing `Vec` peaked at ~3× the body: a 34 MiB
 /// PNG upload took wasm memory to 130 MiB.)
-async fn read_capped_body(req: &mut Incoming, config: &Config) -> Result<(Vec<u8>, Reservation<'static>), Failure> {
+async fn read_capped_body(req: &Incoming, config: &Config) -> Result<(Vec<u8>, Reservation<'static>), Failure> {
     let cap = config.max_body_bytes();
     let too_large = |actual| RequestError::TooLarge { limit: config.max_upload_bytes, actual };
     let declared = http::header(req, "Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
