@@ -4,9 +4,12 @@
 //! The `gif` crate decodes through `weezl` one sub-block and one row at a
 //! time; on a photo-like GIF, where a code stands for one or two pixels,
 //! that spends most of the frame's time per code. Here the bits come from
-//! a 64-bit buffer refilled across sub-block boundaries, and each code's
-//! string is written backwards from its end through the table's prefix
-//! links, into the row when it fits, else into a small spill buffer.
+//! a 64-bit buffer refilled across sub-block boundaries, and each table
+//! entry keeps the first eight bytes of its string in one `u64`: a short
+//! string (most of them) goes into the row as one 8-byte store, with no
+//! walk through the prefix links, which only longer strings take for the
+//! bytes past their first eight. A string that does not fit the rest of
+//! the row goes into a small spill buffer.
 //!
 //! Only what GIF uses: least significant bit first, codes of
 //! `min_code_size + 1` up to 12 bits, clear and end codes, a full table
@@ -36,15 +39,7 @@ impl core::fmt::Display for LzwError {
 
 /// A frame's image data being decoded.
 pub struct Lzw<'a> {
-    /// The file, and where the next sub-block byte is read.
-    file: &'a [u8],
-    at: usize,
-    /// Bytes left in the current sub-block.
-    block_left: usize,
-    /// The data's end: a zero-length sub-block, or the end of the file.
-    data_ended: bool,
-    bits: u64,
-    nbits: u32,
+    codes: Codes<'a>,
     min_code_size: u8,
     code_size: u32,
     clear: u16,
@@ -61,39 +56,23 @@ pub struct Lzw<'a> {
     spill_end: usize,
 }
 
-impl<'a> Lzw<'a> {
-    /// Starts on the image data at `file[at..]`: the minimum code size,
-    /// then the sub-blocks.
-    pub fn new(file: &'a [u8], at: usize) -> Result<Self, LzwError> {
-        let min_code_size = file.get(at).copied().unwrap_or(0);
-        if !(1..=11).contains(&min_code_size) {
-            return Err(LzwError::CodeSize(min_code_size));
-        }
-        let clear = 1u16 << min_code_size;
-        let mut lzw = Lzw {
-            file,
-            at: at + 1,
-            block_left: 0,
-            data_ended: false,
-            bits: 0,
-            nbits: 0,
-            min_code_size,
-            code_size: u32::from(min_code_size) + 1,
-            clear,
-            next: clear + 2,
-            previous: None,
-            ended: false,
-            table: Box::new([Entry::default(); MAX_CODES]),
-            spill: Box::new([0; MAX_CODES]),
-            spill_at: 0,
-            spill_end: 0,
-        };
-        for (code, entry) in lzw.table[..usize::from(clear)].iter_mut().enumerate() {
-            *entry = Entry { prefix: 0, len: 1, last: code as u8, first: code as u8 };
-        }
-        Ok(lzw)
-    }
+/// The codes of the data sub-blocks, least significant bit first. A plain
+/// value: [`Lzw::fill`] works on a copy of it, which stays in registers
+/// while the table is written, and puts it back when it returns.
+#[derive(Clone, Copy)]
+struct Codes<'a> {
+    /// The file, and where the next sub-block byte is read.
+    file: &'a [u8],
+    at: usize,
+    /// Bytes left in the current sub-block.
+    block_left: usize,
+    /// The data's end: a zero-length sub-block, or the end of the file.
+    data_ended: bool,
+    bits: u64,
+    nbits: u32,
+}
 
+impl Codes<'_> {
     /// The next data byte, across sub-blocks; `None` at the data's end.
     #[inline]
     fn next_byte(&mut self) -> Option<u8> {
@@ -123,35 +102,69 @@ impl<'a> Lzw<'a> {
         byte
     }
 
-    /// The next code; `None` when the data ends first.
-    #[inline]
-    fn next_code(&mut self) -> Option<u16> {
-        if self.nbits < self.code_size {
-            // Most of the time: as many whole bytes as the buffer holds, in
-            // one load from inside the current sub-block.
-            if self.block_left >= 8 {
-                if let Some(word) = self.file.get(self.at..self.at + 8) {
-                    let take = (63 - self.nbits) / 8;
-                    let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
-                    self.bits |= (word & ((1 << (take * 8)) - 1)) << self.nbits;
-                    self.nbits += take * 8;
-                    self.at += take as usize;
-                    self.block_left -= take as usize;
-                }
-            }
-            while self.nbits <= 56 {
-                let Some(byte) = self.next_byte() else { break };
-                self.bits |= u64::from(byte) << self.nbits;
-                self.nbits += 8;
-            }
-            if self.nbits < self.code_size {
+    /// The next code of `size` bits; `None` when the data ends first.
+    #[inline(always)]
+    fn next(&mut self, size: u32) -> Option<u16> {
+        if self.nbits < size {
+            self.refill();
+            if self.nbits < size {
                 return None;
             }
         }
-        let code = (self.bits & ((1 << self.code_size) - 1)) as u16;
-        self.bits >>= self.code_size;
-        self.nbits -= self.code_size;
+        let code = (self.bits & ((1 << size) - 1)) as u16;
+        self.bits >>= size;
+        self.nbits -= size;
         Some(code)
+    }
+
+    #[inline]
+    fn refill(&mut self) {
+        // Most of the time: as many whole bytes as the buffer holds, in
+        // one load from inside the current sub-block.
+        if self.block_left >= 8 {
+            if let Some(word) = self.file.get(self.at..self.at + 8) {
+                let take = (63 - self.nbits) / 8;
+                let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+                self.bits |= (word & ((1 << (take * 8)) - 1)) << self.nbits;
+                self.nbits += take * 8;
+                self.at += take as usize;
+                self.block_left -= take as usize;
+            }
+        }
+        while self.nbits <= 56 {
+            let Some(byte) = self.next_byte() else { break };
+            self.bits |= u64::from(byte) << self.nbits;
+            self.nbits += 8;
+        }
+    }
+}
+
+impl<'a> Lzw<'a> {
+    /// Starts on the image data at `file[at..]`: the minimum code size,
+    /// then the sub-blocks.
+    pub fn new(file: &'a [u8], at: usize) -> Result<Self, LzwError> {
+        let min_code_size = file.get(at).copied().unwrap_or(0);
+        if !(1..=11).contains(&min_code_size) {
+            return Err(LzwError::CodeSize(min_code_size));
+        }
+        let clear = 1u16 << min_code_size;
+        let mut lzw = Lzw {
+            codes: Codes { file, at: at + 1, block_left: 0, data_ended: false, bits: 0, nbits: 0 },
+            min_code_size,
+            code_size: u32::from(min_code_size) + 1,
+            clear,
+            next: clear + 2,
+            previous: None,
+            ended: false,
+            table: Box::new([Entry::default(); MAX_CODES]),
+            spill: Box::new([0; MAX_CODES]),
+            spill_at: 0,
+            spill_end: 0,
+        };
+        for (code, entry) in lzw.table[..usize::from(clear)].iter_mut().enumerate() {
+            *entry = Entry { head: u64::from(code as u8), prefix: 0, len: 1, last: code as u8, first: code as u8 };
+        }
+        Ok(lzw)
     }
 
     /// Fills `out` with the next indices. `Ok(false)` when the data (or
@@ -164,86 +177,117 @@ impl<'a> Lzw<'a> {
             self.spill_at += n;
             pos = n;
         }
-        while pos < out.len() {
-            if self.ended {
-                return Ok(false);
+        if self.ended {
+            return Ok(pos == out.len());
+        }
+        // The decoder's state in locals for the loop, put back after it.
+        let mut codes = self.codes;
+        let (mut code_size, mut next, mut previous) = (self.code_size, self.next, self.previous);
+        let (clear, reset_size) = (self.clear, u32::from(self.min_code_size) + 1);
+        let table = &mut *self.table;
+        // The previous code's entry, kept for the one it adds.
+        let mut prev_entry = previous.map(|p| table[usize::from(p) & (MAX_CODES - 1)]).unwrap_or_default();
+        let result = loop {
+            if pos >= out.len() {
+                break Ok(true);
             }
-            let Some(code) = self.next_code() else {
+            let Some(code) = codes.next(code_size) else {
                 self.ended = true;
-                return Ok(false);
+                break Ok(false);
             };
-            if code == self.clear {
-                self.code_size = u32::from(self.min_code_size) + 1;
-                self.next = self.clear + 2;
-                self.previous = None;
+            if code == clear {
+                code_size = reset_size;
+                next = clear + 2;
+                previous = None;
                 continue;
             }
-            if code == self.clear + 1 {
+            if code == clear + 1 {
                 self.ended = true;
-                return Ok(false);
+                break Ok(false);
             }
-            // The string and the table entry it adds: the previous string
+            // The string, and the table entry it adds: the previous string
             // and this one's first byte. The one code not yet in the table
             // is the entry about to be added, the previous string and its
             // own first byte.
-            let (len, first) = if code < self.next {
-                let entry = self.table[usize::from(code) & (MAX_CODES - 1)];
-                (usize::from(entry.len), entry.first)
-            } else if code == self.next && usize::from(code) < MAX_CODES {
-                let Some(p) = self.previous else { return Err(LzwError::InvalidCode(code)) };
-                let entry = self.table[usize::from(p) & (MAX_CODES - 1)];
-                (usize::from(entry.len) + 1, entry.first)
+            let entry = if code < next {
+                table[usize::from(code) & (MAX_CODES - 1)]
+            } else if code == next && usize::from(code) < MAX_CODES && previous.is_some() {
+                prev_entry.extended(previous.unwrap_or_default(), prev_entry.first)
             } else {
-                return Err(LzwError::InvalidCode(code));
+                break Err(LzwError::InvalidCode(code));
             };
-            if let Some(p) = self.previous.filter(|_| usize::from(self.next) < MAX_CODES) {
-                let base = self.table[usize::from(p) & (MAX_CODES - 1)];
-                self.table[usize::from(self.next) & (MAX_CODES - 1)] =
-                    Entry { prefix: p, len: base.len + 1, last: first, first: base.first };
-                self.next += 1;
+            if let Some(p) = previous.filter(|_| usize::from(next) < MAX_CODES) {
+                table[usize::from(next) & (MAX_CODES - 1)] = prev_entry.extended(p, entry.first);
+                next += 1;
                 // `>=`: with a minimum code size of 1 the first free code
                 // already needs the wider codes.
-                if u32::from(self.next) >= 1 << self.code_size && self.code_size < MAX_CODE_BITS {
-                    self.code_size += 1;
+                if u32::from(next) >= 1 << code_size && code_size < MAX_CODE_BITS {
+                    code_size += 1;
                 }
             }
-            self.previous = Some(code);
+            (previous, prev_entry) = (Some(code), entry);
+            let len = usize::from(entry.len);
             // `code` is in the table now, also when it was the next one.
-            if len == 1 {
-                // A literal or a one-pixel string: most codes of a photo.
-                out[pos] = self.table[usize::from(code) & (MAX_CODES - 1)].last;
-                pos += 1;
+            if len <= HEAD_BYTES && pos + HEAD_BYTES <= out.len() {
+                // Most codes: the whole string in one store. The bytes
+                // past it are the next strings' to overwrite, and the row
+                // goes on past them.
+                out[pos..pos + HEAD_BYTES].copy_from_slice(&entry.head.to_le_bytes());
+                pos += len;
             } else if pos + len <= out.len() {
-                write_string(&self.table, code, &mut out[pos..pos + len]);
+                write_string(table, code, &mut out[pos..pos + len]);
                 pos += len;
             } else {
-                write_string(&self.table, code, &mut self.spill[..len]);
+                write_string(table, code, &mut self.spill[..len]);
                 let n = out.len() - pos;
                 out[pos..].copy_from_slice(&self.spill[..n]);
                 self.spill_at = n;
                 self.spill_end = len;
                 pos = out.len();
             }
-        }
-        Ok(true)
+        };
+        self.codes = codes;
+        (self.code_size, self.next, self.previous) = (code_size, next, previous);
+        result
     }
 }
 
-/// Writes the string of `code` into `out`, whose length is the string's,
-/// from its end backwards through the prefix links.
+/// Writes the string of `code` into `out`, whose length is the string's:
+/// its first bytes from the entry's head, the rest from its end backwards
+/// through the prefix links.
 #[inline]
-fn write_string(table: &[Entry; MAX_CODES], mut code: u16, out: &mut [u8]) {
-    for byte in out.iter_mut().rev() {
+fn write_string(table: &[Entry; MAX_CODES], code: u16, out: &mut [u8]) {
+    let head = table[usize::from(code) & (MAX_CODES - 1)].head.to_le_bytes();
+    let (start, tail) = out.split_at_mut(out.len().min(HEAD_BYTES));
+    start.copy_from_slice(&head[..start.len()]);
+    let mut code = code;
+    for byte in tail.iter_mut().rev() {
         let entry = table[usize::from(code) & (MAX_CODES - 1)];
         *byte = entry.last;
         code = entry.prefix;
     }
 }
 
-/// A string in the table: the code of the string without its last byte,
-/// its length, its last and first bytes.
+impl Entry {
+    /// The entry of this string (code `code`) followed by `byte`: its head
+    /// gains the byte while it has room.
+    #[inline(always)]
+    fn extended(self, code: u16, byte: u8) -> Entry {
+        let head =
+            if usize::from(self.len) < HEAD_BYTES { self.head | u64::from(byte) << (8 * self.len) } else { self.head };
+        Entry { head, prefix: code, len: self.len + 1, last: byte, first: self.first }
+    }
+}
+
+/// Bytes of a string an [`Entry`] holds itself.
+const HEAD_BYTES: usize = 8;
+
+/// A string in the table: its first [`HEAD_BYTES`] bytes (the first in
+/// the lowest byte, zeros past a shorter string's end), the code of the
+/// string without its last byte, its length, its last and first bytes.
 #[derive(Clone, Copy, Default)]
 struct Entry {
+    head: u64,
     prefix: u16,
     len: u16,
     last: u8,
