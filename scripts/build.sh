@@ -45,6 +45,13 @@ base_cflags=$(sed -n 's/^CFLAGS_wasm32_unknown_unknown = "\(.*\)"$/\1/p' .cargo/
 [ -n "$base_cflags" ] || { echo "[build] no CFLAGS_wasm32_unknown_unknown in .cargo/config.toml" >&2; exit 1; }
 export CFLAGS_wasm32_unknown_unknown="$base_cflags -isystem $sse_include -DEMSCRIPTEN -D__SSE__ -D__SSE2__ -DWEBP_HAVE_SSE2 -mbulk-memory -msign-ext -mnontrapping-fptoint"
 
+# The pipeline's stages alone, for `node bench/wasm-stages.mjs`: the same
+# compiler flags, no worker-build, no wasm-bindgen.
+if [ "${BUILD_VARIANT:-}" = wasm-stages ]; then
+  exec cargo build --release --target wasm32-unknown-unknown --manifest-path bench/wasm-stages/Cargo.toml \
+    --target-dir target/wasm-stages
+fi
+
 out=build
 cargo_args=()
 if [ "${BUILD_VARIANT:-}" = test ]; then

@@ -1,0 +1,116 @@
+// Times the image pipeline's stages as the Worker's wasm runs them
+// (wasm32, simd128, libwebp with its SSE2 code on simd128) in Node's V8,
+// without workerd, Miniflare or the request around them. The end-to-end
+// bench (`bench/run.mjs`) moves by ±20 % from one run to the next on a
+// busy machine; a stage called in a loop moves by a few per cent, so a
+// change to one stage can be measured in wasm, not only natively. Node 20's
+// V8 is older than workerd's: compare builds here (`--against`), quote
+// upload figures from `bench/run.mjs`.
+//
+//   BUILD_VARIANT=wasm-stages bash scripts/build.sh     # into target/wasm-stages/
+//   node bench/wasm-stages.mjs [FIXTURE...] [--stages=decode,resize,encode,pipeline]
+//        [--rounds=7] [--ms=300] [--wasm=PATH] [--against=PATH]
+//
+// FIXTURE: files (default: bench/fixtures' small uploads, where a stage's
+// milliseconds are a large share). Each round calls the stage in a loop
+// for about `--ms`; the table shows the median of `--rounds` rounds and
+// their minimum, per call. `--against=PATH`: a second build of the module
+// (e.g. of an earlier commit, copied aside), run interleaved with the
+// first round by round, and the ratio of medians. GIFs run as the bench's
+// worker runs them (ANIMATION=first).
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const defaultWasm = path.join(root, 'target/wasm-stages/wasm32-unknown-unknown/release/avatar_edge_wasm_stages.wasm');
+const STAGES = { decode: 0, resize: 1, encode: 2, pipeline: 3 };
+const DEFAULT_FIXTURES = ['png-512.png', 'png-1mp.png', 'png-alpha.png', 'jpeg-2mp.jpg', 'webp-2mp.webp',
+  'gif-480x360.gif', 'gif-animated.gif', 'png-1x1.png'];
+
+const args = process.argv.slice(2);
+const flag = (name, fallback) => {
+  const a = args.find((x) => x.startsWith(`--${name}=`));
+  return a ? a.slice(name.length + 3) : fallback;
+};
+const files = args.filter((a) => !a.startsWith('--'));
+const fixtures = files.length ? files : DEFAULT_FIXTURES.map((f) => path.join(root, 'bench/fixtures', f));
+const stages = flag('stages', 'decode,resize,encode,pipeline').split(',');
+const rounds = Number(flag('rounds', 7));
+const roundMs = Number(flag('ms', 300));
+const builds = [flag('wasm', defaultWasm), flag('against', null)].filter(Boolean);
+
+for (const s of stages) if (!(s in STAGES)) throw new Error(`unknown stage ${s}; known: ${Object.keys(STAGES)}`);
+for (const f of [...builds, ...fixtures]) {
+  if (!fs.existsSync(f)) {
+    throw new Error(`${f} is missing (the module: BUILD_VARIANT=wasm-stages bash scripts/build.sh; ` +
+      'the fixtures: node bench/make-fixtures.mjs)');
+  }
+}
+
+// The module links the Worker's glue too (its imports go unused by the
+// stages): every import is a function that fails if it is ever called.
+function load(file) {
+  const module = new WebAssembly.Module(fs.readFileSync(file));
+  const imports = {};
+  for (const { module: m, name, kind } of WebAssembly.Module.imports(module)) {
+    if (kind !== 'function') throw new Error(`unexpected ${kind} import ${m}.${name}`);
+    imports[m] ??= {};
+    imports[m][name] = () => { throw new Error(`the stages called the import ${m}.${name}`); };
+  }
+  return new WebAssembly.Instance(module, imports).exports;
+}
+
+/** `n` calls of the stage: ms per call, and the last call's output figure. */
+function time(stages, stage, first, n) {
+  const t = process.hrtime.bigint();
+  const out = stages.run(stage, n, first);
+  if (out === 0) throw new Error('the stage refused the input');
+  return { ms: Number(process.hrtime.bigint() - t) / 1e6 / n, out };
+}
+
+/** Calls per round: doubled until they take a tenth of a round. Also the
+ * warm-up: V8 has optimised the stage's code by its end. */
+function callsPerRound(stages, stage, first) {
+  for (let n = 1; ; n *= 2) {
+    const { ms } = time(stages, stage, first, n);
+    if (ms * n >= roundMs / 10) return Math.max(1, Math.round(roundMs / ms));
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (ms) => (ms >= 10 ? ms.toFixed(1) : ms.toFixed(3));
+
+const instances = builds.map(load);
+const header = ['fixture', 'stage', ...builds.map((b, i) => `${i ? 'against' : 'this'}: ms median [min]`)];
+if (builds.length > 1) header.push('this / against', 'same output');
+console.log(`wasm stages in V8 (Node ${process.version}): ${rounds} rounds of ~${roundMs} ms per stage`);
+builds.forEach((b, i) => console.log(`${i ? 'against' : 'this'}: ${path.relative(process.cwd(), b)}`));
+console.log(`| ${header.join(' | ')} |\n|${header.map(() => ' --- |').join('')}`);
+for (const file of fixtures) {
+  const bytes = fs.readFileSync(file);
+  const first = /\.gif$/i.test(file) ? 1 : 0;
+  for (const stages of instances) {
+    const at = stages.input(bytes.length); // may grow the memory: its buffer is read after
+    new Uint8Array(stages.memory.buffer, at, bytes.length).set(bytes);
+  }
+  for (const name of stages) {
+    const stage = STAGES[name];
+    const n = Math.min(...instances.map((e) => callsPerRound(e, stage, first))); // the same for every build
+    const times = builds.map(() => []);
+    const outs = builds.map(() => null);
+    for (let r = 0; r < rounds; r++) {
+      instances.forEach((e, i) => {
+        const { ms, out } = time(e, stage, first, n);
+        times[i].push(ms);
+        outs[i] = out;
+      });
+    }
+    const cells = times.map((t) => `${fmt(median(t))} [${fmt(Math.min(...t))}]`);
+    if (builds.length > 1) {
+      const same = outs[0] === outs[1] ? 'yes' : `no (${outs[0]} / ${outs[1]})`;
+      cells.push(`${(median(times[0]) / median(times[1])).toFixed(2)}×`, same);
+    }
+    console.log(`| ${path.basename(file)} | ${name} | ${cells.join(' | ')} |`);
+  }
+}
