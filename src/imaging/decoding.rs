@@ -117,6 +117,22 @@ impl<'w> Plan<'w> {
     pub(crate) fn collector(&self, dw: u32, dh: u32, layout: Layout, icc: Option<&[u8]>) -> Collector<'w> {
         let sx = f64::from(dw) / f64::from(self.width.max(1));
         let sy = f64::from(dh) / f64::from(self.height.max(1));
+        self.collector_at_scale(dw, dh, (sx, sy), layout, icc)
+    }
+
+    /// A collector for an image decoded at `dw`×`dh` whose pixels stand
+    /// for `1 / scale` source pixels each, along x and y. Not the same as
+    /// [`Plan::collector`] when the decoded grid's last pixels stand for
+    /// fewer: a JPEG decoded at `n`/8 has `ceil(width × n / 8)` columns, the
+    /// last of them from the block's rest, so its scale is exactly `n`/8.
+    pub(crate) fn collector_at_scale(
+        &self,
+        dw: u32,
+        dh: u32,
+        (sx, sy): (f64, f64),
+        layout: Layout,
+        icc: Option<&[u8]>,
+    ) -> Collector<'w> {
         let spec = RegionSpec {
             x: f64::from(self.x) * sx,
             y: f64::from(self.y) * sy,

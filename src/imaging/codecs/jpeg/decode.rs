@@ -115,7 +115,7 @@ pub(super) fn decode(bytes: &[u8], frame: &Frame, plan: &Plan<'_>, n: u32, budge
     }
     // Assembling a profile we would not use only costs memory.
     let icc = if use_icc(frame.icc_bytes) { dec.icc_profile().filter(|p| p.len() <= MAX_ICC_BYTES) } else { None };
-    let collector = plan.collector(dw, dh, layout, icc.as_deref());
+    let collector = super::collector(plan, dw, dh, layout, icc.as_deref());
     feed_buffer(collector, &pixels, dw, layout, F, plan)
 }
 

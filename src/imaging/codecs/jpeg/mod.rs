@@ -12,11 +12,12 @@ mod scaled;
 #[cfg(feature = "test-hooks")]
 pub(crate) use scaled::kernel_self_check;
 
+use crate::imaging::colour::Layout;
 use crate::imaging::decoding::{damaged, Header, Image, Plan};
 use crate::imaging::error::{ImageError, Kind};
 use crate::imaging::format::SourceFormat;
 use crate::imaging::limits::too_much_memory;
-use crate::imaging::resize::Region;
+use crate::imaging::resize::{Collector, Region};
 use crate::imaging::work::per_byte;
 use frame::{Frame, Scan};
 
@@ -68,6 +69,22 @@ fn finest_useful_scale(side: u32, size: u32) -> u32 {
     } else {
         8
     }
+}
+
+/// The scale of a `w`×`h` JPEG decoded at `dw`×`dh`: `n`/8 when that is
+/// the grid of an `n`/8 decode (each pixel `8 / n` source pixels across,
+/// the last ones from what the image's last block holds), else the ratio.
+fn decoded_scale(w: u32, h: u32, dw: u32, dh: u32) -> (f64, f64) {
+    [1, 2, 4, 8]
+        .into_iter()
+        .find(|&n| decode::scaled(w, n) == dw && decode::scaled(h, n) == dh)
+        .map(|n| (f64::from(n) / 8.0, f64::from(n) / 8.0))
+        .unwrap_or((f64::from(dw) / f64::from(w.max(1)), f64::from(dh) / f64::from(h.max(1))))
+}
+
+/// The collector for a JPEG decoded at `dw`×`dh` (see [`decoded_scale`]).
+fn collector<'w>(plan: &Plan<'w>, dw: u32, dh: u32, layout: Layout, icc: Option<&[u8]>) -> Collector<'w> {
+    plan.collector_at_scale(dw, dh, decoded_scale(plan.width, plan.height, dw, dh), layout, icc)
 }
 
 /// The blocks a scan codes (the standard's count: an interleaved scan's
@@ -185,7 +202,47 @@ fn decode_at_a_scale(bytes: &[u8], header: &Header, frame: &Frame, plan: &Plan<'
 
 #[cfg(test)]
 mod tests {
-    use super::finest_useful_scale;
+    use super::{finest_useful_scale, Jpeg};
+    use crate::imaging::decoding::{Image, Plan};
+    use crate::imaging::work::Work;
+
+    /// A `w`×`h` 4:2:0 JPEG of a gradient.
+    fn gradient(w: u16, h: u16) -> Vec<u8> {
+        let rgb: Vec<u8> = (0..u32::from(h))
+            .flat_map(|y| (0..u32::from(w)).flat_map(move |x| [(x % 256) as u8, (y % 256) as u8, 90]))
+            .collect();
+        let mut out = Vec::new();
+        let mut enc = jpeg_encoder::Encoder::new(&mut out, 90);
+        enc.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+        enc.encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_reduced_decode_scales_the_crop_by_exactly_its_scale() {
+        // 200×133: at 1/2 (a 133 px square for a 32 px avatar) the decoded
+        // grid is 100×67, its last row from the last source row alone; at
+        // 1/8 (for an 8 px avatar), 25×17. The crop square must stay a
+        // square of 133 × n/8, not stretch to the rounded-up rows.
+        let bytes = gradient(200, 133);
+        for (size, scale) in [(32, 0.5), (8, 0.125)] {
+            let work = Work::with_budget(u64::MAX, 0);
+            let plan = Plan {
+                x: 33,
+                y: 0,
+                side: 133,
+                width: 200,
+                height: 133,
+                size,
+                space: Default::default(),
+                budget: 64 << 20,
+                work: &work,
+            };
+            let region = Jpeg::open(&bytes).unwrap().decode(&plan).unwrap();
+            let crop = region.crop;
+            assert_eq!((crop.w, crop.h), (133.0 * scale, 133.0 * scale), "{size} px avatar: {crop:?}");
+        }
+    }
 
     #[test]
     fn dc_scale_needs_the_avatar_size_reduced_idct_scales_twice_that() {

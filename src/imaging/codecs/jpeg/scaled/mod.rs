@@ -113,7 +113,7 @@ fn decode_into_plan(
     n: usize,
     whole: impl FnOnce() -> u64,
 ) -> Result<Option<Region>, ImageError> {
-    let make = |w, h, layout, icc: Option<&[u8]>| plan.collector(w, h, layout, icc);
+    let make = |w, h, layout, icc: Option<&[u8]>| super::collector(plan, w, h, layout, icc);
     match run(bytes, (plan.width, plan.height), n, Output::Rgb, plan.work, make) {
         Ok(collector) => Ok(collector.into_region()),
         Err(Stop::Decline) => Ok(None),
@@ -550,7 +550,7 @@ mod tests {
                     let mut d = jpeg_decoder::Decoder::new(Cursor::new(&bytes));
                     d.read_info().unwrap();
                     let icc = d.icc_profile();
-                    let mut collector = plan.collector(rw, rh, layout, icc.as_deref());
+                    let mut collector = super::super::collector(&plan, rw, rh, layout, icc.as_deref());
                     for row in px.chunks_exact(rw as usize * ch) {
                         collector.push_row(row).unwrap();
                     }
