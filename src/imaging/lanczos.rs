@@ -169,13 +169,11 @@ pub fn resize_rows(
                 held[slot] = r;
             }
         }
-        acc.fill([0.0; 4]);
-        for (i, &wt) in weights.iter().enumerate() {
+        let line = |i: usize| {
             let slot = (start + i) % ring_rows;
-            for (a, p) in acc.iter_mut().zip(&ring[slot * size..(slot + 1) * size]) {
-                *a = lanes::mul_add(*a, *p, wt);
-            }
-        }
+            &ring[slot * size..(slot + 1) * size]
+        };
+        filter_column(weights, line, &mut acc);
         row(&acc);
     }
     Some(())
@@ -255,6 +253,41 @@ fn filter_row(wide: &[[f32; 4]], across: &Taps, out: &mut [[f32; 4]]) {
     for (x, o) in out.iter_mut().enumerate().skip(x) {
         let (start, weights) = across.of(x);
         *o = filter_pixel(&wide[start..start + weights.len()], weights);
+    }
+}
+
+/// The vertical pass of one output row: `acc[x]` is the sum, in tap
+/// order, of pixel `x` of each tap's filtered row (`line(t)`) times its
+/// weight. Up to four taps per sweep along the row, each sum carried from
+/// one to the next in registers: a quarter of the loads and stores of
+/// `acc` of a sweep per tap, the same additions in the same order.
+fn filter_column<'r>(weights: &[f32], line: impl Fn(usize) -> &'r [[f32; 4]], acc: &mut [[f32; 4]]) {
+    acc.fill([0.0; 4]);
+    let mut t = 0;
+    while t + 4 <= weights.len() {
+        let (l0, l1, l2, l3) = (line(t), line(t + 1), line(t + 2), line(t + 3));
+        let w = &weights[t..t + 4];
+        for ((((a, p0), p1), p2), p3) in acc.iter_mut().zip(l0).zip(l1).zip(l2).zip(l3) {
+            let s = lanes::mul_add(*a, *p0, w[0]);
+            let s = lanes::mul_add(s, *p1, w[1]);
+            let s = lanes::mul_add(s, *p2, w[2]);
+            *a = lanes::mul_add(s, *p3, w[3]);
+        }
+        t += 4;
+    }
+    if t + 2 <= weights.len() {
+        let (l0, l1) = (line(t), line(t + 1));
+        let (w0, w1) = (weights[t], weights[t + 1]);
+        for ((a, p0), p1) in acc.iter_mut().zip(l0).zip(l1) {
+            *a = lanes::mul_add(lanes::mul_add(*a, *p0, w0), *p1, w1);
+        }
+        t += 2;
+    }
+    if t < weights.len() {
+        let w0 = weights[t];
+        for (a, p0) in acc.iter_mut().zip(line(t)) {
+            *a = lanes::mul_add(*a, *p0, w0);
+        }
     }
 }
 
