@@ -33,8 +33,9 @@ pub trait Orient: Copy {
     /// subtraction underflows.
     fn to_stored_rect(self, u: u32, v: u32, s: u32, w: u32, h: u32) -> (u32, u32);
 
-    /// Turns an `n`×`n` square of `ch`-byte pixels from stored to upright.
-    fn apply_square(self, src: &[u8], n: usize, ch: usize) -> Vec<u8>;
+    /// Turns an `n`×`n` square of `ch`-byte pixels from stored to upright
+    /// (an upright square is handed back as it is, not copied).
+    fn apply_square(self, src: Vec<u8>, n: usize, ch: usize) -> Vec<u8>;
 }
 
 impl Orient for Orientation {
@@ -64,10 +65,10 @@ impl Orient for Orientation {
     /// copied into one, their code instantiated per pixel type in the
     /// wasm) and were slower on the orient stage's benchmark, for the
     /// same pixels (docs/benchmark.md, "Native stage benchmark").
-    fn apply_square(self, src: &[u8], n: usize, ch: usize) -> Vec<u8> {
+    fn apply_square(self, src: Vec<u8>, n: usize, ch: usize) -> Vec<u8> {
         use Orientation::*;
         if self == NoTransforms {
-            return src.to_vec();
+            return src;
         }
         let mut out = vec![0u8; src.len()];
         let last = n.saturating_sub(1);
@@ -145,7 +146,7 @@ mod tests {
             let o = Orientation::from_exif(exif).unwrap();
             let mut img = image::DynamicImage::ImageRgb8(image::RgbImage::from_raw(5, 5, src.clone()).unwrap());
             img.apply_orientation(o);
-            assert_eq!(o.apply_square(&src, n, 3), img.into_rgb8().into_raw(), "{o:?}");
+            assert_eq!(o.apply_square(src.clone(), n, 3), img.into_rgb8().into_raw(), "{o:?}");
             assert_eq!(o.swaps_axes(), o.upright_size(4, 3) == (3, 4), "{o:?}");
         }
     }

@@ -152,7 +152,7 @@ fn run(
         resize::finish(region, opts.size).map_err(|detail| ImageError::Encode { format: opts.format, detail })?;
     clock.lap(&mut times.resize_ms);
 
-    let pixels = orientation.apply_square(&pixels, opts.size as usize, ch);
+    let pixels = orientation.apply_square(pixels, opts.size as usize, ch);
     clock.lap(&mut times.orient_ms);
 
     let has_alpha = ch == 4 && opts.format.supports_alpha();
@@ -217,7 +217,7 @@ fn animate(
         clock.add(&mut times.decode_ms);
         let (pixels, ch) = resize::finish(region, opts.size).map_err(encode_err)?;
         clock.add(&mut times.resize_ms);
-        let pixels = orientation.apply_square(&pixels, size, ch);
+        let pixels = orientation.apply_square(pixels, size, ch);
         clock.add(&mut times.orient_ms);
         let rgba = if ch == 4 {
             has_alpha |= pixels.chunks_exact(4).any(|p| p[3] != 255);

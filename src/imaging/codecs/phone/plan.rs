@@ -50,7 +50,7 @@ pub fn orientation(transforms: &[Transform]) -> Orientation {
     }
     (1..=8)
         .filter_map(Orientation::from_exif)
-        .find(|o| o.apply_square(&[0, 1, 2, 3], 2, 1) == sq)
+        .find(|o| o.apply_square(vec![0, 1, 2, 3], 2, 1) == sq)
         .unwrap_or(Orientation::NoTransforms)
 }
 

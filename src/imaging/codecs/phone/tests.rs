@@ -320,7 +320,7 @@ fn irot_and_imir_become_the_exif_orientation_that_turns_the_same_way() {
             let ts: Vec<Transform> = a.iter().chain(b.iter()).copied().collect();
             let want = ts.iter().fold(sq.clone(), |s, &t| transform(&s, n, t));
             let o = orientation(&ts);
-            assert_eq!(o.apply_square(&sq, n, 1), want, "{ts:?} -> {o:?}");
+            assert_eq!(o.apply_square(sq.clone(), n, 1), want, "{ts:?} -> {o:?}");
             seen.insert(o as u8);
         }
     }
