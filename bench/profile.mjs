@@ -95,7 +95,8 @@ samples.forEach((id, i) => {
   const n = byId.get(id);
   let name = n.callFrame.functionName || `(${n.callFrame.url || 'anonymous'})`;
   if (args.by === 'crate') {
-    const m = name.match(/^(?:<)?([a-z_][a-z0-9_]*)::/);
+    // Rust names carry their crate's hash in the production build: `avatar_edge[0123…]::…`.
+    const m = name.match(/^(?:<)?([a-z_][a-z0-9_]*)(?:\[[0-9a-f]+\])?::/);
     name = m ? m[1] : name.startsWith('(') ? name : 'other';
   }
   self.set(name, (self.get(name) ?? 0) + dt);
