@@ -74,6 +74,10 @@ fn finest_useful_scale(side: u32, size: u32) -> u32 {
 /// The scale of a `w`×`h` JPEG decoded at `dw`×`dh`: `n`/8 when that is
 /// the grid of an `n`/8 decode (each pixel `8 / n` source pixels across,
 /// the last ones from what the image's last block holds), else the ratio.
+/// Read from the grid rather than passed in, because jpeg-decoder may take
+/// a coarser scale than asked for a tiny image. Two scales only give the
+/// same grid where it is one pixel along both axes, which every crop maps
+/// alike.
 fn decoded_scale(w: u32, h: u32, dw: u32, dh: u32) -> (f64, f64) {
     [1, 2, 4, 8]
         .into_iter()
@@ -206,25 +210,13 @@ mod tests {
     use crate::imaging::decoding::{Image, Plan};
     use crate::imaging::work::Work;
 
-    /// A `w`×`h` 4:2:0 JPEG of a gradient.
-    fn gradient(w: u16, h: u16) -> Vec<u8> {
-        let rgb: Vec<u8> = (0..u32::from(h))
-            .flat_map(|y| (0..u32::from(w)).flat_map(move |x| [(x % 256) as u8, (y % 256) as u8, 90]))
-            .collect();
-        let mut out = Vec::new();
-        let mut enc = jpeg_encoder::Encoder::new(&mut out, 90);
-        enc.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
-        enc.encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb).unwrap();
-        out
-    }
-
     #[test]
     fn a_reduced_decode_scales_the_crop_by_exactly_its_scale() {
         // 200×133: at 1/2 (a 133 px square for a 32 px avatar) the decoded
         // grid is 100×67, its last row from the last source row alone; at
         // 1/8 (for an 8 px avatar), 25×17. The crop square must stay a
         // square of 133 × n/8, not stretch to the rounded-up rows.
-        let bytes = gradient(200, 133);
+        let bytes = super::scaled::tests::encoded(200, 133, Some((2, 2)), 0, 90);
         for (size, scale) in [(32, 0.5), (8, 0.125)] {
             let work = Work::with_budget(u64::MAX, 0);
             let plan = Plan {

@@ -182,7 +182,7 @@ pub(super) fn check(bytes: &[u8], plan: &Plan<'_>, whole: u64) -> Result<bool, I
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::check::walk;
     use super::*;
     use crate::imaging::work::Spent;
@@ -390,7 +390,13 @@ mod tests {
     /// Noise over gradients (AC coefficients in every block), encoded by
     /// `jpeg-encoder` with the given sampling (luma factors; `None`: gray),
     /// restart interval and quality.
-    fn encoded(w: u16, h: u16, sampling: Option<(u8, u8)>, restart: u16, quality: u8) -> Vec<u8> {
+    pub(in crate::imaging::codecs::jpeg) fn encoded(
+        w: u16,
+        h: u16,
+        sampling: Option<(u8, u8)>,
+        restart: u16,
+        quality: u8,
+    ) -> Vec<u8> {
         use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
         let (w32, h32) = (u32::from(w), u32::from(h));
         let mut seed = 0x1234_5678u32 ^ w32 ^ (h32 << 16);
