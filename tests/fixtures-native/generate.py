@@ -50,3 +50,33 @@ for y in range(136):
         g.putpixel((x, y), (x * 255 // 199, y * 255 // 135, (x + 2 * y) * 255 // 471))
 g.save("restart_420.jpg", quality=90, subsampling=2, restart_marker_blocks=2)
 g.save("restart_444.jpg", quality=90, subsampling=0, restart_marker_blocks=3)
+
+# Progressive JPEGs as libjpeg writes them (its standard script: spectral
+# selection and successive approximation, optimised tables per scan), for
+# the 1/4 and 1/2 progressive path, which must give jpeg-decoder's samples
+# exactly. Sizes leave partial MCUs; the flat top-left corner makes
+# end-of-band runs; the noise elsewhere gives AC coefficients in every
+# block and correction bits in the refinement scans.
+import random
+
+rng = random.Random(7)
+
+
+def noisy(w, h):
+    im = Image.new("RGB", (w, h))
+    px = im.load()
+    for y in range(h):
+        for x in range(w):
+            if x < w // 3 and y < h // 3:
+                px[x, y] = (90, 140, 200)
+            else:
+                n = rng.randrange(48)
+                px[x, y] = ((x * 230 // w + n) % 256, (y * 230 // h + (n ^ 17) % 30) % 256, ((x + 3 * y) % 200 + n // 2) % 256)
+    return im
+
+
+noisy(121, 83).save("progressive_420.jpg", quality=90, progressive=True, subsampling=2)
+noisy(99, 57).save("progressive_422.jpg", quality=95, progressive=True, subsampling=1)
+noisy(67, 41).save("progressive_444.jpg", quality=100, progressive=True, subsampling=0)
+noisy(121, 83).convert("L").save("progressive_gray.jpg", quality=90, progressive=True)
+noisy(121, 83).save("progressive_restart.jpg", quality=85, progressive=True, subsampling=2, restart_marker_blocks=3)

@@ -11,17 +11,18 @@
 //!   next marker without decoding. Memory is 2 bytes per block instead of
 //!   128. Pixel values match `jpeg-decoder`'s 1/8 output: DC × quant / 8 +
 //!   128; chroma is replicated, where jpeg-decoder interpolates it.
-//! * 1/4 and 1/2 scale ([`decode_reduced`], sequential JPEG only): each
-//!   block's top-left 2×2 or 4×4 coefficients are decoded and transformed
-//!   with jpeg-decoder's reduced IDCTs, the others read past as at 1/8;
-//!   chroma is upsampled as jpeg-decoder does. The samples are
-//!   jpeg-decoder's exactly; only the YCbCr → RGB rounding differs (ours
-//!   is libjpeg's).
+//! * 1/4 and 1/2 scale ([`decode_reduced`]): each block's top-left 2×2
+//!   or 4×4 coefficients are decoded and transformed with jpeg-decoder's
+//!   reduced IDCTs, the others read past as at 1/8; chroma is upsampled
+//!   and converted as jpeg-decoder does, so the pixels are its pixels.
+//!   Sequential JPEG one MCU row at a time (`reduced`); progressive JPEG
+//!   (`progressive`) scan by scan into the kept coefficients of every
+//!   block plus a mask of its non-zero ones, the rows made at the end.
 //!
-//! Both take only the common case: 8-bit Huffman (SOF0/SOF1, and SOF2 at
-//! 1/8), grayscale or YCbCr (no Adobe APP14 transform, no RGB component
-//! ids), sampling factors 1 or 2, restart markers allowed; a sequential
-//! file must have one scan with all components. Anything else, and any
+//! Both take only the common case: 8-bit Huffman (SOF0/SOF1/SOF2),
+//! grayscale or YCbCr (no Adobe APP14 transform, no RGB component ids),
+//! sampling factors 1 or 2, restart markers allowed; a sequential file
+//! must have one scan with all components. Anything else, and any
 //! anomaly in the entropy data, returns `Ok(None)` and the caller uses
 //! `jpeg-decoder` instead, which then decides what is an error; but a
 //! scan whose data ends before its blocks do is refused here as damaged
@@ -43,6 +44,7 @@ pub(crate) use colour::kernel_self_check;
 mod dc;
 mod huffman;
 mod idct;
+mod progressive;
 mod reduced;
 mod setup;
 mod stop;
@@ -100,8 +102,8 @@ pub(super) fn decode_dc(bytes: &[u8], plan: &Plan<'_>) -> Result<Option<Region>,
     decode_into_plan(bytes, plan, 1, refusal)
 }
 
-/// Decodes a sequential file at scale `n`/8 (2: 1/4, 4: 1/2) into the
-/// collector made by `plan`; `Ok(None)` and refusals as [`decode_dc`].
+/// Decodes a file at scale `n`/8 (2: 1/4, 4: 1/2) into the collector
+/// made by `plan`; `Ok(None)` and refusals as [`decode_dc`].
 /// `whole`: what the decode would cost at most, to name a refusal.
 pub(super) fn decode_reduced(bytes: &[u8], plan: &Plan<'_>, n: u32, whole: u64) -> Result<Option<Region>, ImageError> {
     decode_into_plan(bytes, plan, n as usize, || whole)
@@ -148,7 +150,7 @@ fn run<S: Rows>(
     }
     let mut s = Setup::new();
     let first = s.next_scan(bytes, 2).or_decline()?.or_decline()?;
-    if (s.width as u32, s.height as u32) != size || !s.supported() || (n > 1 && s.progressive) {
+    if (s.width as u32, s.height as u32) != size || !s.supported() {
         return Err(Stop::Decline);
     }
     let (out_w, out_h) = ((s.width * n).div_ceil(8), (s.height * n).div_ceil(8));
@@ -158,7 +160,8 @@ fn run<S: Rows>(
     match (n, s.progressive) {
         (1, true) => progressive(bytes, s, first, work, sink),
         (1, false) => sequential(bytes, &s, &first, work, sink),
-        _ => reduced::sequential(bytes, &s, &first, n, output, work, sink),
+        (_, true) => progressive::progressive(bytes, s, first, n, output, work, sink),
+        (_, false) => reduced::sequential(bytes, &s, &first, n, output, work, sink),
     }
 }
 
@@ -465,11 +468,32 @@ pub(super) mod tests {
         for name in ["jpeg_baseline.jpg", "jpeg_gray.jpg", "orient-6.jpg", "jpeg_displayp3.jpg"] {
             files.push((name.into(), fixture(name)));
         }
+        files.extend(progressive_files());
         for name in ["restart_420.jpg", "restart_444.jpg"] {
             let path = format!("{}/tests/fixtures-native/{name}", env!("CARGO_MANIFEST_DIR"));
             files.push((name.into(), std::fs::read(path).unwrap()));
         }
         files
+    }
+
+    /// Progressive files as libjpeg writes them (successive approximation,
+    /// tables per scan), every layout our decoder takes.
+    fn progressive_files() -> Vec<(String, Vec<u8>)> {
+        let names = [
+            "progressive_420.jpg",
+            "progressive_422.jpg",
+            "progressive_444.jpg",
+            "progressive_gray.jpg",
+            "progressive_restart.jpg",
+            "q_progressive.jpg",
+        ];
+        names
+            .iter()
+            .map(|name| {
+                let path = format!("{}/tests/fixtures-native/{name}", env!("CARGO_MANIFEST_DIR"));
+                (name.to_string(), std::fs::read(path).unwrap())
+            })
+            .collect()
     }
 
     /// jpeg-decoder takes the coarsest scale at which either side reaches
@@ -571,11 +595,7 @@ pub(super) mod tests {
 
     #[test]
     fn reduced_scales_decline_what_they_do_not_take() {
-        let progressive =
-            std::fs::read(format!("{}/tests/fixtures-native/q_progressive.jpg", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        for (name, bytes) in
-            [("progressive", progressive), ("cmyk", fixture("jpeg_cmyk.jpg")), ("empty", fixture("empty.jpg"))]
-        {
+        for (name, bytes) in [("cmyk", fixture("jpeg_cmyk.jpg")), ("empty", fixture("empty.jpg"))] {
             for n in [2, 4] {
                 assert_eq!(ours_at(&bytes, n, Output::Rgb).err(), Some(Stop::Decline), "{name} at {n}/8");
             }
@@ -586,21 +606,46 @@ pub(super) mod tests {
 
     #[test]
     fn reduced_scales_refuse_truncated_data_and_survive_hostile_bytes() {
-        let bytes = encoded(96, 64, Some((2, 2)), 2, 85);
+        let sequential = encoded(96, 64, Some((2, 2)), 2, 85);
+        let mut files = vec![("sequential".to_string(), sequential.clone())];
+        files.extend(progressive_files().into_iter().filter(|(name, _)| name.contains("restart") || name.contains("420")));
         for n in [2, 4] {
-            assert!(ours_at(&bytes, n, Output::Rgb).is_ok());
-            let cut = &bytes[..bytes.len() * 2 / 3];
+            let cut = &sequential[..sequential.len() * 2 / 3];
             assert_eq!(ours_at(cut, n, Output::Rgb).err(), Some(Stop::Truncated), "cut at {n}/8");
-            for c in 0..bytes.len() {
-                assert!(ours_at(&bytes[..c], n, Output::Rgb).is_err(), "a file cut at {c} was taken at {n}/8");
-            }
-            let sos = bytes.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
-            for i in (0..sos + 60).chain((sos + 60..bytes.len()).step_by(7)) {
-                for v in [0x00, 0x01, 0x0F, 0x7F, 0xC0, 0xFF] {
-                    let mut b = bytes.clone();
-                    b[i] = v;
-                    let _ = ours_at(&b, n, Output::Rgb);
+            for (name, bytes) in &files {
+                assert!(ours_at(bytes, n, Output::Rgb).is_ok(), "{name}");
+                for c in 0..bytes.len() {
+                    assert!(ours_at(&bytes[..c], n, Output::Rgb).is_err(), "{name} cut at {c} was taken at {n}/8");
                 }
+                // The headers, and the start of every scan's data (the
+                // progressive files' tables come before each scan).
+                let scans: Vec<usize> =
+                    bytes.windows(2).enumerate().filter(|(_, w)| *w == [0xFF, 0xDA]).map(|(i, _)| i).collect();
+                let first = scans[0];
+                let spots = (0..first + 60)
+                    .chain(scans.iter().flat_map(|&s| s..(s + 40).min(bytes.len())))
+                    .chain((first + 60..bytes.len()).step_by(7));
+                for i in spots.filter(|&i| i < bytes.len()) {
+                    for v in [0x00, 0x01, 0x0F, 0x7F, 0xC0, 0xFF] {
+                        let mut b = bytes.clone();
+                        b[i] = v;
+                        let _ = ours_at(&b, n, Output::Rgb);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_progressive_scan_cut_short_is_refused_not_handed_on() {
+        // Cut inside the last scan's data: the scans before it decode, the
+        // last runs out of data before its blocks do. (Not the flat
+        // quadrants, whose last scan is a few bytes of end-of-band runs.)
+        for (name, bytes) in progressive_files().into_iter().filter(|(name, _)| name.starts_with("progressive_")) {
+            let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]).unwrap();
+            let cut = &bytes[..last_scan + (bytes.len() - last_scan) / 2];
+            for n in [2, 4] {
+                assert_eq!(ours_at(cut, n, Output::Rgb).err(), Some(Stop::Truncated), "{name} at {n}/8");
             }
         }
     }

@@ -116,17 +116,9 @@ pub(super) fn sequential<S: Rows>(
     {
         return Err(Stop::Decline);
     }
-    let (hmax, vmax) = s.max_factors();
     let (mcus_x, mcus_y) = s.mcu_grid();
-    let (out_w, out_h) = ((s.width * n).div_ceil(8), (s.height * n).div_ceil(8));
-    let mut planes: Vec<Plane> = comps
-        .iter()
-        .map(|c| {
-            let size = ((s.width * c.h * n).div_ceil(hmax * 8), (s.height * c.v * n).div_ceil(vmax * 8));
-            let stretch = (c.h != hmax && out_w > 1, c.v != vmax && out_h > 1);
-            Plane::new((mcus_x * c.h, mcus_y * c.v), n, size, stretch)
-        })
-        .collect();
+    let out_h = (s.height * n).div_ceil(8);
+    let mut planes = planes(s, n);
 
     let mut values: [Vec<Value>; 4] = Default::default();
     let mut multi: [Vec<Multi>; 4] = Default::default();
@@ -159,23 +151,13 @@ pub(super) fn sequential<S: Rows>(
     let slots = slots(n);
     let row_blocks = (mcus_x * comps.iter().map(|c| c.h * c.v).sum::<usize>()) as u64;
     let block_cost = cost::JPEG_VISIT + cost::JPEG_IDCT[n];
-    let line = planes.iter().map(Plane::stretched_width).max().unwrap_or(0).max(out_w);
-    let lines = vec![vec![0u8; line]; comps.len()];
-    let mut emit = Emit { lines, width: out_w, row: vec![0u8; out_w * comps.len()], output };
+    let mut emit = Emit::new(s, &planes, n, output);
     let mut pred = [0i16; 3];
     let mut coef: Coefficients = [0; SPARE + 1];
     let mut bits = Bits::new(bytes, scan.start, s.restart_interval);
     let mut charged_to = scan.start;
     let mut next_y = 0;
-    // The MCUs whose pixels the sink keeps, and one more on every side
-    // (upsampling reads a neighbour): the others' blocks are read past
-    // but not transformed.
-    let around = |kept: Range<usize>, mcu: usize| {
-        let first = (kept.start / mcu).saturating_sub(1);
-        let last = kept.end.saturating_sub(1) / mcu + 1;
-        first..last + 1
-    };
-    let (mcu_rows, mcu_cols) = (around(sink.rows(), vmax * n), around(sink.columns(), hmax * n));
+    let (mcu_rows, mcu_cols) = mcus_around_crop(s, n, &sink);
 
     for mcu_y in 0..mcus_y {
         work.charge(row_blocks * block_cost + (bits.pos() - charged_to) as u64 * cost::JPEG_DECODER_BYTE)?;
@@ -232,8 +214,37 @@ pub(super) fn sequential<S: Rows>(
     Ok(sink)
 }
 
+/// Each component's plane at scale `n`/8, over the MCU-padded block grid,
+/// stretched to the output grid as jpeg-decoder chooses.
+pub(super) fn planes(s: &Setup, n: usize) -> Vec<Plane> {
+    let (hmax, vmax) = s.max_factors();
+    let (mcus_x, mcus_y) = s.mcu_grid();
+    let (out_w, out_h) = ((s.width * n).div_ceil(8), (s.height * n).div_ceil(8));
+    s.comps
+        .iter()
+        .map(|c| {
+            let size = ((s.width * c.h * n).div_ceil(hmax * 8), (s.height * c.v * n).div_ceil(vmax * 8));
+            let stretch = (c.h != hmax && out_w > 1, c.v != vmax && out_h > 1);
+            Plane::new((mcus_x * c.h, mcus_y * c.v), n, size, stretch)
+        })
+        .collect()
+}
+
+/// The MCU rows and columns whose pixels the sink keeps, and one more on
+/// every side (upsampling reads a neighbour): the other blocks need not
+/// be transformed.
+pub(super) fn mcus_around_crop<S: Rows>(s: &Setup, n: usize, sink: &S) -> (Range<usize>, Range<usize>) {
+    let (hmax, vmax) = s.max_factors();
+    let around = |kept: Range<usize>, mcu: usize| {
+        let first = (kept.start / mcu).saturating_sub(1);
+        let last = kept.end.saturating_sub(1) / mcu + 1;
+        first..last + 1
+    };
+    (around(sink.rows(), vmax * n), around(sink.columns(), hmax * n))
+}
+
 /// The buffers an output row is made in.
-struct Emit {
+pub(super) struct Emit {
     /// Each plane's stretched row (at least `width` samples).
     lines: Vec<Vec<u8>>,
     width: usize,
@@ -242,8 +253,17 @@ struct Emit {
 }
 
 impl Emit {
+    /// The buffers for the rows of a frame decoded at scale `n`/8 into
+    /// `planes`.
+    pub(super) fn new(s: &Setup, planes: &[Plane], n: usize, output: Output) -> Emit {
+        let width = (s.width * n).div_ceil(8);
+        let line = planes.iter().map(Plane::stretched_width).max().unwrap_or(0).max(width);
+        let lines = vec![vec![0u8; line]; planes.len()];
+        Emit { lines, width, row: vec![0u8; width * planes.len()], output }
+    }
+
     /// Output row `y`: every plane's row stretched, converted, handed on.
-    fn row<S: Rows>(&mut self, planes: &[Plane], y: usize, work: &Work, sink: &mut S) -> Result<(), Stop> {
+    pub(super) fn row<S: Rows>(&mut self, planes: &[Plane], y: usize, work: &Work, sink: &mut S) -> Result<(), Stop> {
         work.charge(self.width as u64 * cost::JPEG_PIXEL)?;
         if !sink.rows().contains(&y) {
             // Above the crop: the sink takes the row unread.

@@ -1,0 +1,411 @@
+//! A progressive frame at 1/4 or 1/2 scale. Every scan is entropy-decoded
+//! as jpeg-decoder decodes it, but of each block only the top-left 2×2 or
+//! 4×4 coefficients (what the reduced IDCT reads) are kept, and of the
+//! others only whether they are non-zero, which is all a refinement scan
+//! needs of them (it reads a correction bit for each non-zero one). At the
+//! end of the image the blocks around the crop are transformed and the
+//! rows made as for a sequential frame, so the samples are jpeg-decoder's.
+//!
+//! A block takes 2 × (n² + 1) + 8 bytes instead of jpeg-decoder's 128.
+
+use super::bits::Bits;
+use super::huffman::Huffman;
+use super::idct::{idct_2x2, idct_4x4, slot};
+use super::reduced::{mcus_around_crop, planes, Emit, Output};
+use super::setup::{next_marker, Scan, Setup};
+use super::stop::{OrDecline, Stop};
+use super::Rows;
+use crate::imaging::work::{cost, Work};
+
+/// One component's coefficients over the MCU-padded block grid.
+struct Blocks {
+    /// Blocks per row of the grid.
+    across: usize,
+    /// Coefficients kept per block (n²), then one spare slot that the
+    /// others are written to and never read from.
+    per_block: usize,
+    /// Per block, the kept coefficients (row-major) as the scans leave
+    /// them: shifted by their successive approximation, not dequantised.
+    kept: Vec<i16>,
+    /// Per block, which of the 64 coefficients (zigzag order) are non-zero.
+    nonzero: Vec<u64>,
+    /// The zigzag positions a first pass has decoded (refinements need it).
+    first_passes: u64,
+}
+
+impl Blocks {
+    fn new(across: usize, down: usize, n: usize) -> Blocks {
+        let per_block = n * n + 1;
+        Blocks {
+            across,
+            per_block,
+            kept: vec![0; across * down * per_block],
+            nonzero: vec![0; across * down],
+            first_passes: 0,
+        }
+    }
+
+    /// Block (`x`, `y`): its kept coefficients (and spare) and its mask.
+    fn block(&mut self, x: usize, y: usize) -> Option<(&mut [i16], &mut u64)> {
+        let i = y * self.across + x;
+        let kept = self.kept.get_mut(i * self.per_block..(i + 1) * self.per_block)?;
+        Some((kept, self.nonzero.get_mut(i)?))
+    }
+}
+
+/// Per zigzag position: its slot among the kept coefficients, or the spare.
+fn slots(n: usize) -> [u8; 64] {
+    std::array::from_fn(|k| slot(k, n).unwrap_or(n * n) as u8)
+}
+
+/// The frame's scans, first to last, at scale `n`/8 (2 or 4); then the
+/// output rows. Each scan's rows of blocks are charged before they are
+/// decoded (their blocks, and the bytes the previous row read), the
+/// transforms and rows as they are made.
+pub(super) fn progressive<S: Rows>(
+    bytes: &[u8],
+    mut s: Setup,
+    first: Scan,
+    n: usize,
+    output: Output,
+    work: &Work,
+    mut sink: S,
+) -> Result<S, Stop> {
+    if !matches!(n, 2 | 4) {
+        return Err(Stop::Decline);
+    }
+    let (mcus_x, mcus_y) = s.mcu_grid();
+    let mut blocks: Vec<Blocks> = s.comps.iter().map(|c| Blocks::new(mcus_x * c.h, mcus_y * c.v, n)).collect();
+    let slots = slots(n);
+    let mut scan = first;
+    loop {
+        let end = decode_scan(bytes, &s, &scan, &mut blocks, &slots, work)?;
+        let at = next_marker(bytes, end).or_decline()?;
+        match s.next_scan(bytes, at).or_decline()? {
+            Some(next) => scan = next,
+            None => break,
+        }
+    }
+    // jpeg-decoder dequantises with the tables in force at the end, and
+    // refuses a table with a zero step.
+    if blocks.iter().any(|b| b.first_passes & 1 == 0) || s.comps.iter().any(|c| s.quant[c.quant].contains(&0)) {
+        return Err(Stop::Decline);
+    }
+
+    let mut planes = planes(&s, n);
+    let (mcu_rows, mcu_cols) = mcus_around_crop(&s, n, &sink);
+    for (ci, c) in s.comps.iter().enumerate() {
+        let quant = &s.quant[c.quant];
+        // The quantisation step of each kept slot.
+        let steps: [i32; 16] = std::array::from_fn(|j| {
+            let (row, col) = (j / n, j % n);
+            if row < n { i32::from(quant[row * 8 + col]) } else { 0 }
+        });
+        let (rows, cols) = (mcu_rows.start * c.v..mcu_rows.end * c.v, mcu_cols.start * c.h..mcu_cols.end * c.h);
+        let comp = &mut blocks[ci];
+        let plane = planes.get_mut(ci).or_decline()?;
+        let stride = plane.stride;
+        for by in rows.start..rows.end.min(mcus_y * c.v) {
+            let across = cols.start..cols.end.min(mcus_x * c.h);
+            work.charge(across.len() as u64 * cost::JPEG_IDCT[n])?;
+            for bx in across {
+                let (kept, _) = comp.block(bx, by).or_decline()?;
+                let mut square = [0i32; 16];
+                for (j, (sq, &step)) in square.iter_mut().zip(&steps).take(n * n).enumerate() {
+                    *sq = i32::from(kept[j]) * step;
+                }
+                let out = plane.samples.get_mut(by * n * stride + bx * n..).or_decline()?;
+                if n == 4 {
+                    idct_4x4(&square, out, stride);
+                } else {
+                    idct_2x2(&square, out, stride);
+                }
+            }
+        }
+    }
+    drop(blocks);
+    let mut emit = Emit::new(&s, &planes, n, output);
+    let out_h = (s.height * n).div_ceil(8);
+    for y in 0..out_h {
+        if sink.done() {
+            break;
+        }
+        emit.row(&planes, y, work, &mut sink)?;
+    }
+    Ok(sink)
+}
+
+/// A scan's spectral band (zigzag `start..end`) and successive approximation.
+struct Band {
+    start: usize,
+    end: usize,
+    refine: bool,
+    al: u32,
+}
+
+impl Band {
+    /// The band's zigzag positions as a mask.
+    fn mask(&self) -> u64 {
+        let below = |k: usize| if k >= 64 { u64::MAX } else { (1u64 << k) - 1 };
+        below(self.end) & !below(self.start)
+    }
+}
+
+/// One scan into `blocks`; returns where its data was read up to. What
+/// jpeg-decoder would refuse, or what no encoder writes (an interleaved AC
+/// scan, a refinement of what no first pass decoded, a second first pass),
+/// declines the file.
+fn decode_scan(
+    bytes: &[u8],
+    s: &Setup,
+    scan: &Scan,
+    blocks: &mut [Blocks],
+    slots: &[u8; 64],
+    work: &Work,
+) -> Result<usize, Stop> {
+    let (ss, se, ah, al) = (usize::from(scan.ss), usize::from(scan.se), scan.ah, scan.al);
+    if se > 63 || ss > se || al > 13 || (ss == 0) != (se == 0) || (ss > 0 && scan.comps.len() != 1) {
+        return Err(Stop::Decline);
+    }
+    if ah != 0 && ah != al + 1 {
+        return Err(Stop::Decline);
+    }
+    let band = Band { start: ss, end: se + 1, refine: ah != 0, al: u32::from(al) };
+    for &ci in &scan.comps {
+        let passes = blocks.get(ci).or_decline()?.first_passes;
+        let covered = passes & band.mask() == band.mask();
+        let untouched = passes & band.mask() == 0;
+        if (band.refine && !covered) || (!band.refine && !untouched) {
+            return Err(Stop::Decline);
+        }
+    }
+    let tables: Vec<(Option<&Huffman>, Option<&Huffman>)> = scan
+        .comps
+        .iter()
+        .map(|&ci| {
+            let c = &s.comps[ci];
+            let dc = if ss == 0 && !band.refine { Some(s.dc[c.dc_table].as_ref()?) } else { None };
+            let ac = if ss > 0 { Some(s.ac[c.ac_table].as_ref()?) } else { None };
+            Some((dc, ac))
+        })
+        .collect::<Option<_>>()
+        .or_decline()?;
+    let single = scan.comps.len() == 1;
+    let (units_x, units_y, per_unit) = s.scan_units(scan);
+    let mut bits = Bits::new(bytes, scan.start, s.restart_interval);
+    let mut pred = [0i32; 3];
+    let mut eob_run = 0u32;
+    let mut charged_to = scan.start;
+    for uy in 0..units_y {
+        work.charge(
+            (units_x * per_unit) as u64 * cost::JPEG_PROGRESSIVE_VISIT
+                + (bits.pos() - charged_to) as u64 * cost::JPEG_DECODER_BYTE,
+        )?;
+        charged_to = bits.pos();
+        for ux in 0..units_x {
+            if bits.next_mcu()? {
+                pred = [0; 3];
+                eob_run = 0;
+            }
+            for (k, &ci) in scan.comps.iter().enumerate() {
+                let c = &s.comps[ci];
+                let (bh, bw) = if single { (1, 1) } else { (c.v, c.h) };
+                for by in 0..bh {
+                    for bx in 0..bw {
+                        let (x, y) = if single { (ux, uy) } else { (ux * c.h + bx, uy * c.v + by) };
+                        let (kept, mask) = blocks.get_mut(ci).or_decline()?.block(x, y).or_decline()?;
+                        let (dc, ac) = tables[k];
+                        let decoded = match (ss, band.refine) {
+                            (0, false) => dc_first(&mut bits, dc.or_decline()?, &mut pred[k], band.al, kept, mask),
+                            (0, true) => dc_refine(&mut bits, band.al, kept),
+                            (_, false) => ac_first(&mut bits, ac.or_decline()?, &band, &mut eob_run, slots, kept, mask),
+                            (_, true) => ac_refine(&mut bits, ac.or_decline()?, &band, &mut eob_run, slots, kept, mask),
+                        };
+                        decoded.or_decline()?;
+                    }
+                }
+            }
+        }
+    }
+    let end = bits.finish()?;
+    for &ci in &scan.comps {
+        if !band.refine {
+            blocks[ci].first_passes |= band.mask();
+        }
+    }
+    Ok(end)
+}
+
+/// A DC first pass: the difference added to `pred`, shifted by `al` into
+/// an `i16` (jpeg-decoder's predictor is an `i16`; the same low bits).
+fn dc_first(bits: &mut Bits, dc: &Huffman, pred: &mut i32, al: u32, kept: &mut [i16], mask: &mut u64) -> Option<()> {
+    let t = u32::from(dc.decode(bits)?);
+    if t > 11 {
+        return None;
+    }
+    *pred = pred.wrapping_add(bits.extend(t));
+    let value = pred.wrapping_shl(al) as i16;
+    *kept.first_mut()? = value;
+    set_nonzero(mask, 0, value != 0);
+    Some(())
+}
+
+/// A DC refinement: one bit.
+fn dc_refine(bits: &mut Bits, al: u32, kept: &mut [i16]) -> Option<()> {
+    if bits.extend_raw(1) == 1 {
+        *kept.first_mut()? |= 1 << al;
+    }
+    Some(())
+}
+
+fn set_nonzero(mask: &mut u64, k: usize, nonzero: bool) {
+    if nonzero {
+        *mask |= 1 << k;
+    } else {
+        *mask &= !(1 << k);
+    }
+}
+
+/// An AC first pass over one block, as jpeg-decoder's `decode_block`:
+/// codes, extra bits and end-of-band runs. A value is stored shifted by
+/// `al` into an `i16`, as there (so it may wrap to zero).
+fn ac_first(
+    bits: &mut Bits,
+    ac: &Huffman,
+    band: &Band,
+    eob_run: &mut u32,
+    slots: &[u8; 64],
+    kept: &mut [i16],
+    mask: &mut u64,
+) -> Option<()> {
+    if *eob_run > 0 {
+        *eob_run -= 1;
+        return Some(());
+    }
+    let mut k = band.start;
+    while k < band.end {
+        let rs = ac.decode(bits)?;
+        let (r, size) = (usize::from(rs >> 4), u32::from(rs & 15));
+        if size == 0 {
+            if r == 15 {
+                k += 16;
+                continue;
+            }
+            *eob_run = (1 << r) - 1 + bits.extend_raw(r as u32);
+            break;
+        }
+        k += r;
+        if k >= band.end {
+            break;
+        }
+        let value = (bits.extend(size) as i16).wrapping_shl(band.al);
+        *kept.get_mut(usize::from(slots[k]))? = value;
+        set_nonzero(mask, k, value != 0);
+        k += 1;
+    }
+    Some(())
+}
+
+/// An AC refinement of one block, as jpeg-decoder's
+/// `decode_block_successive_approximation`: a correction bit for each
+/// non-zero coefficient of the band, new coefficients of ±1 (shifted)
+/// among the zero ones. A kept coefficient that would overflow declines
+/// (jpeg-decoder refuses it); the others' values are not known, so theirs
+/// cannot be noticed.
+fn ac_refine(
+    bits: &mut Bits,
+    ac: &Huffman,
+    band: &Band,
+    eob_run: &mut u32,
+    slots: &[u8; 64],
+    kept: &mut [i16],
+    mask: &mut u64,
+) -> Option<()> {
+    let bit = 1i16 << band.al;
+    if *eob_run > 0 {
+        *eob_run -= 1;
+        refine_non_zeroes(bits, band.start, band.end, 64, bit, slots, kept, *mask)?;
+        return Some(());
+    }
+    let mut k = band.start;
+    while k < band.end {
+        let rs = ac.decode(bits)?;
+        let (r, size) = (rs >> 4, rs & 15);
+        let mut zero_run = usize::from(r);
+        let mut value = 0;
+        match size {
+            0 if r != 15 => {
+                *eob_run = (1 << r) - 1 + bits.extend_raw(u32::from(r));
+                zero_run = 64;
+            }
+            0 => {}
+            1 => value = if bits.extend_raw(1) == 1 { bit } else { -bit },
+            _ => return None,
+        }
+        k = refine_non_zeroes(bits, k, band.end, zero_run, bit, slots, kept, *mask)?;
+        if value != 0 {
+            *kept.get_mut(usize::from(slots[k]))? = value;
+            *mask |= 1 << k;
+        }
+        k += 1;
+    }
+    Some(())
+}
+
+/// jpeg-decoder's `refine_non_zeroes`: from `start`, a correction bit for
+/// each non-zero coefficient, passing `zero_run` zero ones; returns where
+/// the next zero one (or the band's last coefficient) is.
+#[allow(clippy::too_many_arguments)]
+fn refine_non_zeroes(
+    bits: &mut Bits,
+    start: usize,
+    end: usize,
+    zero_run: usize,
+    bit: i16,
+    slots: &[u8; 64],
+    kept: &mut [i16],
+    mask: u64,
+) -> Option<usize> {
+    let mut zeros = zero_run;
+    for k in start..end {
+        if mask & (1 << k) == 0 {
+            if zeros == 0 {
+                return Some(k);
+            }
+            zeros -= 1;
+        } else if bits.extend_raw(1) == 1 {
+            let c = kept.get_mut(usize::from(slots[k]))?;
+            if *c & bit == 0 {
+                *c = if *c > 0 { c.checked_add(bit)? } else { c.checked_sub(bit)? };
+            }
+        }
+    }
+    Some(end - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::idct::UNZIGZAG;
+    use super::*;
+
+    #[test]
+    fn slots_put_the_top_left_square_in_row_major_order_and_the_rest_in_the_spare() {
+        for n in [2, 4] {
+            let slots = slots(n);
+            for (k, &s) in slots.iter().enumerate() {
+                let (row, col) = (UNZIGZAG[k] / 8, UNZIGZAG[k] % 8);
+                let want = if row < n && col < n { row * n + col } else { n * n };
+                assert_eq!(usize::from(s), want, "zigzag {k} at {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_band_mask_covers_exactly_its_positions() {
+        let band = |start, end| Band { start, end, refine: false, al: 0 }.mask();
+        assert_eq!(band(0, 1), 1);
+        assert_eq!(band(1, 6), 0b11_1110);
+        assert_eq!(band(6, 64), u64::MAX << 6);
+        assert_eq!(band(1, 64).count_ones(), 63);
+    }
+}
