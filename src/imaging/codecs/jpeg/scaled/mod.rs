@@ -608,7 +608,9 @@ pub(super) mod tests {
     fn reduced_scales_refuse_truncated_data_and_survive_hostile_bytes() {
         let sequential = encoded(96, 64, Some((2, 2)), 2, 85);
         let mut files = vec![("sequential".to_string(), sequential.clone())];
-        files.extend(progressive_files().into_iter().filter(|(name, _)| name.contains("restart") || name.contains("420")));
+        files.extend(
+            progressive_files().into_iter().filter(|(name, _)| name.contains("restart") || name.contains("420")),
+        );
         for n in [2, 4] {
             let cut = &sequential[..sequential.len() * 2 / 3];
             assert_eq!(ours_at(cut, n, Output::Rgb).err(), Some(Stop::Truncated), "cut at {n}/8");

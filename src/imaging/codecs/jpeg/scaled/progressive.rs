@@ -53,9 +53,23 @@ impl Blocks {
     }
 }
 
-/// Per zigzag position: its slot among the kept coefficients, or the spare.
-fn slots(n: usize) -> [u8; 64] {
-    std::array::from_fn(|k| slot(k, n).unwrap_or(n * n) as u8)
+/// Where each coefficient of a block goes.
+struct Square {
+    /// Per zigzag position: its slot among the kept coefficients, or the
+    /// spare.
+    slots: [u8; 64],
+    /// The zigzag positions with a slot of their own.
+    kept: u64,
+    /// The last of them.
+    last_kept: usize,
+}
+
+impl Square {
+    fn new(n: usize) -> Square {
+        let slots = std::array::from_fn(|k| slot(k, n).unwrap_or(n * n) as u8);
+        let kept = (0..64).filter(|&k| slot(k, n).is_some()).fold(0, |m, k| m | 1 << k);
+        Square { slots, kept, last_kept: 63 - kept.leading_zeros() as usize }
+    }
 }
 
 /// The frame's scans, first to last, at scale `n`/8 (2 or 4); then the
@@ -76,10 +90,10 @@ pub(super) fn progressive<S: Rows>(
     }
     let (mcus_x, mcus_y) = s.mcu_grid();
     let mut blocks: Vec<Blocks> = s.comps.iter().map(|c| Blocks::new(mcus_x * c.h, mcus_y * c.v, n)).collect();
-    let slots = slots(n);
+    let square = Square::new(n);
     let mut scan = first;
     loop {
-        let end = decode_scan(bytes, &s, &scan, &mut blocks, &slots, work)?;
+        let end = decode_scan(bytes, &s, &scan, &mut blocks, &square, work)?;
         let at = next_marker(bytes, end).or_decline()?;
         match s.next_scan(bytes, at).or_decline()? {
             Some(next) => scan = next,
@@ -99,7 +113,11 @@ pub(super) fn progressive<S: Rows>(
         // The quantisation step of each kept slot.
         let steps: [i32; 16] = std::array::from_fn(|j| {
             let (row, col) = (j / n, j % n);
-            if row < n { i32::from(quant[row * 8 + col]) } else { 0 }
+            if row < n {
+                i32::from(quant[row * 8 + col])
+            } else {
+                0
+            }
         });
         let (rows, cols) = (mcu_rows.start * c.v..mcu_rows.end * c.v, mcu_cols.start * c.h..mcu_cols.end * c.h);
         let comp = &mut blocks[ci];
@@ -146,8 +164,7 @@ struct Band {
 impl Band {
     /// The band's zigzag positions as a mask.
     fn mask(&self) -> u64 {
-        let below = |k: usize| if k >= 64 { u64::MAX } else { (1u64 << k) - 1 };
-        below(self.end) & !below(self.start)
+        positions(self.start, self.end)
     }
 }
 
@@ -160,7 +177,7 @@ fn decode_scan(
     s: &Setup,
     scan: &Scan,
     blocks: &mut [Blocks],
-    slots: &[u8; 64],
+    square: &Square,
     work: &Work,
 ) -> Result<usize, Stop> {
     let (ss, se, ah, al) = (usize::from(scan.ss), usize::from(scan.se), scan.ah, scan.al);
@@ -218,8 +235,12 @@ fn decode_scan(
                         let decoded = match (ss, band.refine) {
                             (0, false) => dc_first(&mut bits, dc.or_decline()?, &mut pred[k], band.al, kept, mask),
                             (0, true) => dc_refine(&mut bits, band.al, kept),
-                            (_, false) => ac_first(&mut bits, ac.or_decline()?, &band, &mut eob_run, slots, kept, mask),
-                            (_, true) => ac_refine(&mut bits, ac.or_decline()?, &band, &mut eob_run, slots, kept, mask),
+                            (_, false) => {
+                                ac_first(&mut bits, ac.or_decline()?, &band, &mut eob_run, square, kept, mask)
+                            }
+                            (_, true) => {
+                                ac_refine(&mut bits, ac.or_decline()?, &band, &mut eob_run, square, kept, mask)
+                            }
                         };
                         decoded.or_decline()?;
                     }
@@ -274,7 +295,7 @@ fn ac_first(
     ac: &Huffman,
     band: &Band,
     eob_run: &mut u32,
-    slots: &[u8; 64],
+    square: &Square,
     kept: &mut [i16],
     mask: &mut u64,
 ) -> Option<()> {
@@ -299,7 +320,7 @@ fn ac_first(
             break;
         }
         let value = (bits.extend(size) as i16).wrapping_shl(band.al);
-        *kept.get_mut(usize::from(slots[k]))? = value;
+        *kept.get_mut(usize::from(square.slots[k]))? = value;
         set_nonzero(mask, k, value != 0);
         k += 1;
     }
@@ -317,14 +338,14 @@ fn ac_refine(
     ac: &Huffman,
     band: &Band,
     eob_run: &mut u32,
-    slots: &[u8; 64],
+    square: &Square,
     kept: &mut [i16],
     mask: &mut u64,
 ) -> Option<()> {
     let bit = 1i16 << band.al;
     if *eob_run > 0 {
         *eob_run -= 1;
-        refine_non_zeroes(bits, band.start, band.end, 64, bit, slots, kept, *mask)?;
+        refine_non_zeroes(bits, band.start, band.end, 64, bit, square, kept, *mask)?;
         return Some(());
     }
     let mut k = band.start;
@@ -342,9 +363,9 @@ fn ac_refine(
             1 => value = if bits.extend_raw(1) == 1 { bit } else { -bit },
             _ => return None,
         }
-        k = refine_non_zeroes(bits, k, band.end, zero_run, bit, slots, kept, *mask)?;
+        k = refine_non_zeroes(bits, k, band.end, zero_run, bit, square, kept, *mask)?;
         if value != 0 {
-            *kept.get_mut(usize::from(slots[k]))? = value;
+            *kept.get_mut(usize::from(square.slots[k]))? = value;
             *mask |= 1 << k;
         }
         k += 1;
@@ -354,33 +375,70 @@ fn ac_refine(
 
 /// jpeg-decoder's `refine_non_zeroes`: from `start`, a correction bit for
 /// each non-zero coefficient, passing `zero_run` zero ones; returns where
-/// the next zero one (or the band's last coefficient) is.
+/// the next zero one (or the band's last coefficient) is. Worked on the
+/// mask: the bits of all the non-zero coefficients passed are read at
+/// once, and only the kept ones are looked at.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn refine_non_zeroes(
     bits: &mut Bits,
     start: usize,
     end: usize,
     zero_run: usize,
     bit: i16,
-    slots: &[u8; 64],
+    square: &Square,
     kept: &mut [i16],
     mask: u64,
 ) -> Option<usize> {
-    let mut zeros = zero_run;
-    for k in start..end {
-        if mask & (1 << k) == 0 {
-            if zeros == 0 {
-                return Some(k);
-            }
-            zeros -= 1;
-        } else if bits.extend_raw(1) == 1 {
-            let c = kept.get_mut(usize::from(slots[k]))?;
+    let band = positions(start, end);
+    let mut zeros = !mask & band;
+    // The zero coefficient after `zero_run` others, if the band has it.
+    let stop = if (zeros.count_ones() as usize) > zero_run {
+        for _ in 0..zero_run {
+            zeros &= zeros - 1;
+        }
+        Some(zeros.trailing_zeros() as usize)
+    } else {
+        None
+    };
+    let passed = mask & positions(start, stop.unwrap_or(end));
+    // The bits come in zigzag order: those up to the last kept position
+    // read at once and looked at one by one, the rest skipped.
+    let mut low = passed & positions(0, square.last_kept + 1);
+    let low_count = low.count_ones();
+    let high = (passed & !low).count_ones();
+    // The first bit on top.
+    let mut word = if low_count == 0 { 0 } else { u64::from(bits.extend_raw(low_count)) << (64 - low_count) };
+    while low != 0 {
+        let k = low.trailing_zeros() as usize;
+        low &= low - 1;
+        let correction = word >> 63 == 1;
+        word <<= 1;
+        if correction && square.kept & (1 << k) != 0 {
+            let c = kept.get_mut(usize::from(square.slots[k]))?;
             if *c & bit == 0 {
                 *c = if *c > 0 { c.checked_add(bit)? } else { c.checked_sub(bit)? };
             }
         }
     }
-    Some(end - 1)
+    skip_bits(bits, high);
+    Some(stop.unwrap_or(end - 1))
+}
+
+/// Zigzag positions `start..end` as a mask.
+fn positions(start: usize, end: usize) -> u64 {
+    let below = |k: usize| if k >= 64 { u64::MAX } else { (1u64 << k) - 1 };
+    below(end) & !below(start)
+}
+
+/// Skips `count` (up to 64) bits.
+fn skip_bits(bits: &mut Bits, count: u32) {
+    let mut left = count;
+    while left > 0 {
+        let take = left.min(32);
+        bits.skip(take);
+        left -= take;
+    }
 }
 
 #[cfg(test)]
@@ -391,12 +449,16 @@ mod tests {
     #[test]
     fn slots_put_the_top_left_square_in_row_major_order_and_the_rest_in_the_spare() {
         for n in [2, 4] {
-            let slots = slots(n);
-            for (k, &s) in slots.iter().enumerate() {
+            let square = Square::new(n);
+            for (k, &s) in square.slots.iter().enumerate() {
                 let (row, col) = (UNZIGZAG[k] / 8, UNZIGZAG[k] % 8);
-                let want = if row < n && col < n { row * n + col } else { n * n };
+                let inside = row < n && col < n;
+                let want = if inside { row * n + col } else { n * n };
                 assert_eq!(usize::from(s), want, "zigzag {k} at {n}");
+                assert_eq!(square.kept & (1 << k) != 0, inside, "zigzag {k} at {n}");
             }
+            assert_eq!(square.kept.count_ones() as usize, n * n);
+            assert_eq!(square.last_kept, super::super::idct::last_needed(n), "at {n}");
         }
     }
 
