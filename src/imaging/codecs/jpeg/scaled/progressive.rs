@@ -14,8 +14,10 @@ use super::idct::{idct_2x2, idct_4x4, slot};
 use super::reduced::{mcus_around_crop, planes, Emit, Output};
 use super::setup::{next_marker, Scan, Setup};
 use super::stop::{OrDecline, Stop};
+use super::upsample::Plane;
 use super::Rows;
 use crate::imaging::work::{cost, Work};
+use std::ops::Range;
 
 /// One component's coefficients over the MCU-padded block grid.
 struct Blocks {
@@ -43,6 +45,12 @@ impl Blocks {
             nonzero: vec![0; across * down],
             first_passes: 0,
         }
+    }
+
+    /// Block (`x`, `y`)'s kept coefficients (and spare).
+    fn kept(&self, x: usize, y: usize) -> Option<&[i16]> {
+        let i = y * self.across + x;
+        self.kept.get(i * self.per_block..(i + 1) * self.per_block)
     }
 
     /// Block (`x`, `y`): its kept coefficients (and spare) and its mask.
@@ -106,41 +114,7 @@ pub(super) fn progressive<S: Rows>(
         return Err(Stop::Decline);
     }
 
-    let mut planes = planes(&s, n);
-    let (mcu_rows, mcu_cols) = mcus_around_crop(&s, n, &sink);
-    for (ci, c) in s.comps.iter().enumerate() {
-        let quant = &s.quant[c.quant];
-        // The quantisation step of each kept slot.
-        let steps: [i32; 16] = std::array::from_fn(|j| {
-            let (row, col) = (j / n, j % n);
-            if row < n {
-                i32::from(quant[row * 8 + col])
-            } else {
-                0
-            }
-        });
-        let (rows, cols) = (mcu_rows.start * c.v..mcu_rows.end * c.v, mcu_cols.start * c.h..mcu_cols.end * c.h);
-        let comp = &mut blocks[ci];
-        let plane = planes.get_mut(ci).or_decline()?;
-        let stride = plane.stride;
-        for by in rows.start..rows.end.min(mcus_y * c.v) {
-            let across = cols.start..cols.end.min(mcus_x * c.h);
-            work.charge(across.len() as u64 * cost::JPEG_IDCT[n])?;
-            for bx in across {
-                let (kept, _) = comp.block(bx, by).or_decline()?;
-                let mut square = [0i32; 16];
-                for (j, (sq, &step)) in square.iter_mut().zip(&steps).take(n * n).enumerate() {
-                    *sq = i32::from(kept[j]) * step;
-                }
-                let out = plane.samples.get_mut(by * n * stride + bx * n..).or_decline()?;
-                if n == 4 {
-                    idct_4x4(&square, out, stride);
-                } else {
-                    idct_2x2(&square, out, stride);
-                }
-            }
-        }
-    }
+    let planes = transform(&s, &blocks, n, mcus_around_crop(&s, n, &sink), work)?;
     drop(blocks);
     let mut emit = Emit::new(&s, &planes, n, output);
     let out_h = (s.height * n).div_ceil(8);
@@ -151,6 +125,46 @@ pub(super) fn progressive<S: Rows>(
         emit.row(&planes, y, work, &mut sink)?;
     }
     Ok(sink)
+}
+
+/// Each component's plane at scale `n`/8, from the dequantised kept
+/// coefficients of the blocks in the MCU rows and columns `around` the
+/// crop (the others are left unmade).
+fn transform(
+    s: &Setup,
+    blocks: &[Blocks],
+    n: usize,
+    (mcu_rows, mcu_cols): (Range<usize>, Range<usize>),
+    work: &Work,
+) -> Result<Vec<Plane>, Stop> {
+    let (mcus_x, mcus_y) = s.mcu_grid();
+    let mut planes = planes(s, n);
+    for ((c, comp), plane) in s.comps.iter().zip(blocks).zip(&mut planes) {
+        let quant = &s.quant[c.quant];
+        // The quantisation step of each kept slot (row-major n×n).
+        let steps: [i32; 16] =
+            std::array::from_fn(|j| if j < n * n { i32::from(quant[(j / n) * 8 + j % n]) } else { 0 });
+        let stride = plane.stride;
+        let across = mcu_cols.start * c.h..(mcu_cols.end * c.h).min(mcus_x * c.h);
+        for by in mcu_rows.start * c.v..(mcu_rows.end * c.v).min(mcus_y * c.v) {
+            work.charge(across.len() as u64 * cost::JPEG_IDCT[n])?;
+            for bx in across.clone() {
+                let kept = comp.kept(bx, by).or_decline()?;
+                let mut coefficients = [0i32; 16];
+                // The spare slot, if zipped in, meets a step of 0.
+                for ((coefficient, &k), &step) in coefficients.iter_mut().zip(kept).zip(&steps) {
+                    *coefficient = i32::from(k) * step;
+                }
+                let out = plane.samples.get_mut(by * n * stride + bx * n..).or_decline()?;
+                if n == 4 {
+                    idct_4x4(&coefficients, out, stride);
+                } else {
+                    idct_2x2(&coefficients, out, stride);
+                }
+            }
+        }
+    }
+    Ok(planes)
 }
 
 /// A scan's spectral band (zigzag `start..end`) and successive approximation.
