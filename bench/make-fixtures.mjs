@@ -77,6 +77,10 @@ export const FIXTURES = [
     make: (s) => photo(s, 8064, 6048).then((p) => p.jpeg(phoneJpeg).toBuffer()) },
   { name: 'jpeg-12mp-progressive.jpg', label: '12 MP progressive JPEG', src: 'motorcycle_left.png',
     make: (s) => photo(s, 4032, 3024).then((p) => p.jpeg({ ...phoneJpeg, progressive: true }).toBuffer()) },
+  // The 2 MP photo saved progressive, as browsers, social and messaging
+  // apps save the pictures members pass on: decoded at 1/2, every scan.
+  { name: 'jpeg-2mp-progressive.jpg', label: '2 MP progressive JPEG', src: 'astronaut.png',
+    make: (s) => photo(s, 1632, 1224).then((p) => p.jpeg({ ...phoneJpeg, progressive: true }).toBuffer()) },
   // A portrait phone photo as phones store it: the sensor's landscape pixels
   // (4032×3024) plus EXIF Orientation 6 ("rotate 90° clockwise to view").
   { name: 'jpeg-12mp-exif6.jpg', label: '12 MP JPEG, EXIF orientation 6', src: 'rocket.jpg',

@@ -42,6 +42,8 @@ params=(
   '\x06\x00\x00\x00\x00\x00\x01\x00\x01\x00'   # PNG, crop 1×1, 1 px
   '\x01\x07\x00\x00\x00\x00\x00\x00\x00\x00'   # JPEG, centre, 8 px
   '\xf8\x3f\x00\x00\x00\x00\x00\x00\x00\x00'   # PNG, centre, 64 px
+  '\x00\x0f\x00\x00\x00\x00\x00\x00\x00\x00'   # WebP, centre, 16 px: the
+                                               # progressive fixtures at 1/2
 )
 n=0
 for p in "${params[@]}"; do
