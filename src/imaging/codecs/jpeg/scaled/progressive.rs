@@ -404,6 +404,12 @@ fn refine_non_zeroes(
     kept: &mut [i16],
     mask: u64,
 ) -> Option<usize> {
+    // Most calls pass no non-zero coefficient: the zero run ends where it
+    // started counting, plus its length.
+    let quick = start + zero_run;
+    if quick < end && mask & positions(start, quick + 1) == 0 {
+        return Some(quick);
+    }
     let band = positions(start, end);
     let mut zeros = !mask & band;
     // The zero coefficient after `zero_run` others, if the band has it.
@@ -439,10 +445,11 @@ fn refine_non_zeroes(
     Some(stop.unwrap_or(end - 1))
 }
 
-/// Zigzag positions `start..end` as a mask.
+/// Zigzag positions `start..end` as a mask (`start` ≤ 63, `end` ≤ 64).
+#[inline(always)]
 fn positions(start: usize, end: usize) -> u64 {
-    let below = |k: usize| if k >= 64 { u64::MAX } else { (1u64 << k) - 1 };
-    below(end) & !below(start)
+    let below_end = u64::MAX.checked_shr(64 - end as u32).unwrap_or(0);
+    below_end & (u64::MAX << start)
 }
 
 /// Skips `count` (up to 64) bits.
@@ -483,5 +490,9 @@ mod tests {
         assert_eq!(band(1, 6), 0b11_1110);
         assert_eq!(band(6, 64), u64::MAX << 6);
         assert_eq!(band(1, 64).count_ones(), 63);
+        assert_eq!(band(0, 64), u64::MAX);
+        assert_eq!(positions(0, 0), 0);
+        assert_eq!(positions(5, 5), 0);
+        assert_eq!(positions(63, 64), 1 << 63);
     }
 }
