@@ -100,7 +100,37 @@ describe('legitimate files next to the bombs are accepted', { skip: SKIP, timeou
       await expectStored(w, url);
     });
   }
+
+  test('a progressive photo decoded at 1/2 is accepted; cut inside its last scan, it is refused as damaged', async () => {
+    // 2000×1500: a 1500 px square for a 256 px avatar, decoded at 1/2 by
+    // our progressive decoder, every scan read before a row is made.
+    const file = await progressivePhoto(2000, 1500);
+    const url = expectOk(await upload(w, { file }));
+    await expectStored(w, url);
+    const prev = await snapshot(w);
+    const lastScan = file.lastIndexOf(Buffer.from([0xff, 0xda]));
+    assert.ok(lastScan > 0, 'progressive JPEG has scans');
+    const cut = file.subarray(0, lastScan + Math.floor((file.length - lastScan) / 2));
+    for (const lang of ['en', 'zh']) {
+      const r = await upload(w, { file: cut, lang });
+      expectError(r, -1, DAMAGED[lang]);
+    }
+    await expectUnchanged(w, prev, 'cut progressive JPEG');
+  });
 });
+
+/** A photo-like progressive JPEG (libjpeg's standard script, q90 4:2:0). */
+async function progressivePhoto(width, height) {
+  const { data, info } = await sharp(fixture('jpeg_baseline.jpg')).resize(width, height, { fit: 'fill' })
+    .raw().toBuffer({ resolveWithObject: true });
+  let seed = 777;
+  for (let i = 0; i < data.length; i++) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    const v = data[i] + ((seed >>> 24) % 7) - 3;
+    data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+  }
+  return sharp(data, { raw: info }).jpeg({ quality: 90, chromaSubsampling: '4:2:0', progressive: true, mozjpeg: false }).toBuffer();
+}
 
 /** A screenshot-like 3840×2160 picture: flat panels, rules and text. */
 function screenshot() {
