@@ -68,6 +68,16 @@ const INPUTS: &[Input] = &[
         make: || jpeg(&photo(1632, 1224, 8.0), 1632, 1224),
         animation: Animation::Keep,
     },
+    // Every scan of a progressive file decoded at 1/2 (the stand-in:
+    // spectral selection only; the fixture, libjpeg's script with
+    // successive approximation).
+    Input {
+        name: "jpeg-2mp-progressive",
+        fixture: Some("jpeg-2mp-progressive.jpg"),
+        made: "q90 progressive 4:2:0 by jpeg-encoder",
+        make: || jpeg_progressive(&photo(1632, 1224, 8.0), 1632, 1224),
+        animation: Animation::Keep,
+    },
     Input {
         name: "png-1mp",
         fixture: Some("png-1mp.png"),
@@ -120,7 +130,7 @@ const SQUARE_FROM: &str = "jpeg-12mp";
 const STAGES: [&str; 4] = ["header", "decode", "resize", "pipeline"];
 
 /// Criterion's defaults (100 samples, 5 s of measurement per benchmark)
-/// would take ~5 minutes for these 32 benchmarks; a 12 MP decode is ~20 ms,
+/// would take ~6 minutes for these 36 benchmarks; a 12 MP decode is ~20 ms,
 /// so 20 samples in 3 s is plenty for a per-stage regression check. The
 /// command line (`--sample-size`, `--measurement-time`, `--warm-up-time`)
 /// still wins over these.
@@ -366,6 +376,15 @@ fn jpeg(rgb: &[u8], w: u32, h: u32) -> Vec<u8> {
     // Baseline, 4:4:4 (the `image` encoder does not subsample chroma;
     // phones write 4:2:0, so this decodes a little slower than a phone's).
     JpegEncoder::new_with_quality(&mut out, 90).write_image(rgb, w, h, ExtendedColorType::Rgb8).unwrap();
+    out
+}
+
+fn jpeg_progressive(rgb: &[u8], w: u32, h: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut enc = jpeg_encoder::Encoder::new(&mut out, 90);
+    enc.set_progressive(true);
+    enc.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+    enc.encode(rgb, w as u16, h as u16, jpeg_encoder::ColorType::Rgb).unwrap();
     out
 }
 
