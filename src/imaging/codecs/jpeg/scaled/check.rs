@@ -4,6 +4,7 @@
 
 use super::bits::Bits;
 use super::huffman::Huffman;
+use super::progressive::{ac_first, ac_refine, Band, Square};
 use super::setup::{next_marker, Scan, Setup};
 use super::stop::{OrDecline, Stop};
 use crate::imaging::work::{cost, Work};
@@ -65,7 +66,11 @@ fn walk_scan(bytes: &[u8], s: &Setup, scan: &Scan, nonzero: &mut [Vec<u64>], wor
     let (mcus_x, _) = s.mcu_grid();
     let single = scan.comps.len() == 1;
     let (units_x, units_y, per_unit) = s.scan_units(scan);
-    let band = Band { start: ss, end: se + 1, ah, al };
+    let band = Band { start: usize::from(ss), end: usize::from(se) + 1, refine: ah != 0, al: u32::from(al) };
+    // Nothing kept: the block readers follow only which coefficients are
+    // non-zero.
+    let nothing = Square::new(0);
+    let mut scratch = [0i16; 1];
     let mut spare = 0u64; // the mask of a sequential block (never read)
     let mut bits = Bits::new(bytes, scan.start, s.restart_interval);
     let mut eob_run = 0u32;
@@ -88,7 +93,8 @@ fn walk_scan(bytes: &[u8], s: &Setup, scan: &Scan, nonzero: &mut [Vec<u64>], wor
                             Some(grid) => grid.get_mut(y * mcus_x * c.h + x).or_decline()?,
                             None => &mut spare,
                         };
-                        walk_block(&mut bits, tables[k], &band, &mut eob_run, mask).or_decline()?;
+                        walk_block(&mut bits, tables[k], &band, &mut eob_run, &nothing, &mut scratch, mask)
+                            .or_decline()?;
                     }
                 }
             }
@@ -97,28 +103,22 @@ fn walk_scan(bytes: &[u8], s: &Setup, scan: &Scan, nonzero: &mut [Vec<u64>], wor
     bits.finish()
 }
 
-/// A scan's spectral band (zigzag `start..end`) and successive approximation.
-struct Band {
-    start: u8,
-    end: u8,
-    ah: u8,
-    al: u8,
-}
-
 /// One block as jpeg-decoder's `decode_block` (first passes, sequential)
 /// or `decode_block_successive_approximation` (refinements) reads it: the
-/// same codes, extra bits, end-of-band runs and correction bits. `mask`:
-/// the block's non-zero coefficients, kept up to date. `None`: a code or
-/// value jpeg-decoder refuses.
+/// same codes, extra bits, end-of-band runs and correction bits, through
+/// the progressive decoder's block readers, keeping `nothing` (written to
+/// `scratch`). `mask`: the block's non-zero coefficients, kept up to date.
+/// `None`: a code or value jpeg-decoder refuses.
 fn walk_block(
     bits: &mut Bits,
     (dc, ac): (Option<&Huffman>, Option<&Huffman>),
     band: &Band,
     eob_run: &mut u32,
+    nothing: &Square,
+    scratch: &mut [i16],
     mask: &mut u64,
 ) -> Option<()> {
-    let end = band.end;
-    if band.ah == 0 {
+    if !band.refine {
         if band.start == 0 {
             let t = u32::from(dc?.decode(bits)?);
             if t > 11 {
@@ -126,82 +126,15 @@ fn walk_block(
             }
             bits.skip(t);
         }
-        let mut k = band.start.max(1);
-        if k < end && *eob_run > 0 {
-            *eob_run -= 1;
-            return Some(());
-        }
-        while k < end {
-            let rs = ac?.decode(bits)?;
-            let (r, size) = (rs >> 4, u32::from(rs & 15));
-            if size == 0 {
-                if r == 15 {
-                    k += 16;
-                    continue;
-                }
-                *eob_run = (1 << r) - 1 + bits.extend_raw(u32::from(r));
-                break;
-            }
-            k += r;
-            if k >= end {
-                break;
-            }
-            // jpeg-decoder stores the value shifted into an i16: it may
-            // wrap to zero.
-            let value = bits.extend(size) as i16;
-            if value.wrapping_shl(u32::from(band.al)) != 0 {
-                *mask |= 1 << k;
-            } else {
-                *mask &= !(1 << k);
-            }
-            k += 1;
+        // A DC-only band has no AC coefficients (nor end-of-band runs).
+        let ac_band = Band { start: band.start.max(1), ..*band };
+        if ac_band.start < ac_band.end {
+            ac_first(bits, ac?, &ac_band, eob_run, nothing, scratch, mask)?;
         }
     } else if band.start == 0 {
         bits.skip(1);
     } else {
-        if *eob_run > 0 {
-            *eob_run -= 1;
-            refine_walk(bits, *mask, band.start, end, 64);
-            return Some(());
-        }
-        let mut k = band.start;
-        while k < end {
-            let rs = ac?.decode(bits)?;
-            let (r, size) = (rs >> 4, rs & 15);
-            let mut zero_run = r;
-            match size {
-                0 if r != 15 => {
-                    *eob_run = (1 << r) - 1 + bits.extend_raw(u32::from(r));
-                    zero_run = 64;
-                }
-                0 => {}
-                1 => bits.skip(1),
-                _ => return None,
-            }
-            k = refine_walk(bits, *mask, k, end, zero_run);
-            if size == 1 {
-                *mask |= 1 << k;
-            }
-            k += 1;
-        }
+        ac_refine(bits, ac?, band, eob_run, nothing, scratch, mask)?;
     }
     Some(())
-}
-
-/// jpeg-decoder's `refine_non_zeroes`: from `start`, a correction bit for
-/// each non-zero coefficient, passing `zero_run` zero ones; returns where
-/// the next zero one (or the band's last coefficient) is.
-fn refine_walk(bits: &mut Bits, mask: u64, start: u8, end: u8, zero_run: u8) -> u8 {
-    let mut zeros = zero_run;
-    for i in start..end {
-        if mask & (1 << i) == 0 {
-            if zeros == 0 {
-                return i;
-            }
-            zeros -= 1;
-        } else {
-            bits.skip(1);
-        }
-    }
-    end - 1
 }

@@ -639,6 +639,21 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn the_check_follows_every_scan_of_whole_files_and_refuses_cut_ones() {
+        // The check reads blocks with the progressive decoder's readers,
+        // keeping nothing: a misread code, run or correction bit would
+        // leave a scan short or long of its data.
+        for (name, bytes) in layouts() {
+            assert_eq!(walk(&bytes, &unlimited()), Ok(()), "{name}");
+            let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]).unwrap();
+            let cut = &bytes[..last_scan + (bytes.len() - last_scan) / 2];
+            if name.starts_with("progressive_") {
+                assert_eq!(walk(cut, &unlimited()), Err(Stop::Truncated), "{name} cut");
+            }
+        }
+    }
+
+    #[test]
     fn a_progressive_scan_cut_short_is_refused_not_handed_on() {
         // Cut inside the last scan's data: the scans before it decode, the
         // last runs out of data before its blocks do. (Not the flat

@@ -62,21 +62,24 @@ impl Blocks {
 }
 
 /// Where each coefficient of a block goes.
-struct Square {
+pub(super) struct Square {
     /// Per zigzag position: its slot among the kept coefficients, or the
     /// spare.
     slots: [u8; 64],
     /// The zigzag positions with a slot of their own.
     kept: u64,
-    /// The last of them.
-    last_kept: usize,
+    /// The positions up to the last of them.
+    low: u64,
 }
 
 impl Square {
-    fn new(n: usize) -> Square {
+    /// The top-left `n`×`n` coefficients kept (row-major), the others
+    /// written to the spare slot `n²`; with `n` 0 none is kept (a walk
+    /// that only follows which coefficients are non-zero).
+    pub(super) fn new(n: usize) -> Square {
         let slots = std::array::from_fn(|k| slot(k, n).unwrap_or(n * n) as u8);
-        let kept = (0..64).filter(|&k| slot(k, n).is_some()).fold(0, |m, k| m | 1 << k);
-        Square { slots, kept, last_kept: 63 - kept.leading_zeros() as usize }
+        let kept: u64 = (0..64).filter(|&k| slot(k, n).is_some()).fold(0, |m, k| m | 1 << k);
+        Square { slots, kept, low: positions(0, 64 - kept.leading_zeros() as usize) }
     }
 }
 
@@ -168,16 +171,17 @@ fn transform(
 }
 
 /// A scan's spectral band (zigzag `start..end`) and successive approximation.
-struct Band {
-    start: usize,
-    end: usize,
-    refine: bool,
-    al: u32,
+#[derive(Clone, Copy)]
+pub(super) struct Band {
+    pub(super) start: usize,
+    pub(super) end: usize,
+    pub(super) refine: bool,
+    pub(super) al: u32,
 }
 
 impl Band {
     /// The band's zigzag positions as a mask.
-    fn mask(&self) -> u64 {
+    pub(super) fn mask(&self) -> u64 {
         positions(self.start, self.end)
     }
 }
@@ -304,7 +308,7 @@ fn set_nonzero(mask: &mut u64, k: usize, nonzero: bool) {
 /// An AC first pass over one block, as jpeg-decoder's `decode_block`:
 /// codes, extra bits and end-of-band runs. A value is stored shifted by
 /// `al` into an `i16`, as there (so it may wrap to zero).
-fn ac_first(
+pub(super) fn ac_first(
     bits: &mut Bits,
     ac: &Huffman,
     band: &Band,
@@ -347,7 +351,7 @@ fn ac_first(
 /// among the zero ones. A kept coefficient that would overflow declines
 /// (jpeg-decoder refuses it); the others' values are not known, so theirs
 /// cannot be noticed.
-fn ac_refine(
+pub(super) fn ac_refine(
     bits: &mut Bits,
     ac: &Huffman,
     band: &Band,
@@ -424,7 +428,7 @@ fn refine_non_zeroes(
     let passed = mask & positions(start, stop.unwrap_or(end));
     // The bits come in zigzag order: those up to the last kept position
     // read at once and looked at one by one, the rest skipped.
-    let mut low = passed & positions(0, square.last_kept + 1);
+    let mut low = passed & square.low;
     let low_count = low.count_ones();
     let high = (passed & !low).count_ones();
     // The first bit on top.
@@ -479,8 +483,12 @@ mod tests {
                 assert_eq!(square.kept & (1 << k) != 0, inside, "zigzag {k} at {n}");
             }
             assert_eq!(square.kept.count_ones() as usize, n * n);
-            assert_eq!(square.last_kept, super::super::idct::last_needed(n), "at {n}");
+            assert_eq!(square.low, positions(0, super::super::idct::last_needed(n) + 1), "at {n}");
         }
+        // Nothing kept: every position goes to slot 0.
+        let none = Square::new(0);
+        assert_eq!((none.kept, none.low), (0, 0));
+        assert!(none.slots.iter().all(|&s| s == 0));
     }
 
     #[test]
