@@ -5,7 +5,7 @@
 use super::bits::Bits;
 use super::huffman::Huffman;
 use super::progressive::{ac_first, ac_refine, Band, Square};
-use super::setup::{next_marker, Scan, Setup};
+use super::setup::{each_block, next_marker, Scan, ScanCost, Setup};
 use super::stop::{OrDecline, Stop};
 use crate::imaging::work::{cost, Work};
 
@@ -64,43 +64,24 @@ fn walk_scan(bytes: &[u8], s: &Setup, scan: &Scan, nonzero: &mut [Vec<u64>], wor
         .collect::<Option<Vec<_>>>()
         .or_decline()?;
     let (mcus_x, _) = s.mcu_grid();
-    let single = scan.comps.len() == 1;
-    let (units_x, units_y, per_unit) = s.scan_units(scan);
     let band = Band { start: usize::from(ss), end: usize::from(se) + 1, refine: ah != 0, al: u32::from(al) };
     // Nothing kept: the block readers follow only which coefficients are
     // non-zero.
     let nothing = Square::new(0);
     let mut scratch = [0i16; 1];
     let mut spare = 0u64; // the mask of a sequential block (never read)
-    let mut bits = Bits::new(bytes, scan.start, s.restart_interval);
     let mut eob_run = 0u32;
-    let mut charged_to = scan.start;
-    for uy in 0..units_y {
-        let row = (units_x * per_unit) as u64;
-        work.charge(row * cost::JPEG_DC_BLOCK + (bits.pos() - charged_to) as u64 * cost::JPEG_ENTROPY_BYTE)?;
-        charged_to = bits.pos();
-        for ux in 0..units_x {
-            if bits.next_mcu()? {
-                eob_run = 0;
-            }
-            for (k, &ci) in scan.comps.iter().enumerate() {
-                let c = &s.comps[ci];
-                let (bh, bw) = if single { (1, 1) } else { (c.v, c.h) };
-                for by in 0..bh {
-                    for bx in 0..bw {
-                        let (x, y) = if single { (ux, uy) } else { (ux * c.h + bx, uy * c.v + by) };
-                        let mask = match nonzero.get_mut(ci) {
-                            Some(grid) => grid.get_mut(y * mcus_x * c.h + x).or_decline()?,
-                            None => &mut spare,
-                        };
-                        walk_block(&mut bits, tables[k], &band, &mut eob_run, &nothing, &mut scratch, mask)
-                            .or_decline()?;
-                    }
-                }
-            }
+    let cost = ScanCost { block: cost::JPEG_DC_BLOCK, byte: cost::JPEG_ENTROPY_BYTE };
+    each_block(bytes, s, scan, work, cost, |bits, at| {
+        if at.restarted {
+            eob_run = 0;
         }
-    }
-    bits.finish()
+        let mask = match nonzero.get_mut(at.ci) {
+            Some(grid) => grid.get_mut(at.y * mcus_x * s.comps[at.ci].h + at.x).or_decline()?,
+            None => &mut spare,
+        };
+        walk_block(bits, tables[at.k], &band, &mut eob_run, &nothing, &mut scratch, mask).or_decline()
+    })
 }
 
 /// One block as jpeg-decoder's `decode_block` (first passes, sequential)

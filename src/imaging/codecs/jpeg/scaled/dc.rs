@@ -5,7 +5,7 @@
 use super::bits::Bits;
 use super::colour::ycc_to_rgb;
 use super::huffman::{read_past_ac, Huffman, Multi};
-use super::setup::{next_marker, Component, Scan, Setup};
+use super::setup::{each_block, next_marker, Component, Scan, ScanCost, Setup};
 use super::stop::{OrDecline, Stop};
 use super::Rows;
 use crate::imaging::work::{cost, Work};
@@ -184,54 +184,35 @@ fn dc_scan(
             return Err(Stop::Decline);
         }
     }
-    let mut bits = Bits::new(bytes, scan.start, s.restart_interval);
     let mut pred = [0i32; 3];
     let al = u32::from(scan.al);
     let tables: Vec<Option<&Huffman>> = scan.comps.iter().map(|&ci| s.dc[s.comps[ci].dc_table].as_ref()).collect();
     if !refine && tables.iter().any(Option::is_none) {
         return Err(Stop::Decline);
     }
-    let single = scan.comps.len() == 1;
-    let (units_x, units_y, per_unit) = s.scan_units(scan);
-    let mut charged_to = scan.start;
-    for uy in 0..units_y {
-        work.charge(
-            (units_x * per_unit) as u64 * cost::JPEG_DC_BLOCK
-                + (bits.pos() - charged_to) as u64 * cost::JPEG_ENTROPY_BYTE,
-        )?;
-        charged_to = bits.pos();
-        for ux in 0..units_x {
-            if bits.next_mcu()? {
-                pred = [0; 3];
-            }
-            for (k, &ci) in scan.comps.iter().enumerate() {
-                let c = &s.comps[ci];
-                let (gw, _) = grid[ci];
-                let (bh, bw) = if single { (1, 1) } else { (c.v, c.h) };
-                for by in 0..bh {
-                    for bx in 0..bw {
-                        let (x, y) = if single { (ux, uy) } else { (ux * c.h + bx, uy * c.v + by) };
-                        let slot = coef.get_mut(ci).or_decline()?.get_mut(y * gw + x).or_decline()?;
-                        if refine {
-                            bits.top_up();
-                            if bits.peek(1) == 1 {
-                                *slot |= 1 << al;
-                            }
-                            bits.consume(1);
-                        } else {
-                            let t = u32::from(tables[k].or_decline()?.decode(&mut bits).or_decline()?);
-                            if t > 11 {
-                                return Err(Stop::Decline);
-                            }
-                            pred[k] = pred[k].wrapping_add(bits.extend(t));
-                            *slot = (pred[k] << al) as i16;
-                        }
-                    }
-                }
-            }
+    let cost = ScanCost { block: cost::JPEG_DC_BLOCK, byte: cost::JPEG_ENTROPY_BYTE };
+    let end = each_block(bytes, s, scan, work, cost, |bits, at| {
+        if at.restarted {
+            pred = [0; 3];
         }
-    }
-    let end = bits.finish()?;
+        let (gw, _) = grid[at.ci];
+        let slot = coef.get_mut(at.ci).or_decline()?.get_mut(at.y * gw + at.x).or_decline()?;
+        if refine {
+            bits.top_up();
+            if bits.peek(1) == 1 {
+                *slot |= 1 << al;
+            }
+            bits.consume(1);
+        } else {
+            let t = u32::from(tables[at.k].or_decline()?.decode(bits).or_decline()?);
+            if t > 11 {
+                return Err(Stop::Decline);
+            }
+            pred[at.k] = pred[at.k].wrapping_add(bits.extend(t));
+            *slot = (pred[at.k] << al) as i16;
+        }
+        Ok(())
+    })?;
     for &ci in &scan.comps {
         dc_done[ci] = true;
     }

@@ -12,7 +12,7 @@ use super::bits::Bits;
 use super::huffman::Huffman;
 use super::idct::{idct_2x2, idct_4x4, slot};
 use super::reduced::{mcus_around_crop, planes, Emit, Output};
-use super::setup::{next_marker, Scan, Setup};
+use super::setup::{each_block, next_marker, Scan, ScanCost, Setup};
 use super::stop::{OrDecline, Stop};
 use super::upsample::Plane;
 use super::Rows;
@@ -225,48 +225,24 @@ fn decode_scan(
         })
         .collect::<Option<_>>()
         .or_decline()?;
-    let single = scan.comps.len() == 1;
-    let (units_x, units_y, per_unit) = s.scan_units(scan);
-    let mut bits = Bits::new(bytes, scan.start, s.restart_interval);
     let mut pred = [0i32; 3];
     let mut eob_run = 0u32;
-    let mut charged_to = scan.start;
-    for uy in 0..units_y {
-        work.charge(
-            (units_x * per_unit) as u64 * cost::JPEG_PROGRESSIVE_VISIT
-                + (bits.pos() - charged_to) as u64 * cost::JPEG_DECODER_BYTE,
-        )?;
-        charged_to = bits.pos();
-        for ux in 0..units_x {
-            if bits.next_mcu()? {
-                pred = [0; 3];
-                eob_run = 0;
-            }
-            for (k, &ci) in scan.comps.iter().enumerate() {
-                let c = &s.comps[ci];
-                let (bh, bw) = if single { (1, 1) } else { (c.v, c.h) };
-                for by in 0..bh {
-                    for bx in 0..bw {
-                        let (x, y) = if single { (ux, uy) } else { (ux * c.h + bx, uy * c.v + by) };
-                        let (kept, mask) = blocks.get_mut(ci).or_decline()?.block(x, y).or_decline()?;
-                        let (dc, ac) = tables[k];
-                        let decoded = match (ss, band.refine) {
-                            (0, false) => dc_first(&mut bits, dc.or_decline()?, &mut pred[k], band.al, kept, mask),
-                            (0, true) => dc_refine(&mut bits, band.al, kept),
-                            (_, false) => {
-                                ac_first(&mut bits, ac.or_decline()?, &band, &mut eob_run, square, kept, mask)
-                            }
-                            (_, true) => {
-                                ac_refine(&mut bits, ac.or_decline()?, &band, &mut eob_run, square, kept, mask)
-                            }
-                        };
-                        decoded.or_decline()?;
-                    }
-                }
-            }
+    let cost = ScanCost { block: cost::JPEG_PROGRESSIVE_VISIT, byte: cost::JPEG_DECODER_BYTE };
+    let end = each_block(bytes, s, scan, work, cost, |bits, at| {
+        if at.restarted {
+            pred = [0; 3];
+            eob_run = 0;
         }
-    }
-    let end = bits.finish()?;
+        let (kept, mask) = blocks.get_mut(at.ci).or_decline()?.block(at.x, at.y).or_decline()?;
+        let (dc, ac) = tables[at.k];
+        let decoded = match (ss, band.refine) {
+            (0, false) => dc_first(bits, dc.or_decline()?, &mut pred[at.k], band.al, kept, mask),
+            (0, true) => dc_refine(bits, band.al, kept),
+            (_, false) => ac_first(bits, ac.or_decline()?, &band, &mut eob_run, square, kept, mask),
+            (_, true) => ac_refine(bits, ac.or_decline()?, &band, &mut eob_run, square, kept, mask),
+        };
+        decoded.or_decline()
+    })?;
     for &ci in &scan.comps {
         if !band.refine {
             blocks[ci].first_passes |= band.mask();

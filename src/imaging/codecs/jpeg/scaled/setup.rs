@@ -3,13 +3,16 @@
 //! chunks, and each scan's header (SOS), walking the file with the JPEG
 //! module's marker rules. Anything it does not take declines the file.
 
+use super::bits::Bits;
 use super::huffman::Huffman;
 use super::idct::UNZIGZAG;
+use super::stop::Stop;
 use crate::imaging::bytes;
 use crate::imaging::codecs::jpeg::markers::{
     marker_after_data, marker_at, segment, stands_alone, APP14, APP2, DHT, DQT, DRI, EOI, SOF0, SOF2, SOS,
 };
 use crate::imaging::limits::MAX_ICC_BYTES;
+use crate::imaging::work::Work;
 
 /// One component of the frame and its scan tables.
 #[derive(Clone, Copy, Default)]
@@ -259,6 +262,67 @@ impl Setup {
             (mcus_x, mcus_y, scan.comps.iter().map(|&ci| self.comps[ci].h * self.comps[ci].v).sum())
         }
     }
+}
+
+/// A block of a scan, as [`each_block`] hands it on.
+#[derive(Clone, Copy)]
+pub(super) struct BlockAt {
+    /// Its component's place in the scan, and in the frame.
+    pub(super) k: usize,
+    pub(super) ci: usize,
+    /// Where it sits in the component's MCU-padded block grid.
+    pub(super) x: usize,
+    pub(super) y: usize,
+    /// A restart interval began with its MCU, and it is that MCU's first
+    /// block: predictions and end-of-band runs start again.
+    pub(super) restarted: bool,
+}
+
+/// The cost of a scan's blocks: units per block visited and per byte of
+/// entropy-coded data read.
+pub(super) struct ScanCost {
+    pub(super) block: u64,
+    pub(super) byte: u64,
+}
+
+/// Walks the blocks of `scan` in coding order ([`Setup::scan_units`]),
+/// stepping over the restart markers, and hands each to `block` with the
+/// bit reader. Each row of units is charged before it is read (its
+/// blocks, and the bytes the previous row read). Returns where the scan's
+/// data was read up to; a scan whose data ends before its blocks is
+/// [`Stop::Truncated`].
+#[inline(always)]
+pub(super) fn each_block(
+    bytes: &[u8],
+    s: &Setup,
+    scan: &Scan,
+    work: &Work,
+    cost: ScanCost,
+    mut block: impl FnMut(&mut Bits, BlockAt) -> Result<(), Stop>,
+) -> Result<usize, Stop> {
+    let single = scan.comps.len() == 1;
+    let (units_x, units_y, per_unit) = s.scan_units(scan);
+    let mut bits = Bits::new(bytes, scan.start, s.restart_interval);
+    let mut charged_to = scan.start;
+    for uy in 0..units_y {
+        work.charge((units_x * per_unit) as u64 * cost.block + (bits.pos() - charged_to) as u64 * cost.byte)?;
+        charged_to = bits.pos();
+        for ux in 0..units_x {
+            let mut restarted = bits.next_mcu()?;
+            for (k, &ci) in scan.comps.iter().enumerate() {
+                let c = &s.comps[ci];
+                let (bh, bw) = if single { (1, 1) } else { (c.v, c.h) };
+                for by in 0..bh {
+                    for bx in 0..bw {
+                        let (x, y) = if single { (ux, uy) } else { (ux * c.h + bx, uy * c.v + by) };
+                        block(&mut bits, BlockAt { k, ci, x, y, restarted })?;
+                        restarted = false;
+                    }
+                }
+            }
+        }
+    }
+    bits.finish()
 }
 
 /// The ICC profile from its APP2 chunks in sequence order, if complete and
