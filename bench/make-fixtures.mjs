@@ -81,6 +81,11 @@ export const FIXTURES = [
   // apps save the pictures members pass on: decoded at 1/2, every scan.
   { name: 'jpeg-2mp-progressive.jpg', label: '2 MP progressive JPEG', src: 'astronaut.png',
     make: (s) => photo(s, 1632, 1224).then((p) => p.jpeg({ ...phoneJpeg, progressive: true }).toBuffer()) },
+  // A photo as messaging apps and web pages pass it on, 1280×960: its
+  // 960 px crop square is under four times the avatar's side, so it is
+  // decoded at full size, not at 1/2.
+  { name: 'jpeg-1mp.jpg', label: '1 MP JPEG (full-size decode)', src: 'coffee.png',
+    make: (s) => photo(s, 1280, 960).then((p) => p.jpeg(phoneJpeg).toBuffer()) },
   // A portrait phone photo as phones store it: the sensor's landscape pixels
   // (4032×3024) plus EXIF Orientation 6 ("rotate 90° clockwise to view").
   { name: 'jpeg-12mp-exif6.jpg', label: '12 MP JPEG, EXIF orientation 6', src: 'rocket.jpg',

@@ -1,9 +1,9 @@
 //! JPEG, decoded at the smallest of 1/8, 1/4, 1/2, 1 that still gives
 //! the crop square at least the avatar's size: a 100 MP photo for a 256 px
-//! avatar decodes at 1/8, a few MB. At 1/8, 1/4 and 1/2 our own decoder
-//! (`scaled`) takes the common files; the rest, and full size, go to
-//! jpeg-decoder (`decode`), whose work is charged, and whose scans are
-//! checked to cover their blocks, before it runs (it cannot be stopped).
+//! avatar decodes at 1/8, a few MB. At every scale our own decoder
+//! (`scaled`) takes the common files; the rest go to jpeg-decoder
+//! (`decode`), whose work is charged, and whose scans are checked to cover
+//! their blocks, before it runs (it cannot be stopped).
 
 mod decode;
 mod frame;
@@ -178,12 +178,12 @@ fn decode_at_a_scale(bytes: &[u8], header: &Header, frame: &Frame, plan: &Plan<'
         // The DC-only decoder notices a scan that runs out as it reads;
         // for jpeg-decoder the scans' lengths are checked first.
         check_scan_lengths(w, h, frame)?;
-        // At 1/4 and 1/2 our decoder takes the common files, sequential
-        // and progressive; it charges as it goes, and does no more than
+        // At 1/4, 1/2 and full size our decoder takes the common files,
+        // sequential and progressive; it charges as it goes, and does no more than
         // jpeg-decoder's charge for a file whose scans are known to cover
         // their blocks. Its memory is under jpeg-decoder's estimate.
         let ours = decode::decoder_units(w, h, frame, n, true);
-        if matches!(n, 2 | 4) && plan.work.fits(ours) {
+        if matches!(n, 2 | 4 | 8) && plan.work.fits(ours) {
             if let Some(region) = scaled::decode_reduced(bytes, plan, n, plan.work.spent() + ours)? {
                 return Ok(region);
             }

@@ -1,4 +1,4 @@
-//! Reduced inverse DCTs: a block's low frequencies to 4×4 or 2×2 pixels,
+//! Reduced inverse DCTs (the full-size one is [`super::idct8`]): a block's low frequencies to 4×4 or 2×2 pixels,
 //! with jpeg-decoder's arithmetic (the Dugad–Ahuja scheme of libjpeg's
 //! `jidctred.c`, in stb_image's fixed point), so that both decoders give
 //! the same samples. Wrapping arithmetic, as there: a hostile file's
@@ -20,7 +20,8 @@ pub(super) const fn last_needed(n: usize) -> usize {
     match n {
         1 => 0,
         2 => 4,
-        _ => 24,
+        4 => 24,
+        _ => 63,
     }
 }
 
@@ -187,7 +188,7 @@ mod tests {
 
     #[test]
     fn zigzag_slots_cover_the_top_left_square() {
-        for n in [1, 2, 4] {
+        for n in [1, 2, 4, 8] {
             let slots: Vec<usize> = (0..64).filter_map(|k| slot(k, n)).collect();
             assert_eq!(slots.len(), n * n);
             let mut sorted = slots.clone();

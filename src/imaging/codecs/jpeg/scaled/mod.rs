@@ -1,5 +1,6 @@
-//! Our own JPEG decoder for the common files, at reduced scales, in one
-//! pass over the entropy-coded data with its work counted as it goes.
+//! Our own JPEG decoder for the common files, at reduced scales and at
+//! full size, in one pass over the entropy-coded data with its work
+//! counted as it goes.
 //!
 //! * 1/8 scale ([`decode_dc`]): every 8×8 block becomes one pixel, its DC
 //!   coefficient. Sequential (baseline) JPEG: the AC coefficients must
@@ -11,10 +12,12 @@
 //!   next marker without decoding. Memory is 2 bytes per block instead of
 //!   128. Pixel values match `jpeg-decoder`'s 1/8 output: DC × quant / 8 +
 //!   128; chroma is replicated, where jpeg-decoder interpolates it.
-//! * 1/4 and 1/2 scale ([`decode_reduced`]): each block's top-left 2×2
-//!   or 4×4 coefficients are decoded and transformed with jpeg-decoder's
-//!   reduced IDCTs, the others read past as at 1/8; chroma is upsampled
-//!   and converted as jpeg-decoder does, so the pixels are its pixels.
+//! * 1/4, 1/2 and full scale ([`decode_reduced`]): each block's top-left
+//!   2×2 or 4×4 coefficients are decoded and transformed with
+//!   jpeg-decoder's reduced IDCTs, the others read past as at 1/8; at full
+//!   size all 64, with its SIMD 8×8 transform's arithmetic (`idct8`);
+//!   chroma is upsampled and converted as jpeg-decoder does, so the pixels
+//!   are its pixels.
 //!   Sequential JPEG one MCU row at a time (`reduced`); progressive JPEG
 //!   (`progressive`) scan by scan into the kept coefficients of every
 //!   block plus a mask of its non-zero ones, the rows made at the end.
@@ -44,6 +47,7 @@ pub(crate) use colour::kernel_self_check;
 mod dc;
 mod huffman;
 mod idct;
+mod idct8;
 mod progressive;
 mod reduced;
 mod setup;
@@ -102,7 +106,7 @@ pub(super) fn decode_dc(bytes: &[u8], plan: &Plan<'_>) -> Result<Option<Region>,
     decode_into_plan(bytes, plan, 1, refusal)
 }
 
-/// Decodes a file at scale `n`/8 (2: 1/4, 4: 1/2) into the collector
+/// Decodes a file at scale `n`/8 (2: 1/4, 4: 1/2, 8: full size) into the collector
 /// made by `plan`; `Ok(None)` and refusals as [`decode_dc`].
 /// `whole`: what the decode would cost at most, to name a refusal.
 pub(super) fn decode_reduced(bytes: &[u8], plan: &Plan<'_>, n: u32, whole: u64) -> Result<Option<Region>, ImageError> {
@@ -511,7 +515,7 @@ pub(super) mod tests {
         let mut compared = 0;
         for (name, bytes) in layouts() {
             let (w, h) = dims(&bytes);
-            for n in [2, 4] {
+            for n in [2, 4, 8] {
                 let got = ours_at(&bytes, n, Output::Ycc).unwrap_or_else(|e| panic!("{name} at {n}/8: {e:?}"));
                 assert_eq!((got.w, got.h), ((w * n as u32).div_ceil(8), (h * n as u32).div_ceil(8)), "{name}");
                 assert_eq!(got.px.len(), (got.w * got.h) as usize * got.ch, "{name} at {n}/8: rows");
@@ -531,7 +535,7 @@ pub(super) mod tests {
     fn reduced_scales_give_jpeg_decoders_rgb_exactly() {
         let mut compared = 0;
         for (name, bytes) in layouts() {
-            for n in [2, 4] {
+            for n in [2, 4, 8] {
                 let got = ours_at(&bytes, n, Output::Rgb).unwrap();
                 if !same_scale(&bytes, n as u32) {
                     continue;
@@ -555,7 +559,7 @@ pub(super) mod tests {
         for (name, bytes) in layouts() {
             let (w, h) = dims(&bytes);
             let side = w.min(h);
-            for n in [2u32, 4] {
+            for n in [2u32, 4, 8] {
                 if !same_scale(&bytes, n) {
                     continue;
                 }
@@ -596,12 +600,10 @@ pub(super) mod tests {
     #[test]
     fn reduced_scales_decline_what_they_do_not_take() {
         for (name, bytes) in [("cmyk", fixture("jpeg_cmyk.jpg")), ("empty", fixture("empty.jpg"))] {
-            for n in [2, 4] {
+            for n in [2, 4, 8] {
                 assert_eq!(ours_at(&bytes, n, Output::Rgb).err(), Some(Stop::Decline), "{name} at {n}/8");
             }
         }
-        // Full size is jpeg-decoder's.
-        assert_eq!(ours_at(&synthetic(64, 48), 8, Output::Rgb).err(), Some(Stop::Decline));
     }
 
     #[test]
@@ -611,12 +613,15 @@ pub(super) mod tests {
         files.extend(
             progressive_files().into_iter().filter(|(name, _)| name.contains("restart") || name.contains("420")),
         );
-        for n in [2, 4] {
+        for n in [2, 4, 8] {
             let cut = &sequential[..sequential.len() * 2 / 3];
             assert_eq!(ours_at(cut, n, Output::Rgb).err(), Some(Stop::Truncated), "cut at {n}/8");
             for (name, bytes) in &files {
                 assert!(ours_at(bytes, n, Output::Rgb).is_ok(), "{name}");
-                for c in 0..bytes.len() {
+                // At full size the same readers store every coefficient:
+                // a third of the cuts and spots (each try costs more).
+                let every = if n == 8 { 3 } else { 1 };
+                for c in (0..bytes.len()).step_by(every) {
                     assert!(ours_at(&bytes[..c], n, Output::Rgb).is_err(), "{name} cut at {c} was taken at {n}/8");
                 }
                 // The headers, and the start of every scan's data (the
@@ -627,7 +632,7 @@ pub(super) mod tests {
                 let spots = (0..first + 60)
                     .chain(scans.iter().flat_map(|&s| s..(s + 40).min(bytes.len())))
                     .chain((first + 60..bytes.len()).step_by(7));
-                for i in spots.filter(|&i| i < bytes.len()) {
+                for i in spots.filter(|&i| i < bytes.len()).step_by(every) {
                     for v in [0x00, 0x01, 0x0F, 0x7F, 0xC0, 0xFF] {
                         let mut b = bytes.clone();
                         b[i] = v;
@@ -661,7 +666,7 @@ pub(super) mod tests {
         for (name, bytes) in progressive_files().into_iter().filter(|(name, _)| name.starts_with("progressive_")) {
             let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]).unwrap();
             let cut = &bytes[..last_scan + (bytes.len() - last_scan) / 2];
-            for n in [2, 4] {
+            for n in [2, 4, 8] {
                 assert_eq!(ours_at(cut, n, Output::Rgb).err(), Some(Stop::Truncated), "{name} at {n}/8");
             }
         }

@@ -1,16 +1,17 @@
-//! A progressive frame at 1/4 or 1/2 scale. Every scan is entropy-decoded
-//! as jpeg-decoder decodes it, but of each block only the top-left 2×2 or
-//! 4×4 coefficients (what the reduced IDCT reads) are kept, and of the
-//! others only whether they are non-zero, which is all a refinement scan
+//! A progressive frame at 1/4, 1/2 or full scale. Every scan is
+//! entropy-decoded as jpeg-decoder decodes it, but of each block only the
+//! top-left 2×2 or 4×4 coefficients (what the reduced IDCT reads; at full
+//! size all 64) are kept, and of the others only whether they are non-zero, which is all a refinement scan
 //! needs of them (it reads a correction bit for each non-zero one). At the
 //! end of the image the blocks around the crop are transformed and the
 //! rows made as for a sequential frame, so the samples are jpeg-decoder's.
 //!
-//! A block takes 2 × (n² + 1) + 8 bytes instead of jpeg-decoder's 128.
+//! A reduced block takes 2 × (n² + 1) + 8 bytes instead of jpeg-decoder's 128.
 
 use super::bits::Bits;
 use super::huffman::Huffman;
 use super::idct::{idct_2x2, idct_4x4, slot};
+use super::idct8::idct_8x8;
 use super::reduced::{mcus_around_crop, planes, Emit, Output};
 use super::setup::{each_block, next_marker, Scan, ScanCost, Setup};
 use super::stop::{OrDecline, Stop};
@@ -83,7 +84,7 @@ impl Square {
     }
 }
 
-/// The frame's scans, first to last, at scale `n`/8 (2 or 4); then the
+/// The frame's scans, first to last, at scale `n`/8 (2, 4 or 8); then the
 /// output rows. Each scan's rows of blocks are charged before they are
 /// decoded (their blocks, and the bytes the previous row read), the
 /// transforms and rows as they are made.
@@ -96,7 +97,7 @@ pub(super) fn progressive<S: Rows>(
     work: &Work,
     mut sink: S,
 ) -> Result<S, Stop> {
-    if !matches!(n, 2 | 4) {
+    if !matches!(n, 2 | 4 | 8) {
         return Err(Stop::Decline);
     }
     let (mcus_x, mcus_y) = s.mcu_grid();
@@ -145,7 +146,7 @@ fn transform(
     for ((c, comp), plane) in s.comps.iter().zip(blocks).zip(&mut planes) {
         let quant = &s.quant[c.quant];
         // The quantisation step of each kept slot (row-major n×n).
-        let steps: [i32; 16] =
+        let steps: [i32; 64] =
             std::array::from_fn(|j| if j < n * n { i32::from(quant[(j / n) * 8 + j % n]) } else { 0 });
         let stride = plane.stride;
         let across = mcu_cols.start * c.h..(mcu_cols.end * c.h).min(mcus_x * c.h);
@@ -153,16 +154,16 @@ fn transform(
             work.charge(across.len() as u64 * cost::JPEG_IDCT[n])?;
             for bx in across.clone() {
                 let kept = comp.kept(bx, by).or_decline()?;
-                let mut coefficients = [0i32; 16];
+                let mut coefficients = [0i32; 64];
                 // The spare slot, if zipped in, meets a step of 0.
                 for ((coefficient, &k), &step) in coefficients.iter_mut().zip(kept).zip(&steps) {
-                    *coefficient = i32::from(k) * step;
+                    *coefficient = i32::from(k).wrapping_mul(step);
                 }
                 let out = plane.samples.get_mut(by * n * stride + bx * n..).or_decline()?;
-                if n == 4 {
-                    idct_4x4(&coefficients, out, stride);
-                } else {
-                    idct_2x2(&coefficients, out, stride);
+                match n {
+                    8 => idct_8x8(&coefficients, out, stride),
+                    4 => idct_4x4(coefficients.first_chunk().or_decline()?, out, stride),
+                    _ => idct_2x2(coefficients.first_chunk().or_decline()?, out, stride),
                 }
             }
         }
@@ -407,8 +408,7 @@ fn refine_non_zeroes(
     let mut low = passed & square.low;
     let low_count = low.count_ones();
     let high = (passed & !low).count_ones();
-    // The first bit on top.
-    let mut word = if low_count == 0 { 0 } else { u64::from(bits.extend_raw(low_count)) << (64 - low_count) };
+    let mut word = read_bits(bits, low_count);
     while low != 0 {
         let k = low.trailing_zeros() as usize;
         low &= low - 1;
@@ -430,6 +430,18 @@ fn refine_non_zeroes(
 fn positions(start: usize, end: usize) -> u64 {
     let below_end = u64::MAX.checked_shr(64 - end as u32).unwrap_or(0);
     below_end & (u64::MAX << start)
+}
+
+/// The next `count` bits (up to 64), the first on top.
+#[inline(always)]
+fn read_bits(bits: &mut Bits, count: u32) -> u64 {
+    let (mut word, mut got) = (0u64, 0);
+    while got < count {
+        let take = (count - got).min(32);
+        word |= u64::from(bits.extend_raw(take)) << (64 - got - take);
+        got += take;
+    }
+    word
 }
 
 /// Skips `count` (up to 64) bits.

@@ -1,12 +1,14 @@
-//! A sequential frame at 1/4 or 1/2 scale: each block's low-frequency
-//! coefficients (the top-left 2×2 or 4×4) are decoded and transformed to
-//! 2×2 or 4×4 pixels, the others only read past; chroma is upsampled and
-//! converted row by row as soon as the rows it needs exist.
+//! A sequential frame at 1/4, 1/2 or full scale: each block's
+//! low-frequency coefficients (the top-left 2×2 or 4×4; at full size all
+//! 64) are decoded and transformed to 2×2, 4×4 or 8×8 pixels, the others
+//! only read past; chroma is upsampled and converted row by row as soon
+//! as the rows it needs exist.
 
 use super::bits::Bits;
 use super::colour::ycc_row;
 use super::huffman::{read_past_ac, Huffman, Multi, Value, END_OF_BLOCK, SKIP_BITS};
 use super::idct::{idct_2x2, idct_4x4, last_needed, slot, UNZIGZAG};
+use super::idct8::idct_8x8;
 use super::setup::{Scan, Setup};
 use super::stop::{OrDecline, Stop};
 use super::upsample::Plane;
@@ -42,7 +44,7 @@ fn slots(n: usize) -> [u8; 64] {
 }
 
 /// The slot the coefficients outside the `n`×`n` block are written to.
-const SPARE: usize = 16;
+const SPARE: usize = 64;
 
 /// A block's dequantised top-left coefficients (row-major), and the spare.
 type Coefficients = [i32; SPARE + 1];
@@ -66,7 +68,7 @@ fn block<const N: usize>(
     }
     *pred = pred.wrapping_add(bits.extend(dc) as i16);
     coef[..N * N].fill(0);
-    coef[0] = i32::from(*pred) * t.steps[0];
+    coef[0] = i32::from(*pred).wrapping_mul(t.steps[0]);
     let mut k = 1;
     while k <= last_needed(N) {
         bits.top_up();
@@ -87,14 +89,14 @@ fn block<const N: usize>(
         if k > 63 {
             return (run == END_OF_BLOCK).then_some(());
         }
-        coef[usize::from(slots[k])] = value * t.steps[k];
+        coef[usize::from(slots[k])] = value.wrapping_mul(t.steps[k]);
         k += 1;
     }
     read_past_ac(bits, t.ac, t.multi, k)
 }
 
-/// The frame's single scan with every component, at scale `n`/8 (2 or
-/// 4), one MCU row at a time; output rows go to the sink as soon as the
+/// The frame's single scan with every component, at scale `n`/8 (2, 4
+/// or 8), one MCU row at a time; output rows go to the sink as soon as the
 /// plane rows they are made of exist. Each MCU row is charged before it
 /// is decoded (its blocks, and the bytes the previous one read), each
 /// output row as it is made.
@@ -108,7 +110,7 @@ pub(super) fn sequential<S: Rows>(
     mut sink: S,
 ) -> Result<S, Stop> {
     let comps = &s.comps;
-    if !matches!(n, 2 | 4)
+    if !matches!(n, 2 | 4 | 8)
         || scan.comps.len() != comps.len()
         || (scan.ss, scan.se, scan.ah, scan.al) != (0, 63, 0, 0)
         // jpeg-decoder refuses a table with a zero step.
@@ -170,10 +172,10 @@ pub(super) fn sequential<S: Rows>(
                 let plane = planes.get_mut(ci).or_decline()?;
                 for by in 0..c.v {
                     for bx in 0..c.h {
-                        let decoded = if n == 4 {
-                            block::<4>(&mut bits, &tables[ci], &slots, &mut pred[ci], &mut coef)
-                        } else {
-                            block::<2>(&mut bits, &tables[ci], &slots, &mut pred[ci], &mut coef)
+                        let decoded = match n {
+                            8 => block::<8>(&mut bits, &tables[ci], &slots, &mut pred[ci], &mut coef),
+                            4 => block::<4>(&mut bits, &tables[ci], &slots, &mut pred[ci], &mut coef),
+                            _ => block::<2>(&mut bits, &tables[ci], &slots, &mut pred[ci], &mut coef),
                         };
                         decoded.or_decline()?;
                         if !(mcu_rows.contains(&mcu_y) && mcu_cols.contains(&mcu_x)) {
@@ -182,11 +184,10 @@ pub(super) fn sequential<S: Rows>(
                         let (x, y) = ((mcu_x * c.h + bx) * n, (mcu_y * c.v + by) * n);
                         let stride = plane.stride;
                         let out = plane.samples.get_mut(y * stride + x..).or_decline()?;
-                        let square = coef.first_chunk().or_decline()?;
-                        if n == 4 {
-                            idct_4x4(square, out, stride);
-                        } else {
-                            idct_2x2(square, out, stride);
+                        match n {
+                            8 => idct_8x8(coef.first_chunk().or_decline()?, out, stride),
+                            4 => idct_4x4(coef.first_chunk().or_decline()?, out, stride),
+                            _ => idct_2x2(coef.first_chunk().or_decline()?, out, stride),
                         }
                     }
                 }
