@@ -141,6 +141,7 @@ pub async fn handle(req: Incoming, env: &Env, ctx: &Context, log: &mut RequestLo
             log.route = "test-simd";
             let checks = [
                 ("jpeg colour kernel", crate::imaging::jpeg_colour_self_check().map(|n| format!("{n} pixels"))),
+                ("jpeg 8x8 transform", crate::imaging::jpeg_idct_self_check().map(|n| format!("{n} blocks"))),
                 ("png unfilter", crate::imaging::png_unfilter_self_check().map(|n| format!("{n} rows"))),
                 ("premultiply", crate::imaging::premultiply_self_check().map(|n| format!("{n} pixels"))),
             ];

@@ -24,6 +24,14 @@ describe('wasm simd128 code agrees with the scalar code', { skip: SKIP_TEST_BUIL
     assert.ok(pixels >= 256 * 256 * 256, `too few pixels compared: ${line}`);
   });
 
+  test('the JPEG full-size inverse DCT (16-bit lanes, saturating), pseudo-random blocks', () => {
+    const line = report.text.split('\n').find((l) => l.startsWith('jpeg 8x8 transform: '));
+    assert.match(line ?? '', /: ok, \d+ blocks$/, report.text);
+    const blocks = Number(/ok, (\d+) blocks$/.exec(line)[1]);
+    assert.ok(blocks >= 4000, `too few blocks compared: ${line}`);
+    assert.equal(report.status, 200, report.text);
+  });
+
   test('PNG unfiltering (Sub, Average, Paeth; RGB and RGBA), every (left, above, above-left)', () => {
     const line = report.text.split('\n').find((l) => l.startsWith('png unfilter: '));
     assert.match(line ?? '', /: ok, \d+ rows$/, report.text);

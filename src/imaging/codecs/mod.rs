@@ -10,7 +10,7 @@ mod ico;
 mod image_crate;
 mod jpeg;
 #[cfg(feature = "test-hooks")]
-pub(crate) use jpeg::kernel_self_check as jpeg_colour_self_check;
+pub(crate) use jpeg::{idct_self_check as jpeg_idct_self_check, kernel_self_check as jpeg_colour_self_check};
 pub(crate) mod phone;
 mod png;
 #[cfg(feature = "test-hooks")]

@@ -28,135 +28,145 @@ mod q15 {
 /// through both passes).
 const SHIFT: u32 = 3;
 
+/// Eight 16-bit lanes: one row (or, transposed, one column) of a block,
+/// with the operations the transform needs.
+trait Lanes: Copy {
+    /// Row `r` of the dequantised coefficients, each wrapped to 16 bits
+    /// and shifted left by `shift`, as jpeg-decoder's 16-bit multiply and
+    /// shift leave them.
+    fn load(c: &[i32; 64], r: usize, shift: u32) -> Self;
+    /// Saturating.
+    fn add(self, o: Self) -> Self;
+    /// Saturating.
+    fn sub(self, o: Self) -> Self;
+    /// `a × k / 2¹⁵` rounded to nearest, saturated (simd128's
+    /// `q15mulr_sat`, SSSE3's `mulhrs`).
+    fn mul_q15(self, k: i16) -> Self;
+    /// Each lane plus `bias` (saturating), shifted right by `shift`,
+    /// clamped to 0..=255, written to `out[..8]`.
+    fn store(self, bias: i16, shift: u32, out: &mut [u8]);
+    /// Rows become columns.
+    fn transpose(m: [Self; 8]) -> [Self; 8];
+}
+
+/// Plain arrays: the native build's lanes, and on wasm the reference the
+/// vector code is checked against.
+#[derive(Clone, Copy)]
+struct Scalar([i16; 8]);
+
+impl Scalar {
+    #[inline(always)]
+    fn zip(self, o: Scalar, f: impl Fn(i16, i16) -> i16) -> Scalar {
+        Scalar(std::array::from_fn(|i| f(self.0[i], o.0[i])))
+    }
+}
+
+impl Lanes for Scalar {
+    #[inline(always)]
+    fn load(c: &[i32; 64], r: usize, shift: u32) -> Scalar {
+        Scalar(std::array::from_fn(|i| (c[r * 8 + i] as i16).wrapping_shl(shift)))
+    }
+    #[inline(always)]
+    fn add(self, o: Scalar) -> Scalar {
+        self.zip(o, i16::saturating_add)
+    }
+    #[inline(always)]
+    fn sub(self, o: Scalar) -> Scalar {
+        self.zip(o, i16::saturating_sub)
+    }
+    #[inline(always)]
+    fn mul_q15(self, k: i16) -> Scalar {
+        Scalar(self.0.map(|a| ((i32::from(a) * i32::from(k) + (1 << 14)) >> 15).clamp(-32768, 32767) as i16))
+    }
+    #[inline(always)]
+    fn store(self, bias: i16, shift: u32, out: &mut [u8]) {
+        for (o, v) in out[..8].iter_mut().zip(self.0) {
+            *o = (v.saturating_add(bias) >> shift).clamp(0, 255) as u8;
+        }
+    }
+    #[inline(always)]
+    fn transpose(m: [Scalar; 8]) -> [Scalar; 8] {
+        std::array::from_fn(|j| Scalar(std::array::from_fn(|i| m[i].0[j])))
+    }
+}
+
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-mod lanes {
+mod vector {
     use std::arch::wasm32::*;
 
-    /// Eight 16-bit lanes: one row (or, transposed, one column) of a block.
+    /// One simd128 vector.
     #[derive(Clone, Copy)]
-    pub(super) struct Lanes(v128);
+    pub(super) struct Vector(v128);
 
-    impl Lanes {
-        /// Row `r` of the dequantised coefficients, each wrapped to 16 bits
-        /// and shifted left by `shift`, as jpeg-decoder's 16-bit multiply and
-        /// shift leave them.
+    impl super::Lanes for Vector {
         #[inline(always)]
-        pub(super) fn load(c: &[i32; 64], r: usize, shift: u32) -> Lanes {
+        fn load(c: &[i32; 64], r: usize, shift: u32) -> Vector {
             let row: &[i32; 8] = c[r * 8..][..8].try_into().expect("a row has eight coefficients");
             // SAFETY: `row` is eight readable i32s; unaligned loads are allowed.
             let (lo, hi) = unsafe { (v128_load(row.as_ptr().cast()), v128_load(row.as_ptr().add(4).cast())) };
             // The low half of each 32-bit lane: wrapping, not saturating.
             let wrapped = i8x16_shuffle::<0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29>(lo, hi);
-            Lanes(i16x8_shl(wrapped, shift))
+            Vector(i16x8_shl(wrapped, shift))
         }
         #[inline(always)]
-        pub(super) fn add(self, o: Lanes) -> Lanes {
-            Lanes(i16x8_add_sat(self.0, o.0))
+        fn add(self, o: Vector) -> Vector {
+            Vector(i16x8_add_sat(self.0, o.0))
         }
         #[inline(always)]
-        pub(super) fn sub(self, o: Lanes) -> Lanes {
-            Lanes(i16x8_sub_sat(self.0, o.0))
+        fn sub(self, o: Vector) -> Vector {
+            Vector(i16x8_sub_sat(self.0, o.0))
         }
         #[inline(always)]
-        pub(super) fn mul_q15(self, k: i16) -> Lanes {
-            Lanes(i16x8_q15mulr_sat(self.0, i16x8_splat(k)))
+        fn mul_q15(self, k: i16) -> Vector {
+            Vector(i16x8_q15mulr_sat(self.0, i16x8_splat(k)))
         }
-        /// Each lane plus `bias` (saturating), shifted right by `shift`,
-        /// clamped to 0..=255, written to `out[..8]`.
         #[inline(always)]
-        pub(super) fn store(self, bias: i16, shift: u32, out: &mut [u8]) {
+        fn store(self, bias: i16, shift: u32, out: &mut [u8]) {
             let out: &mut [u8; 8] = (&mut out[..8]).try_into().expect("eight samples");
             let v = i16x8_shr(i16x8_add_sat(self.0, i16x8_splat(bias)), shift);
             let bytes = u8x16_narrow_i16x8(v, v);
             // SAFETY: `out` is eight writable bytes; unaligned stores are allowed.
             unsafe { v128_store64_lane::<0>(bytes, out.as_mut_ptr().cast()) };
         }
-    }
-
-    /// Rows become columns: three rounds of interleaving (16-, 32- and
-    /// 64-bit pairs).
-    #[inline(always)]
-    pub(super) fn transpose(m: [Lanes; 8]) -> [Lanes; 8] {
-        let m = m.map(|l| l.0);
-        let lo16 = |a, b| i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(a, b);
-        let hi16 = |a, b| i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(a, b);
-        let lo32 = |a, b| i32x4_shuffle::<0, 4, 1, 5>(a, b);
-        let hi32 = |a, b| i32x4_shuffle::<2, 6, 3, 7>(a, b);
-        let lo64 = |a, b| i64x2_shuffle::<0, 2>(a, b);
-        let hi64 = |a, b| i64x2_shuffle::<1, 3>(a, b);
-        let a = [lo16(m[0], m[1]), lo16(m[2], m[3]), lo16(m[4], m[5]), lo16(m[6], m[7])];
-        let b = [hi16(m[0], m[1]), hi16(m[2], m[3]), hi16(m[4], m[5]), hi16(m[6], m[7])];
-        let c = [lo32(a[0], a[1]), hi32(a[0], a[1]), lo32(a[2], a[3]), hi32(a[2], a[3])];
-        let d = [lo32(b[0], b[1]), hi32(b[0], b[1]), lo32(b[2], b[3]), hi32(b[2], b[3])];
-        [
-            lo64(c[0], c[2]),
-            hi64(c[0], c[2]),
-            lo64(c[1], c[3]),
-            hi64(c[1], c[3]),
-            lo64(d[0], d[2]),
-            hi64(d[0], d[2]),
-            lo64(d[1], d[3]),
-            hi64(d[1], d[3]),
-        ]
-        .map(Lanes)
+        /// Three rounds of interleaving (16-, 32- and 64-bit pairs).
+        #[inline(always)]
+        fn transpose(m: [Vector; 8]) -> [Vector; 8] {
+            let m = m.map(|l| l.0);
+            let lo16 = |a, b| i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(a, b);
+            let hi16 = |a, b| i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(a, b);
+            let lo32 = |a, b| i32x4_shuffle::<0, 4, 1, 5>(a, b);
+            let hi32 = |a, b| i32x4_shuffle::<2, 6, 3, 7>(a, b);
+            let lo64 = |a, b| i64x2_shuffle::<0, 2>(a, b);
+            let hi64 = |a, b| i64x2_shuffle::<1, 3>(a, b);
+            let a = [lo16(m[0], m[1]), lo16(m[2], m[3]), lo16(m[4], m[5]), lo16(m[6], m[7])];
+            let b = [hi16(m[0], m[1]), hi16(m[2], m[3]), hi16(m[4], m[5]), hi16(m[6], m[7])];
+            let c = [lo32(a[0], a[1]), hi32(a[0], a[1]), lo32(a[2], a[3]), hi32(a[2], a[3])];
+            let d = [lo32(b[0], b[1]), hi32(b[0], b[1]), lo32(b[2], b[3]), hi32(b[2], b[3])];
+            [
+                lo64(c[0], c[2]),
+                hi64(c[0], c[2]),
+                lo64(c[1], c[3]),
+                hi64(c[1], c[3]),
+                lo64(d[0], d[2]),
+                hi64(d[0], d[2]),
+                lo64(d[1], d[3]),
+                hi64(d[1], d[3]),
+            ]
+            .map(Vector)
+        }
     }
 }
 
+/// The lanes the transform runs on.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+type Fastest = vector::Vector;
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-mod lanes {
-    /// Eight 16-bit lanes: one row (or, transposed, one column) of a block.
-    #[derive(Clone, Copy)]
-    pub(super) struct Lanes([i16; 8]);
-
-    impl Lanes {
-        /// Row `r` of the dequantised coefficients, each wrapped to 16 bits
-        /// and shifted left by `shift`, as jpeg-decoder's 16-bit multiply and
-        /// shift leave them.
-        #[inline(always)]
-        pub(super) fn load(c: &[i32; 64], r: usize, shift: u32) -> Lanes {
-            Lanes(std::array::from_fn(|i| (c[r * 8 + i] as i16).wrapping_shl(shift)))
-        }
-        #[inline(always)]
-        fn zip(self, o: Lanes, f: impl Fn(i16, i16) -> i16) -> Lanes {
-            Lanes(std::array::from_fn(|i| f(self.0[i], o.0[i])))
-        }
-        #[inline(always)]
-        pub(super) fn add(self, o: Lanes) -> Lanes {
-            self.zip(o, i16::saturating_add)
-        }
-        #[inline(always)]
-        pub(super) fn sub(self, o: Lanes) -> Lanes {
-            self.zip(o, i16::saturating_sub)
-        }
-        /// `a × k / 2¹⁵` rounded to nearest, saturated (simd128's
-        /// `q15mulr_sat`, SSSE3's `mulhrs`).
-        #[inline(always)]
-        pub(super) fn mul_q15(self, k: i16) -> Lanes {
-            Lanes(self.0.map(|a| ((i32::from(a) * i32::from(k) + (1 << 14)) >> 15).clamp(-32768, 32767) as i16))
-        }
-        /// Each lane plus `bias` (saturating), shifted right by `shift`,
-        /// clamped to 0..=255, written to `out[..8]`.
-        #[inline(always)]
-        pub(super) fn store(self, bias: i16, shift: u32, out: &mut [u8]) {
-            for (o, v) in out[..8].iter_mut().zip(self.0) {
-                *o = (v.saturating_add(bias) >> shift).clamp(0, 255) as u8;
-            }
-        }
-    }
-
-    /// Rows become columns.
-    #[inline(always)]
-    pub(super) fn transpose(m: [Lanes; 8]) -> [Lanes; 8] {
-        std::array::from_fn(|j| Lanes(std::array::from_fn(|i| m[i].0[j])))
-    }
-}
-
-use lanes::{transpose, Lanes};
+type Fastest = Scalar;
 
 /// One pass of the transform over eight columns side by side (a lane
 /// each): `d[r]` is row `r` in, row `r` out.
 #[inline(always)]
-fn pass(d: [Lanes; 8]) -> [Lanes; 8] {
+fn pass<L: Lanes>(d: [L; 8]) -> [L; 8] {
     use q15::*;
     // Even part.
     let (p2, p3) = (d[2], d[6]);
@@ -188,8 +198,13 @@ fn pass(d: [Lanes; 8]) -> [Lanes; 8] {
 /// 8×8 pixels from a block's dequantised coefficients `c` (row-major),
 /// written at `out[row * stride..][..8]`.
 pub(super) fn idct_8x8(c: &[i32; 64], out: &mut [u8], stride: usize) {
-    let rows: [Lanes; 8] = std::array::from_fn(|r| Lanes::load(c, r, SHIFT));
-    let done = transpose(pass(transpose(pass(rows))));
+    transform::<Fastest>(c, out, stride);
+}
+
+#[inline(always)]
+fn transform<L: Lanes>(c: &[i32; 64], out: &mut [u8], stride: usize) {
+    let rows: [L; 8] = std::array::from_fn(|r| L::load(c, r, SHIFT));
+    let done = L::transpose(pass(L::transpose(pass(rows))));
     // Both passes scale by √8 each: three more bits to drop; and the
     // samples are centred on 128.
     const FINAL: u32 = SHIFT + 3;
@@ -199,35 +214,56 @@ pub(super) fn idct_8x8(c: &[i32; 64], out: &mut [u8], stride: usize) {
     }
 }
 
+/// Pseudo-random blocks: sparse ones like a photo's, dense ones, and
+/// large ones whose sums saturate (within what a baseline JPEG codes:
+/// DC ±2047, AC ±1023).
+#[cfg(any(test, feature = "test-hooks"))]
+fn test_blocks() -> impl Iterator<Item = [i32; 64]> {
+    let mut seed = 0x2545_F491u32;
+    (0..4_000).map(move |i| {
+        let mut c = [0i32; 64];
+        for (j, v) in c.iter_mut().enumerate() {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let range: i32 = match i % 4 {
+                0 if j > 0 => 0,
+                0 => 2047,
+                1 => 1023 >> (j / 8),
+                2 => 1023,
+                _ => (1023 >> (j / 6)).max(1),
+            };
+            *v = (seed % (2 * range as u32 + 1)) as i32 - range;
+        }
+        c
+    })
+}
+
+/// The transform the build uses against the plain-array one, block by
+/// block: on wasm simd128 the first is the vector code, which native tests
+/// cannot run, so the Worker's test build runs this there (`GET
+/// /api/__test/simd`). The blocks compared, or the first that differs.
+#[cfg(feature = "test-hooks")]
+pub(crate) fn idct_self_check() -> Result<usize, String> {
+    let mut compared = 0;
+    for c in test_blocks() {
+        let (mut got, mut want) = ([0u8; 64], [0u8; 64]);
+        idct_8x8(&c, &mut got, 8);
+        transform::<Scalar>(&c, &mut want, 8);
+        if got != want {
+            return Err(format!("coefficients {c:?}: {got:?}, plain arrays {want:?}"));
+        }
+        compared += 1;
+    }
+    Ok(compared)
+}
+
 #[cfg(test)]
 mod tests {
     use super::idct_8x8;
     use std::io::Cursor;
 
     use super::super::idct::UNZIGZAG;
-
-    /// Pseudo-random blocks: sparse ones like a photo's, dense ones, and
-    /// large ones whose sums saturate.
-    fn blocks() -> impl Iterator<Item = [i32; 64]> {
-        let mut seed = 0x2545_F491u32;
-        (0..4_000).map(move |i| {
-            let mut c = [0i32; 64];
-            for (j, v) in c.iter_mut().enumerate() {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
-                let range: i32 = match i % 4 {
-                    0 if j > 0 => 0,
-                    0 => 2047,
-                    1 => 1023 >> (j / 8),
-                    2 => 1023,
-                    _ => (1023 >> (j / 6)).max(1),
-                };
-                *v = (seed % (2 * range as u32 + 1)) as i32 - range;
-            }
-            c
-        })
-    }
 
     #[test]
     fn matches_jpeg_decoders_full_size_transform() {
@@ -236,7 +272,7 @@ mod tests {
         if !std::is_x86_feature_detected!("ssse3") {
             return;
         }
-        for (i, c) in blocks().enumerate() {
+        for (i, c) in super::test_blocks().enumerate() {
             let mut got = [0u8; 64];
             idct_8x8(&c, &mut got, 8);
             assert_eq!(got, reference(&c), "block {i}: {c:?}");

@@ -48,6 +48,8 @@ mod dc;
 mod huffman;
 mod idct;
 mod idct8;
+#[cfg(feature = "test-hooks")]
+pub(crate) use idct8::idct_self_check;
 mod progressive;
 mod reduced;
 mod setup;
