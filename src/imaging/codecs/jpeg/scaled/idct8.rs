@@ -49,46 +49,51 @@ trait Lanes: Copy {
     fn transpose(m: [Self; 8]) -> [Self; 8];
 }
 
-/// Plain arrays: the native build's lanes, and on wasm the reference the
-/// vector code is checked against.
-#[derive(Clone, Copy)]
-struct Scalar([i16; 8]);
+/// Plain arrays: the native build's lanes, and on wasm (tests, test
+/// build) the reference the vector code is checked against.
+#[cfg(any(test, feature = "test-hooks", not(all(target_arch = "wasm32", target_feature = "simd128"))))]
+mod scalar {
+    #[derive(Clone, Copy)]
+    pub(super) struct Scalar([i16; 8]);
 
-impl Scalar {
-    #[inline(always)]
-    fn zip(self, o: Scalar, f: impl Fn(i16, i16) -> i16) -> Scalar {
-        Scalar(std::array::from_fn(|i| f(self.0[i], o.0[i])))
-    }
-}
-
-impl Lanes for Scalar {
-    #[inline(always)]
-    fn load(c: &[i32; 64], r: usize, shift: u32) -> Scalar {
-        Scalar(std::array::from_fn(|i| (c[r * 8 + i] as i16).wrapping_shl(shift)))
-    }
-    #[inline(always)]
-    fn add(self, o: Scalar) -> Scalar {
-        self.zip(o, i16::saturating_add)
-    }
-    #[inline(always)]
-    fn sub(self, o: Scalar) -> Scalar {
-        self.zip(o, i16::saturating_sub)
-    }
-    #[inline(always)]
-    fn mul_q15(self, k: i16) -> Scalar {
-        Scalar(self.0.map(|a| ((i32::from(a) * i32::from(k) + (1 << 14)) >> 15).clamp(-32768, 32767) as i16))
-    }
-    #[inline(always)]
-    fn store(self, bias: i16, shift: u32, out: &mut [u8]) {
-        for (o, v) in out[..8].iter_mut().zip(self.0) {
-            *o = (v.saturating_add(bias) >> shift).clamp(0, 255) as u8;
+    impl Scalar {
+        #[inline(always)]
+        fn zip(self, o: Scalar, f: impl Fn(i16, i16) -> i16) -> Scalar {
+            Scalar(std::array::from_fn(|i| f(self.0[i], o.0[i])))
         }
     }
-    #[inline(always)]
-    fn transpose(m: [Scalar; 8]) -> [Scalar; 8] {
-        std::array::from_fn(|j| Scalar(std::array::from_fn(|i| m[i].0[j])))
+
+    impl super::Lanes for Scalar {
+        #[inline(always)]
+        fn load(c: &[i32; 64], r: usize, shift: u32) -> Scalar {
+            Scalar(std::array::from_fn(|i| (c[r * 8 + i] as i16).wrapping_shl(shift)))
+        }
+        #[inline(always)]
+        fn add(self, o: Scalar) -> Scalar {
+            self.zip(o, i16::saturating_add)
+        }
+        #[inline(always)]
+        fn sub(self, o: Scalar) -> Scalar {
+            self.zip(o, i16::saturating_sub)
+        }
+        #[inline(always)]
+        fn mul_q15(self, k: i16) -> Scalar {
+            Scalar(self.0.map(|a| ((i32::from(a) * i32::from(k) + (1 << 14)) >> 15).clamp(-32768, 32767) as i16))
+        }
+        #[inline(always)]
+        fn store(self, bias: i16, shift: u32, out: &mut [u8]) {
+            for (o, v) in out[..8].iter_mut().zip(self.0) {
+                *o = (v.saturating_add(bias) >> shift).clamp(0, 255) as u8;
+            }
+        }
+        #[inline(always)]
+        fn transpose(m: [Scalar; 8]) -> [Scalar; 8] {
+            std::array::from_fn(|j| Scalar(std::array::from_fn(|i| m[i].0[j])))
+        }
     }
 }
+#[cfg(any(test, feature = "test-hooks", not(all(target_arch = "wasm32", target_feature = "simd128"))))]
+use scalar::Scalar;
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod vector {
