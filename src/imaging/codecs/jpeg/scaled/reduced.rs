@@ -128,7 +128,10 @@ pub(super) fn sequential<S: Rows>(
         if values[c.ac_table].is_empty() {
             let ac = s.ac[c.ac_table].as_ref().or_decline()?;
             values[c.ac_table] = ac.value_table();
-            multi[c.ac_table] = ac.multi_table();
+            // At full size every coefficient is decoded: nothing is read past.
+            if n < 8 {
+                multi[c.ac_table] = ac.multi_table();
+            }
         }
     }
     let tables: Vec<Tables> = comps
