@@ -179,9 +179,10 @@ fn decode_at_a_scale(bytes: &[u8], header: &Header, frame: &Frame, plan: &Plan<'
         // for jpeg-decoder the scans' lengths are checked first.
         check_scan_lengths(w, h, frame)?;
         // At 1/4, 1/2 and full size our decoder takes the common files,
-        // sequential and progressive; it charges as it goes, and does no more than
-        // jpeg-decoder's charge for a file whose scans are known to cover
-        // their blocks. Its memory is under jpeg-decoder's estimate.
+        // sequential and progressive; it charges as it goes, and does no
+        // more than jpeg-decoder's charge for a file whose scans are known
+        // to cover their blocks. Its memory is under jpeg-decoder's
+        // estimate (coefficients, planes and the whole RGB image).
         let ours = decode::decoder_units(w, h, frame, n, true);
         if matches!(n, 2 | 4 | 8) && plan.work.fits(ours) {
             if let Some(region) = scaled::decode_reduced(bytes, plan, n, plan.work.spent() + ours)? {

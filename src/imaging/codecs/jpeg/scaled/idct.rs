@@ -1,9 +1,11 @@
-//! Reduced inverse DCTs (the full-size one is [`super::idct8`]): a block's low frequencies to 4×4 or 2×2 pixels,
+//! Reduced inverse DCTs: a block's low frequencies to 4×4 or 2×2 pixels
+//! (the full-size one is [`super::idct8`]; [`idct_nxn`] picks by scale),
 //! with jpeg-decoder's arithmetic (the Dugad–Ahuja scheme of libjpeg's
 //! `jidctred.c`, in stb_image's fixed point), so that both decoders give
 //! the same samples. Wrapping arithmetic, as there: a hostile file's
 //! coefficients may overflow, and must not panic.
 
+use super::idct8::idct_8x8;
 use std::num::Wrapping as W;
 
 /// The natural (row-major) index of each zigzag position.
@@ -151,6 +153,19 @@ pub(super) fn idct_2x2(c: &[i32; 16], out: &mut [u8], stride: usize) {
     out[1] = clamp((x0 - x1) >> SCALE_BITS);
     out[stride] = clamp((x2 + x3) >> SCALE_BITS);
     out[stride + 1] = clamp((x2 - x3) >> SCALE_BITS);
+}
+
+/// `n`×`n` pixels (`n` 2, 4 or 8) at `out[row * stride..]` from a
+/// block's dequantised coefficients, the top-left `n`×`n` of it in
+/// row-major order at the start of `c`.
+#[inline(always)]
+pub(super) fn idct_nxn(n: usize, c: &[i32; 64], out: &mut [u8], stride: usize) {
+    let square: &[i32; 16] = c.first_chunk().expect("64 coefficients hold 16");
+    match n {
+        8 => idct_8x8(c, out, stride),
+        4 => idct_4x4(square, out, stride),
+        _ => idct_2x2(square, out, stride),
+    }
 }
 
 #[cfg(test)]

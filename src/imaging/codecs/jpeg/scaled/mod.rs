@@ -108,8 +108,8 @@ pub(super) fn decode_dc(bytes: &[u8], plan: &Plan<'_>) -> Result<Option<Region>,
     decode_into_plan(bytes, plan, 1, refusal)
 }
 
-/// Decodes a file at scale `n`/8 (2: 1/4, 4: 1/2, 8: full size) into the collector
-/// made by `plan`; `Ok(None)` and refusals as [`decode_dc`].
+/// Decodes a file at scale `n`/8 (2: 1/4, 4: 1/2, 8: full size) into the
+/// collector made by `plan`; `Ok(None)` and refusals as [`decode_dc`].
 /// `whole`: what the decode would cost at most, to name a refusal.
 pub(super) fn decode_reduced(bytes: &[u8], plan: &Plan<'_>, n: u32, whole: u64) -> Result<Option<Region>, ImageError> {
     decode_into_plan(bytes, plan, n as usize, || whole)

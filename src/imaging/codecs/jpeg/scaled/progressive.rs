@@ -1,17 +1,18 @@
 //! A progressive frame at 1/4, 1/2 or full scale. Every scan is
 //! entropy-decoded as jpeg-decoder decodes it, but of each block only the
 //! top-left 2×2 or 4×4 coefficients (what the reduced IDCT reads; at full
-//! size all 64) are kept, and of the others only whether they are non-zero, which is all a refinement scan
-//! needs of them (it reads a correction bit for each non-zero one). At the
-//! end of the image the blocks around the crop are transformed and the
-//! rows made as for a sequential frame, so the samples are jpeg-decoder's.
+//! size all 64) are kept, and of the others only whether they are
+//! non-zero, which is all a refinement scan needs of them (it reads a
+//! correction bit for each non-zero one). At the end of the image the
+//! blocks around the crop are transformed and the rows made as for a
+//! sequential frame, so the samples are jpeg-decoder's.
 //!
-//! A reduced block takes 2 × (n² + 1) + 8 bytes instead of jpeg-decoder's 128.
+//! A block takes 2 × (n² + 1) + 8 bytes: at 1/4 and 1/2 well under
+//! jpeg-decoder's 128, at full size 138.
 
 use super::bits::Bits;
 use super::huffman::Huffman;
-use super::idct::{idct_2x2, idct_4x4, slot};
-use super::idct8::idct_8x8;
+use super::idct::{idct_nxn, slot};
 use super::reduced::{mcus_around_crop, planes, Emit, Output};
 use super::setup::{each_block, next_marker, Scan, ScanCost, Setup};
 use super::stop::{OrDecline, Stop};
@@ -160,11 +161,7 @@ fn transform(
                     *coefficient = i32::from(k).wrapping_mul(step);
                 }
                 let out = plane.samples.get_mut(by * n * stride + bx * n..).or_decline()?;
-                match n {
-                    8 => idct_8x8(&coefficients, out, stride),
-                    4 => idct_4x4(coefficients.first_chunk().or_decline()?, out, stride),
-                    _ => idct_2x2(coefficients.first_chunk().or_decline()?, out, stride),
-                }
+                idct_nxn(n, &coefficients, out, stride);
             }
         }
     }

@@ -7,8 +7,7 @@
 use super::bits::Bits;
 use super::colour::ycc_row;
 use super::huffman::{read_past_ac, Huffman, Multi, Value, END_OF_BLOCK, SKIP_BITS};
-use super::idct::{idct_2x2, idct_4x4, last_needed, slot, UNZIGZAG};
-use super::idct8::idct_8x8;
+use super::idct::{idct_nxn, last_needed, slot, UNZIGZAG};
 use super::setup::{Scan, Setup};
 use super::stop::{OrDecline, Stop};
 use super::upsample::Plane;
@@ -187,11 +186,7 @@ pub(super) fn sequential<S: Rows>(
                         let (x, y) = ((mcu_x * c.h + bx) * n, (mcu_y * c.v + by) * n);
                         let stride = plane.stride;
                         let out = plane.samples.get_mut(y * stride + x..).or_decline()?;
-                        match n {
-                            8 => idct_8x8(coef.first_chunk().or_decline()?, out, stride),
-                            4 => idct_4x4(coef.first_chunk().or_decline()?, out, stride),
-                            _ => idct_2x2(coef.first_chunk().or_decline()?, out, stride),
-                        }
+                        idct_nxn(n, coef.first_chunk().or_decline()?, out, stride);
                     }
                 }
             }
