@@ -6,9 +6,9 @@
 //! same sequence of multiplies and adds on every target, so native tests
 //! see the bytes the Worker makes.
 //!
-//! Rows are filtered horizontally only when the vertical pass first needs
-//! them and kept in a ring of as many rows as one output row's window, so
-//! the memory is that window, not an intermediate image.
+//! Rows are filtered horizontally a few at a time, when the vertical pass
+//! first needs them, and kept in a ring of as many rows as one output row's
+//! window, so the memory is that window, not an intermediate image.
 //!
 //! The weights are those of `fast_image_resize`'s convolution (which this
 //! replaces: its 16-bit path accumulates in 64-bit integers, two lanes at
@@ -155,19 +155,35 @@ pub fn resize_rows(
     let ring_rows = down.window;
     // One horizontally filtered row: `size` pixels of four lanes.
     let mut ring = vec![[0.0f32; 4]; ring_rows * size];
-    // Which source row each ring slot holds.
-    let mut held = vec![usize::MAX; ring_rows];
-    let mut wide = vec![[0.0f32; 4]; width];
+    // Up to `BATCH` source rows widened, filtered together.
+    let mut wide = vec![[0.0f32; 4]; BATCH * width];
     let mut acc = vec![[0.0f32; 4]; size];
+    // Source rows below `next` have been filtered; those from the current
+    // output row's first tap up are still in the ring (a row is only
+    // overwritten by the one `ring_rows` below it, filtered when no
+    // output row from then on starts at or before it).
+    let mut next = 0;
     for y in 0..size {
         let (start, weights) = down.of(y);
-        for r in start..start + weights.len() {
-            let slot = r % ring_rows;
-            if held[slot] != r {
-                widen(&src[r * width * ch..(r + 1) * width * ch], ch, &mut wide);
-                filter_row(&wide, &across, &mut ring[slot * size..(slot + 1) * size]);
-                held[slot] = r;
+        let end = start + weights.len();
+        next = next.max(start);
+        while next < end {
+            // Rows up to `ring_rows` past this output row's first tap have
+            // slots of their own; the output rows that follow need them
+            // (all but at most `BATCH - 1` at the crop's end).
+            let batch = (next + BATCH).min(start + ring_rows).min(height) - next;
+            for k in 0..batch {
+                let r = next + k;
+                widen(&src[r * width * ch..(r + 1) * width * ch], ch, &mut wide[k * width..(k + 1) * width]);
             }
+            let slot = |k: usize| (next + k) % ring_rows;
+            match batch {
+                4 => filter_rows::<4>(&wide, &across, &mut ring, [0, 1, 2, 3].map(slot)),
+                3 => filter_rows::<3>(&wide, &across, &mut ring, [0, 1, 2].map(slot)),
+                2 => filter_rows::<2>(&wide, &across, &mut ring, [0, 1].map(slot)),
+                _ => filter_row(&wide[..width], &across, &mut ring[slot(0) * size..(slot(0) + 1) * size]),
+            }
+            next += batch;
         }
         let line = |i: usize| {
             let slot = (start + i) % ring_rows;
@@ -178,6 +194,9 @@ pub fn resize_rows(
     }
     Some(())
 }
+
+/// How many source rows the horizontal pass filters together.
+const BATCH: usize = 4;
 
 /// One source row as four `f32` lanes per pixel (the fourth 0 for RGB).
 #[cfg(not(target_arch = "wasm32"))]
@@ -253,6 +272,32 @@ fn filter_row(wide: &[[f32; 4]], across: &Taps, out: &mut [[f32; 4]]) {
     for (x, o) in out.iter_mut().enumerate().skip(x) {
         let (start, weights) = across.of(x);
         *o = filter_pixel(&wide[start..start + weights.len()], weights);
+    }
+}
+
+/// The horizontal pass of `N` rows (`wide`, one after another) into the
+/// ring's `slots`. Each output pixel's weights are read once for all `N`
+/// rows, whose sums are independent chains, each in tap order as
+/// [`filter_pixel`] sums it: the same bits, with a weight load shared by
+/// `N` multiplies.
+fn filter_rows<const N: usize>(wide: &[[f32; 4]], across: &Taps, ring: &mut [[f32; 4]], slots: [usize; N]) {
+    let width = wide.len() / BATCH;
+    let size = across.lens.len();
+    let rows: [&[[f32; 4]]; N] = std::array::from_fn(|k| &wide[k * width..(k + 1) * width]);
+    for x in 0..size {
+        let (start, weights) = across.of(x);
+        let taps = rows.map(|row| &row[start..start + weights.len()]);
+        let mut acc = [[0.0f32; 4]; N];
+        for (t, &w) in weights.iter().enumerate() {
+            for (a, pixels) in acc.iter_mut().zip(&taps) {
+                // SAFETY: every `pixels` was cut to `weights.len()` above,
+                // and `t` is below it (LLVM keeps the check otherwise).
+                *a = lanes::mul_add(*a, unsafe { *pixels.get_unchecked(t) }, w);
+            }
+        }
+        for (a, &slot) in acc.iter().zip(&slots) {
+            ring[slot * size + x] = lanes::to_sample(*a);
+        }
     }
 }
 
@@ -559,6 +604,9 @@ mod tests {
             (300, 257, 3, Crop { x: 21.5, y: 0.25, w: 256.75, h: 256.75 }, 256),
             (3, 3, 4, whole(3), 17),
             (1, 1, 3, whole(1), 9),
+            // A photo's crop at 3.75:1, and one smaller than the avatar.
+            (1000, 990, 3, Crop { x: 20.5, y: 10.25, w: 960.0, h: 960.0 }, 256),
+            (40, 7, 3, Crop { x: 3.0, y: 0.0, w: 7.0, h: 7.0 }, 29),
         ] {
             let src: Vec<u16> = (0..w * h * ch)
                 .map(|_| {
