@@ -152,7 +152,9 @@ pub fn resize_rows(
     }
     let across = Taps::new(width, crop.x, crop.x + crop.w, size);
     let down = Taps::new(height, crop.y, crop.y + crop.h, size);
-    let ring_rows = down.window;
+    // A window's rows, and room to filter the next batch ahead of it
+    // whole.
+    let ring_rows = down.window + BATCH - 1;
     // One horizontally filtered row: `size` pixels of four lanes.
     let mut ring = vec![[0.0f32; 4]; ring_rows * size];
     // Up to `BATCH` source rows widened, filtered together.
