@@ -1395,6 +1395,40 @@ struct Worst {
     /// decodes each row at once, so the wasm peak is at most the lowest
     /// native one.
     runs: usize,
+    /// A JPEG case at the largest size whose decode starts at this scale
+    /// (n/8), rather than the largest accepted.
+    scale: Option<u32>,
+}
+
+/// The scale (n/8) a JPEG's decode starts at for `crop`, as the pipeline
+/// plans it.
+fn jpeg_first_scale(bytes: &[u8], crop: Option<CropBox>) -> u32 {
+    let work = Work::with_budget(u64::MAX, 0);
+    let (_, image) = super::pipeline::open(bytes).unwrap();
+    let plan = super::pipeline::plan(&*image, crop, &Options::default(), &work).unwrap();
+    super::codecs::jpeg_first_scale(bytes, &plan).unwrap()
+}
+
+/// A progressive JPEG of `w`×`h` whose every block is a one-bit code in
+/// each of its two scans (DC, then AC per component): what our decoder
+/// keeps of a progressive file, at the most blocks a pixel (4:4:4).
+fn progressive_444_jpeg(w: u32, h: u32) -> Vec<u8> {
+    let (w, h) = (w as u16, h as u16);
+    let blocks = jpeg_blocks(w, h, F444) / 3;
+    let zeros = |bits: usize| vec![0u8; bits.div_ceil(8)];
+    let mut scans = vec![(vec![1, 2, 3], 0, 0, 0, 0, zeros(3 * blocks))];
+    scans.extend((1..=3).map(|id| (vec![id], 1, 63, 0, 0, zeros(blocks))));
+    build_jpeg(&JpegSpec { w, h, factors: F444, progressive: true, adobe: false, dc: DC_ZERO, ac: AC_EOB, scans })
+}
+
+/// A baseline 4:4:4 JPEG of `w`×`h`, each block a DC and an end-of-block
+/// code of one bit: what our decoder holds of a sequential file, at the
+/// most blocks a pixel.
+fn baseline_444_jpeg(w: u32, h: u32) -> Vec<u8> {
+    let (w, h) = (w as u16, h as u16);
+    let data = vec![0u8; (2 * jpeg_blocks(w, h, F444)).div_ceil(8)];
+    let scans = vec![(vec![1, 2, 3], 0, 63, 0, 0, data)];
+    build_jpeg(&JpegSpec { w, h, factors: F444, progressive: false, adobe: false, dc: DC_ZERO, ac: AC_EOB, scans })
 }
 
 fn worst_cases() -> Vec<Worst> {
@@ -1407,6 +1441,38 @@ fn worst_cases() -> Vec<Worst> {
     };
     let icc_bomb = 254 * 65519;
     vec![
+        // Our decoder at 1/2 and at full size (crops under 2048 and 1024
+        // px): a JPEG as large as its memory need lets it start there.
+        Worst {
+            name: "progressive JPEG 4:4:4, 1500 px crop (ours, 1/2)",
+            probe: Box::new(progressive_444_jpeg),
+            build: Box::new(progressive_444_jpeg),
+            width: four_thirds,
+            max_h: 8000,
+            crop: Some(1500),
+            runs: 1,
+            scale: Some(4),
+        },
+        Worst {
+            name: "progressive JPEG 4:4:4, 1000 px crop (ours, full size)",
+            probe: Box::new(progressive_444_jpeg),
+            build: Box::new(progressive_444_jpeg),
+            width: four_thirds,
+            max_h: 8000,
+            crop: Some(1000),
+            runs: 1,
+            scale: Some(8),
+        },
+        Worst {
+            name: "baseline JPEG 4:4:4, 1000 px crop (ours, full size)",
+            probe: Box::new(baseline_444_jpeg),
+            build: Box::new(baseline_444_jpeg),
+            width: four_thirds,
+            max_h: 8000,
+            crop: Some(1000),
+            runs: 1,
+            scale: Some(8),
+        },
         // Progressive JPEG goes to jpeg-decoder (all coefficients held) when
         // a finer scale than 1/8 is wanted and fits the budget, or when the
         // DC-only decoder declines the file; else the DC-only decoder takes
@@ -1421,6 +1487,7 @@ fn worst_cases() -> Vec<Worst> {
             max_h: 8000,
             crop: None,
             runs: 10,
+            scale: None,
         },
         Worst {
             name: "progressive JPEG 4:2:0 + Adobe APP14 + 16.6 MB of ICC chunks",
@@ -1430,6 +1497,7 @@ fn worst_cases() -> Vec<Worst> {
             max_h: 8000,
             crop: None,
             runs: 10,
+            scale: None,
         },
         Worst {
             name: "progressive JPEG 4:2:0 up to MAX_PIXELS (DC only, 1/8)",
@@ -1439,6 +1507,7 @@ fn worst_cases() -> Vec<Worst> {
             max_h: 9000,
             crop: None,
             runs: 2,
+            scale: None,
         },
         Worst {
             name: "interlaced RGBA PNG + 4 MiB iCCP, 1023 px crop",
@@ -1448,6 +1517,7 @@ fn worst_cases() -> Vec<Worst> {
             max_h: 10000,
             crop: Some(1023),
             runs: 1,
+            scale: None,
         },
         Worst {
             name: "GIF, first frame 1.25× the screen",
@@ -1457,6 +1527,7 @@ fn worst_cases() -> Vec<Worst> {
             max_h: 8000,
             crop: None,
             runs: 1,
+            scale: None,
         },
         Worst {
             name: "lossy WebP with alpha, 1023 px crop",
@@ -1466,6 +1537,7 @@ fn worst_cases() -> Vec<Worst> {
             max_h: 8000,
             crop: Some(1023),
             runs: 1,
+            scale: None,
         },
         Worst {
             name: "animated lossy WebP with alpha",
@@ -1475,6 +1547,7 @@ fn worst_cases() -> Vec<Worst> {
             max_h: 8000,
             crop: None,
             runs: 1,
+            scale: None,
         },
         Worst {
             name: "8-bit RLE BMP, 1023 px crop",
@@ -1484,6 +1557,7 @@ fn worst_cases() -> Vec<Worst> {
             max_h: 10000,
             crop: Some(1023),
             runs: 1,
+            scale: None,
         },
     ]
 }
@@ -1513,12 +1587,19 @@ fn worst_case_inputs_stay_within_the_memory_bound() {
         let crop = |w: u32, h: u32| case.crop.map(|s| centre_crop(w, h, s));
         let fits = |h: u32| {
             let w = (case.width)(h);
-            not_too_big(&(case.probe)(w, h), crop(w, h))
+            let probe = (case.probe)(w, h);
+            match case.scale {
+                Some(n) => jpeg_first_scale(&probe, crop(w, h)) >= n,
+                None => not_too_big(&probe, crop(w, h)),
+            }
         };
         let h = largest_fitting(case.max_h, fits);
         assert!(h < case.max_h, "{}: the search range is too small", case.name);
         let w = (case.width)(h);
         let file = (case.build)(w, h);
+        if let Some(n) = case.scale {
+            assert_eq!(jpeg_first_scale(&file, crop(w, h)), n, "{}: {w}×{h}", case.name);
+        }
         let mut peak = u64::MAX;
         for _ in 0..case.runs {
             let (r, p) = counting::peak_of(|| process_unmetered(&file, crop(w, h), &Options::default()));
@@ -1540,6 +1621,22 @@ fn worst_case_inputs_stay_within_the_memory_bound() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn a_file_our_decoder_declines_goes_coarser_where_jpeg_decoder_fits() {
+    // A 1500 px crop of a 3700×2775 progressive 4:4:4 JPEG: our decoder
+    // fits at 1/2, jpeg-decoder (all coefficients and the RGB image) only
+    // at 1/4. With an Adobe segment ours declines it, so the decode goes
+    // on at 1/4 with jpeg-decoder instead of being refused.
+    let (w, h) = (3700, 2775);
+    let crop = Some(centre_crop(w, h, 1500));
+    let plain = progressive_444_jpeg(w, h);
+    assert_eq!(jpeg_first_scale(&plain, crop), 4);
+    let adobe = with_adobe_app14(plain);
+    assert_eq!(jpeg_first_scale(&adobe, crop), 4);
+    let avatar = process_unmetered(&adobe, crop, &Options::default()).unwrap();
+    assert_eq!((avatar.width, avatar.height), (w, h));
 }
 
 // ------------------------------------------------------------------ cpu

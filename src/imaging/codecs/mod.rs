@@ -9,6 +9,8 @@ mod gif;
 mod ico;
 mod image_crate;
 mod jpeg;
+#[cfg(test)]
+pub(crate) use jpeg::first_scale_of as jpeg_first_scale;
 #[cfg(feature = "test-hooks")]
 pub(crate) use jpeg::{idct_self_check as jpeg_idct_self_check, kernel_self_check as jpeg_colour_self_check};
 pub(crate) mod phone;

@@ -50,7 +50,7 @@ pub(super) fn memory_estimate(w: u32, h: u32, frame: &Frame, n: u32) -> u64 {
 /// The ICC chunks jpeg-decoder keeps, and, if we read the profile (only
 /// when it is small enough to use), the assembled copy (a growing `Vec`:
 /// up to twice its size).
-fn icc_estimate(icc_bytes: u64) -> u64 {
+pub(super) fn icc_estimate(icc_bytes: u64) -> u64 {
     icc_bytes + if use_icc(icc_bytes) { 2 * icc_bytes } else { 0 }
 }
 

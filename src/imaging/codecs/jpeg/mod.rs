@@ -139,19 +139,40 @@ fn check_scan_lengths(w: u32, h: u32, frame: &Frame) -> Result<(), ImageError> {
     Ok(())
 }
 
+/// The memory a decode at scale `n`/8 may hold ([`decode_at_a_scale`]):
+/// the plan's budget less the collector's region at that scale (3
+/// channels: JPEG has no alpha).
+fn budget(plan: &Plan<'_>, n: u32) -> u64 {
+    plan.decode_budget(f64::from(n) / 8.0, 3)
+}
+
+/// Whether our decoder's memory at scale `n`/8 fits (1/4, 1/2 and full
+/// size; at 1/8 the DC-only decoder needs a few bytes a block).
+fn ours_fit(w: u32, h: u32, frame: &Frame, plan: &Plan<'_>, n: u32) -> bool {
+    matches!(n, 2 | 4 | 8) && scaled::memory_need(w, h, frame, n) <= budget(plan, n)
+}
+
+/// Whether jpeg-decoder's memory at scale `n`/8 fits.
+fn theirs_fit(w: u32, h: u32, frame: &Frame, plan: &Plan<'_>, n: u32) -> bool {
+    decode::memory_estimate(w, h, frame, n) <= budget(plan, n)
+}
+
+/// The scale a decode starts at: the finest useful one, or a coarser one
+/// when neither decoder fits it in memory (a small crop of a huge photo:
+/// better a softer avatar than an out-of-memory isolate).
+fn first_scale(w: u32, h: u32, frame: &Frame, plan: &Plan<'_>) -> u32 {
+    let mut n = finest_useful_scale(plan.side, plan.size);
+    while n > 1 && !ours_fit(w, h, frame, plan, n) && !theirs_fit(w, h, frame, plan, n) {
+        n /= 2;
+    }
+    n
+}
+
 /// The scale loop: the finest useful scale that fits the memory and work
 /// budgets, coarser ones when it does not.
 fn decode_at_a_scale(bytes: &[u8], header: &Header, frame: &Frame, plan: &Plan<'_>) -> Result<Region, ImageError> {
     let (w, h) = (header.width, header.height);
-    let mut n = finest_useful_scale(plan.side, plan.size);
-    // Coarser if that does not fit the budget (a tiny crop of a huge photo:
-    // better a softer avatar than an out-of-memory isolate). The budget
-    // leaves room for the collector's region at that scale (3 channels:
-    // JPEG has no alpha).
-    let budget = |n: u32| plan.decode_budget(f64::from(n) / 8.0, 3);
-    while n > 1 && decode::memory_estimate(w, h, frame, n) > budget(n) {
-        n /= 2;
-    }
+    let mut n = first_scale(w, h, frame, plan);
     // jpeg-decoder cannot be stopped once called, so its work is charged
     // first. If it does not fit unchecked (at the worst a block can cost
     // when a scan's data runs out), the scans are walked to prove their
@@ -159,6 +180,9 @@ fn decode_at_a_scale(bytes: &[u8], header: &Header, frame: &Frame, plan: &Plan<'
     // not fit even then, a coarser scale (softer, but far cheaper: at 1/8
     // the DC-only decoder) before a refusal.
     let (mut walked, mut checked) = (false, false);
+    // Our decoder declines a file for what it is (its components, tables
+    // or scans), not for its scale: it is not tried again.
+    let mut declined = false;
     loop {
         // At 1/8 scale a block is its DC coefficient: the DC-only decoder
         // (sequential: AC codes read past; progressive: AC scans skipped)
@@ -170,25 +194,32 @@ fn decode_at_a_scale(bytes: &[u8], header: &Header, frame: &Frame, plan: &Plan<'
                 return Ok(region);
             }
         }
-        let need = decode::memory_estimate(w, h, frame, n);
-        if need > budget(n) {
-            let kind = frame.progressive.then_some(Kind::Progressive);
-            return Err(too_much_memory(F, kind, w, h, need, budget(n)));
-        }
-        // The DC-only decoder notices a scan that runs out as it reads;
-        // for jpeg-decoder the scans' lengths are checked first.
-        check_scan_lengths(w, h, frame)?;
         // At 1/4, 1/2 and full size our decoder takes the common files,
         // sequential and progressive; it charges as it goes, and does no
         // more than jpeg-decoder's charge for a file whose scans are known
-        // to cover their blocks. Its memory is under jpeg-decoder's
-        // estimate (coefficients, planes and the whole RGB image).
-        let ours = decode::decoder_units(w, h, frame, n, true);
-        if matches!(n, 2 | 4 | 8) && plan.work.fits(ours) {
-            if let Some(region) = scaled::decode_reduced(bytes, plan, n, plan.work.spent() + ours)? {
-                return Ok(region);
+        // to cover their blocks. The DC-only decoder notices a scan that
+        // runs out as it reads; for the others the scans' lengths are
+        // checked first.
+        if !declined && ours_fit(w, h, frame, plan, n) {
+            check_scan_lengths(w, h, frame)?;
+            let ours = decode::decoder_units(w, h, frame, n, true);
+            if plan.work.fits(ours) {
+                match scaled::decode_reduced(bytes, plan, n, plan.work.spent() + ours)? {
+                    Some(region) => return Ok(region),
+                    None => declined = true,
+                }
             }
         }
+        let need = decode::memory_estimate(w, h, frame, n);
+        if need > budget(plan, n) {
+            if n > 1 {
+                n /= 2;
+                continue;
+            }
+            let kind = frame.progressive.then_some(Kind::Progressive);
+            return Err(too_much_memory(F, kind, w, h, need, budget(plan, n)));
+        }
+        check_scan_lengths(w, h, frame)?;
         if !walked && !plan.work.fits(decode::decoder_units(w, h, frame, n, false)) {
             walked = true;
             let whole = plan.work.spent() + decode::decoder_units(w, h, frame, n, true);
@@ -197,13 +228,20 @@ fn decode_at_a_scale(bytes: &[u8], header: &Header, frame: &Frame, plan: &Plan<'
         let units = decode::decoder_units(w, h, frame, n, checked);
         if plan.work.fits(units) {
             plan.charge(F, units, plan.work.spent() + units)?;
-            return decode::decode(bytes, frame, plan, n, budget(n));
+            return decode::decode(bytes, frame, plan, n, budget(plan, n));
         }
         if n == 1 {
             return Err(plan.work_refusal(F, plan.work.spent() + units));
         }
         n /= 2;
     }
+}
+
+/// The scale a decode of `bytes` for `plan` starts at, for the tests.
+#[cfg(test)]
+pub(crate) fn first_scale_of(bytes: &[u8], plan: &Plan<'_>) -> Result<u32, ImageError> {
+    let (header, frame) = frame::read(bytes)?;
+    Ok(first_scale(header.width, header.height, &frame, plan))
 }
 
 #[cfg(test)]

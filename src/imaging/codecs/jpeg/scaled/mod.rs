@@ -56,6 +56,8 @@ mod setup;
 mod stop;
 mod upsample;
 
+use super::decode::icc_estimate;
+use super::frame::Frame;
 use crate::imaging::colour::Layout;
 use crate::imaging::decoding::{damaged, Plan};
 use crate::imaging::error::ImageError;
@@ -91,6 +93,26 @@ impl Rows for Collector<'_> {
     fn rows(&self) -> Range<usize> {
         Collector::rows(self)
     }
+}
+
+/// The most our decoder holds at scale `n`/8 (2, 4 or 8) for `frame`, a
+/// `w`×`h` JPEG: each component's plane over the MCU-padded block grid
+/// (n² samples a block), for a progressive frame each block's
+/// coefficients too ([`progressive::block_bytes`]), a row of each plane
+/// stretched and of the output, and the ICC profile as jpeg-decoder's
+/// estimate counts it. Not the whole image in RGB, which jpeg-decoder
+/// holds: rows go to the collector as they are made. The Huffman tables
+/// are in the pipeline's slack.
+pub(super) fn memory_need(w: u32, h: u32, frame: &Frame, n: u32) -> u64 {
+    let hmax = u64::from(frame.sampling.iter().map(|s| s.0).max().unwrap_or(1));
+    let vmax = u64::from(frame.sampling.iter().map(|s| s.1).max().unwrap_or(1));
+    let (mcus_x, mcus_y) = (u64::from(w).div_ceil(8 * hmax), u64::from(h).div_ceil(8 * vmax));
+    let blocks: u64 = frame.sampling.iter().map(|&(hs, vs)| mcus_x * u64::from(hs) * mcus_y * u64::from(vs)).sum();
+    let n = u64::from(n);
+    let coefficients = if frame.progressive { progressive::block_bytes(n as usize) as u64 } else { 0 };
+    let comps = frame.sampling.len() as u64;
+    let rows = 3 * comps * (u64::from(w) * n).div_ceil(8) + 3 * comps;
+    blocks * (n * n + coefficients) + rows + icc_estimate(frame.icc_bytes)
 }
 
 /// The error for a truncated scan.

@@ -7,8 +7,8 @@
 //! blocks around the crop are transformed and the rows made as for a
 //! sequential frame, so the samples are jpeg-decoder's.
 //!
-//! A block takes 2 × (n² + 1) + 8 bytes: at 1/4 and 1/2 well under
-//! jpeg-decoder's 128, at full size 138.
+//! A block takes [`block_bytes`]: at 1/4 and 1/2 well under jpeg-decoder's
+//! 128, at full size 138.
 
 use super::bits::Bits;
 use super::huffman::Huffman;
@@ -35,6 +35,12 @@ struct Blocks {
     nonzero: Vec<u64>,
     /// The zigzag positions a first pass has decoded (refinements need it).
     first_passes: u64,
+}
+
+/// Bytes [`Blocks`] holds a block at scale `n`/8: its kept coefficients
+/// and the spare (`i16`), and its mask.
+pub(super) const fn block_bytes(n: usize) -> usize {
+    2 * (n * n + 1) + 8
 }
 
 impl Blocks {
