@@ -115,7 +115,8 @@ fn walk_block(
     } else if band.start == 0 {
         bits.skip(1);
     } else {
-        ac_refine(bits, ac?, band, eob_run, nothing, scratch, mask)?;
+        // No table of codes with their sign bits: every code the slow way.
+        ac_refine(bits, (ac?, &[]), band, eob_run, nothing, scratch, mask)?;
     }
     Some(())
 }

@@ -11,7 +11,7 @@
 //! 128, at full size 138.
 
 use super::bits::Bits;
-use super::huffman::Huffman;
+use super::huffman::{Huffman, Value, END_OF_BLOCK, SKIP_BITS};
 use super::idct::{idct_nxn, slot};
 use super::reduced::{mcus_around_crop, planes, Emit, Output};
 use super::setup::{each_block, next_marker, Scan, ScanCost, Setup};
@@ -229,6 +229,12 @@ fn decode_scan(
         })
         .collect::<Option<_>>()
         .or_decline()?;
+    // A refinement's codes with their sign bits, looked up at once (the
+    // scan has one component).
+    let values = match tables.first() {
+        Some((_, Some(ac))) if band.refine => ac.value_table(),
+        _ => Vec::new(),
+    };
     let mut pred = [0i32; 3];
     let mut eob_run = 0u32;
     let cost = ScanCost { block: cost::JPEG_PROGRESSIVE_VISIT, byte: cost::JPEG_DECODER_BYTE };
@@ -243,7 +249,7 @@ fn decode_scan(
             (0, false) => dc_first(bits, dc.or_decline()?, &mut pred[at.k], band.al, kept, mask),
             (0, true) => dc_refine(bits, band.al, kept),
             (_, false) => ac_first(bits, ac.or_decline()?, &band, &mut eob_run, square, kept, mask),
-            (_, true) => ac_refine(bits, ac.or_decline()?, &band, &mut eob_run, square, kept, mask),
+            (_, true) => ac_refine(bits, (ac.or_decline()?, &values), &band, &mut eob_run, square, kept, mask),
         };
         decoded.or_decline()
     })?;
@@ -330,10 +336,11 @@ pub(super) fn ac_first(
 /// non-zero coefficient of the band, new coefficients of ±1 (shifted)
 /// among the zero ones. A kept coefficient that would overflow declines
 /// (jpeg-decoder refuses it); the others' values are not known, so theirs
-/// cannot be noticed.
+/// cannot be noticed. `values`: the table's codes with their sign bits
+/// ([`Huffman::value_table`]), or empty.
 pub(super) fn ac_refine(
     bits: &mut Bits,
-    ac: &Huffman,
+    (ac, values): (&Huffman, &[Value]),
     band: &Band,
     eob_run: &mut u32,
     square: &Square,
@@ -348,19 +355,30 @@ pub(super) fn ac_refine(
     }
     let mut k = band.start;
     while k < band.end {
-        let rs = ac.decode(bits)?;
-        let (r, size) = (rs >> 4, rs & 15);
-        let mut zero_run = usize::from(r);
-        let mut value = 0;
-        match size {
-            0 if r != 15 => {
-                *eob_run = (1 << r) - 1 + bits.extend_raw(u32::from(r));
-                zero_run = 64;
+        // A code and its sign bit in one lookup where they fit; an
+        // end-of-band run longer than one block the slow way.
+        bits.top_up();
+        let e = values.get(bits.peek(SKIP_BITS) as usize).copied().unwrap_or_default();
+        let (zero_run, value) = if !e.is_empty() {
+            bits.consume(e.bits());
+            // Only a new coefficient of ±1 is coded in a refinement.
+            if e.value().unsigned_abs() > 1 {
+                return None;
             }
-            0 => {}
-            1 => value = if bits.extend_raw(1) == 1 { bit } else { -bit },
-            _ => return None,
-        }
+            (e.run(), e.value() as i16 * bit)
+        } else {
+            let rs = ac.decode(bits)?;
+            let (r, size) = (rs >> 4, rs & 15);
+            match size {
+                0 if r != 15 => {
+                    *eob_run = (1 << r) - 1 + bits.extend_raw(u32::from(r));
+                    (END_OF_BLOCK, 0)
+                }
+                0 => (15, 0),
+                1 => (usize::from(r), if bits.extend_raw(1) == 1 { bit } else { -bit }),
+                _ => return None,
+            }
+        };
         k = refine_non_zeroes(bits, k, band.end, zero_run, bit, square, kept, *mask)?;
         if value != 0 {
             *kept.get_mut(usize::from(square.slots[k]))? = value;
@@ -407,22 +425,24 @@ fn refine_non_zeroes(
     };
     let passed = mask & positions(start, stop.unwrap_or(end));
     // The bits come in zigzag order: those up to the last kept position
-    // read at once and looked at one by one, the rest skipped.
-    let mut low = passed & square.low;
-    let low_count = low.count_ones();
+    // read at once, the rest skipped. Each kept coefficient finds its bit
+    // by counting the passed ones before it, and takes it without a
+    // branch (the bits are as good as random: a branch on each would be
+    // mispredicted half the time).
+    let low = passed & square.low;
     let high = (passed & !low).count_ones();
-    let mut word = read_bits(bits, low_count);
-    while low != 0 {
-        let k = low.trailing_zeros() as usize;
-        low &= low - 1;
-        let correction = word >> 63 == 1;
-        word <<= 1;
-        if correction && square.kept & (1 << k) != 0 {
-            let c = kept.get_mut(usize::from(square.slots[k]))?;
-            if *c & bit == 0 {
-                *c = if *c > 0 { c.checked_add(bit)? } else { c.checked_sub(bit)? };
-            }
-        }
+    let word = read_bits(bits, low.count_ones());
+    let mut refined = low & square.kept;
+    while refined != 0 {
+        let k = refined.trailing_zeros();
+        refined &= refined - 1;
+        let before = (low & !(u64::MAX << k)).count_ones();
+        let correction = ((word << before) >> 63) as i16;
+        let c = kept.get_mut(usize::from(square.slots[k as usize]))?;
+        // Away from zero, when the bit is not already set.
+        let step = if *c > 0 { bit } else { -bit };
+        let apply = correction & i16::from(*c & bit == 0);
+        *c = c.checked_add(step * apply)?;
     }
     skip_bits(bits, high);
     Some(stop.unwrap_or(end - 1))
