@@ -7,8 +7,8 @@
 //! see the bytes the Worker makes.
 //!
 //! Rows are filtered horizontally a few at a time, when the vertical pass
-//! first needs them, and kept in a ring of as many rows as one output row's
-//! window, so the memory is that window, not an intermediate image.
+//! first needs them, and kept in a ring a few rows longer than one output
+//! row's window, so the memory is that window, not an intermediate image.
 //!
 //! The weights are those of `fast_image_resize`'s convolution (which this
 //! replaces: its 16-bit path accumulates in 64-bit integers, two lanes at
@@ -161,9 +161,9 @@ pub fn resize_rows(
     let mut wide = vec![[0.0f32; 4]; BATCH * width];
     let mut acc = vec![[0.0f32; 4]; size];
     // Source rows below `next` have been filtered; those from the current
-    // output row's first tap up are still in the ring (a row is only
-    // overwritten by the one `ring_rows` below it, filtered when no
-    // output row from then on starts at or before it).
+    // output row's first tap on are still in the ring (a row is only
+    // overwritten by the one `ring_rows` further down the image, filtered
+    // when no output row from then on starts at or before it).
     let mut next = 0;
     for y in 0..size {
         let (start, weights) = down.of(y);
