@@ -16,7 +16,9 @@
 mod bytes;
 mod codecs;
 #[cfg(feature = "test-hooks")]
-pub(crate) use codecs::{jpeg_colour_self_check, jpeg_idct_self_check, png_unfilter_self_check};
+pub(crate) use codecs::{
+    jpeg_colour_self_check, jpeg_idct_self_check, jpeg_stretch_self_check, png_unfilter_self_check,
+};
 #[cfg(feature = "test-hooks")]
 pub(crate) use resize::premultiply_self_check;
 mod colour;

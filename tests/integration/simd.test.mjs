@@ -32,6 +32,15 @@ describe('wasm simd128 code agrees with the scalar code', { skip: SKIP_TEST_BUIL
     assert.equal(report.status, 200, report.text);
   });
 
+  test('the JPEG 2x chroma stretch (across, across and down), every span of columns of short rows', () => {
+    const line = report.text.split('\n').find((l) => l.startsWith('jpeg chroma stretch: '));
+    assert.match(line ?? '', /: ok, \d+ spans$/, report.text);
+    const spans = Number(/ok, (\d+) spans$/.exec(line)[1]);
+    // Rows of 1..=40 samples, four each, both stretches, every span.
+    assert.ok(spans >= 100_000, `too few spans compared: ${line}`);
+    assert.equal(report.status, 200, report.text);
+  });
+
   test('PNG unfiltering (Sub, Average, Paeth; RGB and RGBA), every (left, above, above-left)', () => {
     const line = report.text.split('\n').find((l) => l.startsWith('png unfilter: '));
     assert.match(line ?? '', /: ok, \d+ rows$/, report.text);

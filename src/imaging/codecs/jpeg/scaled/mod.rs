@@ -50,6 +50,8 @@ mod idct;
 mod idct8;
 #[cfg(feature = "test-hooks")]
 pub(crate) use idct8::idct_self_check;
+#[cfg(feature = "test-hooks")]
+pub(crate) use upsample::stretch_self_check;
 mod progressive;
 mod reduced;
 mod setup;

@@ -270,7 +270,7 @@ impl Emit {
             return Ok(());
         }
         for (plane, line) in planes.iter().zip(&mut self.lines) {
-            plane.stretch_row(y, line);
+            plane.stretch_row(y, line, sink.columns());
         }
         let w = self.width;
         match &self.lines[..] {
