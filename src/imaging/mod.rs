@@ -17,7 +17,8 @@ mod bytes;
 mod codecs;
 #[cfg(feature = "test-hooks")]
 pub(crate) use codecs::{
-    jpeg_colour_self_check, jpeg_idct_self_check, jpeg_stretch_self_check, png_unfilter_self_check,
+    jpeg_colour_self_check, jpeg_idct4_self_check, jpeg_idct_self_check, jpeg_stretch_self_check,
+    png_unfilter_self_check,
 };
 #[cfg(feature = "test-hooks")]
 pub(crate) use resize::premultiply_self_check;

@@ -142,6 +142,7 @@ pub async fn handle(req: Incoming, env: &Env, ctx: &Context, log: &mut RequestLo
             let checks = [
                 ("jpeg colour kernel", crate::imaging::jpeg_colour_self_check().map(|n| format!("{n} pixels"))),
                 ("jpeg 8x8 transform", crate::imaging::jpeg_idct_self_check().map(|n| format!("{n} blocks"))),
+                ("jpeg 4x4 transform", crate::imaging::jpeg_idct4_self_check().map(|n| format!("{n} blocks"))),
                 ("jpeg chroma stretch", crate::imaging::jpeg_stretch_self_check().map(|n| format!("{n} spans"))),
                 ("png unfilter", crate::imaging::png_unfilter_self_check().map(|n| format!("{n} rows"))),
                 ("premultiply", crate::imaging::premultiply_self_check().map(|n| format!("{n} pixels"))),

@@ -32,6 +32,14 @@ describe('wasm simd128 code agrees with the scalar code', { skip: SKIP_TEST_BUIL
     assert.equal(report.status, 200, report.text);
   });
 
+  test('the JPEG 1/2-scale (4x4) inverse DCT, pseudo-random and overflowing blocks', () => {
+    const line = report.text.split('\n').find((l) => l.startsWith('jpeg 4x4 transform: '));
+    assert.match(line ?? '', /: ok, \d+ blocks$/, report.text);
+    const blocks = Number(/ok, (\d+) blocks$/.exec(line)[1]);
+    assert.ok(blocks >= 20_000, `too few blocks compared: ${line}`);
+    assert.equal(report.status, 200, report.text);
+  });
+
   test('the JPEG 2x chroma stretch (across, across and down), every span of columns of short rows', () => {
     const line = report.text.split('\n').find((l) => l.startsWith('jpeg chroma stretch: '));
     assert.match(line ?? '', /: ok, \d+ spans$/, report.text);

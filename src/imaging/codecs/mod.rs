@@ -13,8 +13,8 @@ mod jpeg;
 pub(crate) use jpeg::first_scale_of as jpeg_first_scale;
 #[cfg(feature = "test-hooks")]
 pub(crate) use jpeg::{
-    idct_self_check as jpeg_idct_self_check, kernel_self_check as jpeg_colour_self_check,
-    stretch_self_check as jpeg_stretch_self_check,
+    idct4_self_check as jpeg_idct4_self_check, idct_self_check as jpeg_idct_self_check,
+    kernel_self_check as jpeg_colour_self_check, stretch_self_check as jpeg_stretch_self_check,
 };
 pub(crate) mod phone;
 mod png;

@@ -10,7 +10,7 @@ mod frame;
 mod markers;
 mod scaled;
 #[cfg(feature = "test-hooks")]
-pub(crate) use scaled::{idct_self_check, kernel_self_check, stretch_self_check};
+pub(crate) use scaled::{idct4_self_check, idct_self_check, kernel_self_check, stretch_self_check};
 
 use crate::imaging::colour::Layout;
 use crate::imaging::decoding::{damaged, Header, Image, Plan};

@@ -49,6 +49,8 @@ mod huffman;
 mod idct;
 mod idct8;
 #[cfg(feature = "test-hooks")]
+pub(crate) use idct::idct4_self_check;
+#[cfg(feature = "test-hooks")]
 pub(crate) use idct8::idct_self_check;
 #[cfg(feature = "test-hooks")]
 pub(crate) use upsample::stretch_self_check;
