@@ -9,6 +9,17 @@ import { TEST_BUILD, SKIP_TEST_BUILD, startWorker, get } from '../lib/worker.mjs
 
 describe('wasm simd128 code agrees with the scalar code', { skip: SKIP_TEST_BUILD, timeout: 180_000 }, () => {
   let report;
+  /**
+   * How many cases the check `name` compared, after asserting that it
+   * passed (`name: ok, N unit`) and that the whole report did.
+   */
+  const compared = (name, unit) => {
+    const line = report.text.split('\n').find((l) => l.startsWith(`${name}: `));
+    const passed = new RegExp(`: ok, (\\d+) ${unit}$`);
+    assert.match(line ?? '', passed, report.text);
+    assert.equal(report.status, 200, report.text);
+    return Number(passed.exec(line)[1]);
+  };
   before(async () => {
     const w = await startWorker({}, { build: TEST_BUILD });
     try {
@@ -18,52 +29,35 @@ describe('wasm simd128 code agrees with the scalar code', { skip: SKIP_TEST_BUIL
   });
 
   test('the JPEG YCbCr -> RGB kernel, every (Y, Cb, Cr)', () => {
-    const line = report.text.split('\n').find((l) => l.startsWith('jpeg colour kernel: '));
-    assert.match(line ?? '', /: ok, \d+ pixels$/, report.text);
-    const pixels = Number(/ok, (\d+) pixels$/.exec(line)[1]);
-    assert.ok(pixels >= 256 * 256 * 256, `too few pixels compared: ${line}`);
+    const pixels = compared('jpeg colour kernel', 'pixels');
+    assert.ok(pixels >= 256 * 256 * 256, `too few pixels compared: ${pixels}`);
   });
 
   test('the JPEG full-size inverse DCT (16-bit lanes, saturating), pseudo-random blocks', () => {
-    const line = report.text.split('\n').find((l) => l.startsWith('jpeg 8x8 transform: '));
-    assert.match(line ?? '', /: ok, \d+ blocks$/, report.text);
-    const blocks = Number(/ok, (\d+) blocks$/.exec(line)[1]);
-    assert.ok(blocks >= 4000, `too few blocks compared: ${line}`);
-    assert.equal(report.status, 200, report.text);
+    const blocks = compared('jpeg 8x8 transform', 'blocks');
+    assert.ok(blocks >= 4000, `too few blocks compared: ${blocks}`);
   });
 
   test('the JPEG 1/2-scale (4x4) inverse DCT, pseudo-random and overflowing blocks', () => {
-    const line = report.text.split('\n').find((l) => l.startsWith('jpeg 4x4 transform: '));
-    assert.match(line ?? '', /: ok, \d+ blocks$/, report.text);
-    const blocks = Number(/ok, (\d+) blocks$/.exec(line)[1]);
-    assert.ok(blocks >= 20_000, `too few blocks compared: ${line}`);
-    assert.equal(report.status, 200, report.text);
+    const blocks = compared('jpeg 4x4 transform', 'blocks');
+    assert.ok(blocks >= 20_000, `too few blocks compared: ${blocks}`);
   });
 
   test('the JPEG 2x chroma stretch (across, across and down), every span of columns of short rows', () => {
-    const line = report.text.split('\n').find((l) => l.startsWith('jpeg chroma stretch: '));
-    assert.match(line ?? '', /: ok, \d+ spans$/, report.text);
-    const spans = Number(/ok, (\d+) spans$/.exec(line)[1]);
+    const spans = compared('jpeg chroma stretch', 'spans');
     // Rows of 1..=40 samples, four each, both stretches, every span.
-    assert.ok(spans >= 100_000, `too few spans compared: ${line}`);
-    assert.equal(report.status, 200, report.text);
+    assert.ok(spans >= 100_000, `too few spans compared: ${spans}`);
   });
 
   test('PNG unfiltering (Sub, Average, Paeth; RGB and RGBA), every (left, above, above-left)', () => {
-    const line = report.text.split('\n').find((l) => l.startsWith('png unfilter: '));
-    assert.match(line ?? '', /: ok, \d+ rows$/, report.text);
-    const rows = Number(/ok, (\d+) rows$/.exec(line)[1]);
+    const rows = compared('png unfilter', 'rows');
     // Three filters, two pixel sizes, every (left, above) pair, every
     // above-left spread over the lanes.
-    assert.ok(rows >= 3 * 256 * 256 * (64 + 86), `too few rows compared: ${line}`);
-    assert.equal(report.status, 200, report.text);
+    assert.ok(rows >= 3 * 256 * 256 * (64 + 86), `too few rows compared: ${rows}`);
   });
 
   test('premultiplying transparent sRGB pixels, every (colour, alpha)', () => {
-    const line = report.text.split('\n').find((l) => l.startsWith('premultiply: '));
-    assert.match(line ?? '', /: ok, \d+ pixels$/, report.text);
-    const pixels = Number(/ok, (\d+) pixels$/.exec(line)[1]);
-    assert.ok(pixels >= 256 * 256, `too few pixels compared: ${line}`);
-    assert.equal(report.status, 200, report.text);
+    const pixels = compared('premultiply', 'pixels');
+    assert.ok(pixels >= 256 * 256, `too few pixels compared: ${pixels}`);
   });
 });

@@ -240,11 +240,9 @@ fn test_blocks() -> impl Iterator<Item = [i32; 16]> {
     (0..20_000).map(move |i| {
         let mut c = [0i32; 16];
         for (j, v) in c.iter_mut().enumerate() {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
+            let random = super::xorshift(&mut seed);
             let range = if i % 3 == 0 && j > 0 { 1 } else { 2048 >> (j / 4) };
-            *v = (seed % (2 * range as u32 + 1)) as i32 - range;
+            *v = (random % (2 * range as u32 + 1)) as i32 - range;
         }
         if i % 97 == 0 {
             c[0] = i32::MAX - i;

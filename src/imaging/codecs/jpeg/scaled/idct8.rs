@@ -228,9 +228,7 @@ fn test_blocks() -> impl Iterator<Item = [i32; 64]> {
     (0..4_000).map(move |i| {
         let mut c = [0i32; 64];
         for (j, v) in c.iter_mut().enumerate() {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
+            let random = super::xorshift(&mut seed);
             let range: i32 = match i % 4 {
                 0 if j > 0 => 0,
                 0 => 2047,
@@ -238,7 +236,7 @@ fn test_blocks() -> impl Iterator<Item = [i32; 64]> {
                 2 => 1023,
                 _ => (1023 >> (j / 6)).max(1),
             };
-            *v = (seed % (2 * range as u32 + 1)) as i32 - range;
+            *v = (random % (2 * range as u32 + 1)) as i32 - range;
         }
         c
     })

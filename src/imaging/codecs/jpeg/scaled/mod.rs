@@ -55,6 +55,16 @@ pub(crate) use idct8::idct_self_check;
 #[cfg(feature = "test-hooks")]
 pub(crate) use upsample::stretch_self_check;
 mod progressive;
+
+/// The next number of a xorshift32 sequence: pseudo-random test data that
+/// is the same on every run and target.
+#[cfg(any(test, feature = "test-hooks"))]
+fn xorshift(seed: &mut u32) -> u32 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 17;
+    *seed ^= *seed << 5;
+    *seed
+}
 mod reduced;
 mod setup;
 mod stop;
@@ -438,10 +448,7 @@ pub(super) mod tests {
         let mut rgb = Vec::new();
         for y in 0..h32 {
             for x in 0..w32 {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
-                let n = seed % 41;
+                let n = super::xorshift(&mut seed) % 41;
                 rgb.extend([
                     ((x * 230 / w32.max(1)) + n) as u8,
                     ((y * 230 / h32.max(1)) + (n ^ 17) % 25) as u8,

@@ -242,13 +242,11 @@ fn reference_row(near: &[u8], far: Option<&[u8]>) -> Vec<u8> {
 pub(crate) fn stretch_self_check() -> Result<usize, String> {
     let mut seed = 0x9e37_79b9_u32;
     let mut sample = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        match seed % 8 {
+        let random = super::xorshift(&mut seed);
+        match random % 8 {
             0 => 0,
             1 => 255,
-            _ => (seed >> 8) as u8,
+            _ => (random >> 8) as u8,
         }
     };
     let mut compared = 0;
