@@ -21,6 +21,8 @@ pub(crate) use codecs::{
     png_unfilter_self_check,
 };
 #[cfg(feature = "test-hooks")]
+pub(crate) use lanczos::fixed_self_check as lanczos_fixed_self_check;
+#[cfg(feature = "test-hooks")]
 pub(crate) use resize::premultiply_self_check;
 mod colour;
 mod decoding;
@@ -38,6 +40,16 @@ mod work;
 
 #[cfg(test)]
 mod tests;
+
+/// The next number of a xorshift32 sequence: pseudo-random test data that
+/// is the same on every run and target.
+#[cfg(any(test, feature = "test-hooks"))]
+pub(crate) fn xorshift(seed: &mut u32) -> u32 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 17;
+    *seed ^= *seed << 5;
+    *seed
+}
 
 pub use error::{AnimationLimit, ImageError, Kind, Lookalike, PipelineOption, Variant};
 pub use format::{OutputFormat, SourceFormat};

@@ -146,6 +146,7 @@ pub async fn handle(req: Incoming, env: &Env, ctx: &Context, log: &mut RequestLo
                 ("jpeg chroma stretch", crate::imaging::jpeg_stretch_self_check().map(|n| format!("{n} spans"))),
                 ("png unfilter", crate::imaging::png_unfilter_self_check().map(|n| format!("{n} rows"))),
                 ("premultiply", crate::imaging::premultiply_self_check().map(|n| format!("{n} pixels"))),
+                ("lanczos fixed point", crate::imaging::lanczos_fixed_self_check().map(|n| format!("{n} pixels"))),
             ];
             let status = if checks.iter().all(|(_, r)| r.is_ok()) { 200 } else { 500 };
             let text: Vec<String> = checks

@@ -60,4 +60,10 @@ describe('wasm simd128 code agrees with the scalar code', { skip: SKIP_TEST_BUIL
     const pixels = compared('premultiply', 'pixels');
     assert.ok(pixels >= 256 * 256, `too few pixels compared: ${pixels}`);
   });
+
+  test('the fixed-point Lanczos resize (pairing, dot products, rows of eight), pseudo-random images', () => {
+    const pixels = compared('lanczos fixed point', 'pixels');
+    // Every small source with every small size, and three large crops.
+    assert.ok(pixels >= 2 * (256 * 256 + 37 * 37 + 29 * 29), `too few pixels compared: ${pixels}`);
+  });
 });

@@ -18,6 +18,11 @@
 
 use std::f64::consts::PI;
 
+mod fixed;
+#[cfg(feature = "test-hooks")]
+pub(crate) use fixed::self_check as fixed_self_check;
+pub(crate) use fixed::{resize_to_rgb8, DIV257_MUL};
+
 /// Lanczos3's support, in source pixels at scale 1.
 const SUPPORT: f64 = 3.0;
 
@@ -537,18 +542,7 @@ mod tests {
         // rounding and clamping between them shows in the result.
         let mut seed = 0x2545_f491_u32;
         let mut noise = |n: usize| -> Vec<u16> {
-            (0..n)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 17;
-                    seed ^= seed << 5;
-                    if seed & 1 == 0 {
-                        0
-                    } else {
-                        65535
-                    }
-                })
-                .collect()
+            (0..n).map(|_| if crate::imaging::xorshift(&mut seed) & 1 == 0 { 0 } else { 65535 }).collect()
         };
         for (w, h, ch, crop, size) in [
             (64, 48, 3, Crop { x: 8.25, y: 0.0, w: 47.5, h: 47.5 }, 20),
@@ -610,14 +604,7 @@ mod tests {
             (1000, 990, 3, Crop { x: 20.5, y: 10.25, w: 960.0, h: 960.0 }, 256),
             (40, 7, 3, Crop { x: 3.0, y: 0.0, w: 7.0, h: 7.0 }, 29),
         ] {
-            let src: Vec<u16> = (0..w * h * ch)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 17;
-                    seed ^= seed << 5;
-                    seed as u16
-                })
-                .collect();
+            let src: Vec<u16> = (0..w * h * ch).map(|_| crate::imaging::xorshift(&mut seed) as u16).collect();
             let ours = resize(&src, w, h, ch, crop, size).unwrap();
             assert!(ours == one_at_a_time(&src, w, h, ch, crop, size), "{w}x{h}x{ch} -> {size}");
         }

@@ -56,15 +56,8 @@ pub(crate) use idct8::idct_self_check;
 pub(crate) use upsample::stretch_self_check;
 mod progressive;
 
-/// The next number of a xorshift32 sequence: pseudo-random test data that
-/// is the same on every run and target.
 #[cfg(any(test, feature = "test-hooks"))]
-fn xorshift(seed: &mut u32) -> u32 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 17;
-    *seed ^= *seed << 5;
-    *seed
-}
+use crate::imaging::xorshift;
 mod reduced;
 mod setup;
 mod stop;
