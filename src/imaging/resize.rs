@@ -10,9 +10,10 @@
 //!    avatar size remains for the Lanczos step, and the kept region fits
 //!    [`REGION_BUDGET`]). Streaming decoders (PNG) therefore never hold more
 //!    than a few rows.
-//! 2. [`finish`] runs a Lanczos3 convolution ([`super::lanczos`], in `f32`)
-//!    from the exact, sub-pixel crop square to `size`×`size`, then converts
-//!    back to 8-bit sRGB (un-premultiplying alpha).
+//! 2. [`finish`] runs a Lanczos3 convolution ([`super::lanczos`]: in 16-bit
+//!    fixed point straight to 8 bits for opaque sRGB, else in `f32`) from
+//!    the exact, sub-pixel crop square to `size`×`size`, then converts back
+//!    to 8-bit sRGB (un-premultiplying alpha).
 
 use std::sync::OnceLock;
 

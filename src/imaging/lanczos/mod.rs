@@ -1,4 +1,6 @@
-//! Lanczos3 from a sub-pixel crop of 16-bit samples to a square, in `f32`.
+//! Lanczos3 from a sub-pixel crop of 16-bit samples to a square, in `f32`;
+//! opaque sRGB regions, the common case, in fixed point ([`fixed`]) with
+//! the same taps.
 //!
 //! The region's samples are 3 (RGB) or 4 (RGBA, premultiplied) channels of
 //! `u16`. Each pixel is carried as four `f32` lanes (`[f32; 4]`), one SIMD
