@@ -18,7 +18,7 @@
 //! their magnitudes summing to at most 4 (a window cut by the image's edge
 //! and renormalised can weigh more than 1).
 
-use super::{Crop, Taps, BATCH};
+use super::{holds_image, Crop, Taps, BATCH};
 
 /// Fractional bits of a weight: one is `1 << WEIGHT_BITS`.
 const WEIGHT_BITS: u32 = 14;
@@ -124,7 +124,7 @@ fn resize_with<K: Kernels>(
     crop: Crop,
     size: usize,
 ) -> Option<Vec<u8>> {
-    if !(ch == 3 || ch == 4) || width == 0 || height == 0 || size == 0 || src.len() != width * height * ch {
+    if !holds_image(src, width, height, ch, size) {
         return None;
     }
     let across = FixedTaps::new(&Taps::new(width, crop.x, crop.x + crop.w, size))?;
@@ -213,6 +213,14 @@ fn code_value(sum: i32) -> u8 {
     (((sample + 128) * DIV257_MUL) >> 24) as u8
 }
 
+/// Sample `i` of an output row, the plain way: [`Kernels::filter_column`]'s
+/// sum over every tap's line, as a code value.
+fn column_sample(ring: &[i16], lines: &[usize], weights: &[PairWeights], i: usize) -> u8 {
+    let sum =
+        lines.iter().enumerate().map(|(t, &line)| i32::from(ring[line + i]) * i32::from(weights[t / 2][t % 2])).sum();
+    code_value(sum)
+}
+
 /// [`Kernels::pair_up`]'s entries from `first` on, the plain way.
 fn pair_up_from(first: usize, row: &[u16], ch: usize, out: &mut [[i16; 8]]) {
     let half = |p: usize, c: usize| (row[p * ch + c] >> 1) as i16;
@@ -248,20 +256,13 @@ impl Kernels for Scalar {
     }
 
     fn filter_column(ring: &[i16], lines: &[usize], weights: &[PairWeights], samples: usize, out: &mut Vec<u8>) {
-        out.extend((0..samples).map(|i| {
-            let sum = lines
-                .iter()
-                .enumerate()
-                .map(|(t, &line)| i32::from(ring[line + i]) * i32::from(weights[t / 2][t % 2]))
-                .sum();
-            code_value(sum)
-        }));
+        out.extend((0..samples).map(|i| column_sample(ring, lines, weights, i)));
     }
 }
 
 #[cfg(target_arch = "wasm32")]
 mod simd {
-    use super::{code_value, pair_up_from, Kernels, PairWeights, DIV257_MUL, SAMPLE_MAX, WEIGHT_BITS};
+    use super::{column_sample, pair_up_from, Kernels, PairWeights, DIV257_MUL, SAMPLE_MAX, WEIGHT_BITS};
     use core::arch::wasm32::{
         i16x8_narrow_i32x4, i16x8_shuffle, i32x4_add, i32x4_dot_i16x8, i32x4_max, i32x4_min, i32x4_mul, i32x4_shr,
         i32x4_splat, i8x16_shuffle, u16x8_shr, u32x4_shr, u8x16_narrow_i16x8, v128, v128_load,
@@ -352,14 +353,7 @@ mod simd {
                 out.extend_from_slice(&bytes[..8]);
             }
             // The row's last samples (fewer than eight), one at a time.
-            out.extend((8 * vectors..samples).map(|i| {
-                let sum = rows
-                    .iter()
-                    .enumerate()
-                    .map(|(t, &line)| i32::from(ring[line + i]) * i32::from(weights[t / 2][t % 2]))
-                    .sum();
-                code_value(sum)
-            }));
+            out.extend((8 * vectors..samples).map(|i| column_sample(ring, rows, weights, i)));
         }
     }
 }

@@ -154,7 +154,7 @@ pub fn resize_rows(
     size: usize,
     mut row: impl FnMut(&[[f32; 4]]),
 ) -> Option<()> {
-    if !(ch == 3 || ch == 4) || width == 0 || height == 0 || size == 0 || src.len() != width * height * ch {
+    if !holds_image(src, width, height, ch, size) {
         return None;
     }
     let across = Taps::new(width, crop.x, crop.x + crop.w, size);
@@ -202,6 +202,12 @@ pub fn resize_rows(
         row(&acc);
     }
     Some(())
+}
+
+/// Whether `src` is a `width`×`height` image of `ch` (3 or 4) samples a
+/// pixel, to be resized to a non-empty square of `size`.
+fn holds_image(src: &[u16], width: usize, height: usize, ch: usize, size: usize) -> bool {
+    (ch == 3 || ch == 4) && width > 0 && height > 0 && size > 0 && src.len() == width * height * ch
 }
 
 /// How many source rows the horizontal pass filters together.
