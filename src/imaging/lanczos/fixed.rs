@@ -18,7 +18,7 @@
 //! their magnitudes summing to at most 4 (a window cut by the image's edge
 //! and renormalised can weigh more than 1).
 
-use super::{holds_image, Crop, Taps, BATCH};
+use super::{holds_image, Crop, RingSchedule, Taps, BATCH};
 
 /// Fractional bits of a weight: one is `1 << WEIGHT_BITS`.
 const WEIGHT_BITS: u32 = 14;
@@ -130,38 +130,32 @@ fn resize_with<K: Kernels>(
     let across = FixedTaps::new(&Taps::new(width, crop.x, crop.x + crop.w, size))?;
     let down_taps = Taps::new(height, crop.y, crop.y + crop.h, size);
     let down = FixedTaps::new(&down_taps)?;
-    // As in the `f32` passes: a window's rows and room for a batch ahead.
-    let ring_rows = down_taps.window + BATCH - 1;
+    let mut schedule = RingSchedule::new(down_taps.window, height);
     // A filtered row: three samples a pixel, one spare (each pixel is
     // written as four), whole vectors of eight.
     let stride = (3 * size + 1).next_multiple_of(8);
-    let mut ring = vec![0i16; ring_rows * stride];
+    let mut ring = vec![0i16; schedule.rows * stride];
     let mut pairs = vec![[0i16; 8]; BATCH * width];
     let mut lines = Vec::with_capacity(2 * down.stride);
     let mut out = Vec::with_capacity(3 * size * size);
-    let mut next = 0;
     for y in 0..size {
         let (start, weights) = down.of(y);
         let end = start + down.lens[y];
-        next = usize::max(next, start);
-        while next < end {
-            let batch = (next + BATCH).min(start + ring_rows).min(height) - next;
-            for k in 0..batch {
-                let r = next + k;
-                K::pair_up(&src[r * width * ch..(r + 1) * width * ch], ch, &mut pairs[k * width..(k + 1) * width]);
+        schedule.fill(start, end, |first, slots| {
+            for (k, pairs) in pairs.chunks_exact_mut(width).take(slots.len()).enumerate() {
+                let r = first + k;
+                K::pair_up(&src[r * width * ch..(r + 1) * width * ch], ch, pairs);
             }
-            let slot = |k: usize| (next + k) % ring_rows;
-            match batch {
-                4 => filter_rows::<K, 4>(&pairs, width, &across, &mut ring, stride, [0, 1, 2, 3].map(slot)),
-                3 => filter_rows::<K, 3>(&pairs, width, &across, &mut ring, stride, [0, 1, 2].map(slot)),
-                2 => filter_rows::<K, 2>(&pairs, width, &across, &mut ring, stride, [0, 1].map(slot)),
-                _ => filter_rows::<K, 1>(&pairs, width, &across, &mut ring, stride, [slot(0)]),
+            match *slots {
+                [a, b, c, d] => filter_rows::<K, 4>(&pairs, width, &across, &mut ring, stride, [a, b, c, d]),
+                [a, b, c] => filter_rows::<K, 3>(&pairs, width, &across, &mut ring, stride, [a, b, c]),
+                [a, b] => filter_rows::<K, 2>(&pairs, width, &across, &mut ring, stride, [a, b]),
+                _ => filter_rows::<K, 1>(&pairs, width, &across, &mut ring, stride, [slots[0]]),
             }
-            next += batch;
-        }
+        });
         // An odd window's missing tap: its last row again, weighing 0.
         lines.clear();
-        lines.extend((0..2 * weights.len()).map(|t| ((start + t).min(end - 1) % ring_rows) * stride));
+        lines.extend((0..2 * weights.len()).map(|t| schedule.slot((start + t).min(end - 1)) * stride));
         K::filter_column(&ring, &lines, weights, 3 * size, &mut out);
     }
     Some(out)

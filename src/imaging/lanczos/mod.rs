@@ -210,43 +210,28 @@ pub fn resize_rows(
     }
     let across = Taps::new(width, crop.x, crop.x + crop.w, size);
     let down = Taps::new(height, crop.y, crop.y + crop.h, size);
-    // A window's rows, and room to filter the next batch ahead of it
-    // whole.
-    let ring_rows = down.window + BATCH - 1;
+    let mut schedule = RingSchedule::new(down.window, height);
     // One horizontally filtered row: `size` pixels of four lanes.
-    let mut ring = vec![[0.0f32; 4]; ring_rows * size];
+    let mut ring = vec![[0.0f32; 4]; schedule.rows * size];
     // Up to `BATCH` source rows widened, filtered together.
     let mut wide = vec![[0.0f32; 4]; BATCH * width];
     let mut acc = vec![[0.0f32; 4]; size];
-    // Source rows below `next` have been filtered; those from the current
-    // output row's first tap on are still in the ring (a row is only
-    // overwritten by the one `ring_rows` further down the image, filtered
-    // when no output row from then on starts at or before it).
-    let mut next = 0;
     for y in 0..size {
         let (start, weights) = down.of(y);
-        let end = start + weights.len();
-        next = next.max(start);
-        while next < end {
-            // Rows up to `ring_rows` past this output row's first tap have
-            // slots of their own; the output rows that follow need them
-            // (all but at most `BATCH - 1` at the crop's end).
-            let batch = (next + BATCH).min(start + ring_rows).min(height) - next;
-            for k in 0..batch {
-                let r = next + k;
-                widen(&src[r * width * ch..(r + 1) * width * ch], ch, &mut wide[k * width..(k + 1) * width]);
+        schedule.fill(start, start + weights.len(), |first, slots| {
+            for (k, wide) in wide.chunks_exact_mut(width).take(slots.len()).enumerate() {
+                let r = first + k;
+                widen(&src[r * width * ch..(r + 1) * width * ch], ch, wide);
             }
-            let slot = |k: usize| (next + k) % ring_rows;
-            match batch {
-                4 => filter_rows::<4>(&wide, &across, &mut ring, [0, 1, 2, 3].map(slot)),
-                3 => filter_rows::<3>(&wide, &across, &mut ring, [0, 1, 2].map(slot)),
-                2 => filter_rows::<2>(&wide, &across, &mut ring, [0, 1].map(slot)),
-                _ => filter_row(&wide[..width], &across, &mut ring[slot(0) * size..(slot(0) + 1) * size]),
+            match *slots {
+                [a, b, c, d] => filter_rows::<4>(&wide, &across, &mut ring, [a, b, c, d]),
+                [a, b, c] => filter_rows::<3>(&wide, &across, &mut ring, [a, b, c]),
+                [a, b] => filter_rows::<2>(&wide, &across, &mut ring, [a, b]),
+                _ => filter_row(&wide[..width], &across, &mut ring[slots[0] * size..(slots[0] + 1) * size]),
             }
-            next += batch;
-        }
+        });
         let line = |i: usize| {
-            let slot = (start + i) % ring_rows;
+            let slot = schedule.slot(start + i);
             &ring[slot * size..(slot + 1) * size]
         };
         filter_column(weights, line, &mut acc);
@@ -263,6 +248,49 @@ fn holds_image(src: &[u16], width: usize, height: usize, ch: usize, size: usize)
 
 /// How many source rows the horizontal pass filters together.
 const BATCH: usize = 4;
+
+/// When each source row is filtered horizontally, and where in the ring
+/// of filtered rows it goes: the same for the `f32` and the fixed-point
+/// passes. The ring holds a window's rows and room to filter the next
+/// batch ahead of it whole; a row is only overwritten by the one `rows`
+/// further down the image, filtered when no output row from then on
+/// starts at or before it.
+struct RingSchedule {
+    /// Rows in the ring.
+    rows: usize,
+    height: usize,
+    /// Source rows below this one have been filtered.
+    next: usize,
+}
+
+impl RingSchedule {
+    /// For windows of at most `window` rows of an image `height` rows high.
+    fn new(window: usize, height: usize) -> RingSchedule {
+        RingSchedule { rows: window + BATCH - 1, height, next: 0 }
+    }
+
+    /// Before an output row's window `start..end` is summed: the source
+    /// rows of it not yet filtered, in batches of up to [`BATCH`]:
+    /// `filter(first, slots)` puts rows `first..first + slots.len()` in
+    /// ring slots `slots`. Windows only move forward.
+    fn fill(&mut self, start: usize, end: usize, mut filter: impl FnMut(usize, &[usize])) {
+        self.next = self.next.max(start);
+        while self.next < end {
+            // Rows up to `rows` past this output row's first tap have
+            // slots of their own; the output rows that follow need them
+            // (all but at most `BATCH - 1` at the crop's end).
+            let batch = (self.next + BATCH).min(start + self.rows).min(self.height) - self.next;
+            let slots: [usize; BATCH] = std::array::from_fn(|k| self.slot(self.next + k));
+            filter(self.next, &slots[..batch]);
+            self.next += batch;
+        }
+    }
+
+    /// The ring slot of source row `row`.
+    fn slot(&self, row: usize) -> usize {
+        row % self.rows
+    }
+}
 
 /// One source row as four `f32` lanes per pixel (the fourth 0 for RGB).
 #[cfg(not(target_arch = "wasm32"))]
