@@ -77,7 +77,7 @@ impl Sines {
     fn lanczos3(&mut self, x: f64) -> f64 {
         let w = if !(-SUPPORT..SUPPORT).contains(&x) {
             0.0
-        } else if x == x.round() {
+        } else if x == x.trunc() {
             lanczos3(x)
         } else {
             let (a, b) = (x * PI, x / SUPPORT * PI);
@@ -576,7 +576,7 @@ mod tests {
                 while x0 + dx * f64::from(i) <= SUPPORT + 1.0 {
                     let x = x0 + dx * f64::from(i);
                     let (stepped, direct) = (sines.lanczos3(x), lanczos3(x));
-                    if x == x.round() {
+                    if x == x.trunc() {
                         // Where the weight is (all but) zero, the very same.
                         assert_eq!(stepped.to_bits(), direct.to_bits(), "x = {x}");
                     }
