@@ -563,6 +563,39 @@ mod tests {
     }
 
     #[test]
+    fn the_ring_holds_every_row_a_window_sums() {
+        for (n, in0, in1, out) in [
+            (960, 0.0, 960.0, 256),
+            (1224, 100.5, 1124.5, 256),
+            (300, 0.0, 300.0, 256),
+            (7, 0.0, 7.0, 256),
+            (2000, 0.0, 2000.0, 9),
+            (1, 0.0, 1.0, 3),
+        ] {
+            let down = Taps::new(n, in0, in1, out);
+            let mut schedule = RingSchedule::new(down.window, n);
+            // Which source row each ring slot holds, and every row filtered.
+            let mut held = vec![None; schedule.rows];
+            let mut filtered = vec![0; n];
+            for y in 0..out {
+                let (start, weights) = down.of(y);
+                let end = start + weights.len();
+                schedule.fill(start, end, |first, slots| {
+                    assert!((1..=BATCH).contains(&slots.len()));
+                    for (k, &slot) in slots.iter().enumerate() {
+                        held[slot] = Some(first + k);
+                        filtered[first + k] += 1;
+                    }
+                });
+                for r in start..end {
+                    assert_eq!(held[schedule.slot(r)], Some(r), "{n} -> {out}: row {r} for output row {y}");
+                }
+            }
+            assert!(filtered.iter().all(|&f| f <= 1), "{n} -> {out}: a row filtered twice");
+        }
+    }
+
+    #[test]
     fn stepped_sines_give_the_kernel_of_direct_ones() {
         // Windows as the taps walk them: every fraction of a start, steps
         // of upscales, of the common shrinks and of a shrink wider than
