@@ -65,10 +65,10 @@ async function reference(bytes, w, h, shift, ch, turned) {
   return out;
 }
 
-// The timeout is the whole describe's: 46 decodes that take 0.5 s each on
-// a calm machine took 3.5-5 s each at the end of a loaded CI run, and at
-// 120 s the describe timed out, disposed of its Miniflare and the rest
-// failed with 'fetch failed'.
+// The timeout is the whole describe's, for every decode below together,
+// and sized for a loaded CI run, where each takes several times as long
+// as on a calm machine: a describe that times out disposes of its
+// Miniflare, and the decodes still queued fail with 'fetch failed'.
 describe('decoder modules in workerd (stand-in memory)', { skip, timeout: 600_000 }, () => {
   let mf, url;
   before(async () => {
