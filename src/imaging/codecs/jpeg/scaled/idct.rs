@@ -72,9 +72,11 @@ pub(super) fn idct_4x4(c: &[i32; 16], out: &mut [u8], stride: usize) {
 
 /// Four columns (or rows) of the 4×4 transform side by side, written
 /// lane-wise so that the compiler can keep them in one SIMD register.
+#[cfg(any(test, feature = "test-hooks", not(all(target_arch = "wasm32", target_feature = "simd128"))))]
 #[derive(Clone, Copy)]
 struct Lanes([i32; 4]);
 
+#[cfg(any(test, feature = "test-hooks", not(all(target_arch = "wasm32", target_feature = "simd128"))))]
 impl Lanes {
     #[inline(always)]
     fn zip(self, other: Lanes, f: impl Fn(i32, i32) -> i32) -> Lanes {
@@ -110,6 +112,7 @@ impl Lanes {
     }
 }
 
+#[cfg(any(test, feature = "test-hooks", not(all(target_arch = "wasm32", target_feature = "simd128"))))]
 #[inline(always)]
 fn transpose(m: [Lanes; 4]) -> [Lanes; 4] {
     std::array::from_fn(|j| Lanes(std::array::from_fn(|i| m[i].0[j])))
