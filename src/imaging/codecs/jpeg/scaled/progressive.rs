@@ -149,7 +149,8 @@ fn transform(
     work: &Work,
 ) -> Result<Vec<Plane>, Stop> {
     let (mcus_x, mcus_y) = s.mcu_grid();
-    let mut planes = planes(s, n);
+    // Transformed in one go after the last scan: the whole plane.
+    let mut planes = planes(s, n, mcus_y);
     for ((c, comp), plane) in s.comps.iter().zip(blocks).zip(&mut planes) {
         let quant = &s.quant[c.quant];
         // The quantisation step of each kept slot (row-major n×n).
@@ -166,7 +167,7 @@ fn transform(
                 for ((coefficient, &k), &step) in coefficients.iter_mut().zip(kept).zip(&steps) {
                     *coefficient = i32::from(k).wrapping_mul(step);
                 }
-                let out = plane.samples.get_mut(by * n * stride + bx * n..).or_decline()?;
+                let out = plane.block_mut(bx * n, by * n).or_decline()?;
                 idct_nxn(n, &coefficients, out, stride);
             }
         }

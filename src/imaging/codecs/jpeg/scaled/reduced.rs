@@ -119,7 +119,7 @@ pub(super) fn sequential<S: Rows>(
     }
     let (mcus_x, mcus_y) = s.mcu_grid();
     let out_h = (s.height * n).div_ceil(8);
-    let mut planes = planes(s, n);
+    let mut planes = planes(s, n, HELD_MCU_ROWS);
 
     let mut values: [Vec<Value>; 4] = Default::default();
     let mut multi: [Vec<Multi>; 4] = Default::default();
@@ -185,7 +185,7 @@ pub(super) fn sequential<S: Rows>(
                         }
                         let (x, y) = ((mcu_x * c.h + bx) * n, (mcu_y * c.v + by) * n);
                         let stride = plane.stride;
-                        let out = plane.samples.get_mut(y * stride + x..).or_decline()?;
+                        let out = plane.block_mut(x, y).or_decline()?;
                         idct_nxn(n, coef.first_chunk().or_decline()?, out, stride);
                     }
                 }
@@ -213,9 +213,17 @@ pub(super) fn sequential<S: Rows>(
     Ok(sink)
 }
 
+/// The MCU rows a sequential decode keeps: the one being decoded and the
+/// one before. An output row is made of plane rows in its own MCU row and
+/// at most one neighbouring row (the chroma stretch's farther row), so
+/// the rows still to be made once MCU row `k` is decoded read only MCU
+/// rows `k` and `k + 1`: decoding `k + 1` may overwrite `k - 1`.
+pub(super) const HELD_MCU_ROWS: usize = 2;
+
 /// Each component's plane at scale `n`/8, over the MCU-padded block grid,
-/// stretched to the output grid as jpeg-decoder chooses.
-pub(super) fn planes(s: &Setup, n: usize) -> Vec<Plane> {
+/// stretched to the output grid as jpeg-decoder chooses, holding the last
+/// `held` MCU rows.
+pub(super) fn planes(s: &Setup, n: usize, held: usize) -> Vec<Plane> {
     let (hmax, vmax) = s.max_factors();
     let (mcus_x, mcus_y) = s.mcu_grid();
     let (out_w, out_h) = ((s.width * n).div_ceil(8), (s.height * n).div_ceil(8));
@@ -224,7 +232,7 @@ pub(super) fn planes(s: &Setup, n: usize) -> Vec<Plane> {
         .map(|c| {
             let size = ((s.width * c.h * n).div_ceil(hmax * 8), (s.height * c.v * n).div_ceil(vmax * 8));
             let stretch = (c.h != hmax && out_w > 1, c.v != vmax && out_h > 1);
-            Plane::new((mcus_x * c.h, mcus_y * c.v), n, size, stretch)
+            Plane::new((mcus_x * c.h, mcus_y * c.v), held * c.v, n, size, stretch)
         })
         .collect()
 }

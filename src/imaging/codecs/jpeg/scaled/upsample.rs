@@ -7,9 +7,12 @@ use std::ops::Range;
 
 /// One component's samples at the decoded scale.
 pub(super) struct Plane {
-    pub(super) samples: Vec<u8>,
+    samples: Vec<u8>,
     /// Samples per stored row (the MCU-padded block grid's width).
     pub(super) stride: usize,
+    /// Rows stored: plane row `r` is stored row `r % held` (a ring of the
+    /// last rows decoded, or the whole plane).
+    held: usize,
     /// The component's own size at the decoded scale.
     pub(super) width: usize,
     pub(super) height: usize,
@@ -19,14 +22,24 @@ pub(super) struct Plane {
 }
 
 impl Plane {
-    /// A plane of `grid` blocks (across, down) of `n`×`n` samples, for a
-    /// component of `width`×`height` samples; `wide`/`tall` as jpeg-decoder
-    /// chooses them (never for an output one sample across / down).
-    pub(super) fn new(grid: (usize, usize), n: usize, size: (usize, usize), stretch: (bool, bool)) -> Plane {
+    /// A plane of `grid` blocks (across, down) of `n`×`n` samples, of
+    /// which it stores the last `held_blocks` rows of blocks (at most the
+    /// grid's), for a component of `width`×`height` samples; `wide`/`tall`
+    /// as jpeg-decoder chooses them (never for an output one sample across
+    /// / down).
+    pub(super) fn new(
+        grid: (usize, usize),
+        held_blocks: usize,
+        n: usize,
+        size: (usize, usize),
+        stretch: (bool, bool),
+    ) -> Plane {
         let stride = grid.0 * n;
+        let held = held_blocks.clamp(1, grid.1.max(1)) * n;
         Plane {
-            samples: vec![0; stride * grid.1 * n],
+            samples: vec![0; stride * held],
             stride,
+            held,
             width: size.0,
             height: size.1,
             wide: stretch.0,
@@ -35,7 +48,13 @@ impl Plane {
     }
 
     fn row(&self, r: usize) -> &[u8] {
-        &self.samples[r * self.stride..][..self.width]
+        &self.samples[(r % self.held) * self.stride..][..self.width]
+    }
+
+    /// The stored samples from plane row `y`, column `x` on, for a block's
+    /// transform to write (its row stride is [`Plane::stride`]).
+    pub(super) fn block_mut(&mut self, x: usize, y: usize) -> Option<&mut [u8]> {
+        self.samples.get_mut((y % self.held) * self.stride + x..)
     }
 
     /// The plane rows output row `y` is made of: the nearer and the farther.
