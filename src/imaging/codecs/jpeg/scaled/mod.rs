@@ -104,11 +104,11 @@ impl Rows for Collector<'_> {
 
 /// The most our decoder holds at scale `n`/8 (2, 4 or 8) for `frame`, a
 /// `w`×`h` JPEG: each component's plane (n² samples a block) over the
-/// MCU-padded block grid's width and, for a sequential frame, the MCU rows
-/// it keeps ([`reduced::HELD_MCU_ROWS`]), for a progressive one the whole
-/// height and each block's coefficients ([`progressive::block_bytes`]); a
-/// row of each plane stretched and of the output, and the ICC profile as
-/// jpeg-decoder's estimate counts it. Not the whole image in RGB, which jpeg-decoder
+/// MCU-padded block grid's width and the MCU rows it keeps
+/// ([`reduced::HELD_MCU_ROWS`]), for a progressive frame each block's
+/// coefficients too ([`progressive::block_bytes`]); a row of each plane
+/// stretched and of the output, and the ICC profile as jpeg-decoder's
+/// estimate counts it. Not the whole image in RGB, which jpeg-decoder
 /// holds: rows go to the collector as they are made. The Huffman tables
 /// are in the pipeline's slack.
 pub(super) fn memory_need(w: u32, h: u32, frame: &Frame, n: u32) -> u64 {
@@ -117,11 +117,9 @@ pub(super) fn memory_need(w: u32, h: u32, frame: &Frame, n: u32) -> u64 {
     let (mcus_x, mcus_y) = (u64::from(w).div_ceil(8 * hmax), u64::from(h).div_ceil(8 * vmax));
     let blocks_per_mcu_row: u64 = frame.sampling.iter().map(|&(hs, vs)| mcus_x * u64::from(hs) * u64::from(vs)).sum();
     let n = u64::from(n);
-    let (held_mcu_rows, coefficients) = if frame.progressive {
-        (mcus_y, blocks_per_mcu_row * mcus_y * progressive::block_bytes(n as usize) as u64)
-    } else {
-        (mcus_y.min(reduced::HELD_MCU_ROWS as u64), 0)
-    };
+    let held_mcu_rows = mcus_y.min(reduced::HELD_MCU_ROWS as u64);
+    let coefficients =
+        if frame.progressive { blocks_per_mcu_row * mcus_y * progressive::block_bytes(n as usize) as u64 } else { 0 };
     let comps = frame.sampling.len() as u64;
     let rows = 3 * comps * (u64::from(w) * n).div_ceil(8) + 3 * comps;
     blocks_per_mcu_row * held_mcu_rows * n * n + coefficients + rows + icc_estimate(frame.icc_bytes)

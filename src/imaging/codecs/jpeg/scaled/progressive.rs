@@ -4,8 +4,9 @@
 //! size all 64) are kept, and of the others only whether they are
 //! non-zero, which is all a refinement scan needs of them (it reads a
 //! correction bit for each non-zero one). At the end of the image the
-//! blocks around the crop are transformed and the rows made as for a
-//! sequential frame, so the samples are jpeg-decoder's.
+//! blocks around the crop are transformed an MCU row at a time and the
+//! rows made as for a sequential frame, so the samples are
+//! jpeg-decoder's.
 //!
 //! A block takes [`block_bytes`]: at 1/4 and 1/2 well under jpeg-decoder's
 //! 128, at full size 138.
@@ -13,7 +14,7 @@
 use super::bits::Bits;
 use super::huffman::{Huffman, Value, END_OF_BLOCK, SKIP_BITS};
 use super::idct::{idct_nxn, slot};
-use super::reduced::{mcus_around_crop, planes, Emit, Output};
+use super::reduced::{mcus_around_crop, planes, Emit, Output, HELD_MCU_ROWS};
 use super::setup::{each_block, next_marker, Scan, ScanCost, Setup};
 use super::stop::{OrDecline, Stop};
 use super::upsample::Plane;
@@ -125,40 +126,43 @@ pub(super) fn progressive<S: Rows>(
         return Err(Stop::Decline);
     }
 
-    let planes = transform(&s, &blocks, n, mcus_around_crop(&s, n, &sink), work)?;
-    drop(blocks);
+    // The planes are made an MCU row at a time (the blocks around the
+    // crop), each output row as soon as its plane rows exist.
+    let (mcu_rows, mcu_cols) = mcus_around_crop(&s, n, &sink);
+    let mut planes = planes(&s, n, HELD_MCU_ROWS);
     let mut emit = Emit::new(&s, &planes, n, output);
-    let out_h = (s.height * n).div_ceil(8);
-    for y in 0..out_h {
+    for mcu_y in 0..mcus_y {
+        if mcu_rows.contains(&mcu_y) {
+            transform(&s, &blocks, n, (mcu_y, &mcu_cols), &mut planes, work)?;
+        }
+        emit.ready_rows(&planes, mcu_y + 1, work, &mut sink)?;
         if sink.done() {
             break;
         }
-        emit.row(&planes, y, work, &mut sink)?;
     }
     Ok(sink)
 }
 
-/// Each component's plane at scale `n`/8, from the dequantised kept
-/// coefficients of the blocks in the MCU rows and columns `around` the
-/// crop (the others are left unmade).
+/// MCU row `mcu_y` of each component's plane at scale `n`/8, from the
+/// dequantised kept coefficients of its blocks in the MCU columns
+/// `mcu_cols` (the others are left unmade).
 fn transform(
     s: &Setup,
     blocks: &[Blocks],
     n: usize,
-    (mcu_rows, mcu_cols): (Range<usize>, Range<usize>),
+    (mcu_y, mcu_cols): (usize, &Range<usize>),
+    planes: &mut [Plane],
     work: &Work,
-) -> Result<Vec<Plane>, Stop> {
-    let (mcus_x, mcus_y) = s.mcu_grid();
-    // Transformed in one go after the last scan: the whole plane.
-    let mut planes = planes(s, n, mcus_y);
-    for ((c, comp), plane) in s.comps.iter().zip(blocks).zip(&mut planes) {
+) -> Result<(), Stop> {
+    let (mcus_x, _) = s.mcu_grid();
+    for ((c, comp), plane) in s.comps.iter().zip(blocks).zip(planes) {
         let quant = &s.quant[c.quant];
         // The quantisation step of each kept slot (row-major n×n).
         let steps: [i32; 64] =
             std::array::from_fn(|j| if j < n * n { i32::from(quant[(j / n) * 8 + j % n]) } else { 0 });
         let stride = plane.stride;
         let across = mcu_cols.start * c.h..(mcu_cols.end * c.h).min(mcus_x * c.h);
-        for by in mcu_rows.start * c.v..(mcu_rows.end * c.v).min(mcus_y * c.v) {
+        for by in mcu_y * c.v..(mcu_y + 1) * c.v {
             work.charge(across.len() as u64 * cost::JPEG_IDCT[n])?;
             for bx in across.clone() {
                 let kept = comp.kept(bx, by).or_decline()?;
@@ -172,7 +176,7 @@ fn transform(
             }
         }
     }
-    Ok(planes)
+    Ok(())
 }
 
 /// A scan's spectral band (zigzag `start..end`) and successive approximation.

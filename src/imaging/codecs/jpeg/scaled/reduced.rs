@@ -118,7 +118,6 @@ pub(super) fn sequential<S: Rows>(
         return Err(Stop::Decline);
     }
     let (mcus_x, mcus_y) = s.mcu_grid();
-    let out_h = (s.height * n).div_ceil(8);
     let mut planes = planes(s, n, HELD_MCU_ROWS);
 
     let mut values: [Vec<Value>; 4] = Default::default();
@@ -160,7 +159,6 @@ pub(super) fn sequential<S: Rows>(
     let mut coef: Coefficients = [0; SPARE + 1];
     let mut bits = Bits::new(bytes, scan.start, s.restart_interval);
     let mut charged_to = scan.start;
-    let mut next_y = 0;
     let (mcu_rows, mcu_cols) = mcus_around_crop(s, n, &sink);
 
     for mcu_y in 0..mcus_y {
@@ -191,33 +189,18 @@ pub(super) fn sequential<S: Rows>(
                 }
             }
         }
-        // The output rows whose plane rows all exist now.
-        let decoded = |ci: usize| (mcu_y + 1) * comps[ci].v * n;
-        while next_y < out_h && !sink.done() {
-            let ready = planes.iter().enumerate().all(|(ci, p)| {
-                let (near, far) = p.source_rows(next_y);
-                near.max(far) < decoded(ci)
-            });
-            if !ready {
-                break;
-            }
-            emit.row(&planes, next_y, work, &mut sink)?;
-            next_y += 1;
-        }
+        emit.ready_rows(&planes, mcu_y + 1, work, &mut sink)?;
     }
     bits.finish()?;
-    while next_y < out_h && !sink.done() {
-        emit.row(&planes, next_y, work, &mut sink)?;
-        next_y += 1;
-    }
+    emit.ready_rows(&planes, mcus_y, work, &mut sink)?;
     Ok(sink)
 }
 
-/// The MCU rows a sequential decode keeps: the one being decoded and the
+/// The MCU rows a decode keeps of each plane: the one being made and the
 /// one before. An output row is made of plane rows in its own MCU row and
 /// at most one neighbouring row (the chroma stretch's farther row), so
-/// the rows still to be made once MCU row `k` is decoded read only MCU
-/// rows `k` and `k + 1`: decoding `k + 1` may overwrite `k - 1`.
+/// the rows still to be made once MCU row `k` is made read only MCU rows
+/// `k` and `k + 1`: making `k + 1` may overwrite `k - 1`.
 pub(super) const HELD_MCU_ROWS: usize = 2;
 
 /// Each component's plane at scale `n`/8, over the MCU-padded block grid,
@@ -232,7 +215,7 @@ pub(super) fn planes(s: &Setup, n: usize, held: usize) -> Vec<Plane> {
         .map(|c| {
             let size = ((s.width * c.h * n).div_ceil(hmax * 8), (s.height * c.v * n).div_ceil(vmax * 8));
             let stretch = (c.h != hmax && out_w > 1, c.v != vmax && out_h > 1);
-            Plane::new((mcus_x * c.h, mcus_y * c.v), held * c.v, n, size, stretch)
+            Plane::new((mcus_x * c.h, mcus_y * c.v), (c.v, held), n, size, stretch)
         })
         .collect()
 }
@@ -250,11 +233,13 @@ pub(super) fn mcus_around_crop<S: Rows>(s: &Setup, n: usize, sink: &S) -> (Range
     (around(sink.rows(), vmax * n), around(sink.columns(), hmax * n))
 }
 
-/// The buffers an output row is made in.
+/// The buffers an output row is made in, and the next row to make.
 pub(super) struct Emit {
     /// Each plane's stretched row (at least `width` samples).
     lines: Vec<Vec<u8>>,
     width: usize,
+    height: usize,
+    next: usize,
     row: Vec<u8>,
     output: Output,
 }
@@ -266,11 +251,29 @@ impl Emit {
         let width = (s.width * n).div_ceil(8);
         let line = planes.iter().map(Plane::stretched_width).max().unwrap_or(0).max(width);
         let lines = vec![vec![0u8; line]; planes.len()];
-        Emit { lines, width, row: vec![0u8; width * planes.len()], output }
+        let height = (s.height * n).div_ceil(8);
+        Emit { lines, width, height, next: 0, row: vec![0u8; width * planes.len()], output }
+    }
+
+    /// Makes the output rows not made yet whose plane rows the first
+    /// `mcu_rows` MCU rows hold (all of them once every MCU row is made),
+    /// up to the last row the sink wants.
+    pub(super) fn ready_rows<S: Rows>(
+        &mut self,
+        planes: &[Plane],
+        mcu_rows: usize,
+        work: &Work,
+        sink: &mut S,
+    ) -> Result<(), Stop> {
+        while self.next < self.height && !sink.done() && planes.iter().all(|p| p.has_rows_for(self.next, mcu_rows)) {
+            self.row(planes, self.next, work, sink)?;
+            self.next += 1;
+        }
+        Ok(())
     }
 
     /// Output row `y`: every plane's row stretched, converted, handed on.
-    pub(super) fn row<S: Rows>(&mut self, planes: &[Plane], y: usize, work: &Work, sink: &mut S) -> Result<(), Stop> {
+    fn row<S: Rows>(&mut self, planes: &[Plane], y: usize, work: &Work, sink: &mut S) -> Result<(), Stop> {
         work.charge(self.width as u64 * cost::JPEG_PIXEL)?;
         if !sink.rows().contains(&y) {
             // Above the crop: the sink takes the row unread.

@@ -13,6 +13,8 @@ pub(super) struct Plane {
     /// Rows stored: plane row `r` is stored row `r % held` (a ring of the
     /// last rows decoded, or the whole plane).
     held: usize,
+    /// Rows an MCU row makes.
+    per_mcu_row: usize,
     /// The component's own size at the decoded scale.
     pub(super) width: usize,
     pub(super) height: usize,
@@ -22,24 +24,25 @@ pub(super) struct Plane {
 }
 
 impl Plane {
-    /// A plane of `grid` blocks (across, down) of `n`×`n` samples, of
-    /// which it stores the last `held_blocks` rows of blocks (at most the
-    /// grid's), for a component of `width`×`height` samples; `wide`/`tall`
-    /// as jpeg-decoder chooses them (never for an output one sample across
-    /// / down).
+    /// A plane of `grid` blocks (across, down) of `n`×`n` samples, `v`
+    /// rows of blocks an MCU row, of which it stores the last
+    /// `held_mcu_rows` MCU rows (at most the grid's), for a component of
+    /// `width`×`height` samples; `wide`/`tall` as jpeg-decoder chooses them
+    /// (never for an output one sample across / down).
     pub(super) fn new(
         grid: (usize, usize),
-        held_blocks: usize,
+        (v, held_mcu_rows): (usize, usize),
         n: usize,
         size: (usize, usize),
         stretch: (bool, bool),
     ) -> Plane {
         let stride = grid.0 * n;
-        let held = held_blocks.clamp(1, grid.1.max(1)) * n;
+        let held = (held_mcu_rows * v).clamp(1, grid.1.max(1)) * n;
         Plane {
             samples: vec![0; stride * held],
             stride,
             held,
+            per_mcu_row: v * n,
             width: size.0,
             height: size.1,
             wide: stretch.0,
@@ -55,6 +58,13 @@ impl Plane {
     /// transform to write (its row stride is [`Plane::stride`]).
     pub(super) fn block_mut(&mut self, x: usize, y: usize) -> Option<&mut [u8]> {
         self.samples.get_mut((y % self.held) * self.stride + x..)
+    }
+
+    /// Whether output row `y`'s plane rows are among those the first
+    /// `mcu_rows` MCU rows make.
+    pub(super) fn has_rows_for(&self, y: usize, mcu_rows: usize) -> bool {
+        let (near, far) = self.source_rows(y);
+        near.max(far) < mcu_rows * self.per_mcu_row
     }
 
     /// The plane rows output row `y` is made of: the nearer and the farther.
