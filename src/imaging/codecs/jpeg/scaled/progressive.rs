@@ -129,11 +129,20 @@ pub(super) fn progressive<S: Rows>(
     // The planes are made an MCU row at a time (the blocks around the
     // crop), each output row as soon as its plane rows exist.
     let (mcu_rows, mcu_cols) = mcus_around_crop(&s, n, &sink);
+    // Each component's quantisation step of each kept slot (row-major n×n).
+    let steps: Vec<[i32; 64]> = s
+        .comps
+        .iter()
+        .map(|c| {
+            let quant = &s.quant[c.quant];
+            std::array::from_fn(|j| if j < n * n { i32::from(quant[(j / n) * 8 + j % n]) } else { 0 })
+        })
+        .collect();
     let mut planes = planes(&s, n, HELD_MCU_ROWS);
     let mut emit = Emit::new(&s, &planes, n, output);
     for mcu_y in 0..mcus_y {
         if mcu_rows.contains(&mcu_y) {
-            transform(&s, &blocks, n, (mcu_y, &mcu_cols), &mut planes, work)?;
+            transform(&s, &blocks, &steps, n, (mcu_y, &mcu_cols), &mut planes, work)?;
         }
         emit.ready_rows(&planes, mcu_y + 1, work, &mut sink)?;
         if sink.done() {
@@ -144,22 +153,19 @@ pub(super) fn progressive<S: Rows>(
 }
 
 /// MCU row `mcu_y` of each component's plane at scale `n`/8, from the
-/// dequantised kept coefficients of its blocks in the MCU columns
-/// `mcu_cols` (the others are left unmade).
+/// kept coefficients of its blocks in the MCU columns `mcu_cols`,
+/// dequantised by the component's `steps` (the others are left unmade).
 fn transform(
     s: &Setup,
     blocks: &[Blocks],
+    steps: &[[i32; 64]],
     n: usize,
     (mcu_y, mcu_cols): (usize, &Range<usize>),
     planes: &mut [Plane],
     work: &Work,
 ) -> Result<(), Stop> {
     let (mcus_x, _) = s.mcu_grid();
-    for ((c, comp), plane) in s.comps.iter().zip(blocks).zip(planes) {
-        let quant = &s.quant[c.quant];
-        // The quantisation step of each kept slot (row-major n×n).
-        let steps: [i32; 64] =
-            std::array::from_fn(|j| if j < n * n { i32::from(quant[(j / n) * 8 + j % n]) } else { 0 });
+    for (((c, comp), steps), plane) in s.comps.iter().zip(blocks).zip(steps).zip(planes) {
         let stride = plane.stride;
         let across = mcu_cols.start * c.h..(mcu_cols.end * c.h).min(mcus_x * c.h);
         for by in mcu_y * c.v..(mcu_y + 1) * c.v {
@@ -168,7 +174,7 @@ fn transform(
                 let kept = comp.kept(bx, by).or_decline()?;
                 let mut coefficients = [0i32; 64];
                 // The spare slot, if zipped in, meets a step of 0.
-                for ((coefficient, &k), &step) in coefficients.iter_mut().zip(kept).zip(&steps) {
+                for ((coefficient, &k), &step) in coefficients.iter_mut().zip(kept).zip(steps) {
                     *coefficient = i32::from(k).wrapping_mul(step);
                 }
                 let out = plane.block_mut(bx * n, by * n).or_decline()?;
