@@ -17,10 +17,15 @@
 // their minimum, per call. `--against=PATH`: a second build of the module
 // (e.g. of an earlier commit, copied aside), run interleaved with the
 // first round by round, and the ratio of medians. GIFs run as the bench's
-// worker runs them (ANIMATION=first).
+// worker runs them (ANIMATION=first). `--sharp`: with the pipeline stage,
+// sharp's whole job on the same file (the bench's: rotate, 256² cover,
+// WebP q85; one libvips thread, no cache) interleaved round by round, as
+// this process's CPU per job, and ours' pipeline over it: the image work
+// alone, without the request around it.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const defaultWasm = path.join(root, 'target/wasm-stages/wasm32-unknown-unknown/release/avatar_edge_wasm_stages.wasm');
@@ -39,6 +44,7 @@ const stages = flag('stages', 'decode,resize,encode,pipeline').split(',');
 const rounds = Number(flag('rounds', 7));
 const roundMs = Number(flag('ms', 300));
 const builds = [flag('wasm', defaultWasm), flag('against', null)].filter(Boolean);
+const withSharp = args.includes('--sharp');
 
 for (const s of stages) if (!(s in STAGES)) throw new Error(`unknown stage ${s}; known: ${Object.keys(STAGES)}`);
 for (const f of [...builds, ...fixtures]) {
@@ -87,12 +93,28 @@ function callsPerRound(stages, stage, first) {
   }
 }
 
+/** sharp's job on `bytes`, `n` times one after the other: this process's
+ * CPU per job in ms (libvips' worker thread and the one driving it). */
+async function sharpJob(bytes, n) {
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    await sharp(bytes).rotate().resize(256, 256, { fit: 'cover' }).webp({ quality: 85 }).toBuffer();
+  }
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000 / n;
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (ms) => (ms >= 10 ? ms.toFixed(1) : ms.toFixed(3));
 
 const instances = builds.map(load);
+if (withSharp) {
+  sharp.cache(false);
+  sharp.concurrency(1);
+}
 const header = ['fixture', 'stage', ...builds.map((b, i) => `${i ? 'against' : 'this'}: ms median [min]`)];
 if (builds.length > 1) header.push('this / against', 'same output');
+if (withSharp) header.push('sharp: CPU ms per job, median [min]', 'this / sharp');
 console.log(`wasm stages in V8 (Node ${process.version}): ${rounds} rounds of ~${roundMs} ms per stage`);
 builds.forEach((b, i) => console.log(`${i ? 'against' : 'this'}: ${path.relative(process.cwd(), b)}`));
 console.log(`| ${header.join(' | ')} |\n|${header.map(() => ' --- |').join('')}`);
@@ -108,17 +130,26 @@ for (const file of fixtures) {
     const n = Math.min(...instances.map((e) => callsPerRound(e, stage, first))); // the same for every build
     const times = builds.map(() => []);
     const outs = builds.map(() => null);
+    const vsSharp = withSharp && name === 'pipeline';
+    const sharpTimes = [];
+    if (vsSharp) await sharpJob(bytes, 5); // warm-up
     for (let r = 0; r < rounds; r++) {
       instances.forEach((e, i) => {
         const { ms, out } = time(e, stage, first, n);
         times[i].push(ms);
         outs[i] = out;
       });
+      if (vsSharp) sharpTimes.push(await sharpJob(bytes, n));
     }
     const cells = times.map((t) => `${fmt(median(t))} [${fmt(Math.min(...t))}]`);
     if (builds.length > 1) {
       const same = outs[0] === outs[1] ? 'yes' : `no (${outs[0]} / ${outs[1]})`;
       cells.push(`${(median(times[0]) / median(times[1])).toFixed(2)}×`, same);
+    }
+    if (withSharp) {
+      cells.push(...(vsSharp
+        ? [`${fmt(median(sharpTimes))} [${fmt(Math.min(...sharpTimes))}]`, `${(median(times[0]) / median(sharpTimes)).toFixed(2)}×`]
+        : ['', '']));
     }
     console.log(`| ${path.basename(file)} | ${name} | ${cells.join(' | ')} |`);
   }
