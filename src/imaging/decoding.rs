@@ -109,6 +109,10 @@ pub struct Plan<'w> {
     pub budget: u64,
     /// The upload's work counter: every decoding loop charges it.
     pub work: &'w Work,
+    /// Resize the rows as they are decoded where the region allows it
+    /// ([`Collector::resize_as_rows_arrive`]), as the Worker does; the
+    /// stage benchmarks hold the region instead, to time the two apart.
+    pub resize_as_decoded: bool,
 }
 
 impl<'w> Plan<'w> {
@@ -140,6 +144,7 @@ impl<'w> Plan<'w> {
             h: f64::from(self.side) * sy,
         };
         Collector::new(ColourConverter::new(layout, icc), self.space, dw, dh, spec, self.size, self.work)
+            .resize_as_rows_arrive(self.resize_as_decoded)
     }
 
     /// Work units the collector of a `dw`×`dh` decode will be charged at

@@ -295,7 +295,18 @@ pub fn plan<'w>(
     let (u, v, side) = crop_square(crop, uw, uh)?;
     let (x, y) = orientation.to_stored_rect(u, v, side, w, h);
     let budget = limits::pipeline_budget(opts.held_bytes);
-    Ok(Plan { x, y, side, width: w, height: h, size: opts.size, space: opts.space, budget, work })
+    Ok(Plan {
+        x,
+        y,
+        side,
+        width: w,
+        height: h,
+        size: opts.size,
+        space: opts.space,
+        budget,
+        work,
+        resize_as_decoded: true,
+    })
 }
 
 /// The pipeline's own guard on its options (the settings check their

@@ -14,6 +14,12 @@
 //!    fixed point straight to 8 bits for opaque sRGB, else in `f32`) from
 //!    the exact, sub-pixel crop square to `size`×`size`, then converts back
 //!    to 8-bit sRGB (un-premultiplying alpha).
+//!
+//! The fixed-point resize of an opaque sRGB region takes rows one at a
+//! time, so the pipeline's collectors hand it each region row as it is
+//! made ([`Collector::resize_as_rows_arrive`]) and hold a Lanczos window
+//! of rows, not the region; [`finish`] then only hands the avatar on.
+//! Regions with alpha, or in linear light, are held and resized whole.
 
 use std::sync::OnceLock;
 
@@ -118,6 +124,10 @@ pub struct Region {
     pub crop: RegionSpec,
     /// Some pixel of the kept region is not fully opaque.
     pub transparent: bool,
+    /// The avatar, when the collector resized the rows as they arrived
+    /// ([`Collector::resize_as_rows_arrive`]; `buf` is then empty):
+    /// [`finish`] hands it on.
+    pub resized: Option<Vec<u8>>,
 }
 
 /// The box-shrink factor for a `bw`×`bh` bounding box: leave at least 2×
@@ -137,10 +147,11 @@ fn shrink_factor(bw: u32, bh: u32, ch: usize, size: u32) -> u32 {
 
 /// Upper bound of the bytes a [`Collector`] holds for a crop square of
 /// `side` decoded pixels (`ch` = 3, or 4 with alpha) and an avatar of
-/// `size`: the region, its accumulator row, and a row's worth of each of
-/// the converted samples, the column sums and (with alpha) the
-/// premultiplied samples. Known before decoding, so the decoders' budget
-/// can leave room for it.
+/// `size`: the region (or, resizing as rows arrive, what
+/// [`resized_as_rows_arrive_bytes`] counts), its accumulator row, and a
+/// row's worth of each of the converted samples, the column sums and
+/// (with alpha) the premultiplied samples. Known before decoding, so the
+/// decoders' budget can leave room for it.
 pub fn region_bytes(side: f64, size: u32, ch: usize) -> u64 {
     // A fractional square's bounding box spans ceil(side) or ceil(side) + 1
     // pixels (one less if rounding clamps it to the image's edge). Not
@@ -149,10 +160,32 @@ pub fn region_bytes(side: f64, size: u32, ch: usize) -> u64 {
     (c.saturating_sub(1).max(1)..=c + 1)
         .map(|b| {
             let out = u64::from(b.div_ceil(shrink_factor(b, b, ch, size)));
-            out * out * ch as u64 * 2 + out * ch as u64 * 8 + u64::from(b) * ch as u64 * 7
+            let kept = (out * out * ch as u64 * 2).max(resized_as_rows_arrive_bytes(out, size, ch));
+            kept + out * ch as u64 * 8 + u64::from(b) * ch as u64 * 7
         })
         .max()
         .unwrap_or(0)
+}
+
+/// Upper bound of what resizing an `out`-pixel square region (`ch`
+/// samples a pixel) to `size`×`size` holds while the rows arrive
+/// ([`Collector::resize_as_rows_arrive`]): the taps of both axes, the
+/// rows of a window and a batch ahead (as received, and filtered), a
+/// batch of rows in pairs, and the avatar. Small next to the region it
+/// replaces, except for regions near the avatar's size.
+fn resized_as_rows_arrive_bytes(out: u64, size: u32, ch: usize) -> u64 {
+    let (out, size, ch) = (out as f64, f64::from(size.max(1)), ch as f64);
+    // Lanczos3's window: 2 × ceil(3 × scale) + 1 taps, one batch more in
+    // the ring.
+    let window = 6.0 * (out / size).max(1.0) + 3.0;
+    let rows = window + 4.0;
+    // Per axis: the `f32` weights, the fixed-point pairs, where each
+    // window starts and how long it is (twice), and the scratch.
+    let taps = 2.0 * (window * size * 4.0 + (window / 2.0 + 1.0) * size * 16.0 + 3.0 * size * 16.0 + window * 24.0);
+    let held = rows * out * ch * 2.0;
+    let filtered = rows * (3.0 * size + 8.0) * 2.0;
+    let pairs = 4.0 * (out + 1.0) * 16.0;
+    (taps + held + filtered + pairs + 3.0 * size * size).ceil() as u64
 }
 
 /// Receives the decoded rows top to bottom; see the module docs. Every row
@@ -180,8 +213,13 @@ pub struct Collector<'w> {
     /// One RGBA row premultiplied, on its way into the column sums.
     premultiplied: Vec<u16>,
     acc_rows: u32,
+    /// The region's rows so far, or (resizing as rows arrive) the one
+    /// being made.
     out: Vec<u16>,
     out_row: u32,
+    /// Where the region's rows go as they are made, instead of `out`.
+    stream: Option<lanczos::RgbStream>,
+    size: u32,
     /// One converted row slice (sRGB 8-bit).
     srgb: Vec<u8>,
     next_y: u32,
@@ -249,13 +287,49 @@ impl<'w> Collector<'w> {
             column_sums,
             premultiplied: Vec::new(),
             acc_rows: 0,
-            out: Vec::with_capacity(out_w as usize * out_h as usize * ch),
+            // Made room for with the first row, once it is known whether
+            // the region is held.
+            out: Vec::new(),
             out_row: 0,
+            stream: None,
+            size,
             srgb: vec![0; converted],
             next_y: 0,
             transparent: false,
             crop,
             work,
+        }
+    }
+
+    /// Resizes the region's rows as they are made instead of holding the
+    /// region (when `wanted`, and the region is opaque sRGB RGB, which
+    /// [`finish`] resizes in fixed point): the avatar's bytes are the same,
+    /// and only the rows of a Lanczos window are held, not the crop.
+    pub fn resize_as_rows_arrive(mut self, wanted: bool) -> Self {
+        if wanted && self.space == ResizeSpace::Srgb && self.ch == 3 {
+            let (w, h) = (self.out_w as usize, self.out_h as usize);
+            let crop = lanczos_crop(self.crop, self.out_w, self.out_h);
+            self.stream = lanczos::RgbStream::new(w, h, self.ch, crop, self.size as usize);
+        }
+        self
+    }
+
+    /// Room in `out` for the region's rows (or, resizing as rows arrive,
+    /// for one), made with the first row.
+    fn make_room(&mut self) {
+        if self.out.capacity() == 0 {
+            let rows = if self.stream.is_some() { 1 } else { self.out_h as usize };
+            self.out.reserve_exact(self.out_w as usize * rows * self.ch);
+        }
+    }
+
+    /// After a region row was added to `out`: resizing as rows arrive, it
+    /// goes on to the resize.
+    fn row_made(&mut self) {
+        self.out_row += 1;
+        if let Some(stream) = &mut self.stream {
+            stream.push_row(&self.out);
+            self.out.clear();
         }
     }
 
@@ -288,6 +362,7 @@ impl<'w> Collector<'w> {
         if !inside {
             return Ok(());
         }
+        self.make_room();
         let in_ch = self.conv.layout().channels();
         let start = self.bx as usize * in_ch;
         let Some(src) = row.get(start..start + self.bw as usize * in_ch) else { return Ok(()) };
@@ -301,7 +376,7 @@ impl<'w> Collector<'w> {
         if self.k == 1 {
             // No box to average: the samples go straight into the region.
             self.transparent |= widen_row(srgb, self.ch, self.space, &mut self.out);
-            self.out_row += 1;
+            self.row_made();
             return Ok(());
         }
         match self.column_sums {
@@ -359,22 +434,28 @@ impl<'w> Collector<'w> {
         }
         self.acc.fill(0);
         self.acc_rows = 0;
-        self.out_row += 1;
+        self.row_made();
     }
 
     /// The collected region; `None` if the decoder delivered too few rows.
     pub fn into_region(self) -> Option<Region> {
-        if self.out_row != self.out_h || self.out.len() != self.out_w as usize * self.out_h as usize * self.ch {
+        if self.out_row != self.out_h {
             return None;
         }
+        let (buf, resized) = match self.stream {
+            Some(stream) => (Vec::new(), Some(stream.finish()?)),
+            None if self.out.len() == self.out_w as usize * self.out_h as usize * self.ch => (self.out, None),
+            None => return None,
+        };
         Some(Region {
-            buf: self.out,
+            buf,
             space: self.space,
             width: self.out_w,
             height: self.out_h,
             ch: self.ch,
             crop: self.crop,
             transparent: self.transparent,
+            resized,
         })
     }
 }
@@ -569,11 +650,11 @@ pub(crate) fn premultiply_self_check() -> Result<usize, String> {
 /// Takes the region by value, so that it is freed before the pixels are
 /// encoded.
 pub fn finish(region: Region, size: u32) -> Result<(Vec<u8>, usize), String> {
-    let Region { buf, space, width, height, ch, crop, transparent } = region;
-    let (fw, fh) = (f64::from(width), f64::from(height));
-    let x = crop.x.clamp(0.0, fw);
-    let y = crop.y.clamp(0.0, fh);
-    let crop = lanczos::Crop { x, y, w: crop.w.min(fw - x), h: crop.h.min(fh - y) };
+    let Region { buf, space, width, height, ch, crop, transparent, resized } = region;
+    if let Some(rgb) = resized {
+        return Ok((rgb, 3));
+    }
+    let crop = lanczos_crop(crop, width, height);
     let wrong_buffer = || format!("region buffer of {} samples is not {width} × {height} × {ch}", buf.len());
     if space == ResizeSpace::Srgb && !transparent {
         // The common case, opaque sRGB: in fixed point, straight to 8 bits
@@ -600,6 +681,14 @@ pub fn finish(region: Region, size: u32) -> Result<(Vec<u8>, usize), String> {
         (_, ResizeSpace::Linear) => out.extend(samples.iter().map(|&v| lin_to_u8(v))),
     }
     Ok((out, out_ch))
+}
+
+/// The crop square as the Lanczos step takes it: inside the region.
+fn lanczos_crop(crop: RegionSpec, width: u32, height: u32) -> lanczos::Crop {
+    let (fw, fh) = (f64::from(width), f64::from(height));
+    let x = crop.x.clamp(0.0, fw);
+    let y = crop.y.clamp(0.0, fh);
+    lanczos::Crop { x, y, w: crop.w.min(fw - x), h: crop.h.min(fh - y) }
 }
 
 /// Premultiplied 16-bit RGBA → 8-bit sRGB pixels (RGBA when `keep_alpha`,
@@ -786,6 +875,60 @@ mod tests {
             assert!(worst.is_some_and(|d| d <= 1), "size {size}: the shortcut is {worst:?} from the general path");
         }
     }
+
+    #[test]
+    fn resizing_as_rows_arrive_makes_the_avatar_finish_makes() {
+        // Opaque sRGB regions, with and without a box to average (k = 1,
+        // k > 1), whole and fractional crops at the image's edges, shrunk
+        // and enlarged: the avatar made row by row is the held region's,
+        // byte for byte, and nothing of the region is held.
+        let mut seed = 0x9e37_79b9_u32;
+        let cases = [
+            (40, 30, RegionSpec { x: 5.0, y: 0.0, w: 30.0, h: 30.0 }, 16),
+            (40, 30, RegionSpec { x: 0.0, y: 0.0, w: 40.0, h: 30.0 }, 64),
+            (300, 200, RegionSpec { x: 50.25, y: 0.5, w: 199.5, h: 199.5 }, 37),
+            (1100, 900, RegionSpec { x: 100.0, y: 0.0, w: 900.0, h: 900.0 }, 64),
+            (700, 700, RegionSpec { x: 0.0, y: 0.0, w: 700.0, h: 700.0 }, 256),
+            (9, 5, RegionSpec { x: 2.0, y: 0.0, w: 5.0, h: 5.0 }, 256),
+        ];
+        for (w, h, spec, size) in cases {
+            let rows: Vec<Vec<u8>> =
+                (0..h).map(|_| (0..w * 3).map(|_| crate::imaging::xorshift(&mut seed) as u8).collect()).collect();
+            let work = Work::for_file(u64::MAX / 4, 1);
+            let collector = |streamed: bool| {
+                let conv = ColourConverter::new(Layout::Rgb, None);
+                let mut c =
+                    Collector::new(conv, ResizeSpace::Srgb, w, h, spec, size, &work).resize_as_rows_arrive(streamed);
+                for row in &rows {
+                    c.push_row(row).unwrap();
+                }
+                c.into_region().unwrap()
+            };
+            let (held, streamed) = (collector(false), collector(true));
+            assert!(held.resized.is_none() && !held.buf.is_empty());
+            assert!(streamed.resized.is_some() && streamed.buf.is_empty(), "{w}×{h} → {size}: the region was held");
+            assert!(finish(held, size).unwrap() == finish(streamed, size).unwrap(), "{w}×{h} {spec:?} → {size}");
+        }
+    }
+
+    #[test]
+    fn regions_with_alpha_or_in_linear_light_are_held() {
+        // Only what `finish` resizes in fixed point is resized as rows
+        // arrive.
+        let work = Work::for_file(u64::MAX / 4, 1);
+        let spec = RegionSpec { x: 0.0, y: 0.0, w: 8.0, h: 8.0 };
+        for (layout, space) in [(Layout::Rgba, ResizeSpace::Srgb), (Layout::Rgb, ResizeSpace::Linear)] {
+            let px = layout.channels();
+            let mut c = Collector::new(ColourConverter::new(layout, None), space, 8, 8, spec, 4, &work)
+                .resize_as_rows_arrive(true);
+            for _ in 0..8 {
+                c.push_row(&vec![200; 8 * px]).unwrap();
+            }
+            let region = c.into_region().unwrap();
+            assert!(region.resized.is_none() && region.buf.len() == 8 * 8 * region.ch, "{layout:?} {space:?}");
+        }
+    }
+
     #[test]
     fn code_values_by_multiplying_as_by_dividing() {
         for x in 0..=65535u16 {

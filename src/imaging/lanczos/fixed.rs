@@ -90,10 +90,39 @@ impl FixedTaps {
 /// `None` when the buffer does not hold that image or the weights do not
 /// fit 16 bits (the `f32` passes then do it).
 pub fn resize_to_rgb8(src: &[u16], width: usize, height: usize, ch: usize, crop: Crop, size: usize) -> Option<Vec<u8>> {
-    #[cfg(target_arch = "wasm32")]
-    return resize_with::<simd::Simd128>(src, width, height, ch, crop, size);
-    #[cfg(not(target_arch = "wasm32"))]
-    return resize_with::<Scalar>(src, width, height, ch, crop, size);
+    resize_with::<Platform>(src, width, height, ch, crop, size)
+}
+
+/// The kernels of this build: simd128 in the Worker, plain natively.
+#[cfg(target_arch = "wasm32")]
+type Platform = simd::Simd128;
+#[cfg(not(target_arch = "wasm32"))]
+type Platform = Scalar;
+
+/// [`resize_to_rgb8`] fed one source row at a time, top to bottom, as a
+/// decoder makes them: each output row is made as soon as the rows its
+/// window reads have arrived, so only a window's rows are ever held, not
+/// the image. The bytes are [`resize_to_rgb8`]'s (which feeds it).
+pub struct RgbStream(StreamWith<Platform>);
+
+impl RgbStream {
+    /// For a `width`×`height` image of `ch` samples a pixel; `None` where
+    /// [`resize_to_rgb8`] declines.
+    pub fn new(width: usize, height: usize, ch: usize, crop: Crop, size: usize) -> Option<RgbStream> {
+        StreamWith::new(width, height, ch, crop, size).map(RgbStream)
+    }
+
+    /// The next source row (`width × ch` samples; extra ones are ignored,
+    /// rows past the image's height too).
+    pub fn push_row(&mut self, row: &[u16]) {
+        self.0.push_row(row);
+    }
+
+    /// The avatar's pixels; `None` if fewer rows than the image's height
+    /// arrived.
+    pub fn finish(self) -> Option<Vec<u8>> {
+        self.0.finish()
+    }
 }
 
 /// The steps that have a simd128 version, so that the Worker's build can
@@ -127,38 +156,116 @@ fn resize_with<K: Kernels>(
     if !holds_image(src, width, height, ch, size) {
         return None;
     }
-    let across = FixedTaps::new(&Taps::new(width, crop.x, crop.x + crop.w, size))?;
-    let down_taps = Taps::new(height, crop.y, crop.y + crop.h, size);
-    let down = FixedTaps::new(&down_taps)?;
-    let mut schedule = RingSchedule::new(down_taps.window, height);
-    // A filtered row: three samples a pixel, one spare (each pixel is
-    // written as four), whole vectors of eight.
-    let stride = (3 * size + 1).next_multiple_of(8);
-    let mut ring = vec![0i16; schedule.rows * stride];
-    let mut pairs = vec![[0i16; 8]; BATCH * width];
-    let mut lines = Vec::with_capacity(2 * down.stride);
-    let mut out = Vec::with_capacity(3 * size * size);
-    for y in 0..size {
-        let (start, weights) = down.of(y);
-        let end = start + down.lens[y];
-        schedule.fill(start, end, |first, slots| {
-            for (k, pairs) in pairs.chunks_exact_mut(width).take(slots.len()).enumerate() {
-                let r = first + k;
-                K::pair_up(&src[r * width * ch..(r + 1) * width * ch], ch, pairs);
-            }
-            match *slots {
-                [a, b, c, d] => filter_rows::<K, 4>(&pairs, width, &across, &mut ring, stride, [a, b, c, d]),
-                [a, b, c] => filter_rows::<K, 3>(&pairs, width, &across, &mut ring, stride, [a, b, c]),
-                [a, b] => filter_rows::<K, 2>(&pairs, width, &across, &mut ring, stride, [a, b]),
-                _ => filter_rows::<K, 1>(&pairs, width, &across, &mut ring, stride, [slots[0]]),
-            }
-        });
-        // An odd window's missing tap: its last row again, weighing 0.
-        lines.clear();
-        lines.extend((0..2 * weights.len()).map(|t| schedule.slot((start + t).min(end - 1)) * stride));
-        K::filter_column(&ring, &lines, weights, 3 * size, &mut out);
+    let mut stream = StreamWith::<K>::new(width, height, ch, crop, size)?;
+    for row in src.chunks_exact(width * ch) {
+        stream.push_row(row);
     }
-    Some(out)
+    stream.finish()
+}
+
+/// [`RgbStream`] with the given kernels.
+struct StreamWith<K> {
+    width: usize,
+    height: usize,
+    ch: usize,
+    size: usize,
+    across: FixedTaps,
+    down: FixedTaps,
+    schedule: RingSchedule,
+    /// The source rows received and not yet filtered, each in the slot of
+    /// the filtered ring it will go to (`schedule.rows` of them).
+    held: Vec<u16>,
+    received: usize,
+    /// Filtered rows: three samples a pixel, one spare (each pixel is
+    /// written as four), whole vectors of eight.
+    ring: Vec<i16>,
+    stride: usize,
+    /// Up to `BATCH` source rows as pairs, filtered together.
+    pairs: Vec<[i16; 8]>,
+    lines: Vec<usize>,
+    /// The next output row.
+    y: usize,
+    out: Vec<u8>,
+    kernels: std::marker::PhantomData<K>,
+}
+
+impl<K: Kernels> StreamWith<K> {
+    fn new(width: usize, height: usize, ch: usize, crop: Crop, size: usize) -> Option<Self> {
+        if !((ch == 3 || ch == 4) && width > 0 && height > 0 && size > 0) {
+            return None;
+        }
+        let across = FixedTaps::new(&Taps::new(width, crop.x, crop.x + crop.w, size))?;
+        let down_taps = Taps::new(height, crop.y, crop.y + crop.h, size);
+        let down = FixedTaps::new(&down_taps)?;
+        let schedule = RingSchedule::new(down_taps.window, height);
+        let stride = (3 * size + 1).next_multiple_of(8);
+        Some(StreamWith {
+            width,
+            height,
+            ch,
+            size,
+            held: vec![0; schedule.rows * width * ch],
+            received: 0,
+            ring: vec![0; schedule.rows * stride],
+            stride,
+            pairs: vec![[0; 8]; BATCH * width],
+            lines: Vec::with_capacity(2 * down.stride),
+            y: 0,
+            out: Vec::with_capacity(3 * size * size),
+            across,
+            down,
+            schedule,
+            kernels: std::marker::PhantomData,
+        })
+    }
+
+    fn push_row(&mut self, row: &[u16]) {
+        let n = self.width * self.ch;
+        if self.received >= self.height || row.len() < n {
+            return;
+        }
+        let at = self.schedule.slot(self.received) * n;
+        self.held[at..at + n].copy_from_slice(&row[..n]);
+        self.received += 1;
+        self.make_ready_rows();
+    }
+
+    /// Makes every output row whose window's rows (and those filtered
+    /// with them) have arrived.
+    fn make_ready_rows(&mut self) {
+        let (width, n, stride) = (self.width, self.width * self.ch, self.stride);
+        while self.y < self.size {
+            let (start, weights) = self.down.of(self.y);
+            let end = start + self.down.lens[self.y];
+            if self.schedule.reach(start, end) > self.received {
+                return;
+            }
+            let (held, pairs, ring, across, ch) = (&self.held, &mut self.pairs, &mut self.ring, &self.across, self.ch);
+            let schedule = &mut self.schedule;
+            let rows = schedule.rows;
+            schedule.fill(start, end, |first, slots| {
+                for (k, pairs) in pairs.chunks_exact_mut(width).take(slots.len()).enumerate() {
+                    let at = ((first + k) % rows) * n;
+                    K::pair_up(&held[at..at + n], ch, pairs);
+                }
+                match *slots {
+                    [a, b, c, d] => filter_rows::<K, 4>(pairs, width, across, ring, stride, [a, b, c, d]),
+                    [a, b, c] => filter_rows::<K, 3>(pairs, width, across, ring, stride, [a, b, c]),
+                    [a, b] => filter_rows::<K, 2>(pairs, width, across, ring, stride, [a, b]),
+                    _ => filter_rows::<K, 1>(pairs, width, across, ring, stride, [slots[0]]),
+                }
+            });
+            // An odd window's missing tap: its last row again, weighing 0.
+            self.lines.clear();
+            self.lines.extend((0..2 * weights.len()).map(|t| self.schedule.slot((start + t).min(end - 1)) * stride));
+            K::filter_column(&self.ring, &self.lines, weights, 3 * self.size, &mut self.out);
+            self.y += 1;
+        }
+    }
+
+    fn finish(self) -> Option<Vec<u8>> {
+        (self.y == self.size).then_some(self.out)
+    }
 }
 
 /// The horizontal pass of `N` paired rows (`pairs`, `width` entries each)

@@ -23,7 +23,7 @@ use std::f64::consts::PI;
 mod fixed;
 #[cfg(feature = "test-hooks")]
 pub(crate) use fixed::self_check as fixed_self_check;
-pub(crate) use fixed::{resize_to_rgb8, DIV257_MUL};
+pub(crate) use fixed::{resize_to_rgb8, RgbStream, DIV257_MUL};
 
 /// Lanczos3's support, in source pixels at scale 1.
 const SUPPORT: f64 = 3.0;
@@ -284,6 +284,17 @@ impl RingSchedule {
             filter(self.next, &slots[..batch]);
             self.next += batch;
         }
+    }
+
+    /// The source rows [`RingSchedule::fill`] would have filtered, all of
+    /// them below the one returned, for the window `start..end`: what a
+    /// resize fed one row at a time must have received first.
+    fn reach(&self, start: usize, end: usize) -> usize {
+        let mut next = self.next.max(start);
+        while next < end {
+            next = (next + BATCH).min(start + self.rows).min(self.height);
+        }
+        next
     }
 
     /// The ring slot of source row `row`.

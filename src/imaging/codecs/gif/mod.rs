@@ -725,6 +725,7 @@ mod tests {
             space: Default::default(),
             budget,
             work: &work,
+            resize_as_decoded: false,
         };
         let (mut lo, mut hi) = (0u64, 256 << 20);
         while hi - lo > 1024 {
@@ -753,6 +754,7 @@ mod tests {
             space: Default::default(),
             budget: 64 << 20,
             work: &work,
+            resize_as_decoded: false,
         };
         let room = g.save_room(true);
         // Every picture twice: frames decoded by `lzw` from the walk's

@@ -269,6 +269,7 @@ mod tests {
                 space: Default::default(),
                 budget: 64 << 20,
                 work: &work,
+                resize_as_decoded: false,
             };
             let region = Jpeg::open(&bytes).unwrap().decode(&plan).unwrap();
             let crop = region.crop;

@@ -146,7 +146,8 @@ impl Image for Phone<'_> {
             w: f64::from(plan.side) / s,
             h: f64::from(plan.side) / s,
         };
-        let mut collector = Collector::new(conv, plan.space, bw, bh, spec, plan.size, plan.work);
+        let mut collector = Collector::new(conv, plan.space, bw, bh, spec, plan.size, plan.work)
+            .resize_as_rows_arrive(plan.resize_as_decoded);
         let whole = plan.work.spent() + collector_units;
         for y in 0..bh {
             collector.push_row(decoded.row(y)).map_err(|_| plan.work_refusal(format, whole))?;

@@ -130,7 +130,8 @@ pub(super) fn with_libwebp(bytes: &[u8], icc: Option<&[u8]>, plan: &Plan<'_>) ->
         RegionSpec { x: f64::from(plan.x - left), y: f64::from(plan.y - top), w: side, h: side }
     };
     let mut collector =
-        Collector::new(ColourConverter::new(layout, icc), plan.space, sw, sh, spec, plan.size, plan.work);
+        Collector::new(ColourConverter::new(layout, icc), plan.space, sw, sh, spec, plan.size, plan.work)
+            .resize_as_rows_arrive(plan.resize_as_decoded);
     let whole = plan.work.spent() + Plan::collector_units(sw, sh);
     for y in 0..oh as usize {
         collector.push_row(&pixels[y * stride..y * stride + row_len]).map_err(|_| plan.work_refusal(F, whole))?;

@@ -606,6 +606,7 @@ pub(super) mod tests {
                         space: Default::default(),
                         budget: 64 << 20,
                         work: &work,
+                        resize_as_decoded: false,
                     };
                     let ours =
                         decode_reduced(&bytes, &plan, n, 0).unwrap().unwrap_or_else(|| panic!("{name}: declined"));
