@@ -147,11 +147,10 @@ fn shrink_factor(bw: u32, bh: u32, ch: usize, size: u32) -> u32 {
 
 /// Upper bound of the bytes a [`Collector`] holds for a crop square of
 /// `side` decoded pixels (`ch` = 3, or 4 with alpha) and an avatar of
-/// `size`: the region (or, resizing as rows arrive, what
-/// [`resized_as_rows_arrive_bytes`] counts), its accumulator row, and a
-/// row's worth of each of the converted samples, the column sums and
-/// (with alpha) the premultiplied samples. Known before decoding, so the
-/// decoders' budget can leave room for it.
+/// `size`: the region (resizing as rows arrive holds less, or is not
+/// done), its accumulator row, and a row's worth of each of the converted
+/// samples, the column sums and (with alpha) the premultiplied samples.
+/// Known before decoding, so the decoders' budget can leave room for it.
 pub fn region_bytes(side: f64, size: u32, ch: usize) -> u64 {
     // A fractional square's bounding box spans ceil(side) or ceil(side) + 1
     // pixels (one less if rounding clamps it to the image's edge). Not
@@ -160,19 +159,19 @@ pub fn region_bytes(side: f64, size: u32, ch: usize) -> u64 {
     (c.saturating_sub(1).max(1)..=c + 1)
         .map(|b| {
             let out = u64::from(b.div_ceil(shrink_factor(b, b, ch, size)));
-            let kept = (out * out * ch as u64 * 2).max(resized_as_rows_arrive_bytes(out, size, ch));
-            kept + out * ch as u64 * 8 + u64::from(b) * ch as u64 * 7
+            out * out * ch as u64 * 2 + out * ch as u64 * 8 + u64::from(b) * ch as u64 * 7
         })
         .max()
         .unwrap_or(0)
 }
 
-/// Upper bound of what resizing an `out`-pixel square region (`ch`
-/// samples a pixel) to `size`×`size` holds while the rows arrive
+/// Upper bound of what resizing a region of at most `out` pixels a side
+/// (`ch` samples a pixel) to `size`×`size` holds while the rows arrive
 /// ([`Collector::resize_as_rows_arrive`]): the taps of both axes, the
 /// rows of a window and a batch ahead (as received, and filtered), a
 /// batch of rows in pairs, and the avatar. Small next to the region it
-/// replaces, except for regions near the avatar's size.
+/// replaces, except for regions not much larger than the avatar, which
+/// are held instead.
 fn resized_as_rows_arrive_bytes(out: u64, size: u32, ch: usize) -> u64 {
     let (out, size, ch) = (out as f64, f64::from(size.max(1)), ch as f64);
     // Lanczos3's window: 2 × ceil(3 × scale) + 1 taps, one batch more in
@@ -302,11 +301,15 @@ impl<'w> Collector<'w> {
     }
 
     /// Resizes the region's rows as they are made instead of holding the
-    /// region (when `wanted`, and the region is opaque sRGB RGB, which
-    /// [`finish`] resizes in fixed point): the avatar's bytes are the same,
-    /// and only the rows of a Lanczos window are held, not the crop.
+    /// region (when `wanted`, the region is opaque sRGB RGB, which
+    /// [`finish`] resizes in fixed point, and that holds less than the
+    /// region, so that [`region_bytes`] bounds either): the avatar's bytes
+    /// are the same, and only the rows of a Lanczos window are held, not
+    /// the crop.
     pub fn resize_as_rows_arrive(mut self, wanted: bool) -> Self {
-        if wanted && self.space == ResizeSpace::Srgb && self.ch == 3 {
+        let region = u64::from(self.out_w) * u64::from(self.out_h) * self.ch as u64 * 2;
+        let streamed = resized_as_rows_arrive_bytes(u64::from(self.out_w.max(self.out_h)), self.size, self.ch);
+        if wanted && self.space == ResizeSpace::Srgb && self.ch == 3 && streamed < region {
             let (w, h) = (self.out_w as usize, self.out_h as usize);
             let crop = lanczos_crop(self.crop, self.out_w, self.out_h);
             self.stream = lanczos::RgbStream::new(w, h, self.ch, crop, self.size as usize);
@@ -652,7 +655,12 @@ pub(crate) fn premultiply_self_check() -> Result<usize, String> {
 pub fn finish(region: Region, size: u32) -> Result<(Vec<u8>, usize), String> {
     let Region { buf, space, width, height, ch, crop, transparent, resized } = region;
     if let Some(rgb) = resized {
-        return Ok((rgb, 3));
+        let size = size as usize;
+        return if rgb.len() == size * size * 3 {
+            Ok((rgb, 3))
+        } else {
+            Err(format!("the region was resized to {} samples, not {size} × {size} × 3", rgb.len()))
+        };
     }
     let crop = lanczos_crop(crop, width, height);
     let wrong_buffer = || format!("region buffer of {} samples is not {width} × {height} × {ch}", buf.len());
@@ -879,19 +887,20 @@ mod tests {
     #[test]
     fn resizing_as_rows_arrive_makes_the_avatar_finish_makes() {
         // Opaque sRGB regions, with and without a box to average (k = 1,
-        // k > 1), whole and fractional crops at the image's edges, shrunk
-        // and enlarged: the avatar made row by row is the held region's,
-        // byte for byte, and nothing of the region is held.
+        // k > 1), whole and fractional crops at the image's edges: the
+        // avatar made row by row is the held region's, byte for byte, and
+        // nothing of the region is held. Regions not much larger than the
+        // avatar (enlarged ones too) are held: resizing them as rows
+        // arrive would hold more.
         let mut seed = 0x9e37_79b9_u32;
         let cases = [
-            (40, 30, RegionSpec { x: 5.0, y: 0.0, w: 30.0, h: 30.0 }, 16),
-            (40, 30, RegionSpec { x: 0.0, y: 0.0, w: 40.0, h: 30.0 }, 64),
-            (300, 200, RegionSpec { x: 50.25, y: 0.5, w: 199.5, h: 199.5 }, 37),
-            (1100, 900, RegionSpec { x: 100.0, y: 0.0, w: 900.0, h: 900.0 }, 64),
-            (700, 700, RegionSpec { x: 0.0, y: 0.0, w: 700.0, h: 700.0 }, 256),
-            (9, 5, RegionSpec { x: 2.0, y: 0.0, w: 5.0, h: 5.0 }, 256),
+            (300, 200, RegionSpec { x: 50.25, y: 0.5, w: 199.5, h: 199.5 }, 37, true),
+            (1100, 900, RegionSpec { x: 100.0, y: 0.0, w: 900.0, h: 900.0 }, 64, true),
+            (700, 700, RegionSpec { x: 0.0, y: 0.0, w: 700.0, h: 700.0 }, 256, true),
+            (40, 30, RegionSpec { x: 5.0, y: 0.0, w: 30.0, h: 30.0 }, 16, false),
+            (9, 5, RegionSpec { x: 2.0, y: 0.0, w: 5.0, h: 5.0 }, 256, false),
         ];
-        for (w, h, spec, size) in cases {
+        for (w, h, spec, size, streams) in cases {
             let rows: Vec<Vec<u8>> =
                 (0..h).map(|_| (0..w * 3).map(|_| crate::imaging::xorshift(&mut seed) as u8).collect()).collect();
             let work = Work::for_file(u64::MAX / 4, 1);
@@ -906,7 +915,8 @@ mod tests {
             };
             let (held, streamed) = (collector(false), collector(true));
             assert!(held.resized.is_none() && !held.buf.is_empty());
-            assert!(streamed.resized.is_some() && streamed.buf.is_empty(), "{w}×{h} → {size}: the region was held");
+            assert_eq!(streamed.resized.is_some(), streams, "{w}×{h} → {size}: resized as rows arrive");
+            assert_eq!(streamed.buf.is_empty(), streams, "{w}×{h} → {size}: the region held");
             assert!(finish(held, size).unwrap() == finish(streamed, size).unwrap(), "{w}×{h} {spec:?} → {size}");
         }
     }
