@@ -241,12 +241,10 @@ impl<K: Kernels> StreamWith<K> {
                 return;
             }
             let (held, pairs, ring, across, ch) = (&self.held, &mut self.pairs, &mut self.ring, &self.across, self.ch);
-            let schedule = &mut self.schedule;
-            let rows = schedule.rows;
-            schedule.fill(start, end, |first, slots| {
-                for (k, pairs) in pairs.chunks_exact_mut(width).take(slots.len()).enumerate() {
-                    let at = ((first + k) % rows) * n;
-                    K::pair_up(&held[at..at + n], ch, pairs);
+            // A held row waits in the slot of the ring it is filtered into.
+            self.schedule.fill(start, end, |_, slots| {
+                for (&slot, pairs) in slots.iter().zip(pairs.chunks_exact_mut(width)) {
+                    K::pair_up(&held[slot * n..(slot + 1) * n], ch, pairs);
                 }
                 match *slots {
                     [a, b, c, d] => filter_rows::<K, 4>(pairs, width, across, ring, stride, [a, b, c, d]),
