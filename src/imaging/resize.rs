@@ -924,18 +924,19 @@ mod tests {
     #[test]
     fn regions_with_alpha_or_in_linear_light_are_held() {
         // Only what `finish` resizes in fixed point is resized as rows
-        // arrive.
+        // arrive, however much larger than the avatar the region is.
         let work = Work::for_file(u64::MAX / 4, 1);
-        let spec = RegionSpec { x: 0.0, y: 0.0, w: 8.0, h: 8.0 };
+        let spec = RegionSpec { x: 0.0, y: 0.0, w: 600.0, h: 600.0 };
         for (layout, space) in [(Layout::Rgba, ResizeSpace::Srgb), (Layout::Rgb, ResizeSpace::Linear)] {
             let px = layout.channels();
-            let mut c = Collector::new(ColourConverter::new(layout, None), space, 8, 8, spec, 4, &work)
+            let mut c = Collector::new(ColourConverter::new(layout, None), space, 600, 600, spec, 256, &work)
                 .resize_as_rows_arrive(true);
-            for _ in 0..8 {
-                c.push_row(&vec![200; 8 * px]).unwrap();
+            for _ in 0..600 {
+                c.push_row(&vec![200; 600 * px]).unwrap();
             }
             let region = c.into_region().unwrap();
-            assert!(region.resized.is_none() && region.buf.len() == 8 * 8 * region.ch, "{layout:?} {space:?}");
+            let held = region.buf.len() == (region.width * region.height) as usize * region.ch;
+            assert!(region.resized.is_none() && held, "{layout:?} {space:?}");
         }
     }
 
