@@ -155,8 +155,8 @@ class WorkerInstance {
 }
 
 /** Our worker (build/index.js + index_bg.wasm from `npm run build`; shim.mjs only re-exports it). */
-export function ours({ root, compatibilityDate, compatibilityFlags, maxUploadBytes, bindings = {} }) {
-  const dir = process.env.BENCH_WORKER_DIR || path.join(root, 'build');
+export function ours({ root, compatibilityDate, compatibilityFlags, maxUploadBytes, bindings = {}, dir: buildDir = null }) {
+  const dir = buildDir || process.env.BENCH_WORKER_DIR || path.join(root, 'build');
   const scriptPath = path.join(dir, 'index.js');
   const token = mintToken({ userId: 1, secret: SECRET, exp: Math.floor(Date.now() / 1000) + 86400 });
   return {

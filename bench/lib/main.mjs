@@ -68,7 +68,7 @@ function settings(argv) {
 }
 
 /** compatibility_date / _flags of the project's wrangler.toml. */
-function wranglerCompat() {
+export function wranglerCompat() {
   const toml = readFileSync(path.join(root, 'wrangler.toml'), 'utf8');
   const date = toml.match(/^\s*compatibility_date\s*=\s*"([^"]+)"/m)?.[1] ?? '2025-09-01';
   const flags = toml.match(/^\s*compatibility_flags\s*=\s*\[([^\]]*)\]/m)?.[1]
