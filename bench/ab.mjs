@@ -9,17 +9,21 @@
 // the median end to end. Prints per fixture the medians and minimums over
 // the rounds, B over A, and whether the two made the same avatar bytes.
 //
-//   node bench/ab.mjs --a=DIR --b=DIR [FIXTURE...] [--rounds=8] [--block=20] [--warmup=30]
+//   node bench/ab.mjs --a=DIR|sharp --b=DIR [FIXTURE...] [--rounds=8] [--block=20] [--warmup=30]
 //
 // DIR: a build directory (index.js + index_bg.wasm), e.g. `build` and a
 // copy of it made before the change (`cp -r build build-before`).
+// `--a=sharp`: A is sharp's native job instead (the bench's: rotate, 256²
+// cover, WebP q85, one libvips thread), its CPU this process's, so that
+// B / A is issue 15's "CPU: ours / sharp" with the two interleaved and
+// the machine's drift does not land on one side.
 // FIXTURE: files (default: the small uploads of bench/fixtures, where the
 // request is a large share). A machine whose speed drifts moves both
 // builds alike within a round; compare B/A, not the milliseconds.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ours, multipart } from './lib/contestants.mjs';
+import { ours, sharpNative, multipart } from './lib/contestants.mjs';
 import { wranglerCompat } from './lib/main.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,7 +43,7 @@ const fixtures = files.length ? files
 
 for (const [name, dir] of Object.entries(dirs)) {
   if (!dir) throw new Error(`--${name.toLowerCase()}=DIR is missing (usage: node bench/ab.mjs --a=DIR --b=DIR [FIXTURE...])`);
-  if (!existsSync(path.join(dir, 'index.js'))) throw new Error(`${dir}/index.js is missing: not a build directory`);
+  if (dir !== 'sharp' && !existsSync(path.join(dir, 'index.js'))) throw new Error(`${dir}/index.js is missing: not a build directory`);
 }
 for (const f of fixtures) {
   if (!existsSync(f)) throw new Error(`${f} is missing (the fixtures: node bench/make-fixtures.mjs)`);
@@ -49,6 +53,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (ms) => (ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 
 async function start(dir) {
+  if (dir === 'sharp') return sharpNative({ threads: 1 }).instance().start();
   const contestant = ours({ root, ...wranglerCompat(), maxUploadBytes: 64 * 1048576, dir: path.resolve(dir) });
   return contestant.instance().start();
 }
@@ -72,7 +77,8 @@ console.log(`A: ${dirs.A}\nB: ${dirs.B}\n${rounds} rounds of ${block} uploads pe
 console.log('| fixture | A: CPU ms median [min] | B: CPU ms median [min] | B / A CPU | A: ms | B: ms | B / A ms | same avatar |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
 for (const file of fixtures) {
-  const req = multipart(readFileSync(file), path.basename(file));
+  const bytes = readFileSync(file);
+  const req = { ...multipart(bytes, path.basename(file)), bytes };
   const workers = { A: await start(dirs.A), B: await start(dirs.B) };
   try {
     for (let i = 0; i < warmup; i++) {
@@ -91,9 +97,10 @@ for (const file of fixtures) {
       }
     }
     const [a, b] = await Promise.all(['A', 'B'].map((n) => last[n].fetchOutput()));
+    const same = dirs.A === 'sharp' || dirs.B === 'sharp' ? 'n/a' : a.equals(b) ? 'yes' : 'no';
     const cell = (xs) => `${fmt(median(xs))} [${fmt(Math.min(...xs))}]`;
     console.log(`| ${path.basename(file)} | ${cell(cpu.A)} | ${cell(cpu.B)} | ${(median(cpu.B) / median(cpu.A)).toFixed(2)}× | ` +
-      `${fmt(median(ms.A))} | ${fmt(median(ms.B))} | ${(median(ms.B) / median(ms.A)).toFixed(2)}× | ${a.equals(b) ? 'yes' : 'no'} |`);
+      `${fmt(median(ms.A))} | ${fmt(median(ms.B))} | ${(median(ms.B) / median(ms.A)).toFixed(2)}× | ${same} |`);
   } finally {
     await Promise.all(Object.values(workers).map((w) => w.stop()));
   }
