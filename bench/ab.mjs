@@ -10,13 +10,16 @@
 // the rounds, B over A, and whether the two made the same avatar bytes.
 //
 //   node bench/ab.mjs --a=DIR|sharp --b=DIR [FIXTURE...] [--rounds=8] [--block=20] [--warmup=30]
+//        [--a-set=K=V,...] [--b-set=K=V,...]
 //
 // DIR: a build directory (index.js + index_bg.wasm), e.g. `build` and a
 // copy of it made before the change (`cp -r build build-before`).
 // `--a=sharp`: A is sharp's native job instead (the bench's: rotate, 256²
 // cover, WebP q85, one libvips thread), its CPU this process's, so that
 // B / A is issue 15's "CPU: ours / sharp" with the two interleaved and
-// the machine's drift does not land on one side.
+// the machine's drift does not land on one side. `--a-set`, `--b-set`:
+// settings (wrangler vars) for that side's worker, e.g. the same build
+// twice with `--b-set=RESIZE_SPACE=linear`.
 // FIXTURE: files (default: the small uploads of bench/fixtures, where the
 // request is a large share). A machine whose speed drifts moves both
 // builds alike within a round; compare B/A, not the milliseconds.
@@ -36,6 +39,12 @@ const dirs = { A: flag('a', null), B: flag('b', null) };
 const rounds = Number(flag('rounds', 8));
 const block = Number(flag('block', 20));
 const warmup = Number(flag('warmup', 30));
+const settingsOf = (side) => Object.fromEntries((flag(`${side}-set`, '') || '').split(',').filter(Boolean).map((kv) => {
+  const at = kv.indexOf('=');
+  if (at < 1) throw new Error(`--${side}-set=${kv}: expected NAME=VALUE`);
+  return [kv.slice(0, at), kv.slice(at + 1)];
+}));
+const settings = { A: settingsOf('a'), B: settingsOf('b') };
 const files = args.filter((a) => !a.startsWith('--'));
 const fixtures = files.length ? files
   : ['png-1x1.png', 'png-512.png', 'jpeg-2mp.jpg', 'jpeg-1mp.jpg', 'webp-2mp.webp', 'gif-480x360.gif']
@@ -52,9 +61,9 @@ for (const f of fixtures) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (ms) => (ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 
-async function start(dir) {
+async function start(dir, bindings) {
   if (dir === 'sharp') return sharpNative({ threads: 1 }).instance().start();
-  const contestant = ours({ root, ...wranglerCompat(), maxUploadBytes: 64 * 1048576, dir: path.resolve(dir) });
+  const contestant = ours({ root, ...wranglerCompat(), maxUploadBytes: 64 * 1048576, dir: path.resolve(dir), bindings });
   return contestant.instance().start();
 }
 
@@ -72,14 +81,15 @@ async function timeBlock(worker, req) {
   return { cpu: (worker.cpu().main - before.main) / block, ms: median(ms), last };
 }
 
-console.log(`A: ${dirs.A}\nB: ${dirs.B}\n${rounds} rounds of ${block} uploads per build, order alternating; ` +
+const described = (side) => `${dirs[side]}${Object.keys(settings[side]).length ? ` with ${JSON.stringify(settings[side])}` : ''}`;
+console.log(`A: ${described('A')}\nB: ${described('B')}\n${rounds} rounds of ${block} uploads per build, order alternating; ` +
   'CPU = workerd isolate thread per upload, ms = end to end\n');
 console.log('| fixture | A: CPU ms median [min] | B: CPU ms median [min] | B / A CPU | A: ms | B: ms | B / A ms | same avatar |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
 for (const file of fixtures) {
   const bytes = readFileSync(file);
   const req = { ...multipart(bytes, path.basename(file)), bytes };
-  const workers = { A: await start(dirs.A), B: await start(dirs.B) };
+  const workers = { A: await start(dirs.A, settings.A), B: await start(dirs.B, settings.B) };
   try {
     for (let i = 0; i < warmup; i++) {
       for (const w of Object.values(workers)) {
