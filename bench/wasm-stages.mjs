@@ -77,15 +77,18 @@ function instantiate(module) {
   return new WebAssembly.Instance(module, imports).exports;
 }
 
+/** Copies a file into the module's input buffer. */
+function copyIn(stages, bytes) {
+  const at = stages.input(bytes.length); // may grow the memory: its buffer is read after
+  new Uint8Array(stages.memory.buffer, at, bytes.length).set(bytes);
+}
+
 /** A build run in this process: `input` copies the file in, `run` times
  * one call of the module's `run` (wall clock: one thread, nothing else). */
 function inNode(file) {
   const stages = instantiate(new WebAssembly.Module(fs.readFileSync(file)));
   return {
-    async input(bytes) {
-      const at = stages.input(bytes.length); // may grow the memory: its buffer is read after
-      new Uint8Array(stages.memory.buffer, at, bytes.length).set(bytes);
-    },
+    async input(bytes) { copyIn(stages, bytes); },
     async run(stage, n, first) {
       const t = process.hrtime.bigint();
       const out = stages.run(stage, n, first);
@@ -95,7 +98,7 @@ function inNode(file) {
 }
 
 /** The builds inside one workerd: a worker imports them all
- * (`instantiate` above, as its source) and answers `/input` and `/run` for
+ * (`instantiate` and `copyIn` above, as their source) and answers `/input` and `/run` for
  * the one named by `?build=`. A call's time is the CPU of workerd's isolate
  * thread over the request; the request's own cost cancels out in `time`. */
 async function inWorkerd(files) {
@@ -107,15 +110,14 @@ async function inWorkerd(files) {
     `const modules = [${files.map((_, i) => `build${i}`).join(', ')}];`,
     'const instances = [];',
     instantiate.toString(),
+    copyIn.toString(),
     'export default {',
     '  async fetch(req) {',
     '    const u = new URL(req.url);',
     "    const i = Number(u.searchParams.get('build'));",
     '    const stages = (instances[i] ??= instantiate(modules[i]));',
     "    if (u.pathname === '/input') {",
-    '      const bytes = new Uint8Array(await req.arrayBuffer());',
-    '      const at = stages.input(bytes.length);',
-    '      new Uint8Array(stages.memory.buffer, at, bytes.length).set(bytes);',
+    '      copyIn(stages, new Uint8Array(await req.arrayBuffer()));',
     "      return new Response('ok');",
     '    }',
     "    const [stage, n, first] = ['stage', 'n', 'first'].map((k) => Number(u.searchParams.get(k)));",
